@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// Meridian: an authoritative DNS server that acts as a global server load balancer.
+// Module graph (dependencies point one way): DNSWire <- Zones <- Engine <- Server <- meridian;
+// Config feeds the executable only. See docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Meridian",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "meridian", targets: ["meridian"]),
+        .library(name: "DNSWire", targets: ["DNSWire"]),
+        .library(name: "Zones", targets: ["Zones"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
+        .target(name: "CSocket"),
+        .target(name: "DNSWire"),
+        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
+        .target(name: "Engine", dependencies: ["DNSWire", "Zones"]),
+        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Server", dependencies: [
+            "Engine", "CSocket",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Atomics", package: "swift-atomics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "meridian", dependencies: [
+            "Server", "Engine", "Zones", "Config",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "ZonesTests", dependencies: ["Zones", "CLDNS"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "IntegrationTests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

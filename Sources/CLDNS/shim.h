@@ -1,0 +1,3 @@
+// The one C entry point for ldns (Debian libldns-dev). Only Zones (and tests) import it.
+#include <stdio.h>
+#include <ldns/ldns.h>

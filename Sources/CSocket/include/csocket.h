@@ -1,0 +1,34 @@
+// Batched UDP I/O for the fast path: recvmmsg/sendmmsg with IP_PKTINFO / IPV6_PKTINFO so that replies
+// leave from the address the query was sent to (wildcard binds on multi-homed hosts). Wrapped once
+// here; Sources/Server/UDPWorker.swift is the only caller.
+#ifndef MERIDIAN_CSOCKET_H
+#define MERIDIAN_CSOCKET_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct msock_batch msock_batch;
+
+/// Opens a UDP socket bound to host:port (SO_REUSEPORT so that each worker gets its own socket,
+/// IPV6_V6ONLY for v6 addresses, pktinfo on). Returns the fd, or -1 with a message in err.
+int msock_open_udp(const char *host, int port, char *err, size_t errlen);
+
+/// A batch of `count` receive slots and `count` reply slots of `bufsize` octets each.
+msock_batch *msock_batch_new(unsigned count, unsigned bufsize);
+void msock_batch_free(msock_batch *b);
+
+/// Blocks until at least one datagram arrives; returns how many were received, or -1 (errno set).
+int msock_recv(int fd, msock_batch *b);
+/// Datagram i: its bytes and length (0 when it was truncated on receipt: such packets are dropped).
+const unsigned char *msock_packet(const msock_batch *b, unsigned i);
+unsigned msock_packet_length(const msock_batch *b, unsigned i);
+/// The sender of datagram i, left-aligned in 128 bits; family 1 = IPv4, 2 = IPv6.
+void msock_source(const msock_batch *b, unsigned i, uint16_t *family, uint64_t *high, uint64_t *low);
+/// Reply slot j's buffer (bufsize octets) and its capacity.
+unsigned char *msock_reply_buffer(msock_batch *b, unsigned j);
+unsigned msock_buffer_size(const msock_batch *b);
+/// Makes reply slot j a reply of `length` octets to datagram i (same peer, same local address).
+void msock_set_reply(msock_batch *b, unsigned j, unsigned i, unsigned length);
+/// Sends reply slots 0..<n; returns how many were sent (retrying the rest on partial sends).
+int msock_send(int fd, msock_batch *b, unsigned n);
+
+#endif

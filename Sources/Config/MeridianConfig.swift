@@ -1,0 +1,76 @@
+/// The server's configuration as loaded from YAML (DESIGN.md §6), with paths resolved.
+public struct MeridianConfig: Sendable, Equatable {
+    /// A listening address: UDP and TCP are both served on it.
+    public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+        /// Parses "127.0.0.1:53", "[::1]:53", "::1" (port 53), "0.0.0.0".
+        public static func parse(_ text: String, defaultPort: Int = 53) -> ListenAddress? {
+            if text.hasPrefix("[") {
+                guard let close = text.firstIndex(of: "]") else { return nil }
+                let host = String(text[text.index(after: text.startIndex)..<close])
+                let rest = text[text.index(after: close)...]
+                if rest.isEmpty { return ListenAddress(host: host, port: defaultPort) }
+                guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
+                return host.isEmpty ? nil : ListenAddress(host: host, port: port)
+            }
+            let colons = text.filter { $0 == ":" }.count
+            if colons == 1 {
+                let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+                guard let port = Int(parts[1]), (0...65535).contains(port), !parts[0].isEmpty else { return nil }
+                return ListenAddress(host: String(parts[0]), port: port)
+            }
+            return text.isEmpty ? nil : ListenAddress(host: text, port: defaultPort)
+        }
+    }
+
+    /// A zone to serve from an RFC 1035 master file.
+    public struct Zone: Sendable, Equatable {
+        public var origin: String
+        public var file: String
+        /// Where the zone was declared in the config (for error messages).
+        public var declaredAt: String
+    }
+
+    /// Answers about the server itself; nil disables (CHAOS queries are then REFUSED, NSID omitted).
+    public struct Identity: Sendable, Equatable {
+        public var version: String?
+        public var id: String?
+        public var nsid: String?
+    }
+
+    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 5353)]
+    public var zones: [Zone] = []
+    public var identity = Identity(version: nil, id: nil, nsid: nil)
+    /// EDNS UDP payload size we advertise and cap UDP answers at (RFC 6891; DNS flag day 2020: 1232).
+    public var udpPayloadSize = 1232
+    /// UDP worker threads; 0 = one per core.
+    public var workers = 0
+    /// Seconds a TCP connection may stay idle (RFC 7766 §6.2.3).
+    public var tcpIdleTimeout = 10.0
+    /// Concurrent TCP connections accepted; more are closed at once (RFC 7766 §6.2.2).
+    public var tcpMaxConnections = 1024
+    /// The config file this came from.
+    public var sourceFile = ""
+
+    public init() {}
+}
+
+/// A configuration problem at file:line.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let file: String
+    public let line: Int
+    public let reason: String
+    public init(file: String, line: Int, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
+    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
+}

@@ -1,0 +1,171 @@
+/// Name handling in wire form (RFC 1035 §3.1, §4.1.4), over caller-owned memory and without allocation.
+///
+/// Names are handled as uncompressed wire-form byte runs: length-prefixed labels ending in the root (0).
+public enum WireName {
+    /// Decodes the possibly-compressed name at `offset` in `packet` into `out` (capacity >= 255).
+    ///
+    /// Invariants enforced here: every compression pointer points strictly before the label that holds
+    /// it (so pointer loops and forward pointers are rejected), labels are at most 63 octets and the name
+    /// at most 255 octets (RFC 1035 §2.3.4), label types 0b01/0b10 are rejected (RFC 6891 §5).
+    /// - Returns: the name's wire length in `out` and the offset just past the name in `packet`,
+    ///   or nil when the name is malformed.
+    @inline(__always)
+    public static func read(_ packet: UnsafeRawBufferPointer, at offset: Int,
+                            into out: UnsafeMutablePointer<UInt8>) -> (length: Int, next: Int)? {
+        var pos = offset
+        var written = 0
+        var next = -1
+        var lowestTarget = offset
+        let count = packet.count
+        while true {
+            guard pos < count else { return nil }
+            let len = Int(packet[pos])
+            switch len & 0xC0 {
+            case 0x00:
+                if len == 0 {
+                    guard written + 1 <= WireLimits.maxNameLength else { return nil }
+                    out[written] = 0
+                    written += 1
+                    return (written, next < 0 ? pos + 1 : next)
+                }
+                // the label plus the root that must still follow fit in 255 octets
+                guard pos + 1 + len <= count, written + 1 + len + 1 <= WireLimits.maxNameLength else { return nil }
+                out[written] = UInt8(len)
+                for i in 0..<len { out[written + 1 + i] = packet[pos + 1 + i] }
+                written += 1 + len
+                pos += 1 + len
+            case 0xC0:
+                guard pos + 1 < count else { return nil }
+                let target = (len & 0x3F) << 8 | Int(packet[pos + 1])
+                // RFC 1035 §4.1.4 allows pointers to any prior occurrence; requiring each pointer to go
+                // strictly below every earlier target bounds the walk and rules out loops.
+                guard target < lowestTarget else { return nil }
+                if next < 0 { next = pos + 2 }
+                lowestTarget = target
+                pos = target
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// Validates and skips the name at `offset`; returns the offset just past it, or nil when malformed.
+    @inline(__always)
+    public static func skip(_ packet: UnsafeRawBufferPointer, at offset: Int,
+                            scratch: UnsafeMutablePointer<UInt8>) -> Int? {
+        read(packet, at: offset, into: scratch)?.next
+    }
+
+    /// ASCII lower-case copy of a wire name (labels are copied byte for byte, A-Z folded).
+    @inline(__always)
+    public static func lowercase(_ name: UnsafePointer<UInt8>, length: Int, into out: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<length {
+            let c = name[i]
+            out[i] = (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c
+        }
+    }
+
+    /// Number of labels, the root excluded ("www.example." has 2).
+    @inline(__always)
+    public static func labelCount(_ name: UnsafePointer<UInt8>, length: Int) -> Int {
+        var pos = 0
+        var n = 0
+        while pos < length, name[pos] != 0 {
+            n += 1
+            pos += Int(name[pos]) + 1
+        }
+        return n
+    }
+
+    /// Offset of the suffix of `name` that has exactly `labels` labels (root excluded).
+    @inline(__always)
+    public static func suffixOffset(_ name: UnsafePointer<UInt8>, length: Int, keepingLabels labels: Int) -> Int {
+        let total = labelCount(name, length: length)
+        var skipLabels = total - labels
+        var pos = 0
+        while skipLabels > 0 {
+            pos += Int(name[pos]) + 1
+            skipLabels -= 1
+        }
+        return pos
+    }
+
+    /// A stable 64-bit hash of a (lower-case) wire name; FNV-1a.
+    @inline(__always)
+    public static func hash(_ name: UnsafePointer<UInt8>, length: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for i in 0..<length {
+            h ^= UInt64(name[i])
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    /// Byte equality of two wire names of known length.
+    @inline(__always)
+    public static func equal(_ a: UnsafePointer<UInt8>, _ aLength: Int, _ b: UnsafePointer<UInt8>, _ bLength: Int) -> Bool {
+        guard aLength == bLength else { return false }
+        for i in 0..<aLength where a[i] != b[i] { return false }
+        return true
+    }
+
+    /// Whether `name` equals `ancestor` or lies below it (both lower-case wire form).
+    public static func isSubdomain(_ name: UnsafePointer<UInt8>, _ nameLength: Int,
+                                   of ancestor: UnsafePointer<UInt8>, _ ancestorLength: Int) -> Bool {
+        guard nameLength >= ancestorLength else { return false }
+        var pos = 0
+        while pos < nameLength {
+            if nameLength - pos == ancestorLength {
+                return equal(name + pos, ancestorLength, ancestor, ancestorLength)
+            }
+            if name[pos] == 0 { return false }
+            pos += Int(name[pos]) + 1
+        }
+        return false
+    }
+}
+
+extension WireName {
+    /// Converts presentation form ("www.example.com.", relative names are taken as absolute) into
+    /// lower-case wire form. Control-plane helper (allocates); nil when a label or the name is too long.
+    public static func fromText(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        let trimmed = text.hasSuffix(".") ? String(text.dropLast()) : text
+        if !trimmed.isEmpty {
+            for label in trimmed.split(separator: ".", omittingEmptySubsequences: false) {
+                let bytes = Array(label.utf8).map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 | 0x20 : $0 }
+                guard !bytes.isEmpty, bytes.count <= WireLimits.maxLabelLength else { return nil }
+                out.append(UInt8(bytes.count))
+                out.append(contentsOf: bytes)
+            }
+        }
+        out.append(0)
+        return out.count <= WireLimits.maxNameLength ? out : nil
+    }
+
+    /// Presentation form of a wire name (control plane and diagnostics only).
+    public static func toText(_ wire: [UInt8]) -> String {
+        var parts: [String] = []
+        var pos = 0
+        while pos < wire.count, wire[pos] != 0 {
+            let len = Int(wire[pos])
+            guard pos + 1 + len <= wire.count else { break }
+            var label = ""
+            for c in wire[(pos + 1)..<(pos + 1 + len)] {
+                switch c {
+                case 0x2E, 0x5C: label += "\\" + String(UnicodeScalar(c))
+                case 0x21...0x7E: label += String(UnicodeScalar(c))
+                default: label += "\\" + String(format3(Int(c)))
+                }
+            }
+            parts.append(label)
+            pos += 1 + len
+        }
+        return parts.isEmpty ? "." : parts.joined(separator: ".") + "."
+    }
+
+    private static func format3(_ v: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: 3 - s.count) + s
+    }
+}

@@ -1,0 +1,330 @@
+import DNSWire
+import Zones
+
+/// Which transport a query came over: it sets the response size limit (RFC 1035 §4.2, RFC 7766).
+public enum Transport: Sendable { case udp, tcp }
+
+/// Per-worker counters; one writer (the worker), summed by readers (control plane, later issues).
+public struct QueryCounters: Sendable {
+    public var queries = 0
+    public var dropped = 0
+    public var truncated = 0
+    public var byRCode = (0, 0, 0, 0, 0, 0) // NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED
+    public var badVersion = 0
+    public var clientSubnet = 0
+    public init() {}
+}
+
+/// Turns one query packet into one response packet. One instance per worker thread (not shared):
+/// it owns the scratch memory the parse and the lookup use, so answering allocates nothing.
+///
+/// RFC 1034 §4.3.2 lookup over `CompiledZone`s, RFC 2308 negative answers, RFC 4592 wildcards,
+/// RFC 6891 EDNS, RFC 7871 ECS echo, RFC 8482 ANY, RFC 5001 NSID, CHAOS identity.
+public final class QueryProcessor {
+    /// Longest CNAME chain followed inside a zone before answering with what we have.
+    public static let maxChainLength = 8
+
+    public private(set) var counters = QueryCounters()
+    let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    let qnameLower = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    let chase = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    let labelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: 130)
+
+    public init() {}
+
+    deinit {
+        qname.deallocate()
+        qnameLower.deallocate()
+        scratch.deallocate()
+        chase.deallocate()
+        labelOffsets.deallocate()
+    }
+
+    /// Answers `query` into `response` (capacity octets). Returns the response length, or 0 when the
+    /// packet must not be answered (shorter than a header, or QR=1).
+    public func process(query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int,
+                        transport: Transport, client: ClientAddress, snapshot: Snapshot) -> Int {
+        counters.queries &+= 1
+        var q = ParsedQuery()
+        let outcome = QueryParser.parse(query, into: &q, qname: qname, qnameLower: qnameLower, scratch: scratch)
+        switch outcome {
+        case .drop:
+            counters.dropped &+= 1
+            return 0
+        case let .error(rcode):
+            return errorResponse(q, rcode: rcode, response: response, capacity: capacity)
+        case .query:
+            break
+        }
+        if q.clientSubnet != nil { counters.clientSubnet &+= 1 }
+
+        // Response size: 512 without EDNS, else the client's size (at least 512) capped at ours
+        // (RFC 6891 §6.2.3, §6.2.5); TCP up to 65535 (RFC 7766 §8).
+        var maxSize: Int
+        switch transport {
+        case .tcp: maxSize = WireLimits.maxTCPMessage
+        case .udp:
+            maxSize = q.hasEDNS ? max(WireLimits.classicUDPSize, min(Int(q.ednsUDPSize), Int(snapshot.udpPayloadSize)))
+                                : WireLimits.classicUDPSize
+        }
+        maxSize = min(maxSize, capacity)
+        let nsidLength = (q.hasEDNS && q.nsidRequested) ? snapshot.identity.nsid?.count : nil
+        let optLength = q.hasEDNS ? ResponseWriter.optLength(clientSubnet: q.clientSubnet, nsidLength: nsidLength) : 0
+        var w = ResponseWriter(buffer: response, limit: maxSize - optLength, qnameLower: qnameLower,
+                               qnameLength: q.qnameLength)
+        w.writeHeader(id: q.id, flags: 0)
+        w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
+        var flags = HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd))
+        var rcode = RCode.noError
+
+        if q.hasEDNS && q.ednsVersion > 0 {
+            rcode = RCode.badVers // RFC 6891 §6.1.3: BADVERS, answered with our version 0
+            counters.badVersion &+= 1
+        } else if q.qclass == DNSClass.in {
+            switch q.qtype {
+            case DNSType.axfr, DNSType.ixfr: rcode = RCode.refused // no zone transfers configured
+            case DNSType.maila, DNSType.mailb: rcode = RCode.notImp
+            case DNSType.opt, DNSType.tkey, DNSType.tsig: rcode = RCode.formErr // not valid as a QTYPE
+            default:
+                let zone = snapshot.findZone(qnameLower, length: q.qnameLength)
+                if zone < 0 {
+                    rcode = RCode.refused // not authoritative; no upward referral
+                } else {
+                    let result = answer(zone: snapshot.zones[zone], q: q, transport: transport, writer: &w)
+                    rcode = result.rcode
+                    if result.authoritative { flags |= HeaderFlag.aa }
+                    if result.truncated {
+                        flags |= HeaderFlag.tc
+                        counters.truncated &+= 1
+                    }
+                }
+            }
+        } else if q.qclass == DNSClass.chaos {
+            if chaosAnswer(q: q, snapshot: snapshot, writer: &w) {
+                flags |= HeaderFlag.aa
+            } else {
+                rcode = RCode.refused
+            }
+        } else {
+            rcode = RCode.refused
+        }
+
+        if q.hasEDNS {
+            w.limit = maxSize
+            if let nsid = snapshot.identity.nsid, nsidLength != nil {
+                nsid.withUnsafeBytes { bytes in
+                    w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
+                               clientSubnet: q.clientSubnet, scope: 0, nsid: bytes)
+                }
+            } else {
+                w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
+                           clientSubnet: q.clientSubnet, scope: 0, nsid: nil)
+            }
+        }
+        count(rcode)
+        return w.finish(flags: flags | (rcode & 0x000F))
+    }
+
+    /// FORMERR / NOTIMP before a full parse: the header, and the question if it was read.
+    func errorResponse(_ q: ParsedQuery, rcode: UInt16, response: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        count(rcode)
+        guard capacity >= WireLimits.headerLength + 4 + 256 else { return 0 }
+        var w = ResponseWriter(buffer: response, limit: capacity, qnameLower: qnameLower,
+                               qnameLength: q.hasQuestion ? q.qnameLength : 0)
+        w.writeHeader(id: q.id, flags: 0)
+        if q.hasQuestion {
+            w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
+        }
+        let flags = HeaderFlag.qr | (q.flags & (HeaderFlag.opcodeMask | HeaderFlag.rd | HeaderFlag.cd)) | rcode
+        return w.finish(flags: flags)
+    }
+
+    @inline(__always) func count(_ rcode: UInt16) {
+        switch rcode {
+        case RCode.noError: counters.byRCode.0 &+= 1
+        case RCode.formErr: counters.byRCode.1 &+= 1
+        case RCode.servFail: counters.byRCode.2 &+= 1
+        case RCode.nxDomain: counters.byRCode.3 &+= 1
+        case RCode.notImp: counters.byRCode.4 &+= 1
+        case RCode.refused: counters.byRCode.5 &+= 1
+        default: break
+        }
+    }
+
+    // MARK: CHAOS
+
+    /// version.bind / version.server and id.server / hostname.bind TXT in class CH; false = REFUSED.
+    func chaosAnswer(q: ParsedQuery, snapshot: Snapshot, writer w: inout ResponseWriter) -> Bool {
+        guard q.qtype == DNSType.txt || q.qtype == DNSType.any else { return false }
+        let rdata: [UInt8]?
+        if matches(ChaosNames.versionBind, q) || matches(ChaosNames.versionServer, q) {
+            rdata = snapshot.versionTXT
+        } else if matches(ChaosNames.idServer, q) || matches(ChaosNames.hostnameBind, q) {
+            rdata = snapshot.idTXT
+        } else {
+            rdata = nil
+        }
+        guard let rdata else { return false }
+        return rdata.withUnsafeBytes { bytes in
+            w.writeRecord(owner: .question, type: DNSType.txt, class: DNSClass.chaos, ttl: 0, rdata: bytes, section: .answer)
+        }
+    }
+
+    @inline(__always) func matches(_ name: StaticWireName, _ q: ParsedQuery) -> Bool {
+        name.bytes.withUnsafeBufferPointer { WireName.equal($0.baseAddress!, $0.count, qnameLower, q.qnameLength) }
+    }
+
+    // MARK: RFC 1034 §4.3.2
+
+    /// Outcome of the lookup for the header.
+    struct AnswerResult {
+        var rcode: UInt16 = RCode.noError
+        var authoritative = true
+        var truncated = false
+    }
+
+    /// Where a name leads inside a zone.
+    enum Resolution {
+        case node(Int32)
+        case wildcard(Int32)
+        case delegation(Int32)
+        case nxdomain
+    }
+
+    /// Walks down from the apex one label at a time (RFC 1034 §4.3.2 step 3). Every ancestor of a node
+    /// is a node (compiler invariant), so the first missing name ends the walk at the closest encloser.
+    func resolve(_ zone: CompiledZone, name: UnsafePointer<UInt8>, length: Int, qtype: UInt16) -> Resolution {
+        // label start offsets of `name`, from the left
+        var labels = 0
+        var pos = 0
+        while pos < length, name[pos] != 0 {
+            labelOffsets[labels] = pos
+            labels += 1
+            pos += Int(name[pos]) + 1
+        }
+        let zoneLabels = zone.originLabels
+        var closest = zone.apexNode
+        if labels > zoneLabels {
+            // k = labels to drop from the left; descend from labels-zoneLabels-1 down to 0
+            var drop = labels - zoneLabels - 1
+            while drop >= 0 {
+                let off = labelOffsets[drop]
+                let node = zone.find(name + off, length: length - off)
+                if node < 0 { break }
+                // a zone cut; DS at the cut itself is answered from this (the parent) side (RFC 4035 §3.1.4.1)
+                if zone.nodes[Int(node)].isDelegation && !(drop == 0 && qtype == DNSType.ds) {
+                    return .delegation(node)
+                }
+                closest = node
+                if drop == 0 { return .node(node) }
+                drop -= 1
+            }
+        } else {
+            return .node(zone.apexNode)
+        }
+        let wildcard = zone.nodes[Int(closest)].wildcardChild
+        return wildcard >= 0 ? .wildcard(wildcard) : .nxdomain
+    }
+
+    func answer(zone: CompiledZone, q: ParsedQuery, transport: Transport, writer w: inout ResponseWriter) -> AnswerResult {
+        var result = AnswerResult()
+        let mark = w.mark
+        var current: UnsafePointer<UInt8> = UnsafePointer(qnameLower)
+        var currentLength = q.qnameLength
+        var owner = ResponseWriter.Owner.question
+        var ok = true
+        let (apexName, apexLength) = zone.name(of: zone.apexNode)
+
+        chain: for step in 0..<QueryProcessor.maxChainLength {
+            let resolution = resolve(zone, name: current, length: currentLength, qtype: q.qtype)
+            let node: Int32
+            switch resolution {
+            case let .delegation(cut):
+                if step == 0 {
+                    // Referral (RFC 1034 §4.3.2 3b): NS in authority, AA clear, glue in additional.
+                    result.authoritative = false
+                    let ns = zone.rrset(of: cut, type: DNSType.ns)
+                    let (cutName, cutLength) = zone.name(of: cut)
+                    ok = ok && w.writeRRSet(owner: .name(cutName, cutLength), bodies: zone.bodies(zone.rrsets[Int(ns)]),
+                                            records: Int(zone.rrsets[Int(ns)].records), section: .authority)
+                    let n = zone.nodes[Int(cut)]
+                    for g in Int(n.glueStart)..<(Int(n.glueStart) + Int(n.glueCount)) where ok {
+                        let ref = zone.glue[g]
+                        let (gName, gLength) = zone.name(of: ref.node)
+                        let set = zone.rrsets[Int(ref.rrset)]
+                        // RFC 9471: glue that does not fit sets TC
+                        ok = w.writeRRSet(owner: .name(gName, gLength), bodies: zone.bodies(set),
+                                          records: Int(set.records), section: .additional)
+                    }
+                }
+                break chain
+            case .nxdomain:
+                result.rcode = RCode.nxDomain
+                ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                                        records: 1, section: .authority)
+                break chain
+            case let .node(n): node = n
+            case let .wildcard(n): node = n // RFC 4592 §3.3.1: synthesized with the query owner
+            }
+
+            let info = zone.nodes[Int(node)]
+            if q.qtype == DNSType.any && info.rrsetCount > 0 {
+                // RFC 8482 §4.1: over UDP one RRset stands for the node; TCP gets them all.
+                let count = transport == .udp ? 1 : Int(info.rrsetCount)
+                for i in Int(info.firstRRSet)..<(Int(info.firstRRSet) + count) where ok {
+                    let set = zone.rrsets[i]
+                    ok = w.writeRRSet(owner: owner, bodies: zone.bodies(set), records: Int(set.records), section: .answer)
+                }
+                break chain
+            }
+            let wanted = zone.rrset(of: node, type: q.qtype)
+            if wanted >= 0 {
+                let set = zone.rrsets[Int(wanted)]
+                ok = ok && w.writeRRSet(owner: owner, bodies: zone.bodies(set), records: Int(set.records), section: .answer)
+                break chain
+            }
+            if info.isAlias {
+                // RFC 1034 §3.6.2 / §4.3.2 3a: answer the CNAME and restart at its target inside the zone.
+                let cname = zone.rrsets[Int(zone.rrset(of: node, type: DNSType.cname))]
+                ok = ok && w.writeRRSet(owner: owner, bodies: zone.bodies(cname), records: 1, section: .answer)
+                guard ok else { break chain }
+                let target = zone.firstRDATA(cname)
+                let targetLength = target.count
+                guard targetLength <= 255 else { break chain }
+                WireName.lowercase(target.baseAddress!.assumingMemoryBound(to: UInt8.self), length: targetLength, into: chase)
+                let inZone = zone.origin.withUnsafeBufferPointer {
+                    WireName.isSubdomain(chase, targetLength, of: $0.baseAddress!, $0.count)
+                }
+                guard inZone else { break chain }
+                current = UnsafePointer(chase)
+                currentLength = targetLength
+                owner = .name(UnsafePointer(chase), targetLength)
+                continue chain
+            }
+            // NODATA (RFC 2308 §2.2): NOERROR, SOA in authority
+            ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                                    records: 1, section: .authority)
+            break chain
+        }
+        if !ok {
+            // No partial RRsets: keep the question (and OPT, written later) and set TC (RFC 2181 §9).
+            w.rollback(to: mark)
+            result.truncated = true
+        }
+        return result
+    }
+}
+
+/// A lower-case wire name known at compile time.
+struct StaticWireName: Sendable {
+    let bytes: [UInt8]
+}
+
+/// CHAOS-class names answered about the server itself.
+enum ChaosNames {
+    static let versionBind = StaticWireName(bytes: WireName.fromText("version.bind.")!)
+    static let versionServer = StaticWireName(bytes: WireName.fromText("version.server.")!)
+    static let idServer = StaticWireName(bytes: WireName.fromText("id.server.")!)
+    static let hostnameBind = StaticWireName(bytes: WireName.fromText("hostname.bind.")!)
+}

@@ -1,0 +1,53 @@
+import Engine
+import Foundation
+import Logging
+import NIOCore
+
+/// Starts the listeners for a snapshot store: on every address, `workers` UDP worker threads (each its
+/// own SO_REUSEPORT socket) and one TCP listener on the shared NIO event loops.
+public final class DNSServer: Sendable {
+    public struct Options: Sendable {
+        public var listen: [(host: String, port: Int)]
+        public var workers: Int
+        public var tcpIdleTimeout: Double
+        public var tcpMaxConnections: Int
+        public init(listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int) {
+            self.listen = listen
+            self.workers = workers
+            self.tcpIdleTimeout = tcpIdleTimeout
+            self.tcpMaxConnections = tcpMaxConnections
+        }
+    }
+
+    public let store: SnapshotStore
+    let udpWorkers: [UDPWorker]
+    let tcp: TCPServer
+    let tcpChannels: [Channel]
+
+    /// Binds everything (all or nothing: any bind error is thrown before a packet is served).
+    public init(store: SnapshotStore, options: Options, logger: Logger) throws {
+        self.store = store
+        let workers = options.workers > 0 ? options.workers : ProcessInfo.processInfo.activeProcessorCount
+        var udp: [UDPWorker] = []
+        for address in options.listen {
+            for _ in 0..<workers { udp.append(try UDPWorker(host: address.host, port: address.port, store: store)) }
+        }
+        tcp = TCPServer(store: store, threads: min(workers, ProcessInfo.processInfo.activeProcessorCount),
+                        idleTimeout: options.tcpIdleTimeout, maxConnections: options.tcpMaxConnections)
+        var channels: [Channel] = []
+        for address in options.listen {
+            do {
+                channels.append(try tcp.listen(host: address.host, port: address.port))
+            } catch {
+                throw ServerError.bind("tcp \(address.host) port \(address.port): \(error)")
+            }
+            logger.info("listening", metadata: ["address": "\(address.host):\(address.port)", "udp_workers": "\(workers)"])
+        }
+        udpWorkers = udp
+        tcpChannels = channels
+    }
+
+    public func start() {
+        for worker in udpWorkers { worker.start() }
+    }
+}

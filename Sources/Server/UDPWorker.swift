@@ -1,0 +1,75 @@
+import CSocket
+import DNSWire
+import Engine
+import Foundation
+
+/// One UDP worker: a thread with its own SO_REUSEPORT socket, batch buffers and `QueryProcessor`,
+/// answering with recvmmsg/sendmmsg. It reads the snapshot without locks (see `SnapshotStore`).
+public final class UDPWorker: @unchecked Sendable {
+    /// Datagrams per recvmmsg/sendmmsg call.
+    public static let batchSize: UInt32 = 32
+    /// Room per datagram: EDNS payloads we accept and answer stay within this.
+    public static let bufferSize: UInt32 = 4096
+
+    let fd: Int32
+    let store: SnapshotStore
+    let label: String
+    private var thread: Thread?
+
+    /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
+    public init(host: String, port: Int, store: SnapshotStore) throws {
+        var message = [CChar](repeating: 0, count: 256)
+        let fd = msock_open_udp(host, Int32(port), &message, message.count)
+        guard fd >= 0 else { throw ServerError.bind(String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        self.fd = fd
+        self.store = store
+        self.label = "udp \(host):\(port)"
+    }
+
+    public func start() {
+        let t = Thread { [self] in self.run() }
+        t.name = label
+        t.stackSize = 1 << 20
+        thread = t
+        t.start()
+    }
+
+    func run() {
+        guard let batch = msock_batch_new(UDPWorker.batchSize, UDPWorker.bufferSize) else { return }
+        defer { msock_batch_free(batch) }
+        let processor = QueryProcessor()
+        var (snapshot, generation) = store.current()
+        let capacity = Int(msock_buffer_size(batch))
+        while true {
+            let received = msock_recv(fd, batch)
+            if received <= 0 { continue } // EINTR and transient errors: keep serving
+            if store.generation != generation { (snapshot, generation) = store.current() }
+            var replies: UInt32 = 0
+            for i in 0..<UInt32(received) {
+                let length = Int(msock_packet_length(batch, i))
+                guard length > 0 else { continue }
+                var family: UInt16 = 0, high: UInt64 = 0, low: UInt64 = 0
+                msock_source(batch, i, &family, &high, &low)
+                let answer = processor.process(
+                    query: UnsafeRawBufferPointer(start: msock_packet(batch, i), count: length),
+                    response: msock_reply_buffer(batch, replies), capacity: capacity, transport: .udp,
+                    client: ClientAddress(family: family, high: high, low: low), snapshot: snapshot)
+                if answer > 0 {
+                    msock_set_reply(batch, replies, i, UInt32(answer))
+                    replies += 1
+                }
+            }
+            if replies > 0 { _ = msock_send(fd, batch, replies) }
+        }
+    }
+}
+
+/// Failures to start serving.
+public enum ServerError: Error, CustomStringConvertible {
+    case bind(String)
+    public var description: String {
+        switch self {
+        case let .bind(message): return "cannot listen: \(message)"
+        }
+    }
+}
