@@ -1,0 +1,89 @@
+# Meridian: `make run` serves the example on 127.0.0.1:5353; `make test` runs every test layer.
+# Both install what they need on a fresh Debian machine (as root, or with sudo available).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SWIFT ?= swift
+ACCEPTANCE_DIR ?= $(abspath ../shared/acceptance)
+ACCEPTANCE_PORT ?= 5354
+RUN_CONFIG ?= zones/meridian.yaml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
+BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
+TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip
+
+.PHONY: help deps test-deps build release run test unit integration fuzz-replay fuzz acceptance clean
+
+help:
+	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
+	@echo "make test        install test deps, run unit, golden, integration tests and the fuzz corpus replay"
+	@echo "make acceptance  run ../shared/acceptance against the fixture config"
+	@echo "make fuzz        fuzz the query engine for FUZZ_SECONDS (default 600)"
+
+deps:
+	@missing=""; for p in $(BUILD_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+# unbound's package would start a resolver on port 53; policy-rc.d keeps services down while installing.
+test-deps: deps
+	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  made=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; $(SUDO) chmod +x /usr/sbin/policy-rc.d; made=1; fi; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; rc=$$?; \
+	  [ $$made = 1 ] && $(SUDO) rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit $$rc; fi
+	@python3 -c 'import dns.message, maxminddb, _maxminddb_geolite2' 2>/dev/null || \
+	  python3 -m pip install -q dnspython maxminddb maxminddb-geolite2 2>/dev/null || \
+	  python3 -m pip install -q --break-system-packages dnspython maxminddb maxminddb-geolite2
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: release
+	@.build/release/meridian check --config $(RUN_CONFIG)
+	@echo
+	@echo "Meridian serves zones/ on 127.0.0.1:5353 and [::1]:5353 (UDP and TCP). Try, in another shell:"
+	@echo "  dig @127.0.0.1 -p 5353 www.gslb.example A"
+	@echo "  dig @127.0.0.1 -p 5353 www.gslb.example AAAA +subnet=81.2.69.0/24"
+	@echo "  dig @127.0.0.1 -p 5353 api.gslb.example A +tcp"
+	@echo "  dig @127.0.0.1 -p 5353 gslb.example SOA +nsid"
+	@echo "  dig @127.0.0.1 -p 5353 version.bind TXT CH"
+	@echo "Ctrl-C stops it."
+	@echo
+	exec .build/release/meridian serve --config $(RUN_CONFIG)
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
+	$(MAKE) fuzz-replay
+
+unit: deps
+	$(SWIFT) test --filter 'DNSWireTests|ZonesTests|EngineTests|ConfigTests'
+
+integration: test-deps
+	$(SWIFT) build --build-tests
+	MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
+
+# Replays the kept corpus and past crashes through the libFuzzer build of the query engine.
+fuzz-replay: deps
+	Fuzz/run.sh build
+	Fuzz/run.sh replay
+
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	Fuzz/run.sh build
+	Fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+# Starts Meridian with Tests/Fixtures/acceptance/meridian.yaml and runs the acceptance kit against it.
+acceptance: release test-deps
+	@test -d "$(ACCEPTANCE_DIR)" || { echo "acceptance kit not found at $(ACCEPTANCE_DIR) (set ACCEPTANCE_DIR)"; exit 2; }
+	ACCEPTANCE_DIR="$(ACCEPTANCE_DIR)" PORT=$(ACCEPTANCE_PORT) MERIDIAN=.build/release/meridian Tests/acceptance.sh
+
+clean:
+	rm -rf .build Fuzz/.build Fuzz/.build-fuzz

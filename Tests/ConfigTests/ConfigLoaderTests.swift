@@ -1,0 +1,68 @@
+import Config
+import XCTest
+
+final class ConfigLoaderTests: XCTestCase {
+    func parse(_ text: String, env: [String: String] = [:]) throws -> MeridianConfig {
+        try ConfigLoader.parse(text, file: "/etc/meridian/m.yaml", environment: env)
+    }
+
+    func expectError(_ text: String, line: Int, containing: String, env: [String: String] = [:],
+                     file: StaticString = #filePath, sourceLine: UInt = #line) {
+        XCTAssertThrowsError(try parse(text, env: env), file: file, line: sourceLine) { error in
+            guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: sourceLine) }
+            XCTAssertEqual(e.line, line, "\(e)", file: file, line: sourceLine)
+            XCTAssertTrue(e.reason.contains(containing), "\(e)", file: file, line: sourceLine)
+            XCTAssertTrue(e.description.hasPrefix("/etc/meridian/m.yaml:\(line): "), "\(e)", file: file, line: sourceLine)
+        }
+    }
+
+    func testFullConfig() throws {
+        let c = try parse("""
+        listen: ["127.0.0.1:5353", "[::1]:53", "0.0.0.0"]
+        zones:
+          - origin: gslb.example
+            file: zones/a.zone
+          - origin: other.example.
+            file: /abs/b.zone
+        identity:
+          version: "Meridian 1"
+          id: ns1
+          nsid: false
+        server:
+          udp_payload_size: 1400
+          workers: 3
+          tcp_idle_timeout: 500ms
+          tcp_max_connections: 10
+        """)
+        XCTAssertEqual(c.listen, [.init(host: "127.0.0.1", port: 5353), .init(host: "::1", port: 53), .init(host: "0.0.0.0", port: 53)])
+        XCTAssertEqual(c.zones.map(\.origin), ["gslb.example.", "other.example."])
+        XCTAssertEqual(c.zones.map(\.file), ["/etc/meridian/zones/a.zone", "/abs/b.zone"])
+        XCTAssertEqual(c.identity.version, "Meridian 1")
+        XCTAssertEqual(c.identity.id, "ns1")
+        XCTAssertNil(c.identity.nsid)
+        XCTAssertEqual(c.udpPayloadSize, 1400)
+        XCTAssertEqual(c.workers, 3)
+        XCTAssertEqual(c.tcpIdleTimeout, 0.5, accuracy: 1e-9)
+        XCTAssertEqual(c.tcpMaxConnections, 10)
+    }
+
+    func testEnvironmentExpansion() throws {
+        let text = "zones:\n  - origin: a.\n    file: ${DIR}/z-${NAME:-default}.db\n"
+        XCTAssertEqual(try parse(text, env: ["DIR": "/srv", "NAME": "x"]).zones[0].file, "/srv/z-x.db")
+        XCTAssertEqual(try parse(text, env: ["DIR": "/srv"]).zones[0].file, "/srv/z-default.db")
+        expectError(text, line: 3, containing: "DIR is not set")
+    }
+
+    func testErrorsNameTheLine() {
+        expectError("zones:\n  - origin: a.\n    file: z\nlisten: [\"nohost:99999\"]\n", line: 4, containing: "not HOST:PORT")
+        expectError("zones:\n  - origin: a.\n    fil: z\n", line: 3, containing: "unknown zone key 'fil'")
+        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  workers: many\n", line: 5, containing: "workers must be an integer")
+        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_idle_timeout: soon\n", line: 5, containing: "duration")
+        expectError("zones:\n  - origin: a.\n    file: z\n  - origin: A.\n    file: y\n", line: 4, containing: "declared twice")
+        expectError("zones: [\n", line: 2, containing: "YAML")
+    }
+
+    func testNoZonesIsAnError() {
+        XCTAssertThrowsError(try parse("listen: [\"127.0.0.1:53\"]\n"))
+    }
+}
