@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "Meridian",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "meridian", targets: ["meridian"]),
         .library(name: "DNSWire", targets: ["DNSWire"]),
@@ -22,6 +22,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
+        .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
+        .target(name: "Geo", dependencies: ["CMaxMindDB"]),
         .target(name: "CSocket"),
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "CLDNS"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "GeoTests", dependencies: ["Geo"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,188 @@
+import CMaxMindDB
+
+/// What a geo database says about a network: the fields the steering policies use.
+public struct GeoRecord: Hashable, Sendable {
+    public var continent: String?
+    public var country: String?
+    /// ISO 3166-2 form, "US-CA".
+    public var subdivision: String?
+    public var latitude: Double?
+    public var longitude: Double?
+
+    public init(continent: String? = nil, country: String? = nil, subdivision: String? = nil,
+                latitude: Double? = nil, longitude: Double? = nil) {
+        self.continent = continent
+        self.country = country
+        self.subdivision = subdivision
+        self.latitude = latitude
+        self.longitude = longitude
+    }
+
+    public var summary: String {
+        var parts: [String] = []
+        if let continent { parts.append("continent \(continent)") }
+        if let country { parts.append("country \(country)") }
+        if let subdivision { parts.append("subdivision \(subdivision)") }
+        if let latitude, let longitude { parts.append("location \(latitude),\(longitude)") }
+        return parts.isEmpty ? "no geo fields" : parts.joined(separator: ", ")
+    }
+}
+
+/// A geo database failed to load.
+public struct GeoError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let line: Int
+    public let reason: String
+    public init(file: String, line: Int = 0, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
+    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
+}
+
+/// A MaxMind-format database (GeoLite2/GeoIP2 City or Country, DB-IP lite) compiled at load into
+/// one prefix partition per family whose keys index `records`.
+///
+/// The search tree is walked once with `MMDB_read_node` (DFS, left before right, so ranges come out
+/// sorted and complete); each distinct data record is decoded once with `MMDB_aget_value`. Nothing
+/// of libmaxminddb is used after load, so the query path never touches it.
+public final class GeoDatabase: Sendable {
+    public let path: String
+    public let databaseType: String
+    public let buildEpoch: UInt64
+    public let records: [GeoRecord]
+    public let v4: PrefixPartition
+    public let v6: PrefixPartition
+
+    public init(path: String) throws {
+        var status: Int32 = 0
+        guard let mmdb = meridian_mmdb_open(path, &status) else {
+            throw GeoError(file: path, reason: "cannot open MaxMind database: \(String(cString: MMDB_strerror(status)))")
+        }
+        defer { meridian_mmdb_close(mmdb) }
+        self.path = path
+        databaseType = String(cString: meridian_mmdb_type(mmdb))
+        buildEpoch = meridian_mmdb_build_epoch(mmdb)
+        var walker = TreeWalker(mmdb: mmdb)
+        if meridian_mmdb_ip_version(mmdb) == 6 {
+            let v4Start = try walker.followZeros(96)
+            v6 = try walker.partition(root: 0, width: 128, skipNode: v4Start)
+            v4 = try v4Start.map { try walker.partition(root: $0, width: 32, skipNode: nil) }
+                ?? PrefixPartition(width: 32, key: -1)
+        } else {
+            v4 = try walker.partition(root: 0, width: 32, skipNode: nil)
+            v6 = PrefixPartition(width: 128, key: -1)
+        }
+        records = walker.records
+    }
+
+    /// The record for an address, and the database network containing it (for `explain`).
+    public func lookup(family: Int, address: UInt128) -> (record: GeoRecord?, first: UInt128, last: UInt128) {
+        let p = family == 4 ? v4 : v6
+        let i = p.index(of: address)
+        let key = p.keys[i]
+        return (key >= 0 ? records[Int(key)] : nil, p.starts[i], p.end(of: i))
+    }
+}
+
+/// Depth-first walk of the MMDB search tree into a `PrefixPartition`.
+struct TreeWalker {
+    let mmdb: UnsafeMutablePointer<MMDB_s>
+    let nodeCount: UInt32
+    var records: [GeoRecord] = []
+    var recordIndex: [UInt32: Int32] = [:] // data-section offset -> record index
+    var interned: [GeoRecord: Int32] = [:]
+
+    init(mmdb: UnsafeMutablePointer<MMDB_s>) {
+        self.mmdb = mmdb
+        nodeCount = meridian_mmdb_node_count(mmdb)
+    }
+
+    func read(_ node: UInt32) throws -> MMDB_search_node_s {
+        var n = MMDB_search_node_s()
+        let status = MMDB_read_node(mmdb, node, &n)
+        guard status == MMDB_SUCCESS else {
+            throw GeoError(file: String(cString: mmdb.pointee.filename), reason: "corrupt search tree: \(String(cString: MMDB_strerror(status)))")
+        }
+        return n
+    }
+
+    /// Follows `count` left branches from the root: the IPv4 subtree of an IPv6 database (::/96).
+    func followZeros(_ count: Int) throws -> UInt32? {
+        var node: UInt32 = 0
+        for _ in 0..<count {
+            let n = try read(node)
+            guard Int32(n.left_record_type) == MMDB_RECORD_TYPE_SEARCH_NODE else { return nil }
+            node = UInt32(n.left_record)
+        }
+        return node
+    }
+
+    mutating func partition(root: UInt32, width: Int, skipNode: UInt32?) throws -> PrefixPartition {
+        var out = PrefixPartition(width: width, key: -1)
+        try walk(root, depth: 0, prefix: 0, width: width, skipNode: skipNode, into: &out)
+        return out
+    }
+
+    /// Visits the left subtree, then the right one, so ranges are appended in ascending order.
+    /// Recursion depth is bounded by the address width (<= 128).
+    private mutating func walk(_ node: UInt32, depth: Int, prefix: UInt128, width: Int, skipNode: UInt32?,
+                               into out: inout PrefixPartition) throws {
+        let n = try read(node)
+        let bit = UInt128(1) << UInt128(width - depth - 1)
+        try visit(n.left_record_type, n.left_record, n.left_record_entry, depth: depth + 1, start: prefix,
+                  width: width, skipNode: skipNode, into: &out)
+        try visit(n.right_record_type, n.right_record, n.right_record_entry, depth: depth + 1, start: prefix | bit,
+                  width: width, skipNode: skipNode, into: &out)
+    }
+
+    private mutating func visit(_ type: UInt8, _ record: UInt64, _ entry: MMDB_entry_s, depth: Int, start: UInt128,
+                                width: Int, skipNode: UInt32?, into out: inout PrefixPartition) throws {
+        switch Int32(type) {
+        case MMDB_RECORD_TYPE_SEARCH_NODE:
+            // an alias of the IPv4 subtree inside the IPv6 tree (::/96, ::ffff:0:0/96, 2002::/16) is not
+            // IPv6 data: IPv4 clients are looked up in the IPv4 partition
+            if UInt32(record) == skipNode || depth >= width {
+                out.append(start: start, key: -1)
+            } else {
+                try walk(UInt32(record), depth: depth, prefix: start, width: width, skipNode: skipNode, into: &out)
+            }
+        case MMDB_RECORD_TYPE_DATA:
+            out.append(start: start, key: try recordKey(entry))
+        default: // EMPTY: not in the database
+            out.append(start: start, key: -1)
+        }
+    }
+
+    /// The record index for a data entry, decoding each distinct record once.
+    mutating func recordKey(_ entry: MMDB_entry_s) throws -> Int32 {
+        if let k = recordIndex[entry.offset] { return k }
+        var record = GeoRecord()
+        var buffer = [CChar](repeating: 0, count: 64)
+        func text(_ a: String, _ b: String, _ c: String?) -> String? {
+            let ok: Int32 = c.map { c in meridian_mmdb_string(entry, a, b, c, &buffer, buffer.count) }
+                ?? meridian_mmdb_string(entry, a, b, nil, &buffer, buffer.count)
+            guard ok == 1 else { return nil }
+            return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        record.continent = text("continent", "code", nil)
+        record.country = text("country", "iso_code", nil)
+        if let sub = text("subdivisions", "0", "iso_code") {
+            record.subdivision = record.country.map { "\($0)-\(sub)" } ?? sub
+        }
+        var value = 0.0
+        if meridian_mmdb_double(entry, "location", "latitude", &value) == 1 { record.latitude = value }
+        if meridian_mmdb_double(entry, "location", "longitude", &value) == 1 { record.longitude = value }
+        let key: Int32
+        if let existing = interned[record] {
+            key = existing
+        } else {
+            key = Int32(records.count)
+            records.append(record)
+            interned[record] = key
+        }
+        recordIndex[entry.offset] = key
+        return key
+    }
+}

@@ -1,0 +1,117 @@
+/// A complete, sorted partition of one address family's space into ranges, each carrying a key
+/// (an index into some table; -1 = nothing). Range i covers starts[i] ..< starts[i+1] (the last
+/// one runs to the top of the space). Invariants: starts[0] == 0, starts strictly increasing,
+/// and (after `merged`) no two neighbours carry the same key.
+public struct PrefixPartition: Sendable {
+    public let width: Int
+    public private(set) var starts: [UInt128]
+    public private(set) var keys: [Int32]
+
+    /// One range covering everything with `key`.
+    public init(width: Int, key: Int32 = -1) {
+        self.width = width
+        starts = [0]
+        keys = [key]
+    }
+
+    public init(width: Int, starts: [UInt128], keys: [Int32]) {
+        precondition(starts.first == 0 && starts.count == keys.count)
+        self.width = width
+        self.starts = starts
+        self.keys = keys
+    }
+
+    public var count: Int { starts.count }
+
+    /// Index of the range containing `address` (binary search; no allocation).
+    @inlinable
+    public func index(of address: UInt128) -> Int {
+        var lo = 0
+        var hi = starts.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) >> 1
+            if starts[mid] <= address { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
+    /// Last address of range i.
+    @inlinable
+    public func end(of i: Int) -> UInt128 {
+        i + 1 < starts.count ? starts[i + 1] - 1 : IPPrefix.all(width)
+    }
+
+    /// Appends a range starting at `start` (>= the last start), merging equal neighbours.
+    public mutating func append(start: UInt128, key: Int32) {
+        if start == starts[starts.count - 1] {
+            keys[keys.count - 1] = key
+            if keys.count >= 2 && keys[keys.count - 2] == key {
+                starts.removeLast()
+                keys.removeLast()
+            }
+            return
+        }
+        if keys[keys.count - 1] == key { return }
+        starts.append(start)
+        keys.append(key)
+    }
+
+    /// Maps every key through `transform` and merges neighbours that end up equal.
+    public func merged(_ transform: (Int32) -> Int32) -> PrefixPartition {
+        var out = PrefixPartition(width: width, key: transform(keys[0]))
+        for i in 1..<starts.count { out.append(start: starts[i], key: transform(keys[i])) }
+        return out
+    }
+
+    /// `top` over `self`: where `top` has a key other than -1 it wins. Linear in both sizes.
+    public func overlaid(with top: PrefixPartition) -> PrefixPartition {
+        precondition(top.width == width)
+        var out = PrefixPartition(width: width, key: -1)
+        var i = 0, j = 0
+        var position: UInt128 = 0
+        var first = true
+        while true {
+            let key = top.keys[j] != -1 ? top.keys[j] : keys[i]
+            if first { out = PrefixPartition(width: width, key: key); first = false } else { out.append(start: position, key: key) }
+            let endA = end(of: i), endB = top.end(of: j)
+            let stop = min(endA, endB)
+            if stop == IPPrefix.all(width) { break }
+            position = stop + 1
+            if endA == stop { i += 1 }
+            if endB == stop { j += 1 }
+        }
+        return out
+    }
+
+    /// Longest-prefix-match partition of possibly nested CIDR blocks (later duplicates win);
+    /// addresses under no block get -1.
+    public static func fromPrefixes(width: Int, _ entries: [(IPPrefix, Int32)]) -> PrefixPartition {
+        // keep the last of identical prefixes
+        var unique: [IPPrefix: Int32] = [:]
+        for (p, k) in entries { unique[p] = k }
+        let sorted = unique.sorted { a, b in a.key.address != b.key.address ? a.key.address < b.key.address : a.key.length < b.key.length }
+        var out = PrefixPartition(width: width, key: -1)
+        var stack: [(end: UInt128, key: Int32)] = []
+        var cursor: UInt128 = 0
+        var cursorAtTop = false // cursor passed the top of the space
+        func emit(upTo end: UInt128, key: Int32) {
+            // range [cursor, end] gets key
+            guard !cursorAtTop, cursor <= end else { return }
+            out.append(start: cursor, key: key)
+            if end == IPPrefix.all(width) { cursorAtTop = true } else { cursor = end + 1 }
+        }
+        for (prefix, key) in sorted {
+            while let top = stack.last, top.end < prefix.address {
+                emit(upTo: top.end, key: top.key)
+                stack.removeLast()
+            }
+            if !cursorAtTop, cursor < prefix.address {
+                emit(upTo: prefix.address - 1, key: stack.last?.key ?? -1)
+            }
+            stack.append((prefix.last, key))
+        }
+        while let top = stack.popLast() { emit(upTo: top.end, key: top.key) }
+        emit(upTo: IPPrefix.all(width), key: -1)
+        return out
+    }
+}

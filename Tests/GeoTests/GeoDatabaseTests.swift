@@ -1,0 +1,127 @@
+import Foundation
+import Geo
+import XCTest
+
+/// Reads the real GeoLite2-City database (PyPI maxminddb-geolite2, installed by `make test`) and
+/// checks the compiled partition against Python's independent `maxminddb` reader.
+final class GeoDatabaseTests: XCTestCase {
+    static func mmdbPath() throws -> String {
+        if let p = ProcessInfo.processInfo.environment["MERIDIAN_GEOIP_DB"] { return p }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__)+'/GeoLite2-City.mmdb')"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        let path = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard p.terminationStatus == 0, FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("maxminddb-geolite2 is not installed (make test installs it)")
+        }
+        return path
+    }
+
+    static let shared: Result<GeoDatabase, Error> = Result { try GeoDatabase(path: try mmdbPath()) }
+
+    func testKnownNetworks() throws {
+        let db = try Self.shared.get()
+        XCTAssertGreaterThan(db.v4.count, 1000)
+        XCTAssertGreaterThan(db.v6.count, 1000)
+        let cases: [(String, String?, String?)] = [
+            ("193.0.0.1", "EU", "NL"), ("81.2.69.160", "EU", "GB"), ("8.8.8.8", "NA", "US"),
+            ("203.178.128.1", "AS", "JP"), ("1.1.1.1", "OC", "AU"), ("10.1.2.3", nil, nil),
+            ("2001:67c:2e8::1", "EU", "NL"), ("2001:200::1", "AS", "JP"), ("2001:db8:ffff::1", nil, nil),
+        ]
+        for (text, continent, country) in cases {
+            let (family, address) = try XCTUnwrap(IPPrefix.parseAddress(text))
+            let hit = db.lookup(family: family, address: address)
+            XCTAssertEqual(hit.record?.continent, continent, text)
+            XCTAssertEqual(hit.record?.country, country, text)
+        }
+    }
+
+    /// 400 random addresses: continent/country from our partition equal the Python reader's.
+    func testAgreesWithPythonReader() throws {
+        let db = try Self.shared.get()
+        var rng = SystemRandomNumberGenerator()
+        var addresses: [String] = []
+        for i in 0..<400 {
+            if i % 4 == 3 {
+                let hi = UInt128(0x2000) << 112 | (UInt128(UInt64.random(in: 0...UInt64.max, using: &rng)) << 48) & (IPPrefix.all(125))
+                addresses.append(IPPrefix.formatAddress(family: 6, hi))
+            } else {
+                addresses.append(IPPrefix.formatAddress(family: 4, UInt128(UInt32.random(in: 0x0100_0000...0xDFFF_FFFF, using: &rng))))
+            }
+        }
+        let script = """
+        import sys, maxminddb
+        r = maxminddb.open_database(sys.argv[1])
+        for line in sys.stdin:
+            a = line.strip()
+            rec = r.get(a) or {}
+            print("%s %s %s" % (a, (rec.get('continent') or {}).get('code', '-'), (rec.get('country') or {}).get('iso_code', '-')))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, db.path]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data(addresses.joined(separator: "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        p.waitUntilExit()
+        XCTAssertEqual(lines.count, addresses.count)
+        var matched = 0
+        for line in lines {
+            let f = line.split(separator: " ").map(String.init)
+            let (family, address) = try XCTUnwrap(IPPrefix.parseAddress(f[0]))
+            let rec = db.lookup(family: family, address: address).record
+            XCTAssertEqual(rec?.continent ?? "-", f[1], f[0])
+            XCTAssertEqual(rec?.country ?? "-", f[2], f[0])
+            if f[1] != "-" { matched += 1 }
+        }
+        XCTAssertGreaterThan(matched, 100, "most random public addresses are in the database")
+    }
+}
+
+final class PrefixPartitionTests: XCTestCase {
+    func p(_ s: String) -> IPPrefix { IPPrefix.parse(s)! }
+
+    func testNestedPrefixesLongestMatch() {
+        let part = PrefixPartition.fromPrefixes(width: 32, [(p("203.0.113.0/24"), 1), (p("203.0.113.128/25"), 2), (p("198.51.100.0/24"), 3)])
+        func key(_ a: String) -> Int32 { part.keys[part.index(of: IPPrefix.parseAddress(a)!.1)] }
+        XCTAssertEqual(key("203.0.113.1"), 1)
+        XCTAssertEqual(key("203.0.113.127"), 1)
+        XCTAssertEqual(key("203.0.113.128"), 2)
+        XCTAssertEqual(key("203.0.113.255"), 2)
+        XCTAssertEqual(key("203.0.114.0"), -1)
+        XCTAssertEqual(key("198.51.100.7"), 3)
+        XCTAssertEqual(key("0.0.0.0"), -1)
+        XCTAssertEqual(key("255.255.255.255"), -1)
+    }
+
+    func testOverlayAndWidestPrefix() {
+        let base = PrefixPartition.fromPrefixes(width: 32, [(p("10.0.0.0/8"), 5)])
+        let top = PrefixPartition.fromPrefixes(width: 32, [(p("10.1.0.0/16"), 7)])
+        let merged = base.overlaid(with: top)
+        let a = IPPrefix.parseAddress("10.2.3.4")!.1
+        let i = merged.index(of: a)
+        XCTAssertEqual(merged.keys[i], 5)
+        // 10.2.3.4 lies in 10.0.0.0-10.0.255.255? no: in 10.2.0.0..10.255.255.255 -> widest block /15 (10.2.0.0/15)
+        XCTAssertEqual(widestPrefix(containing: a, within: merged.starts[i], merged.end(of: i), width: 32), 15)
+        let b = IPPrefix.parseAddress("10.1.9.9")!.1
+        XCTAssertEqual(merged.keys[merged.index(of: b)], 7)
+        let c = IPPrefix.parseAddress("10.0.9.9")!.1
+        XCTAssertEqual(widestPrefix(containing: c, within: merged.starts[merged.index(of: c)], merged.end(of: merged.index(of: c)), width: 32), 16)
+    }
+
+    func testMergedJoinsEqualNeighbours() {
+        let part = PrefixPartition.fromPrefixes(width: 32, [(p("10.0.0.0/9"), 1), (p("10.128.0.0/9"), 2)])
+        XCTAssertEqual(part.count, 4)
+        let m = part.merged { $0 == -1 ? -1 : 9 }
+        XCTAssertEqual(m.count, 3)
+        XCTAssertEqual(m.keys, [-1, 9, -1])
+    }
+}
