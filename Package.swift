@@ -27,8 +27,9 @@ let package = Package(
         .target(name: "CSocket"),
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
-        .target(name: "Engine", dependencies: ["DNSWire", "Zones"]),
-        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Steering", dependencies: ["DNSWire", "Geo"]),
+        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering"]),
+        .target(name: "Config", dependencies: ["Steering", .product(name: "Yams", package: "Yams")]),
         .target(name: "Server", dependencies: [
             "Engine", "CSocket",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -37,7 +38,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config",
+            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,4 +1,5 @@
 import Foundation
+import Steering
 import Yams
 
 /// Reads the YAML configuration (control plane). Every error names file:line; unknown keys are errors
@@ -78,8 +79,44 @@ public enum ConfigLoader {
                         throw reader.error(v, "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections)")
                     }
                 }
+            case "geo":
+                config.geoDeclaredAt = "\(file):\(reader.line(value))"
+                for (k, v) in try reader.mapping(value, "geo") {
+                    switch k {
+                    case "database": config.geoDatabase = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
+                    case "networks": config.geoNetworks = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
+                    default: throw reader.error(v, "unknown geo key '\(k)' (expected database, networks)")
+                    }
+                }
+            case "regions":
+                for (name, v) in try reader.mapping(value, "regions") {
+                    var region = RegionSpec(name: name)
+                    if case .mapping = v {
+                        for (k, field) in try reader.mapping(v, "region \(name)") {
+                            switch k {
+                            case "location":
+                                let items = try reader.sequence(field, "location")
+                                guard items.count == 2, let lat = Double(try reader.string(items[0], "latitude")),
+                                      let lon = Double(try reader.string(items[1], "longitude")),
+                                      (-90...90).contains(lat), (-180...180).contains(lon) else {
+                                    throw reader.error(field, "location must be [latitude, longitude] in degrees")
+                                }
+                                region.latitude = lat
+                                region.longitude = lon
+                            default: throw reader.error(field, "unknown region key '\(k)' (expected location)")
+                            }
+                        }
+                    } else if try reader.optionalString(v, "region \(name)") != nil {
+                        throw reader.error(v, "region \(name) must be a mapping such as { location: [lat, lon] }")
+                    }
+                    config.regions.append(region)
+                }
+            case "services":
+                for (name, v) in try reader.mapping(value, "services") {
+                    config.services.append(try ServiceReader(reader: reader, baseDir: baseDir).read(name: name, node: v))
+                }
             default:
-                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server)")
+                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, services)")
             }
         }
         guard !config.zones.isEmpty else { throw ConfigError(file: file, line: 0, reason: "no zones configured") }
@@ -111,6 +148,19 @@ struct NodeReader {
     let environment: [String: String]
 
     func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+
+    /// Relative paths are taken from the config file's directory.
+    func resolve(_ path: String, _ baseDir: String) -> String {
+        path.hasPrefix("/") || baseDir.isEmpty ? path : baseDir + "/" + path
+    }
+
+    /// A region or a list of regions; `static` (or an empty list) = the zone's static records.
+    func regionList(_ node: Node, _ what: String) throws -> RegionList {
+        if case .sequence = node { return try sequence(node, what).map { try string($0, what) } }
+        let text = try string(node, what)
+        if text == "static" { return [] }
+        return text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+    }
 
     func error(_ node: Node, _ reason: String) -> ConfigError {
         ConfigError(file: file, line: line(node), reason: reason)
@@ -202,5 +252,109 @@ struct NodeReader {
             i = text.index(after: i)
         }
         return out
+    }
+}
+
+/// Reads one entry of `services:`.
+struct ServiceReader {
+    let reader: NodeReader
+    let baseDir: String
+
+    func read(name: String, node: Node) throws -> ServiceSpec {
+        var spec = ServiceSpec(name: name.hasSuffix(".") ? name : name + ".")
+        spec.declaredAt = "\(reader.file):\(reader.line(node))"
+        var sawPools = false
+        for (k, v) in try reader.mapping(node, "service \(name)") {
+            switch k {
+            case "policy":
+                let text = try reader.string(v, k)
+                guard let p = PolicyKind(rawValue: text) else {
+                    throw reader.error(v, "unknown policy '\(text)' (expected \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                spec.policy = p
+            case "ttl": spec.ttl = UInt32(try reader.int(v, k, in: 0...86400))
+            case "map":
+                for (level, table) in try reader.mapping(v, "map") {
+                    switch level {
+                    case "default": spec.map.defaultRegions = try reader.regionList(table, "map default")
+                    case "continent", "country", "subdivision":
+                        var entries: [String: RegionList] = [:]
+                        for (code, list) in try reader.mapping(table, "map \(level)") {
+                            entries[code.uppercased()] = try reader.regionList(list, "map \(level) \(code)")
+                        }
+                        switch level {
+                        case "continent": spec.map.continent = entries
+                        case "country": spec.map.country = entries
+                        default: spec.map.subdivision = entries
+                        }
+                    default: throw reader.error(table, "unknown map level '\(level)' (expected continent, country, subdivision, default)")
+                    }
+                }
+            case "networks": spec.networks = reader.resolve(try reader.string(v, k), baseDir)
+            case "latency_table": spec.latencyTable = reader.resolve(try reader.string(v, k), baseDir)
+            case "order": spec.order = try reader.regionList(v, k)
+            case "fallback": spec.fallback = try reader.regionList(v, k)
+            case "bias":
+                for (region, km) in try reader.mapping(v, "bias") {
+                    guard let d = Double(try reader.string(km, "bias")) else { throw reader.error(km, "bias must be kilometres") }
+                    spec.bias[region] = d
+                }
+            case "select":
+                let text = try reader.string(v, k)
+                guard let s = SelectKind(rawValue: text) else {
+                    throw reader.error(v, "unknown select '\(text)' (expected \(SelectKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                spec.select = s
+            case "max_answers": spec.maxAnswers = try reader.int(v, k, in: 0...64)
+            case "hash_prefix":
+                for (family, len) in try reader.mapping(v, "hash_prefix") {
+                    switch family {
+                    case "v4": spec.hashPrefixV4 = try reader.int(len, "hash_prefix v4", in: 0...32)
+                    case "v6": spec.hashPrefixV6 = try reader.int(len, "hash_prefix v6", in: 0...128)
+                    default: throw reader.error(len, "hash_prefix keys are v4 and v6")
+                    }
+                }
+            case "pools":
+                sawPools = true
+                for (region, p) in try reader.mapping(v, "pools") {
+                    spec.pools.append(try pool(region: region, node: p))
+                }
+            default:
+                throw reader.error(v, "unknown service key '\(k)' (expected policy, ttl, map, networks, latency_table, order, fallback, bias, select, max_answers, hash_prefix, pools)")
+            }
+        }
+        guard sawPools, !spec.pools.isEmpty else { throw reader.error(node, "service \(name) needs pools") }
+        return spec
+    }
+
+    func pool(region: String, node: Node) throws -> PoolSpec {
+        var pool = PoolSpec(region: region, declaredAt: "\(reader.file):\(reader.line(node))")
+        for (k, v) in try reader.mapping(node, "pool \(region)") {
+            switch k {
+            case "addresses":
+                for item in try reader.sequence(v, "addresses") {
+                    if case .mapping = item {
+                        var address: String?
+                        var weight = 1
+                        for (ak, av) in try reader.mapping(item, "address") {
+                            switch ak {
+                            case "address": address = try reader.string(av, ak)
+                            case "weight": weight = try reader.int(av, ak, in: 1...1_000_000)
+                            default: throw reader.error(av, "unknown address key '\(ak)' (expected address, weight)")
+                            }
+                        }
+                        guard let address else { throw reader.error(item, "address entry needs 'address'") }
+                        pool.addresses.append(PoolAddress(text: address, weight: weight))
+                    } else {
+                        pool.addresses.append(PoolAddress(text: try reader.string(item, "address")))
+                    }
+                }
+            case "cname": pool.cname = try reader.string(v, k)
+            case "weight": pool.weight = try reader.int(v, k, in: 1...1_000_000)
+            case "check": _ = try reader.string(v, k) // health checks: issue #4
+            default: throw reader.error(v, "unknown pool key '\(k)' (expected addresses, cname, weight, check)")
+            }
+        }
+        return pool
     }
 }

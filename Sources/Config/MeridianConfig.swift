@@ -1,3 +1,5 @@
+import Steering
+
 /// The server's configuration as loaded from YAML (DESIGN.md §6), with paths resolved.
 public struct MeridianConfig: Sendable, Equatable {
     /// A listening address: UDP and TCP are both served on it.
@@ -58,6 +60,14 @@ public struct MeridianConfig: Sendable, Equatable {
     public var tcpMaxConnections = 1024
     /// The config file this came from.
     public var sourceFile = ""
+    /// Geo data: a MaxMind-format database and the operator's CIDR table (paths resolved).
+    public var geoDatabase: String?
+    public var geoNetworks: String?
+    public var geoDeclaredAt = ""
+    /// Regions (name and optional coordinates), in declared order.
+    public var regions: [RegionSpec] = []
+    /// GSLB services, in declared order.
+    public var services: [ServiceSpec] = []
 
     public init() {}
 }

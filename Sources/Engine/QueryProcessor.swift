@@ -1,4 +1,5 @@
 import DNSWire
+import Steering
 import Zones
 
 /// Which transport a query came over: it sets the response size limit (RFC 1035 §4.2, RFC 7766).
@@ -30,8 +31,23 @@ public final class QueryProcessor {
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let chase = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let labelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: 130)
+    /// xorshift64* state for weighted and round-robin choices (per worker: no shared state).
+    var randomState: UInt64
+    /// ECS SCOPE PREFIX-LENGTH for the response being built (0 unless a GSLB decision set it).
+    var scope: UInt8 = 0
+    /// The client as steering sees it for the query being answered.
+    var clientKey = ClientKey.none
 
-    public init() {}
+    public init(seed: UInt64 = 0x2545_F491_4F6C_DD1D) {
+        randomState = seed | 1
+    }
+
+    @inline(__always) func nextRandom() -> UInt64 {
+        randomState ^= randomState >> 12
+        randomState ^= randomState << 25
+        randomState ^= randomState >> 27
+        return randomState &* 0x2545_F491_4F6C_DD1D
+    }
 
     deinit {
         qname.deallocate()
@@ -57,7 +73,24 @@ public final class QueryProcessor {
         case .query:
             break
         }
-        if q.clientSubnet != nil { counters.clientSubnet &+= 1 }
+        scope = 0
+        if let ecs = q.clientSubnet {
+            counters.clientSubnet &+= 1
+            // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not tailor": no client information
+            if ecs.sourcePrefix == 0 {
+                clientKey = .none
+            } else if ecs.family == 1 {
+                clientKey = ClientKey(family: 4, address: UInt128(ecs.high >> 32))
+            } else {
+                clientKey = ClientKey(family: 6, address: UInt128(ecs.high) << 64 | UInt128(ecs.low))
+            }
+        } else if client.family == 1 {
+            clientKey = ClientKey(family: 4, address: UInt128(client.high >> 32))
+        } else if client.family == 2 {
+            clientKey = ClientKey(family: 6, address: UInt128(client.high) << 64 | UInt128(client.low))
+        } else {
+            clientKey = .none
+        }
 
         // Response size: 512 without EDNS, else the client's size (at least 512) capped at ours
         // (RFC 6891 §6.2.3, §6.2.5); TCP up to 65535 (RFC 7766 §8).
@@ -91,7 +124,8 @@ public final class QueryProcessor {
                 if zone < 0 {
                     rcode = RCode.refused // not authoritative; no upward referral
                 } else {
-                    let result = answer(zone: snapshot.zones[zone], q: q, transport: transport, writer: &w)
+                    let result = answer(zone: snapshot.zones[zone], zoneIndex: zone, snapshot: snapshot, q: q,
+                                        transport: transport, writer: &w)
                     rcode = result.rcode
                     if result.authoritative { flags |= HeaderFlag.aa }
                     if result.truncated {
@@ -115,11 +149,11 @@ public final class QueryProcessor {
             if let nsid = snapshot.identity.nsid, nsidLength != nil {
                 nsid.withUnsafeBytes { bytes in
                     w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                               clientSubnet: q.clientSubnet, scope: 0, nsid: bytes)
+                               clientSubnet: q.clientSubnet, scope: scope, nsid: bytes)
                 }
             } else {
                 w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                           clientSubnet: q.clientSubnet, scope: 0, nsid: nil)
+                           clientSubnet: q.clientSubnet, scope: scope, nsid: nil)
             }
         }
         count(rcode)
@@ -227,7 +261,8 @@ public final class QueryProcessor {
         return wildcard >= 0 ? .wildcard(wildcard) : .nxdomain
     }
 
-    func answer(zone: CompiledZone, q: ParsedQuery, transport: Transport, writer w: inout ResponseWriter) -> AnswerResult {
+    func answer(zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
+                writer w: inout ResponseWriter) -> AnswerResult {
         var result = AnswerResult()
         let mark = w.mark
         var current: UnsafePointer<UInt8> = UnsafePointer(qnameLower)
@@ -268,6 +303,29 @@ public final class QueryProcessor {
             case let .wildcard(n): node = n // RFC 4592 §3.3.1: synthesized with the query owner
             }
 
+            // A GSLB service on this name answers A/AAAA (and ANY, minimally) for the client (DESIGN.md §5).
+            if case .node = resolution, q.qtype == DNSType.a || q.qtype == DNSType.aaaa || q.qtype == DNSType.any {
+                let s = snapshot.service(zone: zoneIndex, node: node)
+                if s >= 0 {
+                    let service = snapshot.services[Int(s)]
+                    let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
+                    let health = snapshot.health.up[Int(s)]
+                    let random = nextRandom()
+                    let decision = service.decide(client: clientKey, qtype: qtype, random: random) { health[$0] }
+                    scope = max(scope, decision.scope)
+                    if decision.pool >= 0 {
+                        ok = ok && service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
+                                                       up: { health[$0] }, writer: &w)
+                        break chain
+                    }
+                    if decision.pool == Decision.noData {
+                        ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                                                records: 1, section: .authority)
+                        break chain
+                    }
+                    // Decision.staticRecords: the zone's own records below, with the decision's scope
+                }
+            }
             let info = zone.nodes[Int(node)]
             if q.qtype == DNSType.any && info.rrsetCount > 0 {
                 // RFC 8482 §4.1: over UDP one RRset stands for the node; TCP gets them all.

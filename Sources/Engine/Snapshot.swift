@@ -1,4 +1,5 @@
 import DNSWire
+import Steering
 import Zones
 
 /// Answers the server gives about itself: CHAOS TXT (version.bind, id.server) and NSID (RFC 5001).
@@ -26,9 +27,19 @@ public final class Snapshot: @unchecked Sendable {
     let idTXT: [UInt8]?
     let apexSlots: [Int32]
     let apexMask: Int
+    /// GSLB services, and per zone the service attached to each node (-1 none).
+    public let services: [CompiledService]
+    let serviceOfNode: [[Int32]]
+    /// Health per service and pool (true = up); swapped whole when the monitor publishes.
+    public let health: HealthTable
 
-    public init(zones: [CompiledZone], identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232) {
+    /// Builds a snapshot. Every service must lie in one of `zones`, on a node of that zone (load zones
+    /// with the service names as `extraOwners`); `SnapshotError` otherwise.
+    public init(zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
+                identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232) throws {
         self.zones = zones
+        self.services = services
+        self.health = health ?? HealthTable(allUp: services)
         self.identity = identity
         self.udpPayloadSize = max(512, udpPayloadSize)
         versionTXT = identity.version.map(Snapshot.txtRDATA)
@@ -45,7 +56,49 @@ public final class Snapshot: @unchecked Sendable {
         }
         apexSlots = slots
         apexMask = capacity - 1
+        var map = zones.map { [Int32](repeating: -1, count: $0.nodes.count) }
+        for (i, service) in services.enumerated() {
+            let z = service.name.withUnsafeBufferPointer { n in
+                Snapshot.deepestZone(zones, n.baseAddress!, n.count)
+            }
+            guard z >= 0 else {
+                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) is not inside any configured zone")
+            }
+            let node = service.name.withUnsafeBufferPointer { zones[z].find($0.baseAddress!, length: $0.count) }
+            guard node >= 0 else {
+                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) has no node in zone \(zones[z].originText)")
+            }
+            if zones[z].nodes[Int(node)].isDelegation || zones[z].nodes[Int(node)].isAlias {
+                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) sits on a delegation or CNAME in the zone")
+            }
+            if map[z][Int(node)] >= 0 {
+                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) is declared twice")
+            }
+            if service.usesStaticRecords && zones[z].rrset(of: node, type: DNSType.a) < 0 && zones[z].rrset(of: node, type: DNSType.aaaa) < 0 {
+                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) answers some clients with the zone's static records, but the zone has no A or AAAA at that name")
+            }
+            map[z][Int(node)] = Int32(i)
+        }
+        serviceOfNode = map
     }
+
+    /// A snapshot of static zones only (cannot fail).
+    public convenience init(zones: [CompiledZone], identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232) {
+        // swiftlint:disable:next force_try
+        try! self.init(zones: zones, services: [], health: nil, identity: identity, udpPayloadSize: udpPayloadSize)
+    }
+
+    static func deepestZone(_ zones: [CompiledZone], _ name: UnsafePointer<UInt8>, _ length: Int) -> Int {
+        var best = -1
+        for (i, zone) in zones.enumerated() {
+            let inside = zone.origin.withUnsafeBufferPointer { WireName.isSubdomain(name, length, of: $0.baseAddress!, $0.count) }
+            if inside && (best < 0 || zone.origin.count > zones[best].origin.count) { best = i }
+        }
+        return best
+    }
+
+    /// The service on `node` of zone `zone`, or -1.
+    @inline(__always) public func service(zone: Int, node: Int32) -> Int32 { serviceOfNode[zone][Int(node)] }
 
     /// RFC 1035 §3.3.14: TXT RDATA as character-strings of at most 255 octets.
     static func txtRDATA(_ text: String) -> [UInt8] {
@@ -79,5 +132,21 @@ public final class Snapshot: @unchecked Sendable {
             pos += Int(name[pos]) + 1
         }
         return -1
+    }
+}
+
+/// The snapshot could not be built (a service outside the zones, ...).
+public struct SnapshotError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Pool health as the data plane sees it: one flag per (service, pool). Immutable; the health monitor
+/// (issue #4) publishes a new table in a new snapshot when a state changes.
+public final class HealthTable: Sendable {
+    public let up: [[Bool]]
+    public init(up: [[Bool]]) { self.up = up }
+    public convenience init(allUp services: [CompiledService]) {
+        self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) })
     }
 }

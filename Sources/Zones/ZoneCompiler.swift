@@ -10,7 +10,10 @@ public enum ZoneCompiler {
     /// Types that may sit beside a CNAME (DNSSEC metadata, RFC 4035 §2.5).
     static let cnameCompanions: Set<UInt16> = [46, 47] // RRSIG, NSEC
 
-    public static func compile(origin originText: String, records: [ZoneRecord], file: String) throws -> CompiledZone {
+    /// `extraOwners` (lower-case wire names inside the zone) become nodes even without records: GSLB
+    /// service names that have no static records.
+    public static func compile(origin originText: String, records: [ZoneRecord], file: String,
+                               extraOwners: [[UInt8]] = []) throws -> CompiledZone {
         guard let origin = WireName.fromText(originText) else {
             throw ZoneError(file: file, line: 0, reason: "invalid zone origin '\(originText)'")
         }
@@ -75,7 +78,10 @@ public enum ZoneCompiler {
 
         // 4. every ancestor between an owner and the apex is a node (empty non-terminals)
         var allNames = Set(byOwner.keys)
-        for owner in byOwner.keys {
+        for extra in extraOwners where extra.count >= origin.count && Array(extra.suffix(origin.count)) == origin {
+            allNames.insert(extra)
+        }
+        for owner in allNames {
             var name = owner
             while name.count > origin.count {
                 name = Array(name[(Int(name[0]) + 1)...])
@@ -167,8 +173,8 @@ public enum ZoneCompiler {
     }
 
     /// Reads a master file with ldns and compiles it.
-    public static func load(path: String, origin: String) throws -> CompiledZone {
+    public static func load(path: String, origin: String, extraOwners: [[UInt8]] = []) throws -> CompiledZone {
         let records = try ZoneFileReader.read(path: path, origin: origin)
-        return try compile(origin: origin, records: records, file: path)
+        return try compile(origin: origin, records: records, file: path, extraOwners: extraOwners)
     }
 }

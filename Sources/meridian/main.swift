@@ -1,6 +1,9 @@
 import ArgumentParser
 import Config
+import DNSWire
 import Engine
+import Geo
+import Steering
 import Foundation
 import Logging
 import Server
@@ -14,20 +17,37 @@ struct Meridian: ParsableCommand {
         commandName: "meridian",
         abstract: "Authoritative DNS server and global server load balancer.",
         version: version,
-        subcommands: [Serve.self, Check.self])
+        subcommands: [Serve.self, Check.self, Explain.self])
 }
 
-/// Loads the config and compiles every zone into a snapshot; prints file:line errors.
+/// Loads the config, geo data, services and zones and compiles them into one snapshot (all or
+/// nothing); errors carry file:line.
 enum SnapshotBuilder {
     static func build(configPath: String) throws -> (MeridianConfig, Snapshot) {
         let config = try ConfigLoader.load(path: configPath)
+        return (config, try build(config))
+    }
+
+    static func build(_ config: MeridianConfig) throws -> Snapshot {
+        var sources = GeoSources()
+        if let path = config.geoDatabase { sources.database = try GeoDatabase(path: path) }
+        if let path = config.geoNetworks { sources.networks = try NetworkTable.readRegionTable(path: path) }
+        for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
+            throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
+        }
+        let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, sources: sources) }
         var zones: [CompiledZone] = []
         for zone in config.zones {
-            zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin))
+            let origin = WireName.fromText(zone.origin) ?? []
+            let owners = services.map(\.name).filter { name in
+                name.withUnsafeBufferPointer { n in origin.withUnsafeBufferPointer { o in
+                    WireName.isSubdomain(n.baseAddress!, n.count, of: o.baseAddress!, o.count) } }
+            }
+            zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners))
         }
         let identity = ServerIdentity(version: config.identity.version, id: config.identity.id,
                                       nsid: config.identity.nsid.map { Array($0.utf8) })
-        return (config, Snapshot(zones: zones, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize)))
+        return try Snapshot(zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize))
     }
 }
 
@@ -98,6 +118,48 @@ struct Check: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what Meridian would answer a client for a GSLB name, and why.")
+
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String
+
+    @Option(name: .long, help: "The client network or address (ECS), e.g. 81.2.69.0/24; 0.0.0.0/0 = no client information.")
+    var client: String
+
+    @Argument(help: "The name, e.g. www.gslb.example.")
+    var name: String
+
+    @Argument(help: "A or AAAA.")
+    var type: String = "A"
+
+    func run() throws {
+        let snapshot: Snapshot
+        do {
+            (_, snapshot) = try SnapshotBuilder.build(configPath: config)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard let prefix = IPPrefix.parse(client, strict: false) else { throw ValidationError("--client '\(client)' is not an address or network") }
+        let qtype: UInt16
+        switch type.uppercased() {
+        case "A": qtype = DNSType.a
+        case "AAAA": qtype = DNSType.aaaa
+        default: throw ValidationError("type must be A or AAAA")
+        }
+        let wire = WireName.fromText(name) ?? []
+        guard let index = snapshot.services.firstIndex(where: { $0.name == wire }) else {
+            print("\(name) is not a GSLB service: it is answered from the zone's static records (scope 0)")
+            return
+        }
+        let service = snapshot.services[index]
+        let lines = service.explain(client: prefix.length == 0 ? nil : prefix, qtype: qtype, up: snapshot.health.up[index])
+        print(lines.joined(separator: "\n"))
     }
 }
 

@@ -1,0 +1,256 @@
+import DNSWire
+import Geo
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pool compiled for the wire: A and AAAA RR bodies (TYPE CLASS TTL RDLENGTH RDATA, fixed sizes
+/// 14 and 26 octets) or one CNAME body, in the service's data area.
+public struct CompiledPool: Sendable {
+    public let region: String
+    public let aOffset: Int32
+    public let aCount: Int32
+    public let aaaaOffset: Int32
+    public let aaaaCount: Int32
+    public let cnameOffset: Int32 // -1 without CNAME
+    public let cnameLength: Int32
+    /// Cumulative address weights (A then AAAA) in `weights`, for `select: weighted`.
+    public let weightOffset: Int32
+    public let weight: Int
+
+    @inlinable public func has(_ qtype: UInt16) -> Bool {
+        cnameOffset >= 0 || (qtype == DNSType.a ? aCount > 0 : aaaaCount > 0)
+    }
+}
+
+/// How a compiled service decides (first stage).
+public enum DecisionKind: Sendable {
+    /// Per-client decision tables (geo, nearest, latency).
+    case table
+    /// One fixed order (failover).
+    case fixed(Int32)
+    case weighted
+    case all
+    case hash
+}
+
+/// Client facts the decision reads: family 0 = no client information (ECS SOURCE 0).
+public struct ClientKey: Sendable {
+    public var family: Int
+    /// The address as an integer of the family's width (IPv4: 32 bits).
+    public var address: UInt128
+    public init(family: Int, address: UInt128) {
+        self.family = family
+        self.address = address
+    }
+    public static let none = ClientKey(family: 0, address: 0)
+}
+
+/// The outcome of a decision: which pool answers (or the zone's static records, or nothing), and the
+/// ECS scope over which that outcome holds (RFC 7871 §7.2.1).
+public struct Decision: Sendable, Equatable {
+    public static let staticRecords: Int32 = -1
+    public static let noData: Int32 = -2
+    public var pool: Int32
+    public var scope: UInt8
+    /// Index into `orders` that produced it (-1 for weighted/all/hash): for explain and tests.
+    public var order: Int32
+}
+
+/// An immutable, compiled GSLB service (DESIGN.md §2 "Steering"): decision tables, region orders,
+/// pre-encoded answers. Read concurrently by every worker (`@unchecked Sendable`: never mutated).
+public final class CompiledService: @unchecked Sendable {
+    public let spec: ServiceSpec
+    /// Lower-case wire form of the owner name.
+    public let name: [UInt8]
+    public let ttl: UInt32
+    public let kind: DecisionKind
+    public let pools: [CompiledPool]
+    /// Region orders: pool indices; an empty order means "static records".
+    public let orders: [[Int32]]
+    /// Per-family decision partitions whose keys are order ids (kind == .table).
+    public let v4: PrefixPartition
+    public let v6: PrefixPartition
+    /// Order used when the client is unknown (ECS SOURCE PREFIX-LENGTH 0).
+    public let unknownClientOrder: Int32
+    /// Cumulative weights of pools (weighted/hash) and of addresses (select weighted).
+    public let poolWeights: [Int]
+    public let weights: [UInt32]
+    public let data: [UInt8]
+    /// Control-plane inputs kept for `explain`.
+    public let sources: GeoSources
+    public let serviceNetworks: [NetworkEntry]
+    public let latencyRegions: [String]
+    public let latencyRows: [(NetworkEntry, [Double?])]
+    public let regions: [RegionSpec]
+
+    init(spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
+         v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, poolWeights: [Int], weights: [UInt32],
+         data: [UInt8], sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
+         latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec]) {
+        self.spec = spec
+        self.name = name
+        self.ttl = spec.ttl
+        self.kind = kind
+        self.pools = pools
+        self.orders = orders
+        self.v4 = v4
+        self.v6 = v6
+        self.unknownClientOrder = unknownClientOrder
+        self.poolWeights = poolWeights
+        self.weights = weights
+        self.data = data
+        self.sources = sources
+        self.serviceNetworks = serviceNetworks
+        self.latencyRegions = latencyRegions
+        self.latencyRows = latencyRows
+        self.regions = regions
+    }
+
+    // MARK: data plane (no allocation)
+
+    /// Decides for `client` and `qtype` given pool health (`up(i)`), per DESIGN.md §5: the first
+    /// healthy pool in the client's order that has data of the type; an empty order -> static records.
+    /// When every pool of a non-empty order is down, health is ignored (fail open) so that the answer
+    /// is never empty; issue #4's `all_down` settings refine this.
+    @inline(__always)
+    public func decide(client: ClientKey, qtype: UInt16, random: UInt64, up: (Int) -> Bool) -> Decision {
+        switch kind {
+        case .table:
+            if client.family == 0 {
+                return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up)
+            }
+            let table = client.family == 4 ? v4 : v6
+            let i = table.index(of: client.address)
+            let scope = widestPrefix(containing: client.address, within: table.starts[i], table.end(of: i), width: table.width)
+            return pick(order: table.keys[i], qtype: qtype, scope: UInt8(scope), up: up)
+        case let .fixed(order):
+            return pick(order: order, qtype: qtype, scope: 0, up: up)
+        case .weighted:
+            // draw among healthy pools with data, by weight
+            var total = 0
+            for p in 0..<pools.count where up(p) && pools[p].has(qtype) { total += pools[p].weight }
+            if total == 0 {
+                for p in 0..<pools.count where pools[p].has(qtype) { total += pools[p].weight }
+                guard total > 0 else { return Decision(pool: Decision.noData, scope: 0, order: -1) }
+                var r = Int(random % UInt64(total))
+                for p in 0..<pools.count where pools[p].has(qtype) {
+                    r -= pools[p].weight
+                    if r < 0 { return Decision(pool: Int32(p), scope: 0, order: -1) }
+                }
+            }
+            var r = Int(random % UInt64(max(total, 1)))
+            for p in 0..<pools.count where up(p) && pools[p].has(qtype) {
+                r -= pools[p].weight
+                if r < 0 { return Decision(pool: Int32(p), scope: 0, order: -1) }
+            }
+            return Decision(pool: Decision.noData, scope: 0, order: -1)
+        case .all:
+            return Decision(pool: 0, scope: 0, order: -1)
+        case .hash:
+            guard client.family != 0 else { return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up) }
+            let width = client.family == 4 ? 32 : 128
+            let bits = client.family == 4 ? spec.hashPrefixV4 : spec.hashPrefixV6
+            let key = client.address & IPPrefix.mask(bits, width: width)
+            var best: Int32 = Decision.noData
+            var bestScore = -1.0
+            var bestAny: Int32 = Decision.noData
+            var bestAnyScore = -1.0
+            for p in 0..<pools.count where pools[p].has(qtype) {
+                let score = CompiledService.rendezvous(key: key, family: client.family, pool: p, weight: pools[p].weight)
+                if score > bestAnyScore { bestAnyScore = score; bestAny = Int32(p) }
+                if up(p) && score > bestScore { bestScore = score; best = Int32(p) }
+            }
+            return Decision(pool: best >= 0 ? best : bestAny, scope: UInt8(bits), order: -1)
+        }
+    }
+
+    @inline(__always)
+    func pick(order: Int32, qtype: UInt16, scope: UInt8, up: (Int) -> Bool) -> Decision {
+        guard order >= 0 else { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
+        let list = orders[Int(order)]
+        if list.isEmpty { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
+        var firstWithData: Int32 = Decision.noData
+        for p in list where pools[Int(p)].has(qtype) {
+            if up(Int(p)) { return Decision(pool: p, scope: scope, order: order) }
+            if firstWithData < 0 { firstWithData = p }
+        }
+        return Decision(pool: firstWithData, scope: scope, order: order)
+    }
+
+    /// Weighted rendezvous (highest random weight) score: weight / -ln(u), u from a hash of (key, pool).
+    @inline(__always)
+    static func rendezvous(key: UInt128, family: Int, pool: Int, weight: Int) -> Double {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(pool &+ 1) ^ UInt64(family)
+        h ^= UInt64(truncatingIfNeeded: key) &* 0xBF58_476D_1CE4_E5B9
+        h ^= UInt64(truncatingIfNeeded: key >> 64) &* 0x94D0_49BB_1331_11EB
+        h = (h ^ (h >> 31)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 31
+        let u = (Double(h >> 11) + 0.5) / Double(UInt64(1) << 53)
+        return Double(weight) / -log(u)
+    }
+
+    /// Writes the chosen pool's records of `qtype` (or its CNAME) as the answer. Returns false when
+    /// they do not fit (the caller truncates).
+    public func writeAnswer(_ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
+                            up: (Int) -> Bool, writer w: inout ResponseWriter) -> Bool {
+        data.withUnsafeBytes { bytes in
+            if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
+            let pool = pools[Int(decision.pool)]
+            if pool.cnameOffset >= 0 {
+                let body = UnsafeRawBufferPointer(rebasing: bytes[Int(pool.cnameOffset)..<Int(pool.cnameOffset + pool.cnameLength)])
+                return w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer)
+            }
+            let isA = qtype == DNSType.a
+            let count = Int(isA ? pool.aCount : pool.aaaaCount)
+            let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
+            let size = isA ? 14 : 26
+            let limit = spec.maxAnswers > 0 ? min(spec.maxAnswers, count) : count
+            switch spec.select {
+            case .all, .first:
+                let body = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + limit * size)])
+                return w.writeRRSet(owner: owner, bodies: body, records: limit, section: .answer)
+            case .weighted, .hash:
+                // start at an address drawn by weight, then take the following ones in ring order
+                let weightBase = Int(pool.weightOffset) + (isA ? 0 : Int(pool.aCount))
+                let total = Int(weights[weightBase + count - 1])
+                let r = total > 0 ? Int(random % UInt64(total)) : 0
+                var first = 0
+                while first < count - 1 && Int(weights[weightBase + first]) <= r { first += 1 }
+                for k in 0..<limit {
+                    let i = (first + k) % count
+                    let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
+                    guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    /// `all`: every healthy pool's addresses, starting at a rotating pool (round robin).
+    func writeAll(qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64, up: (Int) -> Bool,
+                  bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter) -> Bool {
+        var anyUp = false
+        for p in 0..<pools.count where up(p) && pools[p].has(qtype) { anyUp = true }
+        var written = 0
+        let limit = spec.maxAnswers > 0 ? spec.maxAnswers : Int.max
+        let start = pools.isEmpty ? 0 : Int(random % UInt64(pools.count))
+        for k in 0..<pools.count {
+            let p = (start + k) % pools.count
+            let pool = pools[p]
+            guard !anyUp || up(p), pool.cnameOffset < 0 else { continue }
+            let isA = qtype == DNSType.a
+            let count = Int(isA ? pool.aCount : pool.aaaaCount)
+            let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
+            let size = isA ? 14 : 26
+            for i in 0..<count where written < limit {
+                let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
+                guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                written += 1
+            }
+        }
+        return true
+    }
+}
+

@@ -1,0 +1,231 @@
+import DNSWire
+import Geo
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Compiles service specs into `CompiledService`s (control plane; runs at load and may allocate).
+///
+/// For table policies the database partition, the global CIDR overrides and the service's own table
+/// are overlaid (longest prefix wins: service table over global table over database), each range's key
+/// is mapped to a region order, and neighbouring ranges with the same order are merged, so the range
+/// around a client is exactly the set of addresses decided alike: its widest aligned block is the
+/// ECS scope (as gdnsd does).
+public enum ServiceCompiler {
+    public static func compile(_ spec: ServiceSpec, regions: [RegionSpec], sources: GeoSources) throws -> CompiledService {
+        let at = spec.declaredAt
+        guard let name = WireName.fromText(spec.name), name.count > 1 else {
+            throw SteeringError(at, "service name '\(spec.name)' is not a domain name")
+        }
+        guard !spec.pools.isEmpty else { throw SteeringError(at, "service \(spec.name) has no pools") }
+        let regionByName = Dictionary(regions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var poolIndex: [String: Int32] = [:]
+        for (i, pool) in spec.pools.enumerated() {
+            if !regions.isEmpty && regionByName[pool.region] == nil {
+                throw SteeringError(pool.declaredAt.isEmpty ? at : pool.declaredAt, "unknown region '\(pool.region)' in service \(spec.name)")
+            }
+            guard poolIndex[pool.region] == nil else { throw SteeringError(at, "two pools for region \(pool.region)") }
+            if pool.addresses.isEmpty && pool.cname == nil {
+                throw SteeringError(pool.declaredAt.isEmpty ? at : pool.declaredAt, "pool \(pool.region) of \(spec.name) has no addresses")
+            }
+            if !pool.addresses.isEmpty && pool.cname != nil {
+                throw SteeringError(pool.declaredAt.isEmpty ? at : pool.declaredAt, "pool \(pool.region) has both addresses and a cname")
+            }
+            guard pool.weight > 0 else { throw SteeringError(pool.declaredAt, "pool weight must be positive") }
+            poolIndex[pool.region] = Int32(i)
+        }
+
+        // region lists -> interned orders
+        var orders: [[Int32]] = []
+        var orderIds: [[Int32]: Int32] = [:]
+        func intern(_ list: [Int32]) -> Int32 {
+            if let id = orderIds[list] { return id }
+            orders.append(list)
+            orderIds[list] = Int32(orders.count - 1)
+            return Int32(orders.count - 1)
+        }
+        func resolve(_ list: RegionList, _ context: String) throws -> [Int32] {
+            try list.map { r in
+                guard let p = poolIndex[r] else {
+                    throw SteeringError(at, "unknown region '\(r)' in \(context) of service \(spec.name) (pools: \(spec.pools.map(\.region).joined(separator: ", ")))")
+                }
+                return p
+            }
+        }
+        let fallback = try spec.fallback.map { try resolve($0, "fallback") } ?? spec.pools.indices.map { Int32($0) }
+        func withFallback(_ list: [Int32]) -> [Int32] {
+            guard !list.isEmpty else { return list }
+            var out = list
+            for p in fallback where !out.contains(p) { out.append(p) }
+            return out
+        }
+        let declaredOrder = spec.pools.indices.map { Int32($0) }
+
+        // validate map lists once (errors name the map key)
+        var mapLists: [String: [Int32]] = [:]
+        for (level, table) in [("continent", spec.map.continent), ("country", spec.map.country), ("subdivision", spec.map.subdivision)] {
+            for (key, list) in table { mapLists["\(level):\(key)"] = try resolve(list, "map \(level) \(key)") }
+        }
+        let defaultList = try resolve(spec.map.defaultRegions, "map default")
+
+        let records = sources.database?.records ?? []
+        let serviceNetworks = try spec.networks.map { try NetworkTable.readRegionTable(path: $0) } ?? []
+        var latencyRegions: [String] = []
+        var latencyRows: [(NetworkEntry, [Double?])] = []
+        if spec.policy == .latency {
+            guard let path = spec.latencyTable else { throw SteeringError(at, "policy latency needs latency_table") }
+            (latencyRegions, latencyRows) = try NetworkTable.readLatencyTable(path: path)
+            for r in latencyRegions where poolIndex[r] == nil {
+                throw SteeringError("\(path):1", "unknown region '\(r)' in the latency table header")
+            }
+        }
+
+        /// Orders for a database record, by policy.
+        func orderFor(record: GeoRecord) -> [Int32] {
+            switch spec.policy {
+            case .nearest, .latency:
+                return nearestOrder(record.latitude, record.longitude) ?? withFallback(defaultList)
+            default:
+                if let s = record.subdivision, let l = mapLists["subdivision:\(s)"] { return withFallback(l) }
+                if let c = record.country, let l = mapLists["country:\(c)"] { return withFallback(l) }
+                if let c = record.continent, let l = mapLists["continent:\(c)"] { return withFallback(l) }
+                return withFallback(defaultList)
+            }
+        }
+        func nearestOrder(_ lat: Double?, _ lon: Double?) -> [Int32]? {
+            guard let lat, let lon else { return nil }
+            var scored: [(Double, Int32)] = []
+            var unplaced: [Int32] = []
+            for (i, pool) in spec.pools.enumerated() {
+                if let r = regionByName[pool.region], let rlat = r.latitude, let rlon = r.longitude {
+                    scored.append((greatCircleKm(lat, lon, rlat, rlon) + (spec.bias[pool.region] ?? 0), Int32(i)))
+                } else {
+                    unplaced.append(Int32(i))
+                }
+            }
+            guard !scored.isEmpty else { return nil }
+            return scored.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1) + unplaced
+        }
+
+        let kind: DecisionKind
+        var v4 = PrefixPartition(width: 32, key: -1)
+        var v6 = PrefixPartition(width: 128, key: -1)
+        var unknownClientOrder: Int32
+        switch spec.policy {
+        case .geo, .nearest, .latency:
+            // key space: [0, R) database records, [R, R+G) global overrides, [R+G, ...) service rows
+            let globalBase = Int32(records.count)
+            let serviceBase = globalBase + Int32(sources.networks.count)
+            var keyOrder: [Int32] = []
+            keyOrder.reserveCapacity(records.count + sources.networks.count + serviceNetworks.count + latencyRows.count)
+            for r in records { keyOrder.append(intern(orderFor(record: r))) }
+            for e in sources.networks { keyOrder.append(intern(withFallback(try resolve(e.values, "\(e.file):\(e.line)")))) }
+            var serviceEntries: [(IPPrefix, Int32)] = []
+            for e in serviceNetworks {
+                keyOrder.append(intern(withFallback(try resolve(e.values, "\(e.file):\(e.line)"))))
+                serviceEntries.append((e.prefix, serviceBase + Int32(serviceEntries.count)))
+            }
+            for (e, rtts) in latencyRows {
+                var measured: [(Double, Int32)] = []
+                for (i, rtt) in rtts.enumerated() { if let rtt { measured.append((rtt, poolIndex[latencyRegions[i]]!)) } }
+                var list = measured.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
+                for p in declaredOrder where !list.contains(p) { list.append(p) }
+                keyOrder.append(intern(list))
+                serviceEntries.append((e.prefix, serviceBase + Int32(serviceEntries.count)))
+            }
+            let defaultOrder = intern(withFallback(defaultList))
+            unknownClientOrder = spec.policy == .geo ? defaultOrder : (defaultList.isEmpty && !spec.map.defaultRegions.isEmpty ? defaultOrder : defaultOrder)
+            let globalEntries = sources.networks.enumerated().map { ($0.element.prefix, globalBase + Int32($0.offset)) }
+            for family in [4, 6] {
+                let width = family == 4 ? 32 : 128
+                var part = (family == 4 ? sources.database?.v4 : sources.database?.v6) ?? PrefixPartition(width: width, key: -1)
+                let g = globalEntries.filter { $0.0.family == family }
+                if !g.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, g)) }
+                let s = serviceEntries.filter { $0.0.family == family }
+                if !s.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, s)) }
+                let merged = part.merged { $0 < 0 ? defaultOrder : keyOrder[Int($0)] }
+                if family == 4 { v4 = merged } else { v6 = merged }
+            }
+            kind = .table
+        case .failover:
+            let order = spec.order.isEmpty ? declaredOrder : try resolve(spec.order, "order")
+            unknownClientOrder = intern(withFallback(order))
+            kind = .fixed(unknownClientOrder)
+        case .weighted:
+            unknownClientOrder = intern(declaredOrder)
+            kind = .weighted
+        case .all:
+            unknownClientOrder = intern(declaredOrder)
+            kind = .all
+        case .hash:
+            unknownClientOrder = intern(declaredOrder)
+            kind = .hash
+        }
+
+        // pre-encode pools
+        var data: [UInt8] = []
+        var weights: [UInt32] = []
+        var compiledPools: [CompiledPool] = []
+        for pool in spec.pools {
+            var a: [(rdata: [UInt8], weight: Int)] = []
+            var aaaa: [(rdata: [UInt8], weight: Int)] = []
+            for address in pool.addresses {
+                guard let (family, value) = IPPrefix.parseAddress(address.text) else {
+                    throw SteeringError(pool.declaredAt.isEmpty ? at : pool.declaredAt, "'\(address.text)' is not an IP address")
+                }
+                guard address.weight > 0 else { throw SteeringError(pool.declaredAt, "address weight must be positive") }
+                let octets = family == 4 ? 4 : 16
+                let rdata = (0..<octets).map { UInt8(truncatingIfNeeded: value >> UInt128(8 * (octets - 1 - $0))) }
+                if family == 4 { a.append((rdata, address.weight)) } else { aaaa.append((rdata, address.weight)) }
+            }
+            let aOffset = Int32(data.count)
+            for x in a { appendBody(&data, type: DNSType.a, ttl: spec.ttl, rdata: x.rdata) }
+            let aaaaOffset = Int32(data.count)
+            for x in aaaa { appendBody(&data, type: DNSType.aaaa, ttl: spec.ttl, rdata: x.rdata) }
+            var cnameOffset: Int32 = -1
+            var cnameLength: Int32 = 0
+            if let target = pool.cname {
+                guard let wire = WireName.fromText(target) else {
+                    throw SteeringError(pool.declaredAt, "cname '\(target)' is not a domain name")
+                }
+                cnameOffset = Int32(data.count)
+                appendBody(&data, type: DNSType.cname, ttl: spec.ttl, rdata: wire)
+                cnameLength = Int32(data.count) - cnameOffset
+            }
+            let weightOffset = Int32(weights.count)
+            var sum: UInt32 = 0
+            for x in a { sum += UInt32(x.weight); weights.append(sum) }
+            sum = 0
+            for x in aaaa { sum += UInt32(x.weight); weights.append(sum) }
+            compiledPools.append(CompiledPool(region: pool.region, aOffset: aOffset, aCount: Int32(a.count),
+                                              aaaaOffset: aaaaOffset, aaaaCount: Int32(aaaa.count),
+                                              cnameOffset: cnameOffset, cnameLength: cnameLength,
+                                              weightOffset: weightOffset, weight: pool.weight))
+        }
+        return CompiledService(spec: spec, name: name, kind: kind, pools: compiledPools, orders: orders, v4: v4, v6: v6,
+                               unknownClientOrder: unknownClientOrder, poolWeights: spec.pools.map(\.weight),
+                               weights: weights, data: data, sources: sources, serviceNetworks: serviceNetworks,
+                               latencyRegions: latencyRegions, latencyRows: latencyRows, regions: regions)
+    }
+
+    /// TYPE CLASS(IN) TTL RDLENGTH RDATA (RFC 1035 §4.1.3).
+    static func appendBody(_ data: inout [UInt8], type: UInt16, ttl: UInt32, rdata: [UInt8]) {
+        data += [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1,
+                 UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xFF), UInt8((ttl >> 8) & 0xFF), UInt8(ttl & 0xFF),
+                 UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)]
+        data += rdata
+    }
+}
+
+/// Great-circle distance in kilometres (haversine, mean Earth radius 6371 km).
+public func greatCircleKm(_ lat1: Double, _ lon1: Double, _ lat2: Double, _ lon2: Double) -> Double {
+    let r = Double.pi / 180
+    let dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r
+    let a = sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * r) * cos(lat2 * r) * sin(dlon / 2) * sin(dlon / 2)
+    return 2 * 6371 * asin(min(1, sqrt(a)))
+}
+
+extension CompiledService {
+    /// Whether some client is answered from the zone's static records (then the zone must have some).
+    public var usesStaticRecords: Bool { orders.contains { $0.isEmpty } }
+}
