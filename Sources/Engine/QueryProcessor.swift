@@ -135,10 +135,12 @@ public final class QueryProcessor {
                 }
             }
         } else if q.qclass == DNSClass.chaos {
-            if chaosAnswer(q: q, snapshot: snapshot, writer: &w) {
-                flags |= HeaderFlag.aa
-            } else {
-                rcode = RCode.refused
+            switch chaosAnswer(q: q, snapshot: snapshot, writer: &w) {
+            case .answered: flags |= HeaderFlag.aa
+            case .truncated:
+                flags |= HeaderFlag.aa | HeaderFlag.tc
+                counters.truncated &+= 1
+            case .refused: rcode = RCode.refused
             }
         } else {
             rcode = RCode.refused
@@ -188,9 +190,12 @@ public final class QueryProcessor {
 
     // MARK: CHAOS
 
-    /// version.bind / version.server and id.server / hostname.bind TXT in class CH; false = REFUSED.
-    func chaosAnswer(q: ParsedQuery, snapshot: Snapshot, writer w: inout ResponseWriter) -> Bool {
-        guard q.qtype == DNSType.txt || q.qtype == DNSType.any else { return false }
+    enum ChaosOutcome { case answered, truncated, refused }
+
+    /// version.bind / version.server and id.server / hostname.bind TXT in class CH; REFUSED when not
+    /// configured; TC when the configured text does not fit the client's size.
+    func chaosAnswer(q: ParsedQuery, snapshot: Snapshot, writer w: inout ResponseWriter) -> ChaosOutcome {
+        guard q.qtype == DNSType.txt || q.qtype == DNSType.any else { return .refused }
         let rdata: [UInt8]?
         if matches(ChaosNames.versionBind, q) || matches(ChaosNames.versionServer, q) {
             rdata = snapshot.versionTXT
@@ -199,10 +204,11 @@ public final class QueryProcessor {
         } else {
             rdata = nil
         }
-        guard let rdata else { return false }
-        return rdata.withUnsafeBytes { bytes in
+        guard let rdata else { return .refused }
+        let fits = rdata.withUnsafeBytes { bytes in
             w.writeRecord(owner: .question, type: DNSType.txt, class: DNSClass.chaos, ttl: 0, rdata: bytes, section: .answer)
         }
+        return fits ? .answered : .truncated
     }
 
     @inline(__always) func matches(_ name: StaticWireName, _ q: ParsedQuery) -> Bool {

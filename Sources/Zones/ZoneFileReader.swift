@@ -49,7 +49,7 @@ public enum ZoneFileReader {
             case LDNS_STATUS_OK:
                 guard let rr else { continue }
                 defer { ldns_rr_free(rr) }
-                records.append(try convert(rr, file: path, line: Int(lineNumber), buffer: &buffer))
+                records.append(try convert(rr, file: path, line: startLine(lines, after: Int(before), fallback: Int(lineNumber)), buffer: &buffer))
             case LDNS_STATUS_SYNTAX_EMPTY, LDNS_STATUS_SYNTAX_TTL, LDNS_STATUS_SYNTAX_ORIGIN:
                 continue
             case LDNS_STATUS_SYNTAX_INCLUDE:
@@ -83,7 +83,7 @@ public enum ZoneFileReader {
                 try readFile(path: target, origin: includeOrigin!, ttl: &includeTTL, depth: depth + 1, into: &records)
             default:
                 let reason = String(cString: ldns_get_errorstr_by_id(status))
-                throw ZoneError(file: path, line: Int(lineNumber), reason: reason)
+                throw ZoneError(file: path, line: startLine(lines, after: Int(before), fallback: Int(lineNumber)), reason: reason)
             }
         }
     }
@@ -109,6 +109,19 @@ public enum ZoneFileReader {
         return ZoneRecord(owner: owner, type: UInt16(ldns_rr_get_type(rr).rawValue),
                           rrClass: UInt16(ldns_rr_get_class(rr).rawValue), ttl: ldns_rr_ttl(rr),
                           rdata: rdata, file: file, line: line)
+    }
+
+    /// The line where the entry ldns just read begins: the first line after the `before` lines ldns had
+    /// consumed that holds something other than blanks or a comment. (ldns's own counter has by then
+    /// also counted the blank lines after the entry, and misses a last line without a newline.)
+    static func startLine(_ lines: [Substring], after before: Int, fallback: Int) -> Int {
+        var i = max(before, 0)
+        while i < lines.count {
+            let t = lines[i].drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            if !t.isEmpty && !t.hasPrefix(";") { return i + 1 }
+            i += 1
+        }
+        return fallback
     }
 
     /// Finds the `$INCLUDE` directive among the lines ldns consumed in its last call.

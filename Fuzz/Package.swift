@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+// libFuzzer targets for Meridian, kept apart from the main package so that the sanitizer flags
+// (-sanitize=fuzzer,address) never reach the server build. See Fuzz/run.sh and DESIGN.md §7.
+//
+//   Fuzz/run.sh build            # release build with libFuzzer + ASan
+//   Fuzz/run.sh fuzz SECONDS     # fuzz on a copy of Tests/FuzzCorpus/query-engine
+//   Fuzz/run.sh replay           # run every corpus and regression input once (used by `make test`)
+import PackageDescription
+
+let package = Package(
+    name: "MeridianFuzz",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "Meridian", path: ".."),
+    ],
+    targets: [
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "FuzzQueryEngine", dependencies: [
+            "CFuzzerDriver",
+            .product(name: "DNSWire", package: "Meridian"),
+            .product(name: "Zones", package: "Meridian"),
+            .product(name: "Engine", package: "Meridian"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
