@@ -8,10 +8,12 @@ ACCEPTANCE_DIR ?= $(abspath ../shared/acceptance)
 ACCEPTANCE_PORT ?= 5354
 RUN_CONFIG ?= zones/meridian.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# GeoLite2-City.mmdb of the PyPI package maxminddb-geolite2 (installed by test-deps), for tests.
+GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__)+"/GeoLite2-City.mmdb")' 2>/dev/null)
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
 BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
-TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip
+TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb
 
 .PHONY: help deps test-deps build release run test unit integration fuzz-replay fuzz acceptance clean
 
@@ -60,7 +62,7 @@ run: release
 
 test: test-deps
 	$(SWIFT) build --build-tests
-	MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
 	$(MAKE) fuzz-replay
 
 unit: deps
@@ -68,7 +70,7 @@ unit: deps
 
 integration: test-deps
 	$(SWIFT) build --build-tests
-	MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
 
 # Replays the kept corpus and past crashes through the libFuzzer build of the query engine.
 fuzz-replay: deps

@@ -191,7 +191,8 @@ struct NodeReader {
     func optionalString(_ node: Node, _ what: String) throws -> String? {
         guard case let .scalar(s) = node else { throw error(node, "\(what) must be a single value") }
         if s.style == .plain, ["false", "null", "~", "", "no", "off"].contains(s.string.lowercased()) { return nil }
-        return try expand(s.string, at: node)
+        let value = try expand(s.string, at: node)
+        return value.isEmpty ? nil : value
     }
 
     func int(_ node: Node, _ what: String, in range: ClosedRange<Int>) throws -> Int {

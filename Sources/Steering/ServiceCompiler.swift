@@ -119,7 +119,12 @@ public enum ServiceCompiler {
             var keyOrder: [Int32] = []
             keyOrder.reserveCapacity(records.count + sources.networks.count + serviceNetworks.count + latencyRows.count)
             for r in records { keyOrder.append(intern(orderFor(record: r))) }
-            for e in sources.networks { keyOrder.append(intern(withFallback(try resolve(e.values, "\(e.file):\(e.line)")))) }
+            // The global table names regions for every service: a service uses those it has pools for;
+            // a line naming none of them leaves the decision to the service's map default.
+            for e in sources.networks {
+                let known = e.values.compactMap { poolIndex[$0] }
+                keyOrder.append(intern(withFallback(known.isEmpty ? defaultList : known)))
+            }
             var serviceEntries: [(IPPrefix, Int32)] = []
             for e in serviceNetworks {
                 keyOrder.append(intern(withFallback(try resolve(e.values, "\(e.file):\(e.line)"))))
