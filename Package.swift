@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
@@ -29,7 +30,15 @@ let package = Package(
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo"]),
         .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering"]),
-        .target(name: "Config", dependencies: ["Steering", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Health", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Config", dependencies: ["Steering", "Health", .product(name: "Yams", package: "Yams")]),
         .target(name: "Server", dependencies: [
             "Engine", "CSocket",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -37,8 +46,16 @@ let package = Package(
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Control", dependencies: [
+            "Engine", "Server", "Health", "Steering", "Geo", "DNSWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire",
+            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -47,6 +64,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "GeoTests", dependencies: ["Geo"]),
+        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

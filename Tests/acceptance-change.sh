@@ -16,7 +16,8 @@ if [ -f "$STATE/pid" ]; then
   old=$(cat "$STATE/pid"); kill "$old" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
 fi
-"$BIN" serve --config "$STATE/meridian.yaml" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" >>"$STATE/log" 2>&1 &
+MERIDIAN_STATE_DIR=$STATE "$BIN" serve --config "$STATE/meridian.yaml" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" \
+  --control "127.0.0.1:$((PORT + 1))" >>"$STATE/log" 2>&1 &
 echo $! > "$STATE/pid"
 for _ in $(seq 1 100); do
   dig @127.0.0.1 -p "$PORT" +time=1 +tries=1 SOA gslb.test. 2>/dev/null | grep -q NOERROR && exit 0

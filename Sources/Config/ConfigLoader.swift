@@ -1,4 +1,5 @@
 import Foundation
+import Health
 import Steering
 import Yams
 
@@ -111,15 +112,50 @@ public enum ConfigLoader {
                     }
                     config.regions.append(region)
                 }
+            case "checks":
+                for (name, v) in try reader.mapping(value, "checks") {
+                    config.checks.append(try CheckReader(reader: reader, baseDir: baseDir).read(name: name, node: v))
+                }
+            case "health":
+                for (k, v) in try reader.mapping(value, "health") {
+                    switch k {
+                    case "state_file": config.stateFile = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
+                    case "wait_first_round": config.waitForFirstRound = try reader.bool(v, k)
+                    default: throw reader.error(v, "unknown health key '\(k)' (expected state_file, wait_first_round)")
+                    }
+                }
+            case "control":
+                for (k, v) in try reader.mapping(value, "control") {
+                    switch k {
+                    case "listen":
+                        if let text = try reader.optionalString(v, k) {
+                            guard let a = MeridianConfig.ListenAddress.parse(text) else { throw reader.error(v, "'\(text)' is not HOST:PORT") }
+                            config.controlListen = a
+                        } else {
+                            config.controlListen = nil
+                        }
+                    case "token": config.controlToken = try reader.optionalString(v, k)
+                    default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token)")
+                    }
+                }
             case "services":
                 for (name, v) in try reader.mapping(value, "services") {
                     config.services.append(try ServiceReader(reader: reader, baseDir: baseDir).read(name: name, node: v))
                 }
             default:
-                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, services)")
+                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, checks, health, control, services)")
             }
         }
         guard !config.zones.isEmpty else { throw ConfigError(file: file, line: 0, reason: "no zones configured") }
+        let checkNames = Set(config.checks.map(\.name))
+        for service in config.services {
+            for pool in service.pools {
+                if let check = pool.check, !checkNames.contains(check) {
+                    throw ConfigError(file: file, line: Int(pool.declaredAt.split(separator: ":").last ?? "0") ?? 0,
+                                      reason: "pool \(pool.region) of \(service.name) uses check '\(check)', which is not defined under checks")
+                }
+            }
+        }
         var seen: [String: String] = [:]
         for zone in config.zones {
             let key = zone.origin.lowercased()
@@ -193,6 +229,21 @@ struct NodeReader {
         if s.style == .plain, ["false", "null", "~", "", "no", "off"].contains(s.string.lowercased()) { return nil }
         let value = try expand(s.string, at: node)
         return value.isEmpty ? nil : value
+    }
+
+    func bool(_ node: Node, _ what: String) throws -> Bool {
+        switch try string(node, what).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error(node, "\(what) must be true or false")
+        }
+    }
+
+    func double(_ node: Node, _ what: String) throws -> Double {
+        let text = try string(node, what)
+        if text.hasSuffix("%"), let v = Double(text.dropLast()) { return v / 100 }
+        guard let v = Double(text) else { throw error(node, "\(what) must be a number") }
+        return v
     }
 
     func int(_ node: Node, _ what: String, in range: ClosedRange<Int>) throws -> Int {
@@ -307,6 +358,22 @@ struct ServiceReader {
                 }
                 spec.select = s
             case "max_answers": spec.maxAnswers = try reader.int(v, k, in: 0...64)
+            case "up_share": spec.upShare = try reader.double(v, k)
+            case "degraded_ttl": spec.degradedTTL = UInt32(try reader.int(v, k, in: 0...86400))
+            case "all_down":
+                if case .mapping = v {
+                    for (ak, av) in try reader.mapping(v, "all_down") {
+                        switch ak {
+                        case "addresses": spec.allDown = .addresses(try reader.sequence(av, "addresses").map { PoolAddress(text: try reader.string($0, "address")) })
+                        case "cname": spec.allDown = .cname(try reader.string(av, "cname"))
+                        default: throw reader.error(av, "all_down takes addresses or cname")
+                        }
+                    }
+                } else {
+                    let text = try reader.string(v, k)
+                    guard text == "fail_open" else { throw reader.error(v, "all_down must be fail_open, { addresses: [...] } or { cname: NAME }") }
+                    spec.allDown = .failOpen
+                }
             case "hash_prefix":
                 for (family, len) in try reader.mapping(v, "hash_prefix") {
                     switch family {
@@ -321,7 +388,7 @@ struct ServiceReader {
                     spec.pools.append(try pool(region: region, node: p))
                 }
             default:
-                throw reader.error(v, "unknown service key '\(k)' (expected policy, ttl, map, networks, latency_table, order, fallback, bias, select, max_answers, hash_prefix, pools)")
+                throw reader.error(v, "unknown service key '\(k)' (expected policy, ttl, map, networks, latency_table, order, fallback, bias, select, max_answers, hash_prefix, up_share, all_down, degraded_ttl, pools)")
             }
         }
         guard sawPools, !spec.pools.isEmpty else { throw reader.error(node, "service \(name) needs pools") }
@@ -352,10 +419,73 @@ struct ServiceReader {
                 }
             case "cname": pool.cname = try reader.string(v, k)
             case "weight": pool.weight = try reader.int(v, k, in: 1...1_000_000)
-            case "check": _ = try reader.string(v, k) // health checks: issue #4
+            case "check": pool.check = try reader.string(v, k)
             default: throw reader.error(v, "unknown pool key '\(k)' (expected addresses, cname, weight, check)")
             }
         }
         return pool
+    }
+}
+
+/// Reads one entry of `checks:`.
+struct CheckReader {
+    let reader: NodeReader
+    let baseDir: String
+
+    func read(name: String, node: Node) throws -> CheckSpec {
+        let fields = try reader.mapping(node, "check \(name)")
+        guard let typeNode = fields.first(where: { $0.0 == "type" })?.1 else { throw reader.error(node, "check \(name) needs a type") }
+        let typeText = try reader.string(typeNode, "type")
+        guard let kind = CheckSpec.Kind(rawValue: typeText) else {
+            throw reader.error(typeNode, "unknown check type '\(typeText)' (expected \(CheckSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var spec = CheckSpec(name: name, kind: kind)
+        spec.declaredAt = "\(reader.file):\(reader.line(node))"
+        for (k, v) in fields {
+            switch k {
+            case "type": break
+            case "port": spec.port = try reader.int(v, k, in: 1...65535)
+            case "interval": spec.interval = try reader.duration(v, k)
+            case "timeout": spec.timeout = try reader.duration(v, k)
+            case "rise": spec.rise = try reader.int(v, k, in: 1...100)
+            case "fall": spec.fall = try reader.int(v, k, in: 1...100)
+            case "jitter": spec.jitter = try reader.double(v, k)
+            case "method": spec.method = try reader.string(v, k)
+            case "path": spec.path = try reader.string(v, k)
+            case "host": spec.host = try reader.string(v, k)
+            case "expect":
+                if case .sequence = v {
+                    spec.expect = try reader.sequence(v, k).map { try reader.int($0, "expect", in: 100...599) }
+                } else if kind == .dns {
+                    let text = try reader.string(v, k).uppercased()
+                    let codes = ["NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4, "REFUSED": 5]
+                    guard let code = codes[text] ?? Int(text) else { throw reader.error(v, "expect must be an RCODE name") }
+                    spec.expectRCode = code
+                } else {
+                    spec.expect = [try reader.int(v, k, in: 100...599)]
+                }
+            case "body": spec.bodyContains = try reader.string(v, k)
+            case "headers":
+                spec.headers = try reader.mapping(v, "headers").map { ($0.0, try reader.string($0.1, "header")) }
+            case "ca_file": spec.caFile = reader.resolve(try reader.string(v, k), baseDir)
+            case "query": spec.queryName = try reader.string(v, k)
+            case "command":
+                if case .sequence = v {
+                    spec.command = try reader.sequence(v, k).map { try reader.string($0, "command") }
+                } else {
+                    spec.command = try reader.string(v, k).split(separator: " ").map(String.init)
+                }
+                if let first = spec.command.first, !first.hasPrefix("/") { spec.command[0] = reader.resolve(first, baseDir) }
+            case "file": spec.file = reader.resolve(try reader.string(v, k), baseDir)
+            default:
+                throw reader.error(v, "unknown check key '\(k)' (expected type, port, interval, timeout, rise, fall, jitter, method, path, host, expect, body, headers, ca_file, query, command, file)")
+            }
+        }
+        do {
+            try spec.validate()
+        } catch let e as HealthConfigError {
+            throw ConfigError(file: reader.file, line: reader.line(node), reason: e.reason)
+        }
+        return spec
     }
 }

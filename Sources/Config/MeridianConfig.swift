@@ -1,3 +1,4 @@
+import Health
 import Steering
 
 /// The server's configuration as loaded from YAML (DESIGN.md §6), with paths resolved.
@@ -68,6 +69,15 @@ public struct MeridianConfig: Sendable, Equatable {
     public var regions: [RegionSpec] = []
     /// GSLB services, in declared order.
     public var services: [ServiceSpec] = []
+    /// Health checks by name, in declared order.
+    public var checks: [CheckSpec] = []
+    /// Where admin overrides are persisted (nil: in memory only).
+    public var stateFile: String?
+    /// Wait for the first round of checks (bounded by the longest timeout) before serving.
+    public var waitForFirstRound = true
+    /// The control API (HTTP) address and bearer token for writes.
+    public var controlListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8053)
+    public var controlToken: String?
 
     public init() {}
 }

@@ -316,12 +316,14 @@ public final class QueryProcessor {
                     let service = snapshot.services[Int(s)]
                     let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
                     let health = snapshot.health.up[Int(s)]
+                    let addressHealth = snapshot.health.addressUp[Int(s)]
                     let random = nextRandom()
                     let decision = service.decide(client: clientKey, qtype: qtype, random: random) { health[$0] }
                     scope = max(scope, decision.scope)
                     if decision.pool >= 0 {
                         ok = ok && service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
-                                                       up: { health[$0] }, writer: &w)
+                                                       up: { health[$0] }, addressUp: { addressHealth[$0] },
+                                                       degraded: snapshot.health.degraded[Int(s)], writer: &w)
                         break chain
                     }
                     if decision.pool == Decision.noData {

@@ -97,6 +97,24 @@ public final class Snapshot: @unchecked Sendable {
         return best
     }
 
+    /// The same zones and services with another health table (cheap: tables are shared).
+    public func with(health: HealthTable) -> Snapshot {
+        Snapshot(copying: self, health: health)
+    }
+
+    private init(copying other: Snapshot, health: HealthTable) {
+        zones = other.zones
+        udpPayloadSize = other.udpPayloadSize
+        identity = other.identity
+        versionTXT = other.versionTXT
+        idTXT = other.idTXT
+        apexSlots = other.apexSlots
+        apexMask = other.apexMask
+        services = other.services
+        serviceOfNode = other.serviceOfNode
+        self.health = health
+    }
+
     /// The service on `node` of zone `zone`, or -1.
     @inline(__always) public func service(zone: Int, node: Int32) -> Int32 { serviceOfNode[zone][Int(node)] }
 
@@ -141,12 +159,21 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Pool health as the data plane sees it: one flag per (service, pool). Immutable; the health monitor
-/// (issue #4) publishes a new table in a new snapshot when a state changes.
+/// Health as the data plane sees it, per service: one flag per pool (region) and one per address,
+/// and whether the service is degraded (some region down: `degraded_ttl` applies). Immutable; the
+/// health publisher builds a new table and a new snapshot when a state changes.
 public final class HealthTable: Sendable {
     public let up: [[Bool]]
-    public init(up: [[Bool]]) { self.up = up }
+    public let addressUp: [[Bool]]
+    public let degraded: [Bool]
+    public init(up: [[Bool]], addressUp: [[Bool]], degraded: [Bool]) {
+        self.up = up
+        self.addressUp = addressUp
+        self.degraded = degraded
+    }
     public convenience init(allUp services: [CompiledService]) {
-        self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) })
+        self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
+                  addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+                  degraded: services.map { _ in false })
     }
 }

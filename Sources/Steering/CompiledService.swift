@@ -55,6 +55,8 @@ public struct Decision: Sendable, Equatable {
     public var scope: UInt8
     /// Index into `orders` that produced it (-1 for weighted/all/hash): for explain and tests.
     public var order: Int32
+    /// Every region of the order was down and health is being ignored (fail open).
+    public var failOpen = false
 }
 
 /// An immutable, compiled GSLB service (DESIGN.md §2 "Steering"): decision tables, region orders,
@@ -77,6 +79,11 @@ public final class CompiledService: @unchecked Sendable {
     public let poolWeights: [Int]
     public let weights: [UInt32]
     public let data: [UInt8]
+    /// The same records with `degradedTTL` (used while some region is down).
+    public let degradedData: [UInt8]
+    /// Pools that are regions; a last-resort pool (all_down) follows them at index `regularPools`.
+    public let regularPools: Int
+    public let lastResort: Int32
     /// Control-plane inputs kept for `explain`.
     public let sources: GeoSources
     public let serviceNetworks: [NetworkEntry]
@@ -86,7 +93,7 @@ public final class CompiledService: @unchecked Sendable {
 
     init(spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
          v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, poolWeights: [Int], weights: [UInt32],
-         data: [UInt8], sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
+         data: [UInt8], degradedData: [UInt8], regularPools: Int, lastResort: Int32, sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
          latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec]) {
         self.spec = spec
         self.name = name
@@ -100,6 +107,9 @@ public final class CompiledService: @unchecked Sendable {
         self.poolWeights = poolWeights
         self.weights = weights
         self.data = data
+        self.degradedData = degradedData
+        self.regularPools = regularPools
+        self.lastResort = lastResort
         self.sources = sources
         self.serviceNetworks = serviceNetworks
         self.latencyRegions = latencyRegions
@@ -129,18 +139,21 @@ public final class CompiledService: @unchecked Sendable {
         case .weighted:
             // draw among healthy pools with data, by weight
             var total = 0
-            for p in 0..<pools.count where up(p) && pools[p].has(qtype) { total += pools[p].weight }
+            for p in 0..<regularPools where up(p) && pools[p].has(qtype) { total += pools[p].weight }
             if total == 0 {
-                for p in 0..<pools.count where pools[p].has(qtype) { total += pools[p].weight }
+                if lastResort >= 0 && pools[Int(lastResort)].has(qtype) {
+                    return Decision(pool: lastResort, scope: 0, order: -1)
+                }
+                for p in 0..<regularPools where pools[p].has(qtype) { total += pools[p].weight }
                 guard total > 0 else { return Decision(pool: Decision.noData, scope: 0, order: -1) }
                 var r = Int(random % UInt64(total))
-                for p in 0..<pools.count where pools[p].has(qtype) {
+                for p in 0..<regularPools where pools[p].has(qtype) {
                     r -= pools[p].weight
-                    if r < 0 { return Decision(pool: Int32(p), scope: 0, order: -1) }
+                    if r < 0 { return Decision(pool: Int32(p), scope: 0, order: -1, failOpen: true) }
                 }
             }
             var r = Int(random % UInt64(max(total, 1)))
-            for p in 0..<pools.count where up(p) && pools[p].has(qtype) {
+            for p in 0..<regularPools where up(p) && pools[p].has(qtype) {
                 r -= pools[p].weight
                 if r < 0 { return Decision(pool: Int32(p), scope: 0, order: -1) }
             }
@@ -156,12 +169,14 @@ public final class CompiledService: @unchecked Sendable {
             var bestScore = -1.0
             var bestAny: Int32 = Decision.noData
             var bestAnyScore = -1.0
-            for p in 0..<pools.count where pools[p].has(qtype) {
+            for p in 0..<regularPools where pools[p].has(qtype) {
                 let score = CompiledService.rendezvous(key: key, family: client.family, pool: p, weight: pools[p].weight)
                 if score > bestAnyScore { bestAnyScore = score; bestAny = Int32(p) }
                 if up(p) && score > bestScore { bestScore = score; best = Int32(p) }
             }
-            return Decision(pool: best >= 0 ? best : bestAny, scope: UInt8(bits), order: -1)
+            if best >= 0 { return Decision(pool: best, scope: UInt8(bits), order: -1) }
+            if lastResort >= 0 && pools[Int(lastResort)].has(qtype) { return Decision(pool: lastResort, scope: UInt8(bits), order: -1) }
+            return Decision(pool: bestAny, scope: UInt8(bits), order: -1, failOpen: bestAny >= 0)
         }
     }
 
@@ -175,7 +190,9 @@ public final class CompiledService: @unchecked Sendable {
             if up(Int(p)) { return Decision(pool: p, scope: scope, order: order) }
             if firstWithData < 0 { firstWithData = p }
         }
-        return Decision(pool: firstWithData, scope: scope, order: order)
+        // every region of the order is down: the last-resort answer, else fail open (DESIGN.md §5)
+        if lastResort >= 0 && pools[Int(lastResort)].has(qtype) { return Decision(pool: lastResort, scope: scope, order: order) }
+        return Decision(pool: firstWithData, scope: scope, order: order, failOpen: firstWithData >= 0)
     }
 
     /// Weighted rendezvous (highest random weight) score: weight / -ln(u), u from a hash of (key, pool).
@@ -193,9 +210,12 @@ public final class CompiledService: @unchecked Sendable {
 
     /// Writes the chosen pool's records of `qtype` (or its CNAME) as the answer. Returns false when
     /// they do not fit (the caller truncates).
+    /// `addressUp(i)` is the health of address i of the service (pool `weightOffset` + index, A before
+    /// AAAA): down addresses are left out unless the decision fails open or none would remain.
     public func writeAnswer(_ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
-                            up: (Int) -> Bool, writer w: inout ResponseWriter) -> Bool {
-        data.withUnsafeBytes { bytes in
+                            up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
+                            writer w: inout ResponseWriter) -> Bool {
+        (degraded ? degradedData : data).withUnsafeBytes { bytes in
             if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
             let pool = pools[Int(decision.pool)]
             if pool.cnameOffset >= 0 {
@@ -207,6 +227,23 @@ public final class CompiledService: @unchecked Sendable {
             let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
             let size = isA ? 14 : 26
             let limit = spec.maxAnswers > 0 ? min(spec.maxAnswers, count) : count
+            let firstAddress = Int(pool.weightOffset) + (isA ? 0 : Int(pool.aCount))
+            var anyUp = false
+            for i in 0..<count where addressUp(firstAddress + i) { anyUp = true }
+            if !decision.failOpen && anyUp {
+                var someDown = false
+                for i in 0..<count where !addressUp(firstAddress + i) { someDown = true }
+                if someDown {
+                    // only the healthy addresses of an up region (DESIGN.md §5)
+                    var written = 0
+                    for i in 0..<count where written < limit && addressUp(firstAddress + i) {
+                        let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
+                        guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                        written += 1
+                    }
+                    return true
+                }
+            }
             switch spec.select {
             case .all, .first:
                 let body = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + limit * size)])
@@ -232,12 +269,12 @@ public final class CompiledService: @unchecked Sendable {
     func writeAll(qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64, up: (Int) -> Bool,
                   bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter) -> Bool {
         var anyUp = false
-        for p in 0..<pools.count where up(p) && pools[p].has(qtype) { anyUp = true }
+        for p in 0..<regularPools where up(p) && pools[p].has(qtype) { anyUp = true }
         var written = 0
         let limit = spec.maxAnswers > 0 ? spec.maxAnswers : Int.max
-        let start = pools.isEmpty ? 0 : Int(random % UInt64(pools.count))
-        for k in 0..<pools.count {
-            let p = (start + k) % pools.count
+        let start = regularPools == 0 ? 0 : Int(random % UInt64(regularPools))
+        for k in 0..<regularPools {
+            let p = (start + k) % regularPools
             let pool = pools[p]
             guard !anyUp || up(p), pool.cnameOffset < 0 else { continue }
             let isA = qtype == DNSType.a

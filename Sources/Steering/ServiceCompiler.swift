@@ -167,11 +167,20 @@ public enum ServiceCompiler {
             kind = .hash
         }
 
-        // pre-encode pools
+        // pre-encode pools (and the last-resort pool, after the regions)
         var data: [UInt8] = []
+        var degradedData: [UInt8] = []
         var weights: [UInt32] = []
         var compiledPools: [CompiledPool] = []
-        for pool in spec.pools {
+        var allPools = spec.pools
+        switch spec.allDown {
+        case .failOpen: break
+        case let .addresses(list): allPools.append(PoolSpec(region: "all_down", addresses: list, declaredAt: at))
+        case let .cname(target): allPools.append(PoolSpec(region: "all_down", cname: target, declaredAt: at))
+        }
+        guard (0...1).contains(spec.upShare) else { throw SteeringError(at, "up_share must be between 0 and 1") }
+        let degradedTTL = spec.degradedTTL ?? spec.ttl
+        for pool in allPools {
             var a: [(rdata: [UInt8], weight: Int)] = []
             var aaaa: [(rdata: [UInt8], weight: Int)] = []
             for address in pool.addresses {
@@ -184,9 +193,15 @@ public enum ServiceCompiler {
                 if family == 4 { a.append((rdata, address.weight)) } else { aaaa.append((rdata, address.weight)) }
             }
             let aOffset = Int32(data.count)
-            for x in a { appendBody(&data, type: DNSType.a, ttl: spec.ttl, rdata: x.rdata) }
+            for x in a {
+                appendBody(&data, type: DNSType.a, ttl: spec.ttl, rdata: x.rdata)
+                appendBody(&degradedData, type: DNSType.a, ttl: degradedTTL, rdata: x.rdata)
+            }
             let aaaaOffset = Int32(data.count)
-            for x in aaaa { appendBody(&data, type: DNSType.aaaa, ttl: spec.ttl, rdata: x.rdata) }
+            for x in aaaa {
+                appendBody(&data, type: DNSType.aaaa, ttl: spec.ttl, rdata: x.rdata)
+                appendBody(&degradedData, type: DNSType.aaaa, ttl: degradedTTL, rdata: x.rdata)
+            }
             var cnameOffset: Int32 = -1
             var cnameLength: Int32 = 0
             if let target = pool.cname {
@@ -195,6 +210,7 @@ public enum ServiceCompiler {
                 }
                 cnameOffset = Int32(data.count)
                 appendBody(&data, type: DNSType.cname, ttl: spec.ttl, rdata: wire)
+                appendBody(&degradedData, type: DNSType.cname, ttl: degradedTTL, rdata: wire)
                 cnameLength = Int32(data.count) - cnameOffset
             }
             let weightOffset = Int32(weights.count)
@@ -209,7 +225,8 @@ public enum ServiceCompiler {
         }
         return CompiledService(spec: spec, name: name, kind: kind, pools: compiledPools, orders: orders, v4: v4, v6: v6,
                                unknownClientOrder: unknownClientOrder, poolWeights: spec.pools.map(\.weight),
-                               weights: weights, data: data, sources: sources, serviceNetworks: serviceNetworks,
+                               weights: weights, data: data, degradedData: degradedData, regularPools: spec.pools.count,
+                               lastResort: allPools.count > spec.pools.count ? Int32(spec.pools.count) : -1, sources: sources, serviceNetworks: serviceNetworks,
                                latencyRegions: latencyRegions, latencyRows: latencyRows, regions: regions)
     }
 

@@ -40,9 +40,13 @@ public struct PoolSpec: Sendable, Equatable {
     public var addresses: [PoolAddress] = []
     public var cname: String?
     public var weight = 1
+    /// The health check probing each address (nil: always up unless overridden).
+    public var check: String?
     public var declaredAt = ""
-    public init(region: String, addresses: [PoolAddress] = [], cname: String? = nil, weight: Int = 1, declaredAt: String = "") {
+    public init(region: String, addresses: [PoolAddress] = [], cname: String? = nil, weight: Int = 1, check: String? = nil,
+                declaredAt: String = "") {
         self.region = region
+        self.check = check
         self.addresses = addresses
         self.cname = cname
         self.weight = weight
@@ -88,6 +92,12 @@ public struct ServiceSpec: Sendable, Equatable {
     /// `hash`: prefix lengths hashed (and announced as ECS scope).
     public var hashPrefixV4 = 24
     public var hashPrefixV6 = 48
+    /// A region is up while at least this share of its addresses is up (DESIGN.md §5).
+    public var upShare = 0.5
+    /// What to answer when every region of the client's order is down.
+    public var allDown: AllDown = .failOpen
+    /// TTL while some region of the service is down (resolvers come back sooner); nil = `ttl`.
+    public var degradedTTL: UInt32?
     /// Where the service was declared (file:line) for messages.
     public var declaredAt = ""
 
@@ -126,4 +136,13 @@ public struct SteeringError: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
     public var description: String { location.isEmpty ? reason : "\(location): \(reason)" }
+}
+
+/// The answer when every region in the order is down: never NXDOMAIN or SERVFAIL.
+public enum AllDown: Sendable, Equatable {
+    /// Answer as if every region were up (the first region of the order, all its addresses).
+    case failOpen
+    /// A last-resort answer.
+    case addresses([PoolAddress])
+    case cname(String)
 }

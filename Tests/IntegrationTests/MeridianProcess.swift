@@ -31,6 +31,8 @@ final class MeridianProcess {
         server:
           workers: 2
           tcp_idle_timeout: 2s
+        control:
+          listen: off
         \(extraConfig)
         """
         try config.write(to: directory.appendingPathComponent("meridian.yaml"), atomically: true, encoding: .utf8)

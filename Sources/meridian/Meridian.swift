@@ -1,5 +1,8 @@
 import ArgumentParser
 import Config
+import Control
+import Health
+import NIOPosix
 import DNSWire
 import Engine
 import Geo
@@ -17,7 +20,7 @@ struct Meridian: ParsableCommand {
         commandName: "meridian",
         abstract: "Authoritative DNS server and global server load balancer.",
         version: version,
-        subcommands: [Serve.self, Check.self, Explain.self])
+        subcommands: [Serve.self, Check.self, Explain.self, Ctl.self])
 }
 
 /// Loads the config, geo data, services and zones and compiles them into one snapshot (all or
@@ -32,6 +35,7 @@ enum SnapshotBuilder {
         var sources = GeoSources()
         if let path = config.geoDatabase { sources.database = try GeoDatabase(path: path) }
         if let path = config.geoNetworks { sources.networks = try NetworkTable.readRegionTable(path: path) }
+        for check in config.checks { try check.validate() }
         for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
             throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
         }
@@ -63,16 +67,29 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "UDP worker threads per address (default: the config's, else one per core).")
     var workers: Int?
 
+    @Option(name: .long, help: "Control API HOST:PORT (replaces the config's control.listen); 'off' disables it.")
+    var control: String?
+
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "meridian")
         logger.logLevel = .info
-        let (cfg, snapshot): (MeridianConfig, Snapshot)
+        let (loaded, snapshot): (MeridianConfig, Snapshot)
         do {
-            (cfg, snapshot) = try SnapshotBuilder.build(configPath: config)
+            (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)
         } catch {
             FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        var cfg = loaded
+        if let control {
+            if control == "off" {
+                cfg.controlListen = nil
+            } else if let a = MeridianConfig.ListenAddress.parse(control) {
+                cfg.controlListen = a
+            } else {
+                throw ValidationError("--control '\(control)' is not HOST:PORT")
+            }
         }
         var addresses = cfg.listen
         if !listen.isEmpty {
@@ -87,11 +104,42 @@ struct Serve: ParsableCommand {
             logger.info("zone loaded", metadata: ["zone": "\(zone.originText)", "serial": "\(zone.serial)",
                                                   "records": "\(zone.recordCount)"])
         }
+        let store = SnapshotStore(snapshot)
+        let control = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let publisher: HealthPublisher
+        var monitor: HealthMonitor?
+        do {
+            publisher = HealthPublisher(store: store, overrides: try OverrideStore(path: cfg.stateFile))
+            publisher.publish() // overrides from the state file apply from the first answer
+            let endpoints = HealthPublisher.endpoints(of: snapshot.services)
+            if !endpoints.isEmpty {
+                let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: control, logger: logger,
+                                          onChange: { publisher.update(states: $0) })
+                m.start()
+                if cfg.waitForFirstRound {
+                    // GSLB names wait for one round of checks, bounded by the longest timeout
+                    let bound = (cfg.checks.map { $0.timeout }.max() ?? 1) + 0.5
+                    let complete = m.waitForFirstRound(timeout: bound)
+                    logger.info("first health round", metadata: ["endpoints": "\(endpoints.count)", "complete": "\(complete)"])
+                }
+                publisher.update(states: m.currentStates)
+                monitor = m
+            }
+            if let listen = cfg.controlListen {
+                _ = try ControlServer(host: listen.host, port: listen.port, group: control,
+                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken),
+                                      logger: logger)
+                logger.info("control API", metadata: ["address": "\(listen)"])
+            }
+        } catch {
+            FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let options = DNSServer.Options(listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
                                         tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections)
         let server: DNSServer
         do {
-            server = try DNSServer(store: SnapshotStore(snapshot), options: options, logger: logger)
+            server = try DNSServer(store: store, options: options, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
             throw ExitCode(1)
@@ -160,6 +208,58 @@ struct Explain: ParsableCommand {
         let service = snapshot.services[index]
         let lines = service.explain(client: prefix.length == 0 ? nil : prefix, qtype: qtype, up: snapshot.health.up[index])
         print(lines.joined(separator: "\n"))
+    }
+}
+
+struct Ctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Talk to a running Meridian through its control API.",
+        discussion: """
+        ctl status
+        ctl override endpoint 127.0.1.1 down        (up | down | drain | clear)
+        ctl override region eu drain [--service hc.gslb.test.]
+        ctl override service hc.gslb.test. up
+        ctl push 192.0.2.7 ext-check up [--reason "..."]
+        ctl explain www.gslb.example. A 81.2.69.0/24
+        """)
+
+    @Option(name: .long, help: "The control API base URL.")
+    var control = ProcessInfo.processInfo.environment["MERIDIAN_CONTROL"] ?? "http://127.0.0.1:8053"
+
+    @Option(name: .long, help: "Bearer token for writes (default: $MERIDIAN_TOKEN).")
+    var token = ProcessInfo.processInfo.environment["MERIDIAN_TOKEN"]
+
+    @Option(name: .long, help: "Limit a region override to one service.")
+    var service: String?
+
+    @Option(name: .long, help: "Reason recorded with a pushed state.")
+    var reason: String?
+
+    @Argument(help: "status | override SCOPE NAME STATE | push ADDRESS CHECK up|down | explain NAME TYPE CLIENT")
+    var words: [String]
+
+    func run() throws {
+        guard let verb = words.first else { throw ValidationError("a command is required") }
+        let (method, path, body): (String, String, [String: Any]?)
+        switch (verb, words.count) {
+        case ("status", 1): (method, path, body) = ("GET", "/v1/status", nil)
+        case ("override", 4):
+            var b: [String: Any] = ["scope": words[1], "name": words[2], "state": words[3]]
+            if let service { b["service"] = service }
+            (method, path, body) = ("POST", "/v1/override", b)
+        case ("push", 4):
+            (method, path, body) = ("POST", "/v1/push", ["address": words[1], "check": words[2], "state": words[3], "reason": reason ?? "ctl"])
+        case ("explain", 4):
+            var c = URLComponents()
+            c.queryItems = [URLQueryItem(name: "name", value: words[1]), URLQueryItem(name: "type", value: words[2]),
+                            URLQueryItem(name: "client", value: words[3])]
+            (method, path, body) = ("GET", "/v1/explain" + (c.string ?? ""), nil)
+        default:
+            throw ValidationError("usage: ctl status | override SCOPE NAME STATE | push ADDRESS CHECK STATE | explain NAME TYPE CLIENT")
+        }
+        let (status, text) = try ControlClient.request(base: control, method: method, path: path, token: token, body: body)
+        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        if !(200..<300).contains(status) { throw ExitCode(1) }
     }
 }
 

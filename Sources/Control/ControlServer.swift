@@ -1,0 +1,224 @@
+import Engine
+import Foundation
+import Geo
+import Health
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Server
+import Steering
+
+/// The control API over HTTP/1.1 (SwiftNIO's HTTP codec), on loopback by default. Reads are open;
+/// writes need `Authorization: Bearer TOKEN` when a token is configured.
+///
+/// - `GET /v1/status`: zones, services, regions, endpoints with state and reason, overrides (JSON)
+/// - `GET /v1/explain?name=&type=&client=`: the decision for a client, and why (JSON lines)
+/// - `POST /v1/override` `{"scope":"endpoint|region|service","name":..,"service":..,"state":"up|down|drain|clear"}`
+/// - `POST /v1/push` `{"address":..,"check":..,"state":"up|down","reason":..}` for `push` checks
+public final class ControlServer: Sendable {
+    public struct Context: Sendable {
+        public let store: SnapshotStore
+        public let publisher: HealthPublisher
+        public let monitor: HealthMonitor?
+        public let token: String?
+        public init(store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?) {
+            self.store = store
+            self.publisher = publisher
+            self.monitor = monitor
+            self.token = token
+        }
+    }
+
+    let channel: Channel
+
+    public init(host: String, port: Int, group: EventLoopGroup, context: Context, logger: Logger) throws {
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(context: context, logger: logger))
+                }
+            }
+            .bind(host: host, port: port).wait()
+    }
+}
+
+/// One HTTP request at a time per connection: gathers the body (up to 64 KiB), routes, answers JSON.
+final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let context: ControlServer.Context
+    let logger: Logger
+    var head: HTTPRequestHead?
+    var body = ByteBuffer()
+
+    init(context: ControlServer.Context, logger: Logger) {
+        self.context = context
+        self.logger = logger
+    }
+
+    func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(h):
+            head = h
+            body.clear()
+        case var .body(chunk):
+            if body.readableBytes + chunk.readableBytes <= 65536 { body.writeBuffer(&chunk) }
+        case .end:
+            guard let head else { return }
+            let (status, json) = route(head, body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
+            respond(ctx, status: status, json: json, keepAlive: head.isKeepAlive)
+            self.head = nil
+        }
+    }
+
+    func respond(_ ctx: ChannelHandlerContext, status: HTTPResponseStatus, json: Any, keepAlive: Bool) {
+        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: "\(data.count + 1)")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        var buffer = ctx.channel.allocator.buffer(capacity: data.count + 1)
+        buffer.writeBytes(data)
+        buffer.writeString("\n")
+        ctx.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        ctx.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { ctx.close(promise: nil) }
+        }
+    }
+
+    func route(_ head: HTTPRequestHead, body: String) -> (HTTPResponseStatus, Any) {
+        let url = URLComponents(string: head.uri)
+        let path = url?.path ?? head.uri
+        let query = Dictionary((url?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
+        switch (head.method, path) {
+        case (.GET, "/v1/status"): return (.ok, status())
+        case (.GET, "/v1/explain"): return explain(query)
+        case (.POST, "/v1/override"), (.POST, "/v1/push"):
+            if let token = context.token, !token.isEmpty, head.headers.first(name: "Authorization") != "Bearer \(token)" {
+                return (.unauthorized, ["error": "a bearer token is required for writes"])
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+                return (.badRequest, ["error": "the body must be a JSON object"])
+            }
+            return path == "/v1/override" ? override(object) : push(object)
+        case (_, "/v1/status"), (_, "/v1/explain"), (_, "/v1/override"), (_, "/v1/push"):
+            return (.methodNotAllowed, ["error": "method \(head.method) not allowed on \(path)"])
+        default:
+            return (.notFound, ["error": "no such endpoint: \(path)"])
+        }
+    }
+
+    func override(_ o: [String: Any]) -> (HTTPResponseStatus, Any) {
+        guard let scopeText = o["scope"] as? String, let scope = OverrideTarget.Scope(rawValue: scopeText) else {
+            return (.badRequest, ["error": "scope must be endpoint, region or service"])
+        }
+        guard let name = o["name"] as? String, !name.isEmpty else { return (.badRequest, ["error": "name is required"]) }
+        guard let stateText = o["state"] as? String else { return (.badRequest, ["error": "state is required"]) }
+        let state: OverrideState?
+        if stateText == "clear" {
+            state = nil
+        } else if let s = OverrideState(rawValue: stateText) {
+            state = s
+        } else {
+            return (.badRequest, ["error": "state must be up, down, drain or clear"])
+        }
+        let target = OverrideTarget(scope: scope, name: scope == .service ? (name.hasSuffix(".") ? name.lowercased() : name.lowercased() + ".") : name,
+                                    service: o["service"] as? String)
+        do {
+            try context.publisher.overrides.set(target, state)
+        } catch {
+            return (.internalServerError, ["error": "\(error)"])
+        }
+        context.publisher.publish()
+        logger.notice("override", metadata: ["target": "\(target)", "state": "\(stateText)"])
+        return (.ok, ["target": target.description, "state": stateText])
+    }
+
+    func push(_ o: [String: Any]) -> (HTTPResponseStatus, Any) {
+        guard let address = o["address"] as? String, let check = o["check"] as? String,
+              let state = o["state"] as? String, state == "up" || state == "down" else {
+            return (.badRequest, ["error": "address, check and state (up|down) are required"])
+        }
+        guard let monitor = context.monitor, monitor.push(Endpoint(address: address, check: check), up: state == "up",
+                                                           reason: o["reason"] as? String ?? "pushed") else {
+            return (.notFound, ["error": "no push-check endpoint \(address)/\(check)"])
+        }
+        return (.ok, ["endpoint": "\(address)/\(check)", "state": state])
+    }
+
+    func status() -> [String: Any] {
+        let (snapshot, _) = context.store.current()
+        let states = context.publisher.endpointStates
+        let zones: [[String: Any]] = snapshot.zones.map { ["name": $0.originText, "serial": Int($0.serial), "records": $0.recordCount] }
+        var services: [[String: Any]] = []
+        for (s, service) in snapshot.services.enumerated() {
+            var regions: [[String: Any]] = []
+            for (p, pool) in service.spec.pools.enumerated() {
+                var endpoints: [[String: Any]] = []
+                let addresses = HealthPublisher.orderedAddresses(pool) + (pool.cname.map { [String($0.trimmingSuffix("."))] } ?? [])
+                for (i, address) in addresses.enumerated() {
+                    var e: [String: Any] = ["address": address]
+                    if i < service.pools[p].aCount + service.pools[p].aaaaCount {
+                        e["in_answers"] = snapshot.health.addressUp[s][Int(service.pools[p].weightOffset) + i]
+                    }
+                    if let check = pool.check, let st = states[Endpoint(address: address, check: check)] {
+                        e["check"] = check
+                        e["state"] = st.status.rawValue
+                        e["reason"] = st.lastReason
+                        if let l = st.lastLatency { e["latency_ms"] = (l * 1000 * 10).rounded() / 10 }
+                        if let d = st.certificateDaysLeft { e["certificate_days_left"] = d }
+                    }
+                    endpoints.append(e)
+                }
+                regions.append(["region": pool.region, "up": snapshot.health.up[s][p], "endpoints": endpoints])
+            }
+            services.append(["name": service.spec.name, "policy": service.spec.policy.rawValue,
+                             "degraded": snapshot.health.degraded[s], "regions": regions])
+        }
+        let overrides = context.publisher.overrides.current.map { ["target": $0.key.description, "state": $0.value.rawValue] }
+            .sorted { ($0["target"] ?? "") < ($1["target"] ?? "") }
+        return ["zones": zones, "services": services, "overrides": overrides]
+    }
+
+    func explain(_ q: [String: String]) -> (HTTPResponseStatus, Any) {
+        let (snapshot, _) = context.store.current()
+        guard let name = q["name"], let wire = DNSNameText.wire(name) else { return (.badRequest, ["error": "name is required"]) }
+        let type = (q["type"] ?? "A").uppercased()
+        guard type == "A" || type == "AAAA" else { return (.badRequest, ["error": "type must be A or AAAA"]) }
+        guard let clientText = q["client"], let prefix = IPPrefix.parse(clientText, strict: false) else {
+            return (.badRequest, ["error": "client must be an address or network"])
+        }
+        guard let index = snapshot.services.firstIndex(where: { $0.name == wire }) else {
+            return (.ok, ["lines": ["\(name) is not a GSLB service: static records, scope 0"]])
+        }
+        let lines = snapshot.services[index].explain(client: prefix.length == 0 ? nil : prefix, qtype: type == "A" ? 1 : 28,
+                                                     up: snapshot.health.up[index])
+        return (.ok, ["lines": lines + overrideLines(snapshot.services[index])])
+    }
+
+    func overrideLines(_ service: CompiledService) -> [String] {
+        let forced = context.publisher.overrides.current
+        var lines: [String] = []
+        for (target, state) in forced.sorted(by: { $0.key.description < $1.key.description }) {
+            let applies: Bool
+            switch target.scope {
+            case .service: applies = target.name == service.spec.name
+            case .region: applies = (target.service == nil || target.service == service.spec.name) && service.spec.pools.contains { $0.region == target.name }
+            case .endpoint: applies = service.spec.pools.contains { p in p.addresses.contains { $0.text == target.name } }
+            }
+            if applies { lines.append("override: \(target) forced \(state.rawValue)") }
+        }
+        return lines
+    }
+}
+
+import DNSWire
+
+enum DNSNameText {
+    static func wire(_ text: String) -> [UInt8]? { WireName.fromText(text) }
+}

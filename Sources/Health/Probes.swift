@@ -1,0 +1,297 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The outcome of one probe.
+public struct ProbeResult: Sendable {
+    public var ok: Bool
+    public var reason: String
+    /// Seconds from start to result.
+    public var latency: Double
+    /// HTTPS: days until the server certificate expires.
+    public var certificateDaysLeft: Int?
+    public init(ok: Bool, reason: String, latency: Double, certificateDaysLeft: Int? = nil) {
+        self.ok = ok
+        self.reason = reason
+        self.latency = latency
+        self.certificateDaysLeft = certificateDaysLeft
+    }
+}
+
+/// One probe per call, all asynchronous on a NIO event loop (no thread per check). Every probe is
+/// bounded by the check's timeout and turns every failure (refused, unresolvable, TLS error, bad
+/// status, hung script) into a down result with a reason; none throws.
+public enum Probe {
+    public static func run(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
+                           pushed: ProbeResult?) -> EventLoopFuture<ProbeResult> {
+        let started = NIODeadline.now()
+        let elapsed: @Sendable () -> Double = { Double((NIODeadline.now() - started).nanoseconds) / 1e9 }
+        let promise = loop.makePromise(of: ProbeResult.self)
+        let timeout = loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
+            promise.succeed(ProbeResult(ok: false, reason: "timeout after \(check.timeout)s", latency: elapsed()))
+        }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        switch check.kind {
+        case .tcp:
+            ClientBootstrap(group: loop)
+                .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
+                .connect(host: address, port: check.port)
+                .whenComplete { result in
+                    switch result {
+                    case let .success(channel):
+                        channel.close(promise: nil)
+                        promise.succeed(ProbeResult(ok: true, reason: "connected", latency: elapsed()))
+                    case let .failure(error):
+                        promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
+                    }
+                }
+        case .http, .https:
+            http(check, address: address, on: loop, tls: tls, promise: promise, elapsed: elapsed)
+        case .dns:
+            dns(check, address: address, on: loop, promise: promise, elapsed: elapsed)
+        case .script:
+            script(check, address: address, on: loop, promise: promise, elapsed: elapsed)
+        case .file:
+            promise.succeed(file(check, address: address, latency: elapsed()))
+        case .push:
+            promise.succeed(pushed ?? ProbeResult(ok: false, reason: "no state pushed yet", latency: 0))
+        }
+        return promise.futureResult
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? NIOSSLError { return "TLS: \(e)" }
+        if let e = error as? BoringSSLError { return "TLS: \(e)" }
+        if let e = error as? NIOSSLExtraError { return "TLS: \(e)" }
+        return "\(error)"
+    }
+
+    // MARK: HTTP / HTTPS
+
+    static func http(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
+                     promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        let hostHeader = check.host ?? address
+        let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if check.kind == .https, let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, promise: promise, elapsed: elapsed))
+                }
+            }
+            .connect(host: address, port: check.port)
+            .whenComplete { result in
+                switch result {
+                case let .success(channel):
+                    var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: check.method), uri: check.path)
+                    head.headers.add(name: "Host", value: hostHeader)
+                    head.headers.add(name: "User-Agent", value: "meridian-health/1")
+                    head.headers.add(name: "Connection", value: "close")
+                    for (name, value) in check.headers { head.headers.add(name: name, value: value) }
+                    channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case let .failure(error):
+                    promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
+                }
+            }
+    }
+
+    // MARK: DNS
+
+    static func dns(_ check: CheckSpec, address: String, on loop: EventLoop,
+                    promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        let id = UInt16.random(in: 0...UInt16.max)
+        var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in check.queryName.split(separator: ".") where !label.isEmpty {
+            query.append(UInt8(label.utf8.count))
+            query.append(contentsOf: label.utf8)
+        }
+        query += [0, UInt8(check.queryType >> 8), UInt8(check.queryType & 0xFF), 0, 1]
+        let remote: SocketAddress
+        do {
+            remote = try SocketAddress.makeAddressResolvingHost(address, port: check.port)
+        } catch {
+            promise.succeed(ProbeResult(ok: false, reason: "address: \(error)", latency: elapsed()))
+            return
+        }
+        DatagramBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DNSProbeHandler(id: id, expect: check.expectRCode,
+                                                                                   promise: promise, elapsed: elapsed))
+                }
+            }
+            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+            .whenComplete { result in
+                switch result {
+                case let .success(channel):
+                    var buffer = channel.allocator.buffer(capacity: query.count)
+                    buffer.writeBytes(query)
+                    channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case let .failure(error):
+                    promise.succeed(ProbeResult(ok: false, reason: "socket: \(error)", latency: elapsed()))
+                }
+            }
+    }
+
+    // MARK: script
+
+    static func script(_ check: CheckSpec, address: String, on loop: EventLoop,
+                       promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: check.command[0])
+        process.arguments = Array(check.command.dropFirst()) + [address, String(check.port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        process.terminationHandler = { p in
+            let status = p.terminationStatus
+            let ok = p.terminationReason == .exit && status == 0
+            let reason = p.terminationReason == .exit ? "exit \(status)" : "killed by signal \(status)"
+            loop.execute { promise.succeed(ProbeResult(ok: ok, reason: "script: \(reason)", latency: elapsed())) }
+        }
+        do {
+            try process.run()
+        } catch {
+            promise.succeed(ProbeResult(ok: false, reason: "script: cannot run \(check.command[0]): \(error)", latency: elapsed()))
+            return
+        }
+        // kill a script that outlives its timeout (the timeout result is already reported)
+        let pid = process.processIdentifier
+        loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
+            if process.isRunning {
+                kill(pid, SIGTERM)
+                loop.scheduleTask(in: .milliseconds(500)) { if process.isRunning { kill(pid, SIGKILL) } }
+            }
+        }
+    }
+
+    // MARK: file
+
+    /// A file with one word ("up"/"down") for every endpoint, or lines "ADDRESS up|down".
+    static func file(_ check: CheckSpec, address: String, latency: Double) -> ProbeResult {
+        guard let path = check.file, let data = FileManager.default.contents(atPath: path) else {
+            return ProbeResult(ok: false, reason: "file \(check.file ?? "-") unreadable", latency: latency)
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        func verdict(_ word: String) -> Bool? {
+            switch word.lowercased() {
+            case "up", "ok", "1", "true": return true
+            case "down", "fail", "0", "false": return false
+            default: return nil
+            }
+        }
+        if lines.count == 1, let v = verdict(lines[0]) {
+            return ProbeResult(ok: v, reason: "file says \(lines[0])", latency: latency)
+        }
+        for line in lines {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            if f.count >= 2, f[0] == address, let v = verdict(f[1]) {
+                return ProbeResult(ok: v, reason: "file says \(f[1])", latency: latency)
+            }
+        }
+        return ProbeResult(ok: false, reason: "file has no state for \(address)", latency: latency)
+    }
+}
+
+/// Reads one HTTP response: status, and the body up to 64 KiB when a substring is expected.
+final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    let check: CheckSpec
+    let promise: EventLoopPromise<ProbeResult>
+    let elapsed: @Sendable () -> Double
+    var status = 0
+    var body = ""
+    var certificateDaysLeft: Int?
+
+    init(check: CheckSpec, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        self.check = check
+        self.promise = promise
+        self.elapsed = elapsed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(head):
+            status = Int(head.status.code)
+            if check.kind == .https, let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
+               let cert = handler.peerCertificate {
+                certificateDaysLeft = Int((Double(cert.notValidAfter) - Date().timeIntervalSince1970) / 86400)
+            }
+        case var .body(buffer):
+            if check.bodyContains != nil, body.utf8.count < 65536 {
+                body += buffer.readString(length: buffer.readableBytes) ?? ""
+            }
+        case .end:
+            finish()
+        }
+    }
+
+    func finish() {
+        var ok = check.expect.contains(status)
+        var reason = "HTTP \(status)"
+        if ok, let needle = check.bodyContains, !body.contains(needle) {
+            ok = false
+            reason += ", body lacks '\(needle)'"
+        } else if !ok {
+            reason += " (expected \(check.expect.map(String.init).joined(separator: "/")))"
+        }
+        promise.succeed(ProbeResult(ok: ok, reason: reason, latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.succeed(ProbeResult(ok: false, reason: status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
+                                    latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.succeed(ProbeResult(ok: false, reason: Probe.describe(error), latency: elapsed()))
+        context.close(promise: nil)
+    }
+}
+
+/// Waits for the DNS reply with our ID and compares its RCODE.
+final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let id: UInt16
+    let expect: Int
+    let promise: EventLoopPromise<ProbeResult>
+    let elapsed: @Sendable () -> Double
+
+    init(id: UInt16, expect: Int, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        self.id = id
+        self.expect = expect
+        self.promise = promise
+        self.elapsed = elapsed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data).data
+        guard buffer.readableBytes >= 12, let rid = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self), rid == id,
+              let flags = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return }
+        let rcode = Int(flags & 0x000F)
+        promise.succeed(ProbeResult(ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
+                                    latency: elapsed()))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.succeed(ProbeResult(ok: false, reason: "\(error)", latency: elapsed()))
+    }
+}
+
+enum IPAddressCheck {
+    static func isIP(_ text: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+}
