@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo"]),
-        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering"]),
+        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Health", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -69,3 +69,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Allocation gate (DESIGN.md §3): `swift build -c release --product AllocationGate` then run
+// .build/release/AllocationGate GeoLite2-City.mmdb; CMallocCounter interposes malloc & co. in it.
+package.targets += [
+    .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
+    .executableTarget(name: "AllocationGate", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CMallocCounter"]),
+]

@@ -1,8 +1,8 @@
 #!/bin/bash
 # acceptance-change.sh STATE start|change|revert
 # start: starts Meridian on STATE/meridian.yaml; change: the geo service's eu pool answers 192.0.2.11
-# instead of 192.0.2.1 (the acceptance kit's 04 contract); revert: back. Both restart Meridian
-# (until issue #5 brings reload) and wait until it answers.
+# instead of 192.0.2.1 (the acceptance kit's 04 contract); revert: back. Both reload the running
+# server through the control API (all or nothing).
 set -u
 STATE=$1; ACTION=$2
 BIN=$(cat "$STATE/bin"); PORT=$(cat "$STATE/port")
@@ -12,6 +12,11 @@ case $ACTION in
   start) ;;
   *) echo "usage: $0 STATE start|change|revert" >&2; exit 2 ;;
 esac
+# a running server reloads in place (SIGHUP semantics through the control API): no restart
+if [ "$ACTION" != start ] && [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+  "$BIN" ctl --control "http://127.0.0.1:$((PORT + 1))" reload >/dev/null && exit 0
+  echo "reload failed" >&2; exit 1
+fi
 if [ -f "$STATE/pid" ]; then
   old=$(cat "$STATE/pid"); kill "$old" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done

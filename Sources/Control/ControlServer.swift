@@ -22,11 +22,16 @@ public final class ControlServer: Sendable {
         public let publisher: HealthPublisher
         public let monitor: HealthMonitor?
         public let token: String?
-        public init(store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?) {
+        public let reloader: Reloader?
+        public let metrics: MetricsSources?
+        public init(store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?,
+                    reloader: Reloader? = nil, metrics: MetricsSources? = nil) {
             self.store = store
             self.publisher = publisher
             self.monitor = monitor
             self.token = token
+            self.reloader = reloader
+            self.metrics = metrics
         }
     }
 
@@ -69,9 +74,60 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             if body.readableBytes + chunk.readableBytes <= 65536 { body.writeBuffer(&chunk) }
         case .end:
             guard let head else { return }
+            self.head = nil
+            let path = URLComponents(string: head.uri)?.path ?? head.uri
+            if head.method == .GET && path == "/metrics" {
+                let (snapshot, _) = context.store.current()
+                let text = context.metrics.map {
+                    MetricsRenderer.render(sources: $0, snapshot: snapshot, states: context.publisher.endpointStates)
+                } ?? ""
+                respondText(ctx, text: text, keepAlive: head.isKeepAlive)
+                return
+            }
+            if head.method == .POST && path == "/v1/reload" {
+                if let denied = authorize(head) { respond(ctx, status: denied.0, json: denied.1, keepAlive: head.isKeepAlive); return }
+                guard let reloader = context.reloader else {
+                    respond(ctx, status: .serviceUnavailable, json: ["error": "reload is not available"], keepAlive: head.isKeepAlive)
+                    return
+                }
+                let promise = ctx.eventLoop.makePromise(of: String?.self)
+                reloader.reload(completing: promise)
+                let keepAlive = head.isKeepAlive
+                promise.futureResult.whenSuccess { error in
+                    if let error {
+                        self.respond(ctx, status: .unprocessableEntity, json: ["result": "failed", "error": error], keepAlive: keepAlive)
+                    } else {
+                        let (snapshot, _) = self.context.store.current()
+                        self.respond(ctx, status: .ok, json: ["result": "reloaded",
+                                                              "zones": snapshot.zones.map { ["name": $0.originText, "serial": Int($0.serial)] }],
+                                     keepAlive: keepAlive)
+                    }
+                }
+                return
+            }
             let (status, json) = route(head, body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
             respond(ctx, status: status, json: json, keepAlive: head.isKeepAlive)
-            self.head = nil
+        }
+    }
+
+    func authorize(_ head: HTTPRequestHead) -> (HTTPResponseStatus, Any)? {
+        if let token = context.token, !token.isEmpty, head.headers.first(name: "Authorization") != "Bearer \(token)" {
+            return (.unauthorized, ["error": "a bearer token is required for writes"])
+        }
+        return nil
+    }
+
+    func respondText(_ ctx: ChannelHandlerContext, text: String, keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+        headers.add(name: "Content-Length", value: "\(text.utf8.count)")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        var buffer = ctx.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        ctx.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        ctx.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { ctx.close(promise: nil) }
         }
     }
 
@@ -99,14 +155,12 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         case (.GET, "/v1/status"): return (.ok, status())
         case (.GET, "/v1/explain"): return explain(query)
         case (.POST, "/v1/override"), (.POST, "/v1/push"):
-            if let token = context.token, !token.isEmpty, head.headers.first(name: "Authorization") != "Bearer \(token)" {
-                return (.unauthorized, ["error": "a bearer token is required for writes"])
-            }
+            if let denied = authorize(head) { return denied }
             guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
                 return (.badRequest, ["error": "the body must be a JSON object"])
             }
             return path == "/v1/override" ? override(object) : push(object)
-        case (_, "/v1/status"), (_, "/v1/explain"), (_, "/v1/override"), (_, "/v1/push"):
+        case (_, "/v1/status"), (_, "/v1/explain"), (_, "/v1/override"), (_, "/v1/push"), (_, "/v1/reload"), (_, "/metrics"):
             return (.methodNotAllowed, ["error": "method \(head.method) not allowed on \(path)"])
         default:
             return (.notFound, ["error": "no such endpoint: \(path)"])

@@ -12,6 +12,8 @@ public final class HealthPublisher: Sendable {
     public let store: SnapshotStore
     public let overrides: OverrideStore
     let states = NIOLockedValueBox<HealthMonitor.States>([:])
+    /// Serializes publishing so that a health update never overwrites a newer reloaded snapshot.
+    let publishLock = NIOLock()
 
     public init(store: SnapshotStore, overrides: OverrideStore) {
         self.store = store
@@ -39,8 +41,18 @@ public final class HealthPublisher: Sendable {
 
     /// Rebuilds the health table from the current states and overrides and swaps the snapshot.
     public func publish() {
-        let (snapshot, _) = store.current()
-        store.publish(snapshot.with(health: table(for: snapshot.services)))
+        publishLock.withLock {
+            let (snapshot, _) = store.current()
+            store.publish(snapshot.with(health: table(for: snapshot.services)))
+        }
+    }
+
+    /// Installs a reloaded snapshot with the current health applied to its services.
+    public func install(_ snapshot: Snapshot, states newStates: HealthMonitor.States?) {
+        publishLock.withLock {
+            if let newStates { states.withLockedValue { $0 = newStates } }
+            store.publish(snapshot.with(health: table(for: snapshot.services)))
+        }
     }
 
     /// The health table for `services` (also used by status and explain).

@@ -5,17 +5,6 @@ import Zones
 /// Which transport a query came over: it sets the response size limit (RFC 1035 §4.2, RFC 7766).
 public enum Transport: Sendable { case udp, tcp }
 
-/// Per-worker counters; one writer (the worker), summed by readers (control plane, later issues).
-public struct QueryCounters: Sendable {
-    public var queries = 0
-    public var dropped = 0
-    public var truncated = 0
-    public var byRCode = (0, 0, 0, 0, 0, 0) // NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED
-    public var badVersion = 0
-    public var clientSubnet = 0
-    public init() {}
-}
-
 /// Turns one query packet into one response packet. One instance per worker thread (not shared):
 /// it owns the scratch memory the parse and the lookup use, so answering allocates nothing.
 ///
@@ -25,7 +14,8 @@ public final class QueryProcessor {
     /// Longest CNAME chain followed inside a zone before answering with what we have.
     public static let maxChainLength = 8
 
-    public private(set) var counters = QueryCounters()
+    /// This worker's counters (read by the metrics endpoint).
+    public let counters: WorkerCounters
     let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let qnameLower = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
@@ -38,8 +28,9 @@ public final class QueryProcessor {
     /// The client as steering sees it for the query being answered.
     var clientKey = ClientKey.none
 
-    public init(seed: UInt64 = 0x2545_F491_4F6C_DD1D) {
+    public init(seed: UInt64 = 0x2545_F491_4F6C_DD1D, counters: WorkerCounters = WorkerCounters()) {
         randomState = seed | 1
+        self.counters = counters
     }
 
     @inline(__always) func nextRandom() -> UInt64 {
@@ -61,12 +52,13 @@ public final class QueryProcessor {
     /// packet must not be answered (shorter than a header, or QR=1).
     public func process(query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int,
                         transport: Transport, client: ClientAddress, snapshot: Snapshot) -> Int {
-        counters.queries &+= 1
+        counters.bump(WorkerCounters.Slot.queries)
+        counters.bump(transport == .udp ? WorkerCounters.Slot.udp : WorkerCounters.Slot.tcp)
         var q = ParsedQuery()
         let outcome = QueryParser.parse(query, into: &q, qname: qname, qnameLower: qnameLower, scratch: scratch)
         switch outcome {
         case .drop:
-            counters.dropped &+= 1
+            counters.bump(WorkerCounters.Slot.dropped)
             return 0
         case let .error(rcode):
             return errorResponse(q, rcode: rcode, response: response, capacity: capacity)
@@ -75,7 +67,7 @@ public final class QueryProcessor {
         }
         scope = 0
         if let ecs = q.clientSubnet {
-            counters.clientSubnet &+= 1
+            counters.bump(WorkerCounters.Slot.clientSubnet)
             // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not tailor": no client information
             if ecs.sourcePrefix == 0 {
                 clientKey = .none
@@ -111,9 +103,10 @@ public final class QueryProcessor {
         var flags = HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd))
         var rcode = RCode.noError
 
+        counters.bumpQType(q.qtype)
         if q.hasEDNS && q.ednsVersion > 0 {
             rcode = RCode.badVers // RFC 6891 §6.1.3: BADVERS, answered with our version 0
-            counters.badVersion &+= 1
+            counters.bump(WorkerCounters.Slot.badVersion)
         } else if q.qclass == DNSClass.in {
             switch q.qtype {
             case DNSType.axfr, DNSType.ixfr: rcode = RCode.refused // no zone transfers configured
@@ -130,7 +123,7 @@ public final class QueryProcessor {
                     if result.authoritative { flags |= HeaderFlag.aa }
                     if result.truncated {
                         flags |= HeaderFlag.tc
-                        counters.truncated &+= 1
+                        counters.bump(WorkerCounters.Slot.truncated)
                     }
                 }
             }
@@ -139,7 +132,7 @@ public final class QueryProcessor {
             case .answered: flags |= HeaderFlag.aa
             case .truncated:
                 flags |= HeaderFlag.aa | HeaderFlag.tc
-                counters.truncated &+= 1
+                counters.bump(WorkerCounters.Slot.truncated)
             case .refused: rcode = RCode.refused
             }
         } else {
@@ -176,17 +169,7 @@ public final class QueryProcessor {
         return w.finish(flags: flags)
     }
 
-    @inline(__always) func count(_ rcode: UInt16) {
-        switch rcode {
-        case RCode.noError: counters.byRCode.0 &+= 1
-        case RCode.formErr: counters.byRCode.1 &+= 1
-        case RCode.servFail: counters.byRCode.2 &+= 1
-        case RCode.nxDomain: counters.byRCode.3 &+= 1
-        case RCode.notImp: counters.byRCode.4 &+= 1
-        case RCode.refused: counters.byRCode.5 &+= 1
-        default: break
-        }
-    }
+    @inline(__always) func count(_ rcode: UInt16) { counters.bumpRCode(rcode) }
 
     // MARK: CHAOS
 
@@ -321,6 +304,7 @@ public final class QueryProcessor {
                     let decision = service.decide(client: clientKey, qtype: qtype, random: random) { health[$0] }
                     scope = max(scope, decision.scope)
                     if decision.pool >= 0 {
+                        counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
                         ok = ok && service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
                                                        up: { health[$0] }, addressUp: { addressHealth[$0] },
                                                        degraded: snapshot.health.degraded[Int(s)], writer: &w)

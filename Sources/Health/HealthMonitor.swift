@@ -24,8 +24,11 @@ public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible 
 public final class HealthMonitor: @unchecked Sendable {
     public typealias States = [Endpoint: EndpointState]
 
-    let checks: [String: CheckSpec]
-    let endpoints: [Endpoint]
+    var checks: [String: CheckSpec]
+    var endpoints: [Endpoint]
+    /// Generation of each active endpoint's probe loop: a loop whose generation is gone stops.
+    var active: [Endpoint: Int] = [:]
+    var generation = 0
     let group: EventLoopGroup
     let logger: Logger
     let onChange: @Sendable (States) -> Void
@@ -65,11 +68,55 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// Starts probing: every endpoint once at once (the first round), then on its interval.
     public func start() {
-        var loops = group.makeIterator()
-        for endpoint in endpoints {
-            let loop = loops.next() ?? group.next()
-            loop.execute { self.probe(endpoint, on: loop) }
+        launch(endpoints)
+    }
+
+    func launch(_ list: [Endpoint]) {
+        let generations: [(Endpoint, Int)] = lock.withLock {
+            generation += 1
+            for e in list { active[e] = generation }
+            return list.map { ($0, generation) }
         }
+        for (endpoint, gen) in generations {
+            let loop = group.next()
+            loop.execute { self.probe(endpoint, on: loop, generation: gen) }
+        }
+    }
+
+    /// Applies a reloaded configuration: endpoints whose check is unchanged keep their state and
+    /// their probe loop (no flap on reload); new or changed ones start from scratch; removed ones stop.
+    public func reconfigure(checks newChecks: [CheckSpec], endpoints newEndpoints: [Endpoint]) throws {
+        let byName = Dictionary(newChecks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for e in newEndpoints where byName[e.check] == nil { throw HealthConfigError("", "unknown check '\(e.check)'") }
+        var newTLS: [String: NIOSSLContext] = [:]
+        for c in newChecks where c.kind == .https {
+            var config = TLSConfiguration.makeClientConfiguration()
+            config.certificateVerification = .fullVerification
+            if let ca = c.caFile { config.trustRoots = .file(ca) }
+            newTLS[c.name] = try NIOSSLContext(configuration: config)
+        }
+        let fresh: [Endpoint] = lock.withLock {
+            var fresh: [Endpoint] = []
+            var states: States = [:]
+            for e in newEndpoints {
+                let spec = byName[e.check]!
+                if let old = self.states[e], checks[e.check] == spec {
+                    states[e] = old
+                } else {
+                    states[e] = EndpointState(rise: spec.rise, fall: spec.fall)
+                    fresh.append(e)
+                    active[e] = nil
+                }
+            }
+            for e in active.keys where states[e] == nil { active[e] = nil }
+            self.states = states
+            self.checks = byName
+            self.endpoints = newEndpoints
+            self.tls = newTLS
+            for e in fresh { firstRound.insert(e) }
+            return fresh
+        }
+        launch(fresh)
     }
 
     public func stop() { lock.withLock { stopped = true } }
@@ -93,25 +140,30 @@ public final class HealthMonitor: @unchecked Sendable {
         guard states[endpoint] != nil, checks[endpoint.check]?.kind == .push else { return false }
         lock.withLock { pushed[endpoint] = ProbeResult(ok: up, reason: "pushed: \(reason)", latency: 0) }
         let loop = group.next()
-        loop.execute { self.probe(endpoint, on: loop, reschedule: false) }
+        loop.execute { self.probe(endpoint, on: loop) }
         return true
     }
 
-    func probe(_ endpoint: Endpoint, on loop: EventLoop, reschedule: Bool = true) {
-        guard let check = checks[endpoint.check], !lock.withLock({ stopped }) else { return }
-        let pushedResult = lock.withLock { pushed[endpoint] }
-        Probe.run(check, address: endpoint.address, on: loop, tls: tls[check.name], pushed: pushedResult).whenSuccess { result in
+    func probe(_ endpoint: Endpoint, on loop: EventLoop, generation gen: Int? = nil) {
+        let (check, context, pushedResult, current): (CheckSpec?, NIOSSLContext?, ProbeResult?, Bool) = lock.withLock {
+            let c = checks[endpoint.check]
+            return (c, c.flatMap { tls[$0.name] }, pushed[endpoint], !stopped && (gen == nil || active[endpoint] == gen))
+        }
+        guard let check, current else { return }
+        Probe.run(check, address: endpoint.address, on: loop, tls: context, pushed: pushedResult).whenSuccess { result in
+            guard self.lock.withLock({ gen == nil || self.active[endpoint] == gen }) else { return }
             self.record(endpoint, check: check, result: result)
-            guard reschedule else { return }
+            guard let gen else { return }
             let spread = check.interval * check.jitter
             let delay = check.interval + Double.random(in: -spread...spread)
-            loop.scheduleTask(in: .nanoseconds(Int64(max(0.05, delay) * 1e9))) { self.probe(endpoint, on: loop) }
+            loop.scheduleTask(in: .nanoseconds(Int64(max(0.05, delay) * 1e9))) { self.probe(endpoint, on: loop, generation: gen) }
         }
     }
 
     func record(_ endpoint: Endpoint, check: CheckSpec, result: ProbeResult) {
         let (transition, snapshot): (EndpointState.Transition?, States?) = lock.withLock {
             firstRound.remove(endpoint)
+            guard states[endpoint] != nil else { return (nil, nil) }
             let t = states[endpoint]?.record(success: result.ok, reason: result.reason, latency: result.latency,
                                              certificateDaysLeft: result.certificateDaysLeft)
             return (t, t == nil ? nil : states)

@@ -47,6 +47,15 @@ public final class DNSServer: Sendable {
         tcpChannels = channels
     }
 
+    /// Every worker's counters (UDP workers, then TCP event loops).
+    public var counters: [WorkerCounters] { udpWorkers.map(\.counters) + tcp.counters }
+    public var tcpConnections: Int { tcp.openConnections }
+
+    /// Closes the TCP listening sockets (open connections continue).
+    public func stopAcceptingTCP() {
+        for channel in tcpChannels { try? channel.close().wait() }
+    }
+
     public func start() {
         for worker in udpWorkers { worker.start() }
     }

@@ -14,6 +14,10 @@ public final class TCPServer: Sendable {
     let maxConnections: Int
     let open = ManagedAtomic<Int>(0)
     let states: [ObjectIdentifier: TCPLoopState]
+    /// Counters of the TCP event loops.
+    public var counters: [WorkerCounters] { states.values.map(\.counters) }
+    /// Connections open right now.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
 
     public init(store: SnapshotStore, threads: Int, idleTimeout: Double, maxConnections: Int) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -50,7 +54,8 @@ public final class TCPServer: Sendable {
 
 /// Per-event-loop scratch: one processor and one response buffer, used only on that loop's thread.
 final class TCPLoopState: @unchecked Sendable {
-    let processor = QueryProcessor()
+    let counters = WorkerCounters()
+    lazy var processor = QueryProcessor(counters: counters)
     var snapshot: Snapshot?
     var generation: UInt64 = .max
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: WireLimits.maxTCPMessage)

@@ -14,6 +14,8 @@ public final class UDPWorker: @unchecked Sendable {
     let fd: Int32
     let store: SnapshotStore
     let label: String
+    /// This worker's counters (the metrics endpoint sums them).
+    public let counters = WorkerCounters()
     private var thread: Thread?
 
     /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
@@ -37,7 +39,7 @@ public final class UDPWorker: @unchecked Sendable {
     func run() {
         guard let batch = msock_batch_new(UDPWorker.batchSize, UDPWorker.bufferSize) else { return }
         defer { msock_batch_free(batch) }
-        let processor = QueryProcessor()
+        let processor = QueryProcessor(seed: UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)), counters: counters)
         var (snapshot, generation) = store.current()
         let capacity = Int(msock_buffer_size(batch))
         while true {

@@ -31,6 +31,12 @@ enum SnapshotBuilder {
         return (config, try build(config))
     }
 
+    /// Builds the snapshot and returns the checks too (what a reload needs).
+    static func reloadBuild(configPath: String) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
+        let (config, snapshot) = try build(configPath: configPath)
+        return (snapshot, config.checks)
+    }
+
     static func build(_ config: MeridianConfig) throws -> Snapshot {
         var sources = GeoSources()
         if let path = config.geoDatabase { sources.database = try GeoDatabase(path: path) }
@@ -71,6 +77,7 @@ struct Serve: ParsableCommand {
     var control: String?
 
     func run() throws {
+        SignalWaiter.block() // threads started from here on inherit the mask; the main thread takes the signals
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "meridian")
         logger.logLevel = .info
@@ -108,6 +115,8 @@ struct Serve: ParsableCommand {
         let control = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let publisher: HealthPublisher
         var monitor: HealthMonitor?
+        let metrics = MetricsSources(version: Meridian.version)
+        let reloader: Reloader
         do {
             publisher = HealthPublisher(store: store, overrides: try OverrideStore(path: cfg.stateFile))
             publisher.publish() // overrides from the state file apply from the first answer
@@ -125,9 +134,13 @@ struct Serve: ParsableCommand {
                 publisher.update(states: m.currentStates)
                 monitor = m
             }
+            let path = config
+            reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path) }, publisher: publisher,
+                                monitor: monitor, metrics: metrics, logger: logger)
             if let listen = cfg.controlListen {
                 _ = try ControlServer(host: listen.host, port: listen.port, group: control,
-                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken),
+                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
+                                                     reloader: reloader, metrics: metrics),
                                       logger: logger)
                 logger.info("control API", metadata: ["address": "\(listen)"])
             }
@@ -144,10 +157,23 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        metrics.register(server.counters, tcpConnections: { server.tcpConnections })
         server.start()
         logger.info("serving", metadata: ["version": "\(Meridian.version)"])
-        SignalWaiter.waitForTermination()
+        while true {
+            let signal = SignalWaiter.wait()
+            if signal == SIGHUP {
+                logger.notice("SIGHUP: reloading")
+                reloader.reload()
+                continue
+            }
+            break
+        }
+        // graceful stop: no new TCP connections, in-flight ones get up to 2 s to finish
         logger.info("stopping")
+        server.stopAcceptingTCP()
+        let deadline = Date().addingTimeInterval(2)
+        while server.tcpConnections > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     }
 }
 
@@ -215,7 +241,7 @@ struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk to a running Meridian through its control API.",
         discussion: """
-        ctl status
+        ctl status | ctl reload | ctl metrics
         ctl override endpoint 127.0.1.1 down        (up | down | drain | clear)
         ctl override region eu drain [--service hc.gslb.test.]
         ctl override service hc.gslb.test. up
@@ -243,6 +269,8 @@ struct Ctl: ParsableCommand {
         let (method, path, body): (String, String, [String: Any]?)
         switch (verb, words.count) {
         case ("status", 1): (method, path, body) = ("GET", "/v1/status", nil)
+        case ("reload", 1): (method, path, body) = ("POST", "/v1/reload", nil)
+        case ("metrics", 1): (method, path, body) = ("GET", "/metrics", nil)
         case ("override", 4):
             var b: [String: Any] = ["scope": words[1], "name": words[2], "state": words[3]]
             if let service { b["service"] = service }
@@ -265,13 +293,26 @@ struct Ctl: ParsableCommand {
 
 /// Blocks the main thread until SIGTERM or SIGINT.
 enum SignalWaiter {
-    static func waitForTermination() {
+    /// Blocks SIGTERM, SIGINT and SIGHUP for every thread (call before starting threads) and waits.
+    static func block() {
+        var set = signals()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    static func signals() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
+        return set
+    }
+
+    static func wait() -> Int32 {
+        var set = signals()
         pthread_sigmask(SIG_BLOCK, &set, nil)
         var signal: Int32 = 0
         sigwait(&set, &signal)
+        return signal
     }
 }

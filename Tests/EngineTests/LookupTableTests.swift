@@ -393,10 +393,10 @@ final class LookupTableTests: XCTestCase {
         _ = run(Wire.query("www.gslb.test.", 1, additional: [Wire.opt(), Wire.opt()]))
         let a2 = run(Wire.query("alias.gslb.test.", 1))
         XCTAssertEqual(a1, a2)
-        XCTAssertEqual(p.counters.queries, 4)
-        XCTAssertEqual(p.counters.byRCode.0, 3)
-        XCTAssertEqual(p.counters.byRCode.1, 1)
-        XCTAssertEqual(p.counters.clientSubnet, 1)
+        XCTAssertEqual(p.counters.value(WorkerCounters.Slot.queries), 4)
+        XCTAssertEqual(p.counters.value(WorkerCounters.Slot.rcodeBase + 0), 3)
+        XCTAssertEqual(p.counters.value(WorkerCounters.Slot.rcodeBase + 1), 1)
+        XCTAssertEqual(p.counters.value(WorkerCounters.Slot.clientSubnet), 1)
     }
 
     /// A CNAME loop stops after `maxChainLength` steps with what was gathered.

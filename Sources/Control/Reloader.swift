@@ -1,0 +1,62 @@
+import Dispatch
+import Engine
+import Health
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Steering
+
+/// Reloads configuration, zones, geo data and tables: all or nothing. The new snapshot is built off
+/// the query path; on any error the old one keeps serving and the error is reported (log, API answer,
+/// `meridian_reloads_total{result="failure"}`). Health states of unchanged endpoints carry over.
+public final class Reloader: Sendable {
+    public typealias Build = @Sendable () throws -> (snapshot: Snapshot, checks: [CheckSpec])
+
+    let build: Build
+    let publisher: HealthPublisher
+    let monitor: HealthMonitor?
+    let metrics: MetricsSources
+    let logger: Logger
+    let lock = NIOLock()
+    let queue = DispatchQueue(label: "meridian.reload")
+
+    public init(build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger) {
+        self.build = build
+        self.publisher = publisher
+        self.monitor = monitor
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Reloads now (blocking the caller); returns nil on success or the error message.
+    @discardableResult
+    public func reload() -> String? {
+        lock.withLock {
+            do {
+                let (snapshot, checks) = try build()
+                let endpoints = HealthPublisher.endpoints(of: snapshot.services)
+                var states: HealthMonitor.States?
+                if let monitor {
+                    try monitor.reconfigure(checks: checks, endpoints: endpoints)
+                    states = monitor.currentStates
+                } else if !endpoints.isEmpty {
+                    throw HealthConfigError("", "health checks were added; they take effect after a restart")
+                }
+                publisher.install(snapshot, states: states)
+                metrics.reloaded(error: nil)
+                logger.notice("reloaded", metadata: ["zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",
+                                                     "serials": "\(snapshot.zones.map { "\($0.originText)=\($0.serial)" }.joined(separator: " "))"])
+                return nil
+            } catch {
+                metrics.reloaded(error: "\(error)")
+                logger.error("reload failed; the previous configuration keeps serving", metadata: ["error": "\(error)"])
+                return "\(error)"
+            }
+        }
+    }
+
+    /// Reloads on a background queue and completes `promise` (the control API's event loop is not blocked).
+    public func reload(completing promise: EventLoopPromise<String?>) {
+        queue.async { promise.succeed(self.reload()) }
+    }
+}
