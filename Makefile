@@ -15,7 +15,7 @@ GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirna
 BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb
 
-.PHONY: help deps test-deps build release run test unit integration fuzz-replay fuzz acceptance clean
+.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests alloc-gate fuzz-replay fuzz acceptance clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -63,7 +63,25 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) fuzz-replay
+	$(MAKE) gslb-tests health-tests alloc-gate fuzz-replay
+
+# GSLB answers for 2000 random subnets of the real database, computed independently in Python;
+# Debian tor-geoipdb as a second, independent source.
+gslb-tests: test-deps
+	$(SWIFT) build --product meridian
+	python3 Tests/gslb/random_subnets.py .build/debug/meridian
+	python3 Tests/gslb/tor_geoip.py .build/debug/meridian
+
+# Health checks against real HTTP/HTTPS/script backends on loopback: detection and restore times,
+# TLS failures, all-down fallback, overrides across restarts.
+health-tests: test-deps
+	$(SWIFT) build --product meridian
+	python3 Tests/health/health_test.py .build/debug/meridian
+
+# The query path must not allocate: counts mallocs per query (release build) and fails above 0.
+alloc-gate: deps
+	$(SWIFT) build -c release --product AllocationGate
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate
 
 unit: deps
 	$(SWIFT) test --filter 'DNSWireTests|ZonesTests|EngineTests|ConfigTests'

@@ -27,6 +27,11 @@ public final class QueryProcessor {
     var scope: UInt8 = 0
     /// The client as steering sees it for the query being answered.
     var clientKey = ClientKey.none
+    var ecsSource: Int16 = -1
+    /// Sampled GSLB decisions go here when the decision log is on (written by another thread).
+    public var decisionRing: DecisionRing?
+    /// Clock for decision records (wall time in nanoseconds); set with the ring.
+    public var clock: (@Sendable () -> UInt64)?
 
     public init(seed: UInt64 = 0x2545_F491_4F6C_DD1D, counters: WorkerCounters = WorkerCounters()) {
         randomState = seed | 1
@@ -66,6 +71,7 @@ public final class QueryProcessor {
             break
         }
         scope = 0
+        ecsSource = q.clientSubnet.map { Int16($0.sourcePrefix) } ?? -1
         if let ecs = q.clientSubnet {
             counters.bump(WorkerCounters.Slot.clientSubnet)
             // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not tailor": no client information
@@ -170,6 +176,24 @@ public final class QueryProcessor {
     }
 
     @inline(__always) func count(_ rcode: UInt16) { counters.bumpRCode(rcode) }
+
+    /// Copies the facts of a sampled decision into the ring (fixed-size record: no allocation).
+    func record(_ ring: DecisionRing, q: ParsedQuery, service: Int32, decision: Decision) {
+        var r = DecisionRecord()
+        r.nanoseconds = clock?() ?? 0
+        r.qtype = q.qtype
+        r.service = service
+        r.pool = decision.pool
+        r.scope = decision.scope
+        r.family = UInt8(clientKey.family)
+        r.address = clientKey.address
+        r.ecsSource = ecsSource
+        r.qnameLength = UInt8(q.qnameLength)
+        withUnsafeMutableBytes(of: &r.qname) { bytes in
+            for i in 0..<q.qnameLength { bytes[i] = qname[i] }
+        }
+        ring.push(r)
+    }
 
     // MARK: CHAOS
 
@@ -303,6 +327,9 @@ public final class QueryProcessor {
                     let random = nextRandom()
                     let decision = service.decide(client: clientKey, qtype: qtype, random: random) { health[$0] }
                     scope = max(scope, decision.scope)
+                    if let ring = decisionRing, ring.shouldSample() {
+                        record(ring, q: q, service: s, decision: decision)
+                    }
                     if decision.pool >= 0 {
                         counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
                         ok = ok && service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
@@ -372,9 +399,10 @@ struct StaticWireName: Sendable {
 }
 
 /// CHAOS-class names answered about the server itself.
+/// (Literal wire bytes: no lazy initialisation on the first CHAOS query.)
 enum ChaosNames {
-    static let versionBind = StaticWireName(bytes: WireName.fromText("version.bind.")!)
-    static let versionServer = StaticWireName(bytes: WireName.fromText("version.server.")!)
-    static let idServer = StaticWireName(bytes: WireName.fromText("id.server.")!)
-    static let hostnameBind = StaticWireName(bytes: WireName.fromText("hostname.bind.")!)
+    static let versionBind = StaticWireName(bytes: [7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6F, 0x6E, 4, 0x62, 0x69, 0x6E, 0x64, 0])
+    static let versionServer = StaticWireName(bytes: [7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6F, 0x6E, 6, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0])
+    static let idServer = StaticWireName(bytes: [2, 0x69, 0x64, 6, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0])
+    static let hostnameBind = StaticWireName(bytes: [8, 0x68, 0x6F, 0x73, 0x74, 0x6E, 0x61, 0x6D, 0x65, 4, 0x62, 0x69, 0x6E, 0x64, 0])
 }

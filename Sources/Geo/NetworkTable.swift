@@ -30,13 +30,15 @@ public enum NetworkTable {
     }
 
     /// Returns the region names of the header and, per network, the RTT per region (nil = unmeasured).
-    public static func readLatencyTable(path: String) throws -> (regions: [String], rows: [(NetworkEntry, [Double?])]) {
+    public static func readLatencyTable(path: String) throws -> (regions: [String], rows: [(NetworkEntry, [Double?])], headerLine: Int) {
         var header: [String]?
+        var headerLine = 0
         var out: [(NetworkEntry, [Double?])] = []
         for (line, fields) in try rows(path: path) {
             guard let regions = header else {
                 guard fields.count >= 2 else { throw GeoError(file: path, line: line, reason: "header must be network,REGION,...") }
                 header = Array(fields.dropFirst())
+                headerLine = line
                 continue
             }
             guard let prefix = IPPrefix.parse(fields[0]) else {
@@ -56,7 +58,7 @@ public enum NetworkTable {
             while rtts.count < regions.count { rtts.append(nil) }
             out.append((NetworkEntry(prefix: prefix, values: [], file: path, line: line), rtts))
         }
-        return (header ?? [], out)
+        return (header ?? [], out, headerLine)
     }
 
     /// Non-empty, non-comment lines split on commas, fields trimmed, with 1-based line numbers.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// The outcome of one probe.
 public struct ProbeResult: Sendable {
@@ -48,7 +49,21 @@ public enum Probe {
                     }
                 }
         case .http, .https:
-            http(check, address: address, on: loop, tls: tls, promise: promise, elapsed: elapsed)
+            let first = loop.makePromise(of: ProbeResult.self)
+            http(check, address: address, on: loop, tls: tls, promise: first, elapsed: elapsed)
+            first.futureResult.whenSuccess { result in
+                // A failed verification says only CERTIFICATE_VERIFY_FAILED: look at the certificate
+                // without verifying it to tell an expired one from an untrusted or wrong-host one.
+                guard !result.ok, check.kind == .https, result.reason.contains("CERTIFICATE_VERIFY_FAILED") else {
+                    promise.succeed(result)
+                    return
+                }
+                TLSDiagnosis.explain(check, address: address, on: loop).whenComplete { diagnosis in
+                    var refined = result
+                    if case let .success(text?) = diagnosis { refined.reason = "TLS: \(text)" }
+                    promise.succeed(refined)
+                }
+            }
         case .dns:
             dns(check, address: address, on: loop, promise: promise, elapsed: elapsed)
         case .script:
@@ -165,13 +180,12 @@ public enum Probe {
             promise.succeed(ProbeResult(ok: false, reason: "script: cannot run \(check.command[0]): \(error)", latency: elapsed()))
             return
         }
-        // kill a script that outlives its timeout (the timeout result is already reported)
+        // Kill a script that outlives its timeout (the timeout result is already reported), with
+        // everything it started: Foundation runs the child in its own process group, so signal the group.
         let pid = process.processIdentifier
         loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
-            if process.isRunning {
-                kill(pid, SIGTERM)
-                loop.scheduleTask(in: .milliseconds(500)) { if process.isRunning { kill(pid, SIGKILL) } }
-            }
+            if process.isRunning { kill(-pid, SIGTERM) }
+            loop.scheduleTask(in: .milliseconds(500)) { kill(-pid, SIGKILL) } // leftover children too
         }
     }
 
@@ -293,5 +307,66 @@ enum IPAddressCheck {
     static func isIP(_ text: String) -> Bool {
         var v4 = in_addr(), v6 = in6_addr()
         return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+}
+
+/// Fetches the server certificate without verification, after a verification failure, to name the
+/// cause: expired, not yet valid, or (otherwise) an untrusted chain or a name mismatch.
+enum TLSDiagnosis {
+    static let context: NIOSSLContext? = {
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.certificateVerification = .none
+        return try? NIOSSLContext(configuration: config)
+    }()
+
+    static func explain(_ check: CheckSpec, address: String, on loop: EventLoop) -> EventLoopFuture<String?> {
+        guard let context else { return loop.makeSucceededFuture(nil) }
+        let promise = loop.makePromise(of: String?.self)
+        loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) { promise.succeed(nil) }
+        let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: serverName))
+                    try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: promise))
+                }
+            }
+            .connect(host: address, port: check.port)
+            .whenComplete { result in
+                switch result {
+                case let .success(channel): promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case .failure: promise.succeed(nil)
+                }
+            }
+        return promise.futureResult
+    }
+
+    final class HandshakeWatcher: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<String?>
+        init(promise: EventLoopPromise<String?>) { self.promise = promise }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case TLSUserEvent.handshakeCompleted = event,
+               let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
+               let cert = handler.peerCertificate {
+                let now = Date().timeIntervalSince1970
+                if Double(cert.notValidAfter) < now {
+                    let days = Int((now - Double(cert.notValidAfter)) / 86400)
+                    promise.succeed("certificate expired \(days) day(s) ago (CERTIFICATE_VERIFY_FAILED)")
+                } else if Double(cert.notValidBefore) > now {
+                    promise.succeed("certificate not valid yet (CERTIFICATE_VERIFY_FAILED)")
+                } else {
+                    promise.succeed("certificate not trusted or not for this host (CERTIFICATE_VERIFY_FAILED)")
+                }
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            promise.succeed(nil)
+            context.close(promise: nil)
+        }
     }
 }

@@ -17,6 +17,9 @@ public struct CompiledPool: Sendable {
     /// Cumulative address weights (A then AAAA) in `weights`, for `select: weighted`.
     public let weightOffset: Int32
     public let weight: Int
+    /// Hash of the region name: rendezvous scores depend on the region, not on its position, so
+    /// removing a region from the config moves only that region's clients.
+    public let regionHash: UInt64
 
     @inlinable public func has(_ qtype: UInt16) -> Bool {
         cnameOffset >= 0 || (qtype == DNSType.a ? aCount > 0 : aaaaCount > 0)
@@ -159,7 +162,8 @@ public final class CompiledService: @unchecked Sendable {
             }
             return Decision(pool: Decision.noData, scope: 0, order: -1)
         case .all:
-            return Decision(pool: 0, scope: 0, order: -1)
+            for p in 0..<regularPools where pools[p].has(qtype) { return Decision(pool: Int32(p), scope: 0, order: -1) }
+            return Decision(pool: Decision.noData, scope: 0, order: -1)
         case .hash:
             guard client.family != 0 else { return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up) }
             let width = client.family == 4 ? 32 : 128
@@ -170,7 +174,7 @@ public final class CompiledService: @unchecked Sendable {
             var bestAny: Int32 = Decision.noData
             var bestAnyScore = -1.0
             for p in 0..<regularPools where pools[p].has(qtype) {
-                let score = CompiledService.rendezvous(key: key, family: client.family, pool: p, weight: pools[p].weight)
+                let score = CompiledService.rendezvous(key: key, family: client.family, region: pools[p].regionHash, weight: pools[p].weight)
                 if score > bestAnyScore { bestAnyScore = score; bestAny = Int32(p) }
                 if up(p) && score > bestScore { bestScore = score; best = Int32(p) }
             }
@@ -197,8 +201,8 @@ public final class CompiledService: @unchecked Sendable {
 
     /// Weighted rendezvous (highest random weight) score: weight / -ln(u), u from a hash of (key, pool).
     @inline(__always)
-    static func rendezvous(key: UInt128, family: Int, pool: Int, weight: Int) -> Double {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(pool &+ 1) ^ UInt64(family)
+    static func rendezvous(key: UInt128, family: Int, region: UInt64, weight: Int) -> Double {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &* (region | 1) ^ UInt64(family)
         h ^= UInt64(truncatingIfNeeded: key) &* 0xBF58_476D_1CE4_E5B9
         h ^= UInt64(truncatingIfNeeded: key >> 64) &* 0x94D0_49BB_1331_11EB
         h = (h ^ (h >> 31)) &* 0xBF58_476D_1CE4_E5B9

@@ -74,9 +74,10 @@ public enum ServiceCompiler {
         var latencyRows: [(NetworkEntry, [Double?])] = []
         if spec.policy == .latency {
             guard let path = spec.latencyTable else { throw SteeringError(at, "policy latency needs latency_table") }
-            (latencyRegions, latencyRows) = try NetworkTable.readLatencyTable(path: path)
+            let table = try NetworkTable.readLatencyTable(path: path)
+            (latencyRegions, latencyRows) = (table.regions, table.rows)
             for r in latencyRegions where poolIndex[r] == nil {
-                throw SteeringError("\(path):1", "unknown region '\(r)' in the latency table header")
+                throw SteeringError("\(path):\(table.headerLine)", "unknown region '\(r)' in the latency table header")
             }
         }
 
@@ -221,7 +222,8 @@ public enum ServiceCompiler {
             compiledPools.append(CompiledPool(region: pool.region, aOffset: aOffset, aCount: Int32(a.count),
                                               aaaaOffset: aaaaOffset, aaaaCount: Int32(aaaa.count),
                                               cnameOffset: cnameOffset, cnameLength: cnameLength,
-                                              weightOffset: weightOffset, weight: pool.weight))
+                                              weightOffset: weightOffset, weight: pool.weight,
+                                              regionHash: pool.region.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }))
         }
         return CompiledService(spec: spec, name: name, kind: kind, pools: compiledPools, orders: orders, v4: v4, v6: v6,
                                unknownClientOrder: unknownClientOrder, poolWeights: spec.pools.map(\.weight),

@@ -1,0 +1,431 @@
+// AllocationGate: the query path must not allocate (DESIGN.md §3 "Keep an allocation gate").
+//
+// Builds a snapshot the way Sources/meridian/main.swift's SnapshotBuilder does (the acceptance fixture
+// zone, embedded below, plus GSLB services `geo` over the real GeoLite2 database and `lat` over a CIDR
+// table), prepares static and GSLB query packets, answers each once (warm-up and sanity check), then
+// counts heap allocations (CMallocCounter interposes malloc & co.) over QUERIES `QueryProcessor.process`
+// calls per set, cycling through the packets over UDP and TCP.
+//
+// usage: AllocationGate [GeoLite2-City.mmdb] [--queries N]   (or MERIDIAN_GEOIP_DB=PATH)
+// build: swift build -c release --product AllocationGate
+// exit:  0 no allocation; 1 allocations on the query path; 2 the counter is broken; 3 setup failed.
+// Where: MALLOC_COUNTER_TRAP=1 (2: warm-up too) gdb -batch -ex run -ex bt --args .build/release/AllocationGate DB
+import CMallocCounter
+import DNSWire
+import Engine
+import Geo
+import Steering
+import Zones
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: fixture (a copy of ../shared/acceptance/fixture/gslb.test.zone and Tests/Fixtures/acceptance/lat-networks.csv)
+
+let fixtureZone = """
+; Acceptance-kit fixture zone (RFC 1035 master file).
+; Every server under test must load this zone (plus the GSLB behaviour in gslb.json).
+; SOA TTL (3600) deliberately differs from SOA MINIMUM (300): negative answers must carry TTL 300.
+$ORIGIN gslb.test.
+$TTL 3600
+@        3600 IN SOA ns1.gslb.test. hostmaster.gslb.test. 2024010101 3600 900 604800 300
+@             IN NS    ns1
+@             IN NS    ns2
+@             IN MX    10 mail
+@             IN TXT   "v=spf1 -all"
+@             IN CAA   0 issue "ca.example.net"
+; name servers live on loopback so that any tool that follows the NS set stays on this machine
+ns1           IN A     127.0.0.1
+ns1           IN AAAA  ::1
+ns2           IN A     127.0.0.2
+www       300 IN A     192.0.2.10
+www       300 IN AAAA  2001:db8::10
+alias     300 IN CNAME www
+mail          IN A     192.0.2.25
+txt           IN TXT   "hello world"
+_sip._tcp     IN SRV   10 60 5060 www
+*.wild        IN TXT   "wildcard"
+; a.b exists, so b.gslb.test is an empty non-terminal (NOERROR/NODATA, never NXDOMAIN)
+a.b           IN A     192.0.2.30
+; delegation to a child zone (referral: AA=0, NS in authority, glue in additional)
+sub           IN NS    ns.sub
+ns.sub        IN A     127.0.0.3
+; GSLB names: these static records are the DEFAULT answers (no geo match / no ECS from a
+; routable address). The geo/subnet-table answers are described in gslb.json.
+geo        30 IN A     192.0.2.100
+geo        30 IN AAAA  2001:db8:100::1
+lat        30 IN A     192.0.2.100
+lat        30 IN AAAA  2001:db8:100::1
+hc         30 IN A     127.0.1.2
+cdn       300 IN CNAME geo
+; large RRsets: 'big' (~4 KB of TXT) must be truncated over UDP and complete over TCP;
+; 'many' (40 A, ~700 bytes) exceeds 512 bytes but fits an EDNS 1232-byte buffer.
+big      300 IN TXT "big-00-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-01-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-02-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-04-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-05-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-06-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-07-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-08-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-09-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-10-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-11-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-12-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-13-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-14-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-15-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-16-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-17-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-18-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+big      300 IN TXT "big-19-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+many     300 IN A 192.0.2.101
+many     300 IN A 192.0.2.102
+many     300 IN A 192.0.2.103
+many     300 IN A 192.0.2.104
+many     300 IN A 192.0.2.105
+many     300 IN A 192.0.2.106
+many     300 IN A 192.0.2.107
+many     300 IN A 192.0.2.108
+many     300 IN A 192.0.2.109
+many     300 IN A 192.0.2.110
+many     300 IN A 192.0.2.111
+many     300 IN A 192.0.2.112
+many     300 IN A 192.0.2.113
+many     300 IN A 192.0.2.114
+many     300 IN A 192.0.2.115
+many     300 IN A 192.0.2.116
+many     300 IN A 192.0.2.117
+many     300 IN A 192.0.2.118
+many     300 IN A 192.0.2.119
+many     300 IN A 192.0.2.120
+many     300 IN A 192.0.2.121
+many     300 IN A 192.0.2.122
+many     300 IN A 192.0.2.123
+many     300 IN A 192.0.2.124
+many     300 IN A 192.0.2.125
+many     300 IN A 192.0.2.126
+many     300 IN A 192.0.2.127
+many     300 IN A 192.0.2.128
+many     300 IN A 192.0.2.129
+many     300 IN A 192.0.2.130
+many     300 IN A 192.0.2.131
+many     300 IN A 192.0.2.132
+many     300 IN A 192.0.2.133
+many     300 IN A 192.0.2.134
+many     300 IN A 192.0.2.135
+many     300 IN A 192.0.2.136
+many     300 IN A 192.0.2.137
+many     300 IN A 192.0.2.138
+many     300 IN A 192.0.2.139
+many     300 IN A 192.0.2.140
+"""
+
+let latNetworks = """
+# network, region (longest prefix wins) -- fixture gslb.json "subnet_table"
+198.51.100.0/24,eu
+203.0.113.0/24,ap
+203.0.113.128/25,na
+2001:db8:aaaa::/48,eu
+"""
+
+func fail(_ code: Int32, _ message: String) -> Never {
+    let line = "AllocationGate: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(code)
+}
+
+// MARK: 1. the counter works (an Array allocated while counting must be seen)
+
+nonisolated(unsafe) var selfTestSink: [Int] = []
+nonisolated(unsafe) var selfTestPointer: UnsafeMutableRawPointer?
+do {
+    let n = 64 + CommandLine.arguments.count // not a compile-time constant
+    malloc_counter_start()
+    selfTestSink = [Int](repeating: 7, count: n)
+    let seen = malloc_counter_stop()
+    guard malloc_counter_ready() == 1, seen >= 1, selfTestSink.count == n else {
+        fail(2, "the malloc counter is broken: an Array of \(n) Ints allocated \(seen) times (ready \(malloc_counter_ready()))")
+    }
+    malloc_counter_start()
+    selfTestPointer = malloc(48 + n) // kept in a global so that the optimizer cannot drop the pair
+    let direct = malloc_counter_stop()
+    free(selfTestPointer)
+    guard direct == 1 else { fail(2, "the malloc counter is broken: malloc counted \(direct) times") }
+}
+
+// MARK: 2. arguments
+
+var dbPath = getenv("MERIDIAN_GEOIP_DB").map { String(cString: $0) }
+var queriesPerSet = 100_000
+do {
+    var args = CommandLine.arguments.dropFirst()
+    while let a = args.popFirst() {
+        if a == "--queries", let v = args.popFirst(), let n = Int(v), n > 0 { queriesPerSet = n } else if !a.hasPrefix("-") { dbPath = a } else {
+            fail(3, "usage: AllocationGate [GeoLite2-City.mmdb] [--queries N] (or MERIDIAN_GEOIP_DB)")
+        }
+    }
+}
+guard let dbPath, access(dbPath, R_OK) == 0 else {
+    fail(3, "no readable GeoLite2 database: pass its path or set MERIDIAN_GEOIP_DB")
+}
+
+// MARK: 3. the snapshot (as SnapshotBuilder.build does)
+
+func writeTemp(_ dir: String, _ name: String, _ text: String) -> String {
+    let path = dir + "/" + name
+    guard let f = fopen(path, "w") else { fail(3, "cannot write \(path)") }
+    fputs(text + "\n", f)
+    fclose(f)
+    return path
+}
+
+var template = Array("/tmp/meridian-gate.XXXXXX".utf8CString)
+guard let dirPointer = mkdtemp(&template) else { fail(3, "mkdtemp failed") }
+let tmpDir = String(cString: dirPointer)
+let zonePath = writeTemp(tmpDir, "gslb.test.zone", fixtureZone)
+let latPath = writeTemp(tmpDir, "lat-networks.csv", latNetworks)
+defer { unlink(zonePath); unlink(latPath); rmdir(tmpDir) }
+
+let snapshot: Snapshot
+do {
+    let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+                   RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
+    let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
+                 PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")]),
+                 PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")])]
+    var geo = ServiceSpec(name: "geo.gslb.test.")
+    geo.policy = .geo
+    geo.ttl = 30
+    geo.map.continent = ["EU": ["eu"], "AF": ["eu"], "NA": ["na"], "SA": ["na"], "AS": ["ap"], "OC": ["ap"]]
+    geo.map.defaultRegions = []
+    geo.pools = pools
+    geo.declaredAt = "AllocationGate:geo"
+    var lat = ServiceSpec(name: "lat.gslb.test.")
+    lat.policy = .geo
+    lat.ttl = 30
+    lat.networks = latPath
+    lat.pools = pools
+    lat.declaredAt = "AllocationGate:lat"
+    let sources = GeoSources(database: try GeoDatabase(path: dbPath))
+    let services = try [geo, lat].map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
+    let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
+    snapshot = try Snapshot(zones: [zone], services: services,
+                            identity: ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8)),
+                            udpPayloadSize: 1232)
+} catch {
+    fail(3, "cannot build the snapshot: \(error)")
+}
+
+// MARK: 4. query packets
+
+struct QuerySpec {
+    var name: String
+    var type: UInt16
+    var qclass: UInt16 = DNSClass.in
+    var edns = false
+    var udpSize: UInt16 = 1232
+    var ednsVersion: UInt8 = 0
+    var nsid = false
+    /// ECS: family (1/2), source prefix, address octets (already truncated to the prefix).
+    var ecs: (UInt16, UInt8, [UInt8])? = nil
+    var client = ClientAddress(family: 1, high: UInt64(0xC633_6401) << 32, low: 0) // 198.51.100.1
+    /// Expected header RCODE (low 4 bits) and flags to check once at warm-up.
+    var rcode: UInt16 = RCode.noError
+    var aa = true
+    var udpTC = false
+}
+
+func wire(_ q: QuerySpec, id: UInt16) -> [UInt8] {
+    var b: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, q.edns ? 1 : 0]
+    guard let name = WireName.fromText(q.name) else { fail(3, "bad name \(q.name)") }
+    b += name
+    b += [UInt8(q.type >> 8), UInt8(q.type & 0xFF), UInt8(q.qclass >> 8), UInt8(q.qclass & 0xFF)]
+    if q.edns {
+        var options: [UInt8] = []
+        if q.nsid { options += [0, 3, 0, 0] }
+        if let (family, source, address) = q.ecs {
+            let body: [UInt8] = [UInt8(family >> 8), UInt8(family & 0xFF), source, 0] + address
+            options += [0, 8, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+        }
+        b += [0, 0, 41, UInt8(q.udpSize >> 8), UInt8(q.udpSize & 0xFF), 0, q.ednsVersion, 0, 0,
+              UInt8(options.count >> 8), UInt8(options.count & 0xFF)] + options
+    }
+    return b
+}
+
+/// xorshift64* for reproducible subnets.
+nonisolated(unsafe) var rngState: UInt64 = 0x9E37_79B9_7F4A_7C15
+func nextRandom() -> UInt64 {
+    rngState ^= rngState >> 12
+    rngState ^= rngState << 25
+    rngState ^= rngState >> 27
+    return rngState &* 0x2545_F491_4F6C_DD1D
+}
+
+func ecs4(_ a: UInt32, _ prefix: UInt8) -> (UInt16, UInt8, [UInt8]) {
+    let masked = prefix == 0 ? 0 : a & ~UInt32(0) << UInt32(32 - Int(prefix))
+    let octets = (Int(prefix) + 7) / 8
+    return (1, prefix, (0..<octets).map { UInt8(truncatingIfNeeded: masked >> UInt32(24 - 8 * $0)) })
+}
+
+func ecs6(_ high: UInt64, _ prefix: UInt8) -> (UInt16, UInt8, [UInt8]) { // prefix <= 64
+    let masked = prefix == 0 ? 0 : high & ~UInt64(0) << UInt64(64 - Int(prefix))
+    let octets = (Int(prefix) + 7) / 8
+    return (2, prefix, (0..<octets).map { UInt8(truncatingIfNeeded: masked >> UInt64(56 - 8 * $0)) })
+}
+
+var staticQueries: [QuerySpec] = [
+    QuerySpec(name: "www.gslb.test.", type: DNSType.a),
+    QuerySpec(name: "WwW.GsLb.TeSt.", type: DNSType.aaaa, edns: true),
+    QuerySpec(name: "gslb.test.", type: DNSType.soa, edns: true, nsid: true),
+    QuerySpec(name: "gslb.test.", type: DNSType.ns, edns: true),
+    QuerySpec(name: "gslb.test.", type: DNSType.mx),
+    QuerySpec(name: "gslb.test.", type: DNSType.any, edns: true),
+    QuerySpec(name: "nope.gslb.test.", type: DNSType.a, rcode: RCode.nxDomain),
+    QuerySpec(name: "deep.nope.gslb.test.", type: DNSType.aaaa, edns: true, rcode: RCode.nxDomain),
+    QuerySpec(name: "b.gslb.test.", type: DNSType.a),                      // empty non-terminal: NODATA
+    QuerySpec(name: "www.gslb.test.", type: DNSType.mx),                   // NODATA
+    QuerySpec(name: "host.sub.gslb.test.", type: DNSType.a, aa: false),    // referral with glue
+    QuerySpec(name: "sub.gslb.test.", type: DNSType.ns, edns: true, aa: false),
+    QuerySpec(name: "foo.wild.gslb.test.", type: DNSType.txt),             // wildcard
+    QuerySpec(name: "a.b.wild.gslb.test.", type: DNSType.txt, edns: true),
+    QuerySpec(name: "alias.gslb.test.", type: DNSType.a),                  // CNAME chase
+    QuerySpec(name: "alias.gslb.test.", type: DNSType.aaaa, edns: true),
+    QuerySpec(name: "_sip._tcp.gslb.test.", type: DNSType.srv),
+    QuerySpec(name: "big.gslb.test.", type: DNSType.txt, udpTC: true),     // ~4 KB: TC over UDP
+    QuerySpec(name: "big.gslb.test.", type: DNSType.txt, edns: true, udpTC: true),
+    QuerySpec(name: "many.gslb.test.", type: DNSType.a, edns: true),
+    QuerySpec(name: "many.gslb.test.", type: DNSType.a, udpTC: true),
+    QuerySpec(name: "example.com.", type: DNSType.a, rcode: RCode.refused, aa: false),
+    QuerySpec(name: "version.bind.", type: DNSType.txt, qclass: DNSClass.chaos),
+    QuerySpec(name: "id.server.", type: DNSType.txt, qclass: DNSClass.chaos, edns: true, nsid: true),
+    QuerySpec(name: "www.gslb.test.", type: DNSType.a, edns: true, ednsVersion: 1, rcode: 0, aa: false), // BADVERS (extended)
+    QuerySpec(name: "www.gslb.test.", type: DNSType.axfr, rcode: RCode.refused, aa: false),
+    QuerySpec(name: "www.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xC000_0200, 24)), // ECS on a static name: scope 0
+]
+
+var gslbQueries: [QuerySpec] = []
+for i in 0..<50 {
+    // IPv4 /24 anywhere in 1.0.0.0-223.255.255.255; IPv6 /48 inside the five RIRs' main blocks
+    let v4 = UInt32(1 + nextRandom() % 223) << 24 | UInt32(truncatingIfNeeded: nextRandom()) & 0x00FF_FF00
+    let rir: [UInt64] = [0x2A00, 0x2400, 0x2600, 0x2800, 0x2C00, 0x2001]
+    let top = rir[i % rir.count] << 48 | (nextRandom() & 0x000F_FFFF_FFFF_0000) >> 0
+    for type in [DNSType.a, DNSType.aaaa] {
+        gslbQueries.append(QuerySpec(name: "geo.gslb.test.", type: type, edns: true, ecs: ecs4(v4, 24)))
+        gslbQueries.append(QuerySpec(name: "geo.gslb.test.", type: type, edns: true, ecs: ecs6(top, 48)))
+    }
+}
+gslbQueries += [
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xC633_6400, 24)),      // 198.51.100.0/24 eu
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xCB00_7180, 25)),      // 203.0.113.128/25 na
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs4(0xCB00_7100, 24)),   // 203.0.113.0/24 ap
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs6(0x2001_0DB8_AAAA_0000, 48)), // eu
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x0A00_0000, 8)),        // unmatched: static
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.a),                                                // no EDNS: transport client
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.aaaa, edns: true,
+              client: ClientAddress(family: 2, high: 0x2A02_0C7F_0000_0001, low: 1)),                // IPv6 transport client
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0, 0)),                  // SOURCE 0: no client info
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.any, edns: true, ecs: ecs4(0x5102_4500, 24)),
+    QuerySpec(name: "cdn.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x5102_4500, 24)),       // CNAME to a GSLB name
+    QuerySpec(name: "cdn.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs6(0x2400_CB00_0000_0000, 48)),
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, nsid: true, ecs: ecs4(0x0800_0800, 24)),
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.mx, edns: true, ecs: ecs4(0x0800_0800, 24)),     // NODATA at a service
+]
+
+/// A prepared query: packet bytes in one arena, transport and client; plain data, no references.
+struct Prepared {
+    var offset: Int
+    var length: Int
+    var tcp: Bool
+    var client: ClientAddress
+}
+
+func prepare(_ specs: [QuerySpec], arena: inout [UInt8]) -> [Prepared] {
+    var out: [Prepared] = []
+    for (i, q) in specs.enumerated() {
+        let bytes = wire(q, id: UInt16(truncatingIfNeeded: 0x1000 + i))
+        for tcp in [false, true] {
+            out.append(Prepared(offset: arena.count, length: bytes.count, tcp: tcp, client: q.client))
+        }
+        arena += bytes
+    }
+    return out
+}
+
+var arena: [UInt8] = []
+let staticSet = prepare(staticQueries, arena: &arena)
+let gslbSet = prepare(gslbQueries, arena: &arena)
+let packets = UnsafeMutablePointer<UInt8>.allocate(capacity: arena.count)
+packets.initialize(from: arena, count: arena.count)
+let response = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
+let processor = QueryProcessor()
+
+@MainActor @inline(never)
+func answer(_ p: Prepared) -> Int {
+    processor.process(query: UnsafeRawBufferPointer(start: packets + p.offset, count: p.length), response: response,
+                      capacity: 65535, transport: p.tcp ? .tcp : .udp, client: p.client, snapshot: snapshot)
+}
+
+// MARK: 5. warm-up (lazy globals, first-use caches) and a sanity check of every answer
+
+var problems: [String] = []
+var warmupAllocations: UInt64 = 0
+let trapMode = getenv("MALLOC_COUNTER_TRAP").map { Int($0.pointee) - 0x30 } ?? 0 // 1: measurement, 2: warm-up too
+if trapMode == 2 { malloc_counter_set_trap(1) }
+for (set, specs) in [(staticSet, staticQueries), (gslbSet, gslbQueries)] {
+    for (i, p) in set.enumerated() {
+        let q = specs[i / 2]
+        malloc_counter_start()
+        let n = answer(p)
+        warmupAllocations += malloc_counter_stop()
+        guard n >= 12 else { problems.append("\(q.name) type \(q.type): no response"); continue }
+        let flags = UInt16(response[2]) << 8 | UInt16(response[3])
+        let rcode = flags & 0x000F
+        let aa = flags & HeaderFlag.aa != 0
+        let tc = flags & HeaderFlag.tc != 0
+        let ancount = Int(response[6]) << 8 | Int(response[7])
+        if rcode != q.rcode || aa != q.aa || tc != (q.udpTC && !p.tcp) {
+            problems.append("\(q.name) type \(q.type) \(p.tcp ? "TCP" : "UDP"): rcode \(rcode) aa \(aa) tc \(tc) answers \(ancount)")
+        }
+    }
+}
+guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
+print("warm-up: \(staticSet.count + gslbSet.count) queries answered once, \(warmupAllocations) allocations "
+      + "(one-time initialisation)")
+malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
+
+// MARK: 6. count
+
+@MainActor @inline(never)
+func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt64, bytes: UInt64, answered: Int) {
+    var answered = 0
+    set.withUnsafeBufferPointer { queries in
+        malloc_counter_start()
+        var i = 0
+        var k = 0
+        while i < calls {
+            if answer(queries[k]) > 0 { answered &+= 1 }
+            k += 1
+            if k == queries.count { k = 0 }
+            i += 1
+        }
+    }
+    let allocations = malloc_counter_stop()
+    return (allocations, malloc_counter_frees(), malloc_counter_bytes(), answered)
+}
+
+var total: UInt64 = 0
+for (label, set) in [("static", staticSet), ("gslb", gslbSet)] {
+    let r = measure(set, calls: queriesPerSet)
+    total += r.allocations
+    let perQuery = Double(r.allocations) / Double(queriesPerSet)
+    print("\(label): allocations per query: \(perQuery) (total \(r.allocations) over \(queriesPerSet) queries; "
+          + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes)")
+}
+if total > 0 {
+    print("FAIL: the query path allocated; find where with: MALLOC_COUNTER_TRAP=1 gdb -batch -ex run -ex bt --args \(CommandLine.arguments[0]) \(dbPath)")
+    exit(1)
+}
+print("OK: no allocation on the query path")
