@@ -138,12 +138,20 @@ public enum ConfigLoader {
                     default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token)")
                     }
                 }
+            case "decision_log":
+                for (k, v) in try reader.mapping(value, "decision_log") {
+                    switch k {
+                    case "file": config.decisionLog = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
+                    case "sample": config.decisionLogSample = try reader.int(v, k, in: 1...1_000_000)
+                    default: throw reader.error(v, "unknown decision_log key '\(k)' (expected file, sample)")
+                    }
+                }
             case "services":
                 for (name, v) in try reader.mapping(value, "services") {
                     config.services.append(try ServiceReader(reader: reader, baseDir: baseDir).read(name: name, node: v))
                 }
             default:
-                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, checks, health, control, services)")
+                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, services)")
             }
         }
         guard !config.zones.isEmpty else { throw ConfigError(file: file, line: 0, reason: "no zones configured") }

@@ -78,6 +78,9 @@ public struct MeridianConfig: Sendable, Equatable {
     /// The control API (HTTP) address and bearer token for writes.
     public var controlListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8053)
     public var controlToken: String?
+    /// JSON-lines decision log (nil = off) and its sampling (1 in N GSLB answers).
+    public var decisionLog: String?
+    public var decisionLogSample = 100
 
     public init() {}
 }

@@ -51,6 +51,15 @@ public final class DNSServer: Sendable {
     public var counters: [WorkerCounters] { udpWorkers.map(\.counters) + tcp.counters }
     public var tcpConnections: Int { tcp.openConnections }
 
+    /// Gives every UDP worker a decision ring (sampling 1 in `sample`); call before `start`.
+    public func enableDecisionLog(sample: Int) -> [DecisionRing] {
+        udpWorkers.map { worker in
+            let ring = DecisionRing(sample: sample)
+            worker.decisionRing = ring
+            return ring
+        }
+    }
+
     /// Closes the TCP listening sockets (open connections continue).
     public func stopAcceptingTCP() {
         for channel in tcpChannels { try? channel.close().wait() }

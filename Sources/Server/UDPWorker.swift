@@ -16,6 +16,8 @@ public final class UDPWorker: @unchecked Sendable {
     let label: String
     /// This worker's counters (the metrics endpoint sums them).
     public let counters = WorkerCounters()
+    /// Sampled GSLB decisions (nil when the decision log is off); set before `start`.
+    public var decisionRing: DecisionRing?
     private var thread: Thread?
 
     /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
@@ -40,6 +42,12 @@ public final class UDPWorker: @unchecked Sendable {
         guard let batch = msock_batch_new(UDPWorker.batchSize, UDPWorker.bufferSize) else { return }
         defer { msock_batch_free(batch) }
         let processor = QueryProcessor(seed: UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)), counters: counters)
+        processor.decisionRing = decisionRing
+        processor.clock = {
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
         var (snapshot, generation) = store.current()
         let capacity = Int(msock_buffer_size(batch))
         while true {

@@ -158,6 +158,17 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         metrics.register(server.counters, tcpConnections: { server.tcpConnections })
+        if let path = cfg.decisionLog {
+            do {
+                let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
+                                                   store: store, logger: logger)
+                writer.start()
+                logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
+            } catch {
+                FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         server.start()
         logger.info("serving", metadata: ["version": "\(Meridian.version)"])
         while true {
