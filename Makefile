@@ -15,7 +15,7 @@ GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirna
 BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb
 
-.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests alloc-gate fuzz-replay fuzz acceptance clean
+.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests alloc-gate fuzz-replay fuzz acceptance bench microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -104,6 +104,16 @@ fuzz: deps
 acceptance: release test-deps
 	@test -d "$(ACCEPTANCE_DIR)" || { echo "acceptance kit not found at $(ACCEPTANCE_DIR) (set ACCEPTANCE_DIR)"; exit 2; }
 	ACCEPTANCE_DIR="$(ACCEPTANCE_DIR)" PORT=$(ACCEPTANCE_PORT) MERIDIAN=.build/release/meridian Tests/acceptance.sh
+
+# Side by side with gdnsd, Knot and NSD (../shared/bench/compare.sh), one UDP worker; WORKERS=2 for the
+# two-worker figure. Writes nothing under ../shared.
+bench: release
+	Benchmarks/run-bench.sh $(BENCH_ARGS)
+
+# In-process micro-benchmark of the query engine: instructions (callgrind) and allocations per query.
+microbench: deps
+	$(SWIFT) build -c release --product AllocationGate
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate
 
 clean:
 	rm -rf .build Fuzz/.build Fuzz/.build-fuzz
