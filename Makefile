@@ -113,7 +113,11 @@ bench: release
 # In-process micro-benchmark of the query engine: instructions (callgrind) and allocations per query.
 microbench: deps
 	$(SWIFT) build -c release --product AllocationGate
-	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate --queries 1000000
+	valgrind --tool=callgrind --toggle-collect='*measure*' --callgrind-out-file=/tmp/meridian-callgrind.out \
+	  .build/release/AllocationGate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected|per query'
+	@echo "instructions per query = Collected / 40000 (20000 static + 20000 GSLB queries)"
+	callgrind_annotate /tmp/meridian-callgrind.out 2>/dev/null | head -30
 
 clean:
 	rm -rf .build Fuzz/.build Fuzz/.build-fuzz

@@ -399,8 +399,10 @@ malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 // MARK: 6. count
 
 @MainActor @inline(never)
-func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt64, bytes: UInt64, answered: Int) {
+func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt64, bytes: UInt64, answered: Int, nanoseconds: UInt64) {
     var answered = 0
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
     set.withUnsafeBufferPointer { queries in
         malloc_counter_start()
         var i = 0
@@ -413,7 +415,9 @@ func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt
         }
     }
     let allocations = malloc_counter_stop()
-    return (allocations, malloc_counter_frees(), malloc_counter_bytes(), answered)
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let ns = UInt64(end.tv_sec - start.tv_sec) * 1_000_000_000 + UInt64(end.tv_nsec) &- UInt64(start.tv_nsec)
+    return (allocations, malloc_counter_frees(), malloc_counter_bytes(), answered, ns)
 }
 
 var total: UInt64 = 0
@@ -422,7 +426,8 @@ for (label, set) in [("static", staticSet), ("gslb", gslbSet)] {
     total += r.allocations
     let perQuery = Double(r.allocations) / Double(queriesPerSet)
     print("\(label): allocations per query: \(perQuery) (total \(r.allocations) over \(queriesPerSet) queries; "
-          + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes)")
+          + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes); "
+          + "engine time \(Double(r.nanoseconds) / Double(queriesPerSet)) ns/query (in-process, one thread, malloc counter on)")
 }
 if total > 0 {
     print("FAIL: the query path allocated; find where with: MALLOC_COUNTER_TRAP=1 gdb -batch -ex run -ex bt --args \(CommandLine.arguments[0]) \(dbPath)")
