@@ -13,9 +13,9 @@ GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirna
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
 BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
-TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb
+TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests alloc-gate fuzz-replay fuzz acceptance bench microbench clean
+.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -37,9 +37,9 @@ test-deps: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; rc=$$?; \
 	  [ $$made = 1 ] && $(SUDO) rm -f /usr/sbin/policy-rc.d; [ $$rc = 0 ] || exit $$rc; fi
-	@python3 -c 'import dns.message, maxminddb, _maxminddb_geolite2' 2>/dev/null || \
-	  python3 -m pip install -q dnspython maxminddb maxminddb-geolite2 2>/dev/null || \
-	  python3 -m pip install -q --break-system-packages dnspython maxminddb maxminddb-geolite2
+	@python3 -c 'import dns.message, maxminddb, _maxminddb_geolite2, prometheus_client, cryptography' 2>/dev/null || \
+	  python3 -m pip install -q dnspython maxminddb maxminddb-geolite2 prometheus_client cryptography 2>/dev/null || \
+	  python3 -m pip install -q --break-system-packages dnspython maxminddb maxminddb-geolite2 prometheus_client cryptography
 
 build: deps
 	$(SWIFT) build
@@ -63,7 +63,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) gslb-tests health-tests alloc-gate fuzz-replay
+	$(MAKE) gslb-tests health-tests ops-tests alloc-gate fuzz-replay
 
 # GSLB answers for 2000 random subnets of the real database, computed independently in Python;
 # Debian tor-geoipdb as a second, independent source.
@@ -77,6 +77,15 @@ gslb-tests: test-deps
 health-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/health/health_test.py .build/debug/meridian
+
+# Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM.
+ops-tests: test-deps
+	$(SWIFT) build --product meridian
+	STRICT=1 python3 Tests/ops/ops_test.py .build/debug/meridian
+
+# Queries lost while reloading 20 times under 50k qps of dnsperf (a measurement; prints the figures).
+reload-bench: release test-deps
+	RUNS=3 Tests/ops/reload_under_load.sh .build/release/meridian
 
 # The query path must not allocate: counts mallocs per query (release build) and fails above 0.
 alloc-gate: deps

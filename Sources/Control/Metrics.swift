@@ -9,8 +9,43 @@ public final class MetricsSources: Sendable {
     let reloads = NIOLockedValueBox<(ok: Int, failed: Int, lastError: String?)>((0, 0, nil))
     let tcpConnections = NIOLockedValueBox<@Sendable () -> Int>({ 0 })
     public let version: String
+    /// GSLB answer counts are kept per position in the snapshot; on reload the counts so far are
+    /// folded into totals keyed by (service, region) and the positions restart from a baseline.
+    let carried = NIOLockedValueBox<(totals: [String: UInt64], baseline: [Int: UInt64])>(([:], [:]))
 
     public init(version: String) { self.version = version }
+
+    static func key(_ service: String, _ region: String) -> String { service + "\u{0}" + region }
+
+    func slotTotal(_ slot: Int) -> UInt64 {
+        workerCounters.withLockedValue { $0 }.reduce(0) { $0 &+ $1.value(slot) }
+    }
+
+    /// Call before a reloaded snapshot replaces `old`.
+    public func foldAnswers(of old: Snapshot) {
+        carried.withLockedValue { state in
+            for (s, service) in old.services.enumerated() where s < WorkerCounters.Slot.maxServices {
+                for (p, pool) in service.pools.enumerated() where p < WorkerCounters.Slot.maxPools {
+                    let slot = WorkerCounters.Slot.gslbBase + s * WorkerCounters.Slot.maxPools + p
+                    let now = slotTotal(slot)
+                    state.totals[MetricsSources.key(service.spec.name, pool.region), default: 0] &+= now &- (state.baseline[slot] ?? 0)
+                    state.baseline[slot] = now
+                }
+            }
+            // positions the old snapshot did not use also restart from their current value
+            for slot in WorkerCounters.Slot.gslbBase..<WorkerCounters.Slot.count where state.baseline[slot] == nil {
+                let now = slotTotal(slot)
+                if now > 0 { state.baseline[slot] = now }
+            }
+        }
+    }
+
+    /// Answers for (service, region) since start, across reloads.
+    func answers(_ service: String, _ region: String, slot: Int) -> UInt64 {
+        carried.withLockedValue { state in
+            (state.totals[MetricsSources.key(service, region)] ?? 0) &+ (slotTotal(slot) &- (state.baseline[slot] ?? 0))
+        }
+    }
 
     public func register(_ counters: [WorkerCounters], tcpConnections: @escaping @Sendable () -> Int) {
         workerCounters.withLockedValue { $0 = counters }
@@ -73,10 +108,11 @@ enum MetricsRenderer {
         out += "meridian_badvers_total \(sum(WorkerCounters.Slot.badVersion))\n"
         family("meridian_tcp_connections", "gauge", "Open TCP connections.")
         out += "meridian_tcp_connections \(sources.tcpConnections.withLockedValue { $0 }())\n"
-        family("meridian_gslb_answers_total", "counter", "GSLB answers by service and region (since the last reload).")
+        family("meridian_gslb_answers_total", "counter", "GSLB answers by service and region (since start).")
         for (s, service) in snapshot.services.enumerated() where s < WorkerCounters.Slot.maxServices {
             for (p, pool) in service.pools.enumerated() where p < WorkerCounters.Slot.maxPools {
-                let v = sum(WorkerCounters.Slot.gslbBase + s * WorkerCounters.Slot.maxPools + p)
+                let v = sources.answers(service.spec.name, pool.region,
+                                        slot: WorkerCounters.Slot.gslbBase + s * WorkerCounters.Slot.maxPools + p)
                 out += "meridian_gslb_answers_total{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(v)\n"
             }
         }

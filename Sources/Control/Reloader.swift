@@ -10,6 +10,8 @@ import Steering
 /// the query path; on any error the old one keeps serving and the error is reported (log, API answer,
 /// `meridian_reloads_total{result="failure"}`). Health states of unchanged endpoints carry over.
 public final class Reloader: Sendable {
+    /// Builds the new snapshot; throws (with file:line) when the config is bad or changes settings
+    /// that only a restart applies (listen, control, decision log, workers).
     public typealias Build = @Sendable () throws -> (snapshot: Snapshot, checks: [CheckSpec])
 
     let build: Build
@@ -42,6 +44,7 @@ public final class Reloader: Sendable {
                 } else if !endpoints.isEmpty {
                     throw HealthConfigError("", "health checks were added; they take effect after a restart")
                 }
+                metrics.foldAnswers(of: publisher.store.current().0)
                 publisher.install(snapshot, states: states)
                 metrics.reloaded(error: nil)
                 logger.notice("reloaded", metadata: ["zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",

@@ -38,6 +38,9 @@ public final class HealthMonitor: @unchecked Sendable {
     var tls: [String: NIOSSLContext] = [:]
     var stopped = false
     var firstRound: Set<Endpoint>
+    /// Transitions are published together: the first one schedules a publication `coalesce` later.
+    var publishScheduled = false
+    public var coalesce: TimeAmount = .milliseconds(20)
 
     /// `initial`: the state before the first result (`.unknown` = decided by the first round).
     public init(checks: [CheckSpec], endpoints: [Endpoint], group: EventLoopGroup, logger: Logger,
@@ -77,9 +80,12 @@ public final class HealthMonitor: @unchecked Sendable {
             for e in list { active[e] = generation }
             return list.map { ($0, generation) }
         }
+        // the first round is spread over half a timeout so thousands of checks do not connect at once
         for (endpoint, gen) in generations {
             let loop = group.next()
-            loop.execute { self.probe(endpoint, on: loop, generation: gen) }
+            let spread = (checks[endpoint.check]?.timeout ?? 0) / 2
+            let delay = spread > 0 ? Double.random(in: 0..<spread) : 0
+            loop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) { self.probe(endpoint, on: loop, generation: gen) }
         }
     }
 
@@ -161,20 +167,30 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     func record(_ endpoint: Endpoint, check: CheckSpec, result: ProbeResult) {
-        let (transition, snapshot): (EndpointState.Transition?, States?) = lock.withLock {
+        let (transition, schedule): (EndpointState.Transition?, Bool) = lock.withLock {
             firstRound.remove(endpoint)
-            guard states[endpoint] != nil else { return (nil, nil) }
+            guard states[endpoint] != nil else { return (nil, false) }
             let t = states[endpoint]?.record(success: result.ok, reason: result.reason, latency: result.latency,
                                              certificateDaysLeft: result.certificateDaysLeft)
-            return (t, t == nil ? nil : states)
+            guard t != nil, !publishScheduled else { return (t, false) }
+            publishScheduled = true
+            return (t, true)
         }
-        if let transition, let snapshot {
-            logger.notice("health transition", metadata: [
-                "endpoint": "\(endpoint.address)", "check": "\(endpoint.check)", "type": "\(check.kind.rawValue)",
-                "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)", "reason": "\(result.reason)",
-                "latency_ms": "\(String(format: "%.1f", result.latency * 1000))",
-            ])
-            onChange(snapshot)
+        guard let transition else { return }
+        logger.notice("health transition", metadata: [
+            "endpoint": "\(endpoint.address)", "check": "\(endpoint.check)", "type": "\(check.kind.rawValue)",
+            "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)", "reason": "\(result.reason)",
+            "latency_ms": "\(String(format: "%.1f", result.latency * 1000))",
+        ])
+        if schedule {
+            // one publication for every transition within `coalesce` (a mass outage is one table swap)
+            group.next().scheduleTask(in: coalesce) {
+                let snapshot: States = self.lock.withLock {
+                    self.publishScheduled = false
+                    return self.states
+                }
+                self.onChange(snapshot)
+            }
         }
     }
 }

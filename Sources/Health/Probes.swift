@@ -36,14 +36,19 @@ public enum Probe {
         promise.futureResult.whenComplete { _ in timeout.cancel() }
         switch check.kind {
         case .tcp:
+            // SO_LINGER 0: close with RST, so probes leave no TIME_WAIT sockets behind (as HAProxy does)
             ClientBootstrap(group: loop)
                 .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
-                .connect(host: address, port: check.port)
+                .connect(to: address, port: check.port)
                 .whenComplete { result in
                     switch result {
                     case let .success(channel):
-                        channel.close(promise: nil)
                         promise.succeed(ProbeResult(ok: true, reason: "connected", latency: elapsed()))
+                        if let provider = channel as? SocketOptionProvider {
+                            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+                        } else {
+                            channel.close(promise: nil)
+                        }
                     case let .failure(error):
                         promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
                     }
@@ -101,7 +106,7 @@ public enum Probe {
                     try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, promise: promise, elapsed: elapsed))
                 }
             }
-            .connect(host: address, port: check.port)
+            .connect(to: address, port: check.port)
             .whenComplete { result in
                 switch result {
                 case let .success(channel):
@@ -368,5 +373,16 @@ enum TLSDiagnosis {
             promise.succeed(nil)
             context.close(promise: nil)
         }
+    }
+}
+
+extension ClientBootstrap {
+    /// Connects to an IP literal directly (no resolver, no Happy Eyeballs: the cheap path for
+    /// thousands of probes); host names go through NIO's resolver.
+    func connect(to address: String, port: Int) -> EventLoopFuture<Channel> {
+        if IPAddressCheck.isIP(address), let socketAddress = try? SocketAddress(ipAddress: address, port: port) {
+            return connect(to: socketAddress)
+        }
+        return connect(host: address, port: port)
     }
 }

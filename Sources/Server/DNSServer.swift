@@ -57,7 +57,7 @@ public final class DNSServer: Sendable {
             let ring = DecisionRing(sample: sample)
             worker.decisionRing = ring
             return ring
-        }
+        } + tcp.enableDecisionLog(sample: sample)
     }
 
     /// Closes the TCP listening sockets (open connections continue).

@@ -29,6 +29,20 @@ public final class TCPServer: Sendable {
         self.states = states
     }
 
+    /// A decision ring per event loop (each loop is one thread: single producer).
+    func enableDecisionLog(sample: Int) -> [DecisionRing] {
+        states.values.map { state in
+            let ring = DecisionRing(sample: sample)
+            state.processor.decisionRing = ring
+            state.processor.clock = {
+                var ts = timespec()
+                clock_gettime(CLOCK_REALTIME, &ts)
+                return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+            }
+            return ring
+        }
+    }
+
     /// Binds host:port and starts accepting.
     public func listen(host: String, port: Int) throws -> Channel {
         let bootstrap = ServerBootstrap(group: group)

@@ -31,10 +31,24 @@ enum SnapshotBuilder {
         return (config, try build(config))
     }
 
-    /// Builds the snapshot and returns the checks too (what a reload needs).
-    static func reloadBuild(configPath: String) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
-        let (config, snapshot) = try build(configPath: configPath)
-        return (snapshot, config.checks)
+    /// Builds the snapshot and returns the checks too (what a reload needs). Settings bound at start
+    /// (listen, control, decision log, server) must be unchanged: a reload that changes them fails
+    /// (all or nothing) and says a restart is needed.
+    static func reloadBuild(configPath: String, running: MeridianConfig) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
+        let config = try ConfigLoader.load(path: configPath)
+        var changed: [String] = []
+        if config.listen != running.listen { changed.append("listen") }
+        if config.controlListen != running.controlListen || config.controlToken != running.controlToken { changed.append("control") }
+        if config.decisionLog != running.decisionLog || config.decisionLogSample != running.decisionLogSample { changed.append("decision_log") }
+        if config.workers != running.workers || config.udpPayloadSize != running.udpPayloadSize
+            || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections {
+            changed.append("server")
+        }
+        if config.stateFile != running.stateFile { changed.append("health.state_file") }
+        guard changed.isEmpty else {
+            throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
+        }
+        return (try build(config), config.checks)
     }
 
     static func build(_ config: MeridianConfig) throws -> Snapshot {
@@ -135,7 +149,8 @@ struct Serve: ParsableCommand {
                 monitor = m
             }
             let path = config
-            reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path) }, publisher: publisher,
+            let running = loaded
+            reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
                                 monitor: monitor, metrics: metrics, logger: logger)
             if let listen = cfg.controlListen {
                 _ = try ControlServer(host: listen.host, port: listen.port, group: control,
@@ -204,6 +219,11 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// A reload that would need a restart to take effect.
+struct ReloadRefused: Error, CustomStringConvertible {
+    let description: String
 }
 
 struct Explain: ParsableCommand {
