@@ -177,6 +177,15 @@ public final class QueryProcessor {
 
     @inline(__always) func count(_ rcode: UInt16) { counters.bumpRCode(rcode) }
 
+    /// A stable hash of the client's /24 (IPv4) or /48 (IPv6), for `select: hash`.
+    @inline(__always) func clientHash() -> UInt64 {
+        let masked = clientKey.family == 4 ? clientKey.address >> 8 : clientKey.address >> 80
+        var h = UInt64(truncatingIfNeeded: masked) ^ UInt64(truncatingIfNeeded: masked >> 64) ^ UInt64(clientKey.family)
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 31)
+    }
+
     /// Copies the facts of a sampled decision into the ring (fixed-size record: no allocation).
     func record(_ ring: DecisionRing, q: ParsedQuery, service: Int32, decision: Decision) {
         var r = DecisionRecord()
@@ -324,7 +333,8 @@ public final class QueryProcessor {
                     let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
                     let health = snapshot.health.up[Int(s)]
                     let addressHealth = snapshot.health.addressUp[Int(s)]
-                    let random = nextRandom()
+                    // `select: hash` starts at an address chosen by the client (sticky); others draw per query
+                    let random = service.spec.select == .hash ? clientHash() : nextRandom()
                     let decision = service.decide(client: clientKey, qtype: qtype, random: random) { health[$0] }
                     scope = max(scope, decision.scope)
                     if let ring = decisionRing, ring.shouldSample() {

@@ -230,7 +230,9 @@ public final class CompiledService: @unchecked Sendable {
             let count = Int(isA ? pool.aCount : pool.aaaaCount)
             let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
             let size = isA ? 14 : 26
-            let limit = spec.maxAnswers > 0 ? min(spec.maxAnswers, count) : count
+            // `first` answers one address unless max_answers asks for more; the others all by default
+            let wanted = spec.maxAnswers > 0 ? spec.maxAnswers : (spec.select == .first ? 1 : count)
+            let limit = min(wanted, count)
             let firstAddress = Int(pool.weightOffset) + (isA ? 0 : Int(pool.aCount))
             var anyUp = false
             for i in 0..<count where addressUp(firstAddress + i) { anyUp = true }
