@@ -19,16 +19,33 @@ public enum ZoneCompiler {
         }
         let canonicalOrigin = WireName.toText(origin)
 
-        // 1. per-record checks, grouping by owner then type
-        var byOwner: [[UInt8]: [UInt16: [ZoneRecord]]] = [:]
-        for r in records {
+        // Names are interned once (a 64-bit FNV hash feeds the dictionary, not every byte), records
+        // are ordered by (owner, type, file order) with integer comparisons: a million-record zone
+        // compiles without a dictionary per owner.
+        var nameIds: [NameKey: Int32] = [:]
+        nameIds.reserveCapacity(records.count + extraOwners.count + 16)
+        var names: [[UInt8]] = []
+        func intern(_ name: [UInt8]) -> Int32 {
+            let key = NameKey(name)
+            if let id = nameIds[key] { return id }
+            let id = Int32(names.count)
+            nameIds[key] = id
+            names.append(name)
+            return id
+        }
+        func isInside(_ name: [UInt8]) -> Bool {
+            name.withUnsafeBufferPointer { o in
+                origin.withUnsafeBufferPointer { z in WireName.isSubdomain(o.baseAddress!, o.count, of: z.baseAddress!, z.count) }
+            }
+        }
+
+        // 1. per-record checks, in file order
+        var ownerOf = [Int32](repeating: 0, count: records.count)
+        for (i, r) in records.enumerated() {
             guard r.rrClass == DNSClass.in else {
                 throw ZoneError(file: r.file, line: r.line, reason: "class \(r.rrClass) record; only IN is served")
             }
-            let inside = r.owner.withUnsafeBufferPointer { o in
-                origin.withUnsafeBufferPointer { z in WireName.isSubdomain(o.baseAddress!, o.count, of: z.baseAddress!, z.count) }
-            }
-            guard inside else {
+            guard isInside(r.owner) else {
                 throw ZoneError(file: r.file, line: r.line,
                                 reason: "out-of-zone data: \(WireName.toText(r.owner)) is not in zone \(canonicalOrigin)")
             }
@@ -38,62 +55,91 @@ public enum ZoneCompiler {
                 throw ZoneError(file: r.file, line: r.line, reason: "type \(r.type) cannot appear in zone data")
             default: break
             }
-            byOwner[r.owner, default: [:]][r.type, default: []].append(r)
+            ownerOf[i] = intern(r.owner)
         }
+        let ownersWithData = names.count
+
+        // group: records sorted by (owner id, type, position); sets as ranges of that order
+        var order = Array(0..<records.count)
+        order.sort { a, b in
+            let oa = ownerOf[a], ob = ownerOf[b]
+            if oa != ob { return oa < ob }
+            let ta = records[a].type, tb = records[b].type
+            return ta != tb ? ta < tb : a < b
+        }
+        struct SetRange { let type: UInt16; let start: Int; let end: Int }
+        var sets: [SetRange] = []
+        var firstSetOf = [Int](repeating: 0, count: ownersWithData)
+        var setCountOf = [Int](repeating: 0, count: ownersWithData)
+        var k = 0
+        while k < order.count {
+            let owner = Int(ownerOf[order[k]])
+            firstSetOf[owner] = sets.count
+            while k < order.count && Int(ownerOf[order[k]]) == owner {
+                let type = records[order[k]].type
+                let start = k
+                while k < order.count && Int(ownerOf[order[k]]) == owner && records[order[k]].type == type { k += 1 }
+                sets.append(SetRange(type: type, start: start, end: k))
+            }
+            setCountOf[owner] = sets.count - firstSetOf[owner]
+        }
+        func setsOf(_ owner: Int) -> ArraySlice<SetRange> {
+            owner < ownersWithData ? sets[firstSetOf[owner]..<(firstSetOf[owner] + setCountOf[owner])] : []
+        }
+        func recordsOf(_ set: SetRange) -> [ZoneRecord] { order[set.start..<set.end].map { records[$0] } }
 
         // 2. apex: one SOA, NS present; SOA nowhere else
-        guard let apexSets = byOwner[origin], let soaRecords = apexSets[DNSType.soa] else {
+        let apexId = nameIds[NameKey(origin)].map(Int.init)
+        guard let apexId, let soaSet = setsOf(apexId).first(where: { $0.type == DNSType.soa }) else {
             throw ZoneError(file: file, line: 0, reason: "zone \(canonicalOrigin) has no SOA record at its apex")
         }
+        let soaRecords = recordsOf(soaSet)
         guard soaRecords.count == 1 else {
             throw ZoneError(file: soaRecords[1].file, line: soaRecords[1].line, reason: "more than one SOA record at the apex")
         }
-        guard apexSets[DNSType.ns] != nil else {
+        guard setsOf(apexId).contains(where: { $0.type == DNSType.ns }) else {
             throw ZoneError(file: file, line: 0, reason: "zone \(canonicalOrigin) has no NS records at its apex")
         }
-        for (owner, sets) in byOwner where owner != origin {
-            if let soa = sets[DNSType.soa]?.first {
-                throw ZoneError(file: soa.file, line: soa.line, reason: "SOA record below the apex (\(WireName.toText(owner)))")
-            }
+        for set in sets where set.type == DNSType.soa && Int(ownerOf[order[set.start]]) != apexId {
+            let soa = records[order[set.start]]
+            throw ZoneError(file: soa.file, line: soa.line, reason: "SOA record below the apex (\(WireName.toText(soa.owner)))")
         }
         let soa = soaRecords[0]
         guard soa.rdata.count >= 22 else { throw ZoneError(file: soa.file, line: soa.line, reason: "malformed SOA") }
 
         // 3. CNAME rules
-        for (owner, sets) in byOwner {
-            guard let cnames = sets[DNSType.cname] else { continue }
+        for set in sets where set.type == DNSType.cname {
+            let owner = Int(ownerOf[order[set.start]])
+            let cnames = recordsOf(set)
             if cnames.count > 1 {
                 throw ZoneError(file: cnames[1].file, line: cnames[1].line,
-                                reason: "more than one CNAME at \(WireName.toText(owner))")
+                                reason: "more than one CNAME at \(WireName.toText(names[owner]))")
             }
-            if let other = sets.first(where: { $0.key != DNSType.cname && !cnameCompanions.contains($0.key) }) {
+            if let other = setsOf(owner).first(where: { $0.type != DNSType.cname && !cnameCompanions.contains($0.type) }) {
                 let c = cnames[0]
                 throw ZoneError(file: c.file, line: c.line,
-                                reason: "CNAME at \(WireName.toText(owner)) beside other data (type \(other.key))")
+                                reason: "CNAME at \(WireName.toText(names[owner])) beside other data (type \(other.type))")
             }
-            if owner == origin {
+            if owner == apexId {
                 throw ZoneError(file: cnames[0].file, line: cnames[0].line, reason: "CNAME at the zone apex")
             }
         }
 
         // 4. every ancestor between an owner and the apex is a node (empty non-terminals)
-        var allNames = Set(byOwner.keys)
-        for extra in extraOwners where extra.count >= origin.count && Array(extra.suffix(origin.count)) == origin {
-            allNames.insert(extra)
-        }
-        for owner in allNames {
-            var name = owner
+        for extra in extraOwners where extra.count >= origin.count && isInside(extra) { _ = intern(extra) }
+        var i = 0
+        while i < names.count {
+            var name = names[i]
             while name.count > origin.count {
                 name = Array(name[(Int(name[0]) + 1)...])
-                allNames.insert(name)
+                if nameIds[NameKey(name)] != nil { break } // its ancestors are interned already
+                _ = intern(name)
             }
+            i += 1
         }
-        let ordered = allNames.sorted { a, b in a.count != b.count ? a.count < b.count : a.lexicographicallyPrecedes(b) }
-        var nodeIndex: [[UInt8]: Int32] = [:]
-        for (i, n) in ordered.enumerated() { nodeIndex[n] = Int32(i) }
 
         // 5. encode
-        var names: [UInt8] = []
+        var nameBytes: [UInt8] = []
         var data: [UInt8] = []
         var rrsets: [PreparedRRSet] = []
         var nameOffsets: [Int32] = []
@@ -101,25 +147,28 @@ public enum ZoneCompiler {
         var setCounts: [UInt16] = []
         var flagsList: [UInt8] = []
         var recordCount = 0
-        for name in ordered {
-            nameOffsets.append(Int32(names.count))
-            names.append(contentsOf: name)
+        nameOffsets.reserveCapacity(names.count)
+        for (id, name) in names.enumerated() {
+            nameOffsets.append(Int32(nameBytes.count))
+            nameBytes.append(contentsOf: name)
             firstSets.append(Int32(rrsets.count))
-            let sets = byOwner[name] ?? [:]
-            var flags: UInt8 = name == origin ? ZoneNode.apex : 0
-            if name != origin, sets[DNSType.ns] != nil { flags |= ZoneNode.delegation }
-            if sets[DNSType.cname] != nil { flags |= ZoneNode.alias }
+            let own = setsOf(id)
+            var flags: UInt8 = id == apexId ? ZoneNode.apex : 0
+            if id != apexId, own.contains(where: { $0.type == DNSType.ns }) { flags |= ZoneNode.delegation }
+            if own.contains(where: { $0.type == DNSType.cname }) { flags |= ZoneNode.alias }
             flagsList.append(flags)
-            for type in sets.keys.sorted() {
-                var unique: [ZoneRecord] = []
-                for r in sets[type]! where !unique.contains(where: { $0.rdata == r.rdata }) { unique.append(r) }
-                guard unique.count <= 65535 else {
-                    throw ZoneError(file: unique[0].file, line: unique[0].line, reason: "RRset too large")
+            for set in own {
+                var unique: [Int] = []
+                for idx in order[set.start..<set.end] where !unique.contains(where: { records[$0].rdata == records[idx].rdata }) {
+                    unique.append(idx)
                 }
-                let ttl = unique.map(\.ttl).min()!
+                guard unique.count <= 65535 else {
+                    throw ZoneError(file: records[unique[0]].file, line: records[unique[0]].line, reason: "RRset too large")
+                }
+                let ttl = unique.map { records[$0].ttl }.min()!
                 let start = data.count
-                for r in unique { appendBody(&data, type: type, ttl: ttl, rdata: r.rdata) }
-                rrsets.append(PreparedRRSet(type: type, records: UInt16(unique.count), offset: Int32(start),
+                for idx in unique { appendBody(&data, type: set.type, ttl: ttl, rdata: records[idx].rdata) }
+                rrsets.append(PreparedRRSet(type: set.type, records: UInt16(unique.count), offset: Int32(start),
                                             length: Int32(data.count - start)))
                 recordCount += unique.count
             }
@@ -135,16 +184,17 @@ public enum ZoneCompiler {
 
         // 6. wildcard children and referral glue
         var nodes: [ZoneNode] = []
+        nodes.reserveCapacity(names.count)
         var glue: [GlueRef] = []
-        for (i, name) in ordered.enumerated() {
-            let wildcard = nodeIndex[[1, 0x2A] + name] ?? -1
+        for (id, name) in names.enumerated() {
+            let wildcard = nameIds[NameKey([1, 0x2A] + name)] ?? -1
             let glueStart = Int32(glue.count)
-            if flagsList[i] & ZoneNode.delegation != 0, let nsSet = byOwner[name]?[DNSType.ns] {
+            if flagsList[id] & ZoneNode.delegation != 0, let nsSet = setsOf(id).first(where: { $0.type == DNSType.ns }) {
                 var seen = Set<[UInt8]>()
-                for ns in nsSet {
+                for ns in recordsOf(nsSet) {
                     var target = ns.rdata
                     WireName.lowercase(ns.rdata, length: ns.rdata.count, into: &target)
-                    guard seen.insert(target).inserted, let t = nodeIndex[target] else { continue }
+                    guard seen.insert(target).inserted, let t = nameIds[NameKey(target)] else { continue }
                     for type in [DNSType.a, DNSType.aaaa] {
                         let first = Int(firstSets[Int(t)])
                         for s in first..<(first + Int(setCounts[Int(t)])) where rrsets[s].type == type {
@@ -153,13 +203,13 @@ public enum ZoneCompiler {
                     }
                 }
             }
-            nodes.append(ZoneNode(nameOffset: nameOffsets[i], nameLength: UInt16(name.count), firstRRSet: firstSets[i],
-                                  rrsetCount: setCounts[i], flags: flagsList[i], wildcardChild: wildcard,
+            nodes.append(ZoneNode(nameOffset: nameOffsets[id], nameLength: UInt16(name.count), firstRRSet: firstSets[id],
+                                  rrsetCount: setCounts[id], flags: flagsList[id], wildcardChild: wildcard,
                                   glueStart: glueStart, glueCount: UInt16(glue.count - Int(glueStart))))
         }
-        return CompiledZone(origin: origin, originText: canonicalOrigin, serial: serial, apexNode: nodeIndex[origin]!,
+        return CompiledZone(origin: origin, originText: canonicalOrigin, serial: serial, apexNode: Int32(apexId),
                             negativeSOA: negativeSOA, recordCount: recordCount, nodes: nodes, rrsets: rrsets, glue: glue,
-                            names: names, data: data)
+                            names: nameBytes, data: data)
     }
 
     /// TYPE CLASS TTL RDLENGTH RDATA (RFC 1035 §4.1.3).
@@ -177,4 +227,18 @@ public enum ZoneCompiler {
         let records = try ZoneFileReader.read(path: path, origin: origin)
         return try compile(origin: origin, records: records, file: path, extraOwners: extraOwners)
     }
+}
+
+/// A wire name as a dictionary key: hashed once with FNV-1a (64-bit) instead of byte by byte.
+struct NameKey: Hashable {
+    let bytes: [UInt8]
+    let fingerprint: UInt64
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        fingerprint = bytes.withUnsafeBufferPointer { WireName.hash($0.baseAddress!, length: $0.count) }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+    static func == (a: NameKey, b: NameKey) -> Bool { a.fingerprint == b.fingerprint && a.bytes == b.bytes }
 }

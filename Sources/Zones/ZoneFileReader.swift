@@ -40,7 +40,9 @@ public enum ZoneFileReader {
             if let previous { ldns_rdf_deep_free(previous) }
         }
         var lineNumber: Int32 = 0
-        var buffer = [UInt8](repeating: 0, count: 65535 + 512)
+        // one ldns output buffer for every record of the file (a fresh one per record costs a 64 KiB malloc)
+        guard let wire = ldns_buffer_new(Int(LDNS_MAX_PACKETLEN)) else { throw ZoneError(file: path, line: 0, reason: "out of memory") }
+        defer { ldns_buffer_free(wire) }
         while feof(fp) == 0 {
             var rr: UnsafeMutablePointer<ldns_rr>? = nil
             let before = lineNumber
@@ -49,7 +51,7 @@ public enum ZoneFileReader {
             case LDNS_STATUS_OK:
                 guard let rr else { continue }
                 defer { ldns_rr_free(rr) }
-                records.append(try convert(rr, file: path, line: startLine(lines, after: Int(before), fallback: Int(lineNumber)), buffer: &buffer))
+                records.append(try convert(rr, file: path, line: startLine(lines, after: Int(before), fallback: Int(lineNumber)), wire: wire))
             case LDNS_STATUS_SYNTAX_EMPTY, LDNS_STATUS_SYNTAX_TTL, LDNS_STATUS_SYNTAX_ORIGIN:
                 continue
             case LDNS_STATUS_SYNTAX_INCLUDE:
@@ -89,16 +91,13 @@ public enum ZoneFileReader {
     }
 
     /// Converts one ldns record to a `ZoneRecord` (owner lower-cased; RDATA via ldns's wire writer).
-    static func convert(_ rr: UnsafeMutablePointer<ldns_rr>, file: String, line: Int, buffer: inout [UInt8]) throws -> ZoneRecord {
+    static func convert(_ rr: UnsafeMutablePointer<ldns_rr>, file: String, line: Int, wire: UnsafeMutablePointer<ldns_buffer>) throws -> ZoneRecord {
         let ownerRDF = ldns_rr_owner(rr)!
         let ownerSize = ldns_rdf_size(ownerRDF)
         let ownerData = ldns_rdf_data(ownerRDF)!
         var owner = [UInt8](repeating: 0, count: ownerSize)
         WireName.lowercase(ownerData, length: ownerSize, into: &owner)
-        guard let wire = ldns_buffer_new(Int(LDNS_MAX_PACKETLEN)) else {
-            throw ZoneError(file: file, line: line, reason: "out of memory")
-        }
-        defer { ldns_buffer_free(wire) }
+        ldns_buffer_clear(wire)
         let status = ldns_rr_rdata2buffer_wire(wire, rr)
         guard status == LDNS_STATUS_OK else {
             throw ZoneError(file: file, line: line, reason: String(cString: ldns_get_errorstr_by_id(status)))
@@ -152,3 +151,4 @@ extension String {
         self = String(decoding: bytes, as: UTF8.self)
     }
 }
+
