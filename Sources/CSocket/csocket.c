@@ -35,11 +35,19 @@ int msock_open_udp(const char *host, int port, char *err, size_t errlen) {
     int on = 1, rcvbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    // pktinfo only on wildcard binds: there the reply must leave from the address the query reached;
+    // on a specific address the kernel already uses it, and pktinfo would cost a control message
+    // and a source-address route lookup per packet.
+    int wildcard = 0;
     if (res->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)res->ai_addr;
+        wildcard = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+        if (wildcard) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
     } else {
-        setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)res->ai_addr;
+        wildcard = s4->sin_addr.s_addr == htonl(INADDR_ANY);
+        if (wildcard) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
     }
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
         snprintf(err, errlen, "bind %s port %d: %s", host, port, strerror(errno));

@@ -6,6 +6,10 @@ public struct PrefixPartition: Sendable {
     public let width: Int
     public private(set) var starts: [UInt128]
     public private(set) var keys: [Int32]
+    /// Optional first-level index on the top `bucketBits` bits: bucket b's addresses lie in ranges
+    /// buckets[b] ... buckets[b + 1] (built by `indexed()`; empty = plain binary search).
+    public private(set) var buckets: [Int32] = []
+    public static let bucketBits = 16
 
     /// One range covering everything with `key`.
     public init(width: Int, key: Int32 = -1) {
@@ -23,11 +27,16 @@ public struct PrefixPartition: Sendable {
 
     public var count: Int { starts.count }
 
-    /// Index of the range containing `address` (binary search; no allocation).
+    /// Index of the range containing `address` (bucket index, then binary search; no allocation).
     @inlinable
     public func index(of address: UInt128) -> Int {
         var lo = 0
         var hi = starts.count - 1
+        if !buckets.isEmpty {
+            let b = Int(truncatingIfNeeded: address >> UInt128(width - PrefixPartition.bucketBits))
+            lo = Int(buckets[b])
+            hi = Int(buckets[b + 1])
+        }
         while lo < hi {
             let mid = (lo + hi + 1) >> 1
             if starts[mid] <= address { lo = mid } else { hi = mid - 1 }
@@ -39,6 +48,24 @@ public struct PrefixPartition: Sendable {
     @inlinable
     public func end(of i: Int) -> UInt128 {
         i + 1 < starts.count ? starts[i + 1] - 1 : IPPrefix.all(width)
+    }
+
+    /// A copy with the first-level bucket index (256 KiB per family): lookups then search only the
+    /// ranges of the client's top 16 bits instead of the whole table.
+    public func indexed() -> PrefixPartition {
+        var copy = self
+        copy.buckets = []
+        var table = [Int32](repeating: 0, count: (1 << PrefixPartition.bucketBits) + 1)
+        let shift = UInt128(width - PrefixPartition.bucketBits)
+        var range = 0
+        for b in 0..<(1 << PrefixPartition.bucketBits) {
+            let first = UInt128(b) << shift
+            while range + 1 < starts.count && starts[range + 1] <= first { range += 1 }
+            table[b] = Int32(range)
+        }
+        table[1 << PrefixPartition.bucketBits] = Int32(starts.count - 1)
+        copy.buckets = table
+        return copy
     }
 
     /// Appends a range starting at `start` (>= the last start), merging equal neighbours.
