@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <malloc.h>
 
 #define CONTROL_SIZE 64
 
@@ -185,3 +186,5 @@ int msock_send(int fd, msock_batch *b, unsigned n) {
     }
     return (int)sent;
 }
+
+void msock_release_free_memory(void) { malloc_trim(0); }

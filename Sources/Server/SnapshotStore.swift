@@ -1,4 +1,5 @@
 import Atomics
+import CSocket
 import Engine
 import NIOConcurrencyHelpers
 
@@ -28,3 +29,7 @@ public final class SnapshotStore: Sendable {
         return (box.withLockedValue { $0 }, generation)
     }
 }
+
+/// Hands heap memory freed after loading back to the kernel (glibc `malloc_trim`): loading builds
+/// large temporary tables, and without this the process keeps their pages resident.
+public func releaseFreedMemory() { msock_release_free_memory() }

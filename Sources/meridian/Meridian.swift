@@ -121,6 +121,8 @@ struct Serve: ParsableCommand {
                 return a
             }
         }
+        // Loading builds large temporary tables; hand the freed heap back to the kernel (RSS).
+        releaseFreedMemory()
         for zone in snapshot.zones {
             logger.info("zone loaded", metadata: ["zone": "\(zone.originText)", "serial": "\(zone.serial)",
                                                   "records": "\(zone.recordCount)"])

@@ -31,4 +31,7 @@ void msock_set_reply(msock_batch *b, unsigned j, unsigned i, unsigned length);
 /// Sends reply slots 0..<n; returns how many were sent (retrying the rest on partial sends).
 int msock_send(int fd, msock_batch *b, unsigned n);
 
+/// Returns freed heap memory to the kernel after loading (glibc malloc_trim).
+void msock_release_free_memory(void);
+
 #endif
