@@ -77,6 +77,7 @@ gslb-tests: test-deps
 health-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/health/health_test.py .build/debug/meridian
+	python3 Tests/health/check_types_test.py .build/debug/meridian
 
 # Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM.
 ops-tests: test-deps

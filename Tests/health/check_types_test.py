@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""check_types_test.py BIN -- the `dns` and `file` health check types against the real binary.
+
+dns: endpoint 127.0.0.1 is Meridian itself (SOA of the test zone, expect NOERROR) -> up; 127.0.0.2 on the
+same port has nothing listening -> down. file: a state file with lines "ADDRESS up|down", changed while
+Meridian runs. Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
+killed by PID at the end.
+"""
+import json, os, socket, subprocess, sys, tempfile, time, urllib.request
+import dns.message, dns.query, dns.rdatatype
+
+BIN = sys.argv[1]
+npass = nfail = 0
+
+
+def check(name, ok, why=""):
+    global npass, nfail
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok or not why else " -- " + why), flush=True)
+    if ok:
+        npass += 1
+    else:
+        nfail += 1
+
+
+def free_port():
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            t.close()
+    raise SystemExit("no free port")
+
+
+def answer(port, name):
+    q = dns.message.make_query(name, "A")
+    try:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=1.0)
+    except Exception:
+        return None
+    return sorted(a.address for rr in r.answer if rr.rdtype == dns.rdatatype.A for a in rr)
+
+
+def wait_for(port, name, want, seconds):
+    deadline = time.time() + seconds
+    got = None
+    while time.time() < deadline:
+        got = answer(port, name)
+        if got == want:
+            return True, got
+        time.sleep(0.1)
+    return False, got
+
+
+def status(cport):
+    with urllib.request.urlopen("http://127.0.0.1:%d/v1/status" % cport, timeout=2) as r:
+        return json.load(r)
+
+
+def endpoint_state(st, service, address):
+    for s in st["services"]:
+        if s["name"] == service:
+            for reg in s["regions"]:
+                for e in reg["endpoints"]:
+                    if e["address"] == address:
+                        return e.get("state"), e.get("reason")
+    return None, None
+
+
+d = tempfile.mkdtemp(prefix="meridian-checktypes.")
+port, cport = free_port(), free_port()
+state_file = os.path.join(d, "state.txt")
+with open(state_file, "w") as f:
+    f.write("127.0.1.21 up\n127.0.1.22 up\n")
+with open(os.path.join(d, "zone.db"), "w") as f:
+    f.write("$ORIGIN ct.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 127.0.0.1\n"
+            "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\n")
+with open(os.path.join(d, "m.yaml"), "w") as f:
+    f.write("""listen: ["127.0.0.1:%d"]
+zones:
+  - origin: ct.test.
+    file: zone.db
+control: { listen: "127.0.0.1:%d" }
+health: { wait_first_round: false }
+checks:
+  self-dns: { type: dns, port: %d, query: ct.test., expect: NOERROR, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
+  ext-file: { type: file, file: state.txt, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }
+services:
+  dnsc.ct.test.:
+    policy: failover
+    order: [a, b]
+    pools:
+      a: { addresses: [127.0.0.2], check: self-dns }
+      b: { addresses: [127.0.0.1], check: self-dns }
+  filec.ct.test.:
+    policy: failover
+    order: [a, b]
+    pools:
+      a: { addresses: [127.0.1.21], check: ext-file }
+      b: { addresses: [127.0.1.22], check: ext-file }
+""" % (port, cport, port))
+log = open(os.path.join(d, "log"), "w")
+proc = subprocess.Popen([BIN, "serve", "--config", os.path.join(d, "m.yaml")], stdout=log, stderr=log)
+try:
+    ok, got = wait_for(port, "ct.test.", [], 15)  # SOA name: any answer means the server is up
+    ok, got = wait_for(port, "dnsc.ct.test.", ["127.0.0.1"], 8)
+    check("dns check: 127.0.0.2 (nothing listening) down, so failover answers 127.0.0.1 (Meridian answering itself)",
+          ok, "got %s" % got)
+    st = status(cport)
+    s_up, r_up = endpoint_state(st, "dnsc.ct.test.", "127.0.0.1")
+    s_down, r_down = endpoint_state(st, "dnsc.ct.test.", "127.0.0.2")
+    check("dns check: self endpoint up with an rcode reason", s_up == "up" and "rcode 0" in (r_up or ""), "%s %s" % (s_up, r_up))
+    check("dns check: dead endpoint down with a reason", s_down == "down" and bool(r_down), "%s %s" % (s_down, r_down))
+
+    ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.21"], 5)
+    check("file check: both up -> first region answers", ok, "got %s" % got)
+    with open(state_file, "w") as f:
+        f.write("127.0.1.21 down\n127.0.1.22 up\n")
+    t0 = time.time()
+    ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.22"], 4)
+    check("file check: state file says down -> next region within 4 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+    with open(state_file, "w") as f:
+        f.write("up\n")
+    ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.21"], 4)
+    check("file check: a single word applies to every endpoint", ok, "got %s" % got)
+    os.unlink(state_file)
+    time.sleep(2.5)
+    st = status(cport)
+    s, r = endpoint_state(st, "filec.ct.test.", "127.0.1.21")
+    check("file check: a missing file marks endpoints down with a reason", s == "down" and "unreadable" in (r or ""), "%s %s" % (s, r))
+    ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.21"], 2)
+    check("file check: all down -> fail open to the first region (never an empty answer)", ok, "got %s" % got)
+finally:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+print("%d passed, %d failed" % (npass, nfail))
+sys.exit(0 if nfail == 0 else 1)
