@@ -52,7 +52,8 @@ run: release
 	@echo
 	@echo "Meridian serves zones/ on 127.0.0.1:5353 and [::1]:5353 (UDP and TCP). Try, in another shell:"
 	@echo "  dig @127.0.0.1 -p 5353 www.gslb.example A"
-	@echo "  dig @127.0.0.1 -p 5353 www.gslb.example AAAA +subnet=81.2.69.0/24"
+	@echo "  dig @127.0.0.1 -p 5353 www.gslb.example AAAA +subnet=198.51.100.0/24   (eu-west, ECS scope /24)"
+	@echo "  .build/release/meridian explain --config zones/meridian.yaml --client 203.0.113.200/32 www.gslb.example A"
 	@echo "  dig @127.0.0.1 -p 5353 api.gslb.example A +tcp"
 	@echo "  dig @127.0.0.1 -p 5353 gslb.example SOA +nsid"
 	@echo "  dig @127.0.0.1 -p 5353 version.bind TXT CH"
