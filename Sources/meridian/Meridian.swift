@@ -53,7 +53,13 @@ enum SnapshotBuilder {
 
     static func build(_ config: MeridianConfig) throws -> Snapshot {
         var sources = GeoSources()
-        if let path = config.geoDatabase { sources.database = try GeoDatabase(path: path) }
+        if let path = config.geoDatabase {
+            do {
+                sources.database = try GeoDatabase(path: path)
+            } catch {
+                throw ReloadRefused(description: "\(config.geoDeclaredAt): geo.database: \(error)")
+            }
+        }
         if let path = config.geoNetworks { sources.networks = try NetworkTable.readRegionTable(path: path) }
         for check in config.checks { try check.validate() }
         for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
@@ -223,7 +229,7 @@ struct Check: ParsableCommand {
     }
 }
 
-/// A reload that would need a restart to take effect.
+/// A configuration problem reported with its config location (also a reload that would need a restart).
 struct ReloadRefused: Error, CustomStringConvertible {
     let description: String
 }
