@@ -121,7 +121,15 @@ public enum ConfigLoader {
                     switch k {
                     case "state_file": config.stateFile = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
                     case "wait_first_round": config.waitForFirstRound = try reader.bool(v, k)
-                    default: throw reader.error(v, "unknown health key '\(k)' (expected state_file, wait_first_round)")
+                    case "initial":
+                        // wait: GSLB answers wait for one round of checks (bounded); up / down: start so
+                        let text = try reader.string(v, k)
+                        switch text {
+                        case "wait": config.waitForFirstRound = true
+                        case "up", "down": config.waitForFirstRound = false; config.initialState = text
+                        default: throw reader.error(v, "initial must be wait, up or down")
+                        }
+                    default: throw reader.error(v, "unknown health key '\(k)' (expected state_file, wait_first_round, initial)")
                     }
                 }
             case "control":

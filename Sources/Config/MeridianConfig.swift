@@ -75,6 +75,8 @@ public struct MeridianConfig: Sendable, Equatable {
     public var stateFile: String?
     /// Wait for the first round of checks (bounded by the longest timeout) before serving.
     public var waitForFirstRound = true
+    /// State of endpoints before their first result when not waiting: "up" (optimistic) or "down".
+    public var initialState = "up"
     /// The control API (HTTP) address and bearer token for writes.
     public var controlListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8053)
     public var controlToken: String?

@@ -144,8 +144,16 @@ struct Serve: ParsableCommand {
             publisher.publish() // overrides from the state file apply from the first answer
             let endpoints = HealthPublisher.endpoints(of: snapshot.services)
             if !endpoints.isEmpty {
+                // before the first result an endpoint is unknown (counted up) unless `initial: down`
+                var initial: [Endpoint: EndpointState] = [:]
+                if !cfg.waitForFirstRound && cfg.initialState == "down" {
+                    let byName = Dictionary(cfg.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                    for e in endpoints {
+                        if let c = byName[e.check] { initial[e] = EndpointState(rise: c.rise, fall: c.fall, initial: .down) }
+                    }
+                }
                 let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: control, logger: logger,
-                                          onChange: { publisher.update(states: $0) })
+                                          initial: initial, onChange: { publisher.update(states: $0) })
                 m.start()
                 if cfg.waitForFirstRound {
                     // GSLB names wait for one round of checks, bounded by the longest timeout
