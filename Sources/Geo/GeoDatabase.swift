@@ -47,42 +47,88 @@ public struct GeoError: Error, CustomStringConvertible, Sendable {
 /// The search tree is walked once with `MMDB_read_node` (DFS, left before right, so ranges come out
 /// sorted and complete); each distinct data record is decoded once with `MMDB_aget_value`. Nothing
 /// of libmaxminddb is used after load, so the query path never touches it.
-public final class GeoDatabase: Sendable {
+public final class GeoDatabase: @unchecked Sendable {
     public let path: String
     public let databaseType: String
     public let buildEpoch: UInt64
     public let records: [GeoRecord]
-    public let v4: PrefixPartition
-    public let v6: PrefixPartition
+    /// The open database (memory-mapped; pages are resident only when read): `lookup` uses it once the
+    /// partitions are released.
+    private(set) var mmdb: UnsafeMutablePointer<MMDB_s>
+    let ipVersion: Int32
+    /// The compiled partitions, needed only while services compile. Invariant: released (set to nil)
+    /// only by `releasePartitions()` before the database is shared with any other thread.
+    private var partitions: (v4: PrefixPartition, v6: PrefixPartition)?
 
     public init(path: String) throws {
         var status: Int32 = 0
         guard let mmdb = meridian_mmdb_open(path, &status) else {
             throw GeoError(file: path, reason: "cannot open MaxMind database: \(String(cString: MMDB_strerror(status)))")
         }
-        defer { meridian_mmdb_close(mmdb) }
+        self.mmdb = mmdb
         self.path = path
         databaseType = String(cString: meridian_mmdb_type(mmdb))
         buildEpoch = meridian_mmdb_build_epoch(mmdb)
+        ipVersion = Int32(meridian_mmdb_ip_version(mmdb))
         var walker = TreeWalker(mmdb: mmdb)
-        if meridian_mmdb_ip_version(mmdb) == 6 {
-            let v4Start = try walker.followZeros(96)
-            v6 = try walker.partition(root: 0, width: 128, skipNode: v4Start)
-            v4 = try v4Start.map { try walker.partition(root: $0, width: 32, skipNode: nil) }
-                ?? PrefixPartition(width: 32, key: -1)
-        } else {
-            v4 = try walker.partition(root: 0, width: 32, skipNode: nil)
-            v6 = PrefixPartition(width: 128, key: -1)
+        let v4: PrefixPartition
+        let v6: PrefixPartition
+        do {
+            if ipVersion == 6 {
+                let v4Start = try walker.followZeros(96)
+                v6 = try walker.partition(root: 0, width: 128, skipNode: v4Start)
+                v4 = try v4Start.map { try walker.partition(root: $0, width: 32, skipNode: nil) }
+                    ?? PrefixPartition(width: 32, key: -1)
+            } else {
+                v4 = try walker.partition(root: 0, width: 32, skipNode: nil)
+                v6 = PrefixPartition(width: 128, key: -1)
+            }
+        } catch {
+            meridian_mmdb_close(mmdb)
+            throw error
         }
+        partitions = (v4, v6)
         records = walker.records
+    }
+
+    deinit { meridian_mmdb_close(mmdb) }
+
+    /// The database's IPv4 / IPv6 partitions (empty after `releasePartitions()`).
+    public var v4: PrefixPartition { partitions?.v4 ?? PrefixPartition(width: 32, key: -1) }
+    public var v6: PrefixPartition { partitions?.v6 ?? PrefixPartition(width: 128, key: -1) }
+
+    /// Frees the partitions once every service is compiled (they are the bulk of the memory: each
+    /// service keeps its own merged decision tables). `lookup` then reads the mapped file.
+    /// The walk touched every page of the mapped file, and resident file pages count in RSS: the file
+    /// is mapped afresh so that only the pages later lookups read become resident.
+    public func releasePartitions() {
+        partitions = nil
+        var status: Int32 = 0
+        if let fresh = meridian_mmdb_open(path, &status) {
+            meridian_mmdb_close(mmdb)
+            mmdb = fresh
+        }
     }
 
     /// The record for an address, and the database network containing it (for `explain`).
     public func lookup(family: Int, address: UInt128) -> (record: GeoRecord?, first: UInt128, last: UInt128) {
-        let p = family == 4 ? v4 : v6
-        let i = p.index(of: address)
-        let key = p.keys[i]
-        return (key >= 0 ? records[Int(key)] : nil, p.starts[i], p.end(of: i))
+        if let partitions {
+            let p = family == 4 ? partitions.v4 : partitions.v6
+            let i = p.index(of: address)
+            let key = p.keys[i]
+            return (key >= 0 ? records[Int(key)] : nil, p.starts[i], p.end(of: i))
+        }
+        var gaiError: Int32 = 0
+        var mmdbError: Int32 = 0
+        let result = MMDB_lookup_string(mmdb, IPPrefix.formatAddress(family: family, address), &gaiError, &mmdbError)
+        let width = family == 4 ? 32 : 128
+        var length = Int(result.netmask)
+        if family == 4 && ipVersion == 6 { length = max(0, length - 96) }
+        let mask = IPPrefix.mask(length, width: width)
+        let first = address & mask
+        let last = first | (~mask & IPPrefix.all(width))
+        guard gaiError == 0, mmdbError == MMDB_SUCCESS, result.found_entry else { return (nil, first, last) }
+        return (TreeWalker.decode(result.entry), first, last)
     }
 }
 
@@ -158,6 +204,21 @@ struct TreeWalker {
     /// The record index for a data entry, decoding each distinct record once.
     mutating func recordKey(_ entry: MMDB_entry_s) throws -> Int32 {
         if let k = recordIndex[entry.offset] { return k }
+        let record = TreeWalker.decode(entry)
+        let key: Int32
+        if let existing = interned[record] {
+            key = existing
+        } else {
+            key = Int32(records.count)
+            records.append(record)
+            interned[record] = key
+        }
+        recordIndex[entry.offset] = key
+        return key
+    }
+
+    /// The fields the policies use, read with MMDB_aget_value.
+    static func decode(_ entry: MMDB_entry_s) -> GeoRecord {
         var record = GeoRecord()
         var buffer = [CChar](repeating: 0, count: 64)
         func text(_ a: String, _ b: String, _ c: String?) -> String? {
@@ -174,15 +235,6 @@ struct TreeWalker {
         var value = 0.0
         if meridian_mmdb_double(entry, "location", "latitude", &value) == 1 { record.latitude = value }
         if meridian_mmdb_double(entry, "location", "longitude", &value) == 1 { record.longitude = value }
-        let key: Int32
-        if let existing = interned[record] {
-            key = existing
-        } else {
-            key = Int32(records.count)
-            records.append(record)
-            interned[record] = key
-        }
-        recordIndex[entry.offset] = key
-        return key
+        return record
     }
 }
