@@ -18,10 +18,10 @@ public final class DecisionLogWriter: @unchecked Sendable {
     public init(path: String, rings: [DecisionRing], store: SnapshotStore, logger: Logger) throws {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw HealthLikeError("cannot create decision log \(path)")
+                throw DecisionLogError("cannot create decision log \(path)")
             }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw HealthLikeError("cannot open decision log \(path)") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw DecisionLogError("cannot open decision log \(path)") }
         handle.seekToEndOfFile()
         self.handle = handle
         self.rings = rings
@@ -86,7 +86,7 @@ public final class DecisionLogWriter: @unchecked Sendable {
     }
 }
 
-struct HealthLikeError: Error, CustomStringConvertible {
+struct DecisionLogError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }

@@ -77,19 +77,6 @@ public enum WireName {
         return n
     }
 
-    /// Offset of the suffix of `name` that has exactly `labels` labels (root excluded).
-    @inline(__always)
-    public static func suffixOffset(_ name: UnsafePointer<UInt8>, length: Int, keepingLabels labels: Int) -> Int {
-        let total = labelCount(name, length: length)
-        var skipLabels = total - labels
-        var pos = 0
-        while skipLabels > 0 {
-            pos += Int(name[pos]) + 1
-            skipLabels -= 1
-        }
-        return pos
-    }
-
     /// A stable 64-bit hash of a (lower-case) wire name; FNV-1a.
     @inline(__always)
     public static func hash(_ name: UnsafePointer<UInt8>, length: Int) -> UInt64 {

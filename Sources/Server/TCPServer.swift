@@ -34,11 +34,7 @@ public final class TCPServer: Sendable {
         states.values.map { state in
             let ring = DecisionRing(sample: sample)
             state.processor.decisionRing = ring
-            state.processor.clock = {
-                var ts = timespec()
-                clock_gettime(CLOCK_REALTIME, &ts)
-                return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-            }
+            state.processor.clock = wallClockNanoseconds
             return ring
         }
     }

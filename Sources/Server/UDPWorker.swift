@@ -43,11 +43,7 @@ public final class UDPWorker: @unchecked Sendable {
         defer { msock_batch_free(batch) }
         let processor = QueryProcessor(seed: UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)), counters: counters)
         processor.decisionRing = decisionRing
-        processor.clock = {
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-        }
+        processor.clock = wallClockNanoseconds
         var (snapshot, generation) = store.current()
         let capacity = Int(msock_buffer_size(batch))
         while true {
@@ -82,4 +78,11 @@ public enum ServerError: Error, CustomStringConvertible {
         case let .bind(message): return "cannot listen: \(message)"
         }
     }
+}
+
+/// Wall-clock time in nanoseconds (decision-log timestamps).
+@Sendable func wallClockNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

@@ -78,8 +78,7 @@ public final class CompiledService: @unchecked Sendable {
     public let v6: PrefixPartition
     /// Order used when the client is unknown (ECS SOURCE PREFIX-LENGTH 0).
     public let unknownClientOrder: Int32
-    /// Cumulative weights of pools (weighted/hash) and of addresses (select weighted).
-    public let poolWeights: [Int]
+    /// Cumulative weights of addresses (select weighted); pool weights are `pools[i].weight`.
     public let weights: [UInt32]
     public let data: [UInt8]
     /// The same records with `degradedTTL` (used while some region is down).
@@ -95,7 +94,7 @@ public final class CompiledService: @unchecked Sendable {
     public let regions: [RegionSpec]
 
     init(spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
-         v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, poolWeights: [Int], weights: [UInt32],
+         v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, weights: [UInt32],
          data: [UInt8], degradedData: [UInt8], regularPools: Int, lastResort: Int32, sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
          latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec]) {
         self.spec = spec
@@ -107,7 +106,6 @@ public final class CompiledService: @unchecked Sendable {
         self.v4 = v4
         self.v6 = v6
         self.unknownClientOrder = unknownClientOrder
-        self.poolWeights = poolWeights
         self.weights = weights
         self.data = data
         self.degradedData = degradedData

@@ -140,7 +140,7 @@ public enum ServiceCompiler {
                 serviceEntries.append((e.prefix, serviceBase + Int32(serviceEntries.count)))
             }
             let defaultOrder = intern(withFallback(defaultList))
-            unknownClientOrder = spec.policy == .geo ? defaultOrder : (defaultList.isEmpty && !spec.map.defaultRegions.isEmpty ? defaultOrder : defaultOrder)
+            unknownClientOrder = defaultOrder
             let globalEntries = sources.networks.enumerated().map { ($0.element.prefix, globalBase + Int32($0.offset)) }
             for family in [4, 6] {
                 let width = family == 4 ? 32 : 128
@@ -226,7 +226,7 @@ public enum ServiceCompiler {
                                               regionHash: pool.region.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }))
         }
         return CompiledService(spec: spec, name: name, kind: kind, pools: compiledPools, orders: orders, v4: v4, v6: v6,
-                               unknownClientOrder: unknownClientOrder, poolWeights: spec.pools.map(\.weight),
+                               unknownClientOrder: unknownClientOrder,
                                weights: weights, data: data, degradedData: degradedData, regularPools: spec.pools.count,
                                lastResort: allPools.count > spec.pools.count ? Int32(spec.pools.count) : -1, sources: sources, serviceNetworks: serviceNetworks,
                                latencyRegions: latencyRegions, latencyRows: latencyRows, regions: regions)
