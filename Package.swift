@@ -26,11 +26,13 @@ let package = Package(
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         .target(name: "Geo", dependencies: ["CMaxMindDB"]),
         .target(name: "CSocket"),
+        .target(name: "CProbe"),
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo"]),
         .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Health", dependencies: [
+            "CProbe",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -18,9 +18,10 @@ public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible 
     public static func < (a: Endpoint, b: Endpoint) -> Bool { (a.address, a.check) < (b.address, b.check) }
 }
 
-/// Probes every endpoint on its check's interval (with jitter) on NIO event loops, runs each
-/// endpoint's anti-flap state machine, logs one line per transition, and calls `onChange` with all
-/// states after any transition. The data plane never waits on it: `onChange` publishes a new table.
+/// Probes every endpoint on its check's interval (with jitter), runs each endpoint's anti-flap state
+/// machine, logs one line per transition, and calls `onChange` with all states after any transition.
+/// The data plane never waits on it: `onChange` publishes a new table. `tcp` checks of IP-literal
+/// endpoints run on `TCPProbeEngine` (epoll, one thread); every other probe runs on NIO event loops.
 public final class HealthMonitor: @unchecked Sendable {
     public typealias States = [Endpoint: EndpointState]
 
@@ -41,6 +42,11 @@ public final class HealthMonitor: @unchecked Sendable {
     /// Transitions are published together: the first one schedules a publication `coalesce` later.
     var publishScheduled = false
     public var coalesce: TimeAmount = .milliseconds(20)
+    /// Created with the first `tcp` endpoint; endpoints it probes, by handle and by id.
+    var tcpEngine: TCPProbeEngine?
+    var tcpHandles: [Endpoint: (id: UInt64, handle: Int64)] = [:]
+    var tcpEndpoints: [UInt64: Endpoint] = [:]
+    var nextTCPId: UInt64 = 0
 
     /// `initial`: the state before the first result (`.unknown` = decided by the first round).
     public init(checks: [CheckSpec], endpoints: [Endpoint], group: EventLoopGroup, logger: Logger,
@@ -82,11 +88,53 @@ public final class HealthMonitor: @unchecked Sendable {
         }
         // the first round is spread over half a timeout so thousands of checks do not connect at once
         for (endpoint, gen) in generations {
-            let loop = group.next()
             let spread = (checks[endpoint.check]?.timeout ?? 0) / 2
             let delay = spread > 0 ? Double.random(in: 0..<spread) : 0
+            if startOnEngine(endpoint, firstDelay: delay) { continue }
+            let loop = group.next()
             loop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) { self.probe(endpoint, on: loop, generation: gen) }
         }
+    }
+
+    /// Hands a `tcp` endpoint with an IP-literal address to the engine; false for anything else.
+    func startOnEngine(_ endpoint: Endpoint, firstDelay: Double) -> Bool {
+        lock.withLock {
+            guard !stopped, let check = checks[endpoint.check], check.kind == .tcp, IPAddressCheck.isIP(endpoint.address) else {
+                return false
+            }
+            if tcpEngine == nil {
+                tcpEngine = try? TCPProbeEngine(
+                    timeoutOf: { id in
+                        self.lock.withLock { self.tcpEndpoints[id].flatMap { self.checks[$0.check]?.timeout } ?? 0 }
+                    },
+                    deliver: { batch in self.deliver(batch) }) // a cycle until stop()
+            }
+            guard let engine = tcpEngine else { return false }
+            let id = nextTCPId
+            guard let handle = engine.add(id: id, address: endpoint.address, check: check, firstDelay: firstDelay) else { return false }
+            nextTCPId += 1
+            tcpHandles[endpoint] = (id, handle)
+            tcpEndpoints[id] = endpoint
+            return true
+        }
+    }
+
+    /// Stops the engine's probes of `endpoint` (caller holds `lock`).
+    func stopOnEngine(_ endpoint: Endpoint) {
+        guard let entry = tcpHandles.removeValue(forKey: endpoint) else { return }
+        tcpEndpoints[entry.id] = nil
+        tcpEngine?.remove(entry.handle)
+    }
+
+    /// Results from the engine thread.
+    func deliver(_ batch: [(id: UInt64, result: ProbeResult)]) {
+        let resolved: [(Endpoint, CheckSpec, ProbeResult)] = lock.withLock {
+            batch.compactMap { item in
+                guard let e = tcpEndpoints[item.id], let c = checks[e.check] else { return nil }
+                return (e, c, item.result)
+            }
+        }
+        for (endpoint, check, result) in resolved { record(endpoint, check: check, result: result) }
     }
 
     /// Applies a reloaded configuration: endpoints whose check is unchanged keep their state and
@@ -112,9 +160,11 @@ public final class HealthMonitor: @unchecked Sendable {
                     states[e] = EndpointState(rise: spec.rise, fall: spec.fall)
                     fresh.append(e)
                     active[e] = nil
+                    stopOnEngine(e)
                 }
             }
             for e in active.keys where states[e] == nil { active[e] = nil }
+            for e in tcpHandles.keys where states[e] == nil { stopOnEngine(e) }
             self.states = states
             self.checks = byName
             self.endpoints = newEndpoints
@@ -125,7 +175,14 @@ public final class HealthMonitor: @unchecked Sendable {
         launch(fresh)
     }
 
-    public func stop() { lock.withLock { stopped = true } }
+    public func stop() {
+        let engine: TCPProbeEngine? = lock.withLock {
+            stopped = true
+            defer { tcpEngine = nil }
+            return tcpEngine
+        }
+        engine?.close() // outside the lock: it waits for the engine thread, whose deliveries take the lock
+    }
 
     /// Blocks until every endpoint has a first result, or `timeout` seconds pass. Returns whether
     /// the round completed.

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""check_types_test.py BIN -- the `dns` and `file` health check types against the real binary.
+"""check_types_test.py BIN -- the `dns`, `file` and `tcp` health check types against the real binary.
 
 dns: endpoint 127.0.0.1 is Meridian itself (SOA of the test zone, expect NOERROR) -> up; 127.0.0.2 on the
 same port has nothing listening -> down. file: a state file with lines "ADDRESS up|down", changed while
-Meridian runs. Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
+Meridian runs. tcp: 127.0.0.1 has a listener (up), 127.0.0.3 nothing (refused, down), 127.0.0.4 a
+listener whose accept queue is full (SYNs dropped: timeout, down); the listener is closed and reopened.
+Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
 killed by PID at the end.
 """
-import json, os, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
 import dns.message, dns.query, dns.rdatatype
 
 BIN = sys.argv[1]
@@ -74,14 +76,53 @@ def endpoint_state(st, service, address):
     return None, None
 
 
+class Listener:
+    """Accepts and closes TCP connections on 127.0.0.1:port in a thread, until closed."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.open = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.open:
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+            except OSError:
+                continue
+
+    def close(self):
+        self.open = False
+        self.thread.join(2)
+        self.sock.close()
+
+
 d = tempfile.mkdtemp(prefix="meridian-checktypes.")
-port, cport = free_port(), free_port()
+port, cport, tport = free_port(), free_port(), free_port()
+live = Listener(tport)
+# 127.0.0.4: a listener that never accepts, its queue filled, so further SYNs are dropped (timeout)
+full = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+full.bind(("127.0.0.4", tport))
+full.listen(0)
+fillers = []
+for _ in range(3):
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.4", tport))
+    fillers.append(c)
+time.sleep(0.2)
 state_file = os.path.join(d, "state.txt")
 with open(state_file, "w") as f:
     f.write("127.0.1.21 up\n127.0.1.22 up\n")
 with open(os.path.join(d, "zone.db"), "w") as f:
     f.write("$ORIGIN ct.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 127.0.0.1\n"
-            "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\n")
+            "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\ntcpc 30 A 192.0.2.200\n")
 with open(os.path.join(d, "m.yaml"), "w") as f:
     f.write("""listen: ["127.0.0.1:%d"]
 zones:
@@ -92,6 +133,7 @@ health: { wait_first_round: false }
 checks:
   self-dns: { type: dns, port: %d, query: ct.test., expect: NOERROR, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
   ext-file: { type: file, file: state.txt, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }
+  tcp-port: { type: tcp, port: %d, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
 services:
   dnsc.ct.test.:
     policy: failover
@@ -105,7 +147,14 @@ services:
     pools:
       a: { addresses: [127.0.1.21], check: ext-file }
       b: { addresses: [127.0.1.22], check: ext-file }
-""" % (port, cport, port))
+  tcpc.ct.test.:
+    policy: failover
+    order: [refused, dropped, live]
+    pools:
+      refused: { addresses: [127.0.0.3], check: tcp-port }
+      dropped: { addresses: [127.0.0.4], check: tcp-port }
+      live: { addresses: [127.0.0.1], check: tcp-port }
+""" % (port, cport, port, tport))
 log = open(os.path.join(d, "log"), "w")
 proc = subprocess.Popen([BIN, "serve", "--config", os.path.join(d, "m.yaml")], stdout=log, stderr=log)
 try:
@@ -137,7 +186,30 @@ try:
     check("file check: a missing file marks endpoints down with a reason", s == "down" and "unreadable" in (r or ""), "%s %s" % (s, r))
     ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.21"], 2)
     check("file check: all down -> fail open to the first region (never an empty answer)", ok, "got %s" % got)
+
+    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
+    check("tcp check: refused and dropped endpoints down, the live listener answers", ok, "got %s" % got)
+    st = status(cport)
+    s_live, r_live = endpoint_state(st, "tcpc.ct.test.", "127.0.0.1")
+    s_ref, r_ref = endpoint_state(st, "tcpc.ct.test.", "127.0.0.3")
+    s_drop, r_drop = endpoint_state(st, "tcpc.ct.test.", "127.0.0.4")
+    check("tcp check: live endpoint up, connected", s_live == "up" and "connected" in (r_live or ""), "%s %s" % (s_live, r_live))
+    check("tcp check: refused endpoint down, reason says refused", s_ref == "down" and "refused" in (r_ref or "").lower(),
+          "%s %s" % (s_ref, r_ref))
+    check("tcp check: dropped SYNs -> down on timeout", s_drop == "down" and "timeout" in (r_drop or ""), "%s %s" % (s_drop, r_drop))
+    live.close()
+    t0 = time.time()
+    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.3"], 5)  # all down: fail open to the first region
+    check("tcp check: listener closed -> down within 5 s (%.2f s), all down fails open" % (time.time() - t0), ok, "got %s" % got)
+    live = Listener(tport)
+    t0 = time.time()
+    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
+    check("tcp check: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
 finally:
+    live.close()
+    full.close()
+    for c in fillers:
+        c.close()
     proc.terminate()
     try:
         proc.wait(timeout=5)

@@ -1,0 +1,79 @@
+import CProbe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tcp` checks on IP-literal endpoints, run by CProbe's engine: one thread, non-blocking connect and
+/// epoll, no channel or future per probe. It schedules every probe itself (interval from the previous
+/// result, jitter, timeout) and reports results in batches; `HealthMonitor` only keeps the state.
+final class TCPProbeEngine: @unchecked Sendable {
+    /// Receives each turn's results on the engine thread: (id given to `add`, result).
+    typealias Results = ([(id: UInt64, result: ProbeResult)]) -> Void
+
+    /// Holds the delivery closure for the C callback's context pointer.
+    private final class Sink {
+        let deliver: Results
+        let timeouts: (UInt64) -> Double
+        init(deliver: @escaping Results, timeouts: @escaping (UInt64) -> Double) {
+            self.deliver = deliver
+            self.timeouts = timeouts
+        }
+    }
+
+    private var engine: OpaquePointer?
+    private let sink: Unmanaged<Sink>
+
+    /// `timeoutOf(id)` names the timeout in "timeout after N s" reasons.
+    init(timeoutOf: @escaping (UInt64) -> Double, deliver: @escaping Results) throws {
+        sink = Unmanaged.passRetained(Sink(deliver: deliver, timeouts: timeoutOf))
+        var err = [CChar](repeating: 0, count: 256)
+        let callback: mprobe_callback = { context, results, count in
+            guard let context, let results else { return }
+            let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+            var batch: [(id: UInt64, result: ProbeResult)] = []
+            batch.reserveCapacity(Int(count))
+            for r in UnsafeBufferPointer(start: results, count: Int(count)) {
+                let latency = Double(r.latency_us) / 1e6
+                let result: ProbeResult
+                switch r.error {
+                case 0: result = ProbeResult(ok: true, reason: "connected", latency: latency)
+                case ETIMEDOUT: result = ProbeResult(ok: false, reason: "timeout after \(sink.timeouts(r.id))s", latency: latency)
+                default:
+                    result = ProbeResult(ok: false, reason: "connect: \(String(cString: strerror(r.error))) (errno \(r.error))",
+                                         latency: latency)
+                }
+                batch.append((r.id, result))
+            }
+            sink.deliver(batch)
+        }
+        guard let e = mprobe_new(callback, sink.toOpaque(), &err, err.count) else {
+            sink.release()
+            throw HealthConfigError("", "tcp probe engine: \(String(cString: err))")
+        }
+        engine = e
+    }
+
+    /// Starts probing; nil when `address` is not an IP literal (the caller probes it another way).
+    func add(id: UInt64, address: String, check: CheckSpec, firstDelay: Double) -> Int64? {
+        guard let engine else { return nil }
+        var err = [CChar](repeating: 0, count: 128)
+        let jitter = check.interval * check.jitter
+        let handle = mprobe_add(engine, id, address, UInt16(check.port), UInt32(check.interval * 1000),
+                                UInt32(check.timeout * 1000), UInt32(jitter * 1000), UInt32(max(0, firstDelay) * 1000),
+                                &err, err.count)
+        return handle >= 0 ? handle : nil
+    }
+
+    func remove(_ handle: Int64) {
+        guard let engine else { return }
+        mprobe_remove(engine, handle)
+    }
+
+    /// Stops the engine thread (not from within a delivery).
+    func close() {
+        guard let e = engine else { return }
+        engine = nil
+        mprobe_free(e)
+        sink.release()
+    }
+}
