@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # CPU cost of health checking: N `tcp` endpoints (10 services x 5 regions x N/50 addresses on
-# 127.1.0.0/16) probed every 1 s (timeout 500 ms) against an accept-and-close listener, Meridian's
+# 127.1.0.0/16, or 10.78.0.0/16 with NETNS=1) probed every 1 s (timeout 500 ms) against an accept-and-close listener, Meridian's
 # utime+stime over WINDOW seconds after WARMUP seconds; then the same probes from probe-floor.c (system
 # calls only) for comparison. Runs alternate; prints each run and the medians.
-# Usage: Benchmarks/health/health-cpu.sh [MERIDIAN_BINARY]   env: N WARMUP WINDOW RUNS PORT
+#
+# On loopback the kernel runs both ends of every handshake in the prober's context. NETNS=1 (root)
+# instead puts the listener in a network namespace behind a veth pair whose receive processing RPS
+# steers to cpu0, with 5000 endpoint addresses (10.78.0.0/16, local in the namespace), and pins
+# Meridian and the floor to cpu1: the far end's work is then off the measured core, as it is for
+# remote endpoints.
+# Usage: Benchmarks/health/health-cpu.sh [MERIDIAN_BINARY]   env: N WARMUP WINDOW RUNS PORT NETNS
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../../.build/release/meridian}
@@ -13,8 +19,37 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 cc -O2 -o "$work/accept-close" "$here/accept-close.c"
-cc -O2 -o "$work/probe-floor" "$here/probe-floor.c"
-"$work/accept-close" "$PORT" & pids+=($!)
+NETNS=${NETNS:-0} pin=()
+if [ "$NETNS" = 1 ]; then
+  ns=mhc$$
+  cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip route del 10.78.0.0/16 2>/dev/null || true
+    ip link del "${ns}a" 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "$work"
+  }
+  ip netns add "$ns"
+  ip link add "${ns}a" type veth peer name "${ns}b"
+  ip link set "${ns}b" netns "$ns"
+  ip addr add 10.77.0.1/30 dev "${ns}a"; ip link set "${ns}a" up
+  ip -n "$ns" addr add 10.77.0.2/30 dev "${ns}b"; ip -n "$ns" link set "${ns}b" up; ip -n "$ns" link set lo up
+  ip -n "$ns" route add local 10.78.0.0/16 dev lo
+  ip -n "$ns" route add default via 10.77.0.1
+  ip route add 10.78.0.0/16 via 10.77.0.2
+  echo 1 > "/sys/class/net/${ns}a/queues/rx-0/rps_cpus"
+  ip netns exec "$ns" sh -c "echo 1 > /sys/class/net/${ns}b/queues/rx-0/rps_cpus"
+  ip netns exec "$ns" taskset -c 0 "$work/accept-close" "$PORT" & pids+=($!)
+  address() { echo "10.78.$(($1 / 250)).$((1 + $1 % 250))"; }
+  floor_base=0x0a4e0000
+  pin=(taskset -c 1)
+else
+  "$work/accept-close" "$PORT" & pids+=($!)
+  address() { echo "127.1.$(($1 / 250)).$((1 + $1 % 250))"; }
+  floor_base=0x7f010000
+fi
+cc -O2 -DADDRESS_BASE="$floor_base" -o "$work/probe-floor" "$here/probe-floor.c"
 
 cat > "$work/z.zone" <<ZONE
 \$ORIGIN hc.test.
@@ -39,7 +74,7 @@ per=$((N / 50))
     for r in $(seq 1 5); do
       addrs=""
       for a in $(seq 1 $per); do
-        addrs+="127.1.$((k / 250)).$((1 + k % 250)),"; k=$((k + 1))
+        addrs+="$(address $k),"; k=$((k + 1))
       done
       echo "      r$r: { addresses: [${addrs%,}], check: tcp }"
     done
@@ -50,7 +85,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 sut=() floor=()
 for run in $(seq 1 "$RUNS"); do
-  "$bin" serve --config "$work/m.yaml" > "$work/log" 2>&1 & mp=$!; pids+=($mp)
+  "${pin[@]}" "$bin" serve --config "$work/m.yaml" > "$work/log" 2>&1 & mp=$!; pids+=($mp)
   sleep "$WARMUP"
   t0=$(ticks $mp); tr0=$(grep -c "health transition" "$work/log" || true)
   sleep "$WINDOW"
@@ -59,7 +94,7 @@ for run in $(seq 1 "$RUNS"); do
   pct=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="$WINDOW" 'BEGIN{printf "%.1f", (b-a)/hz/w*100}')
   sut+=("$pct")
   echo "run $run meridian: $pct % of a core ($N endpoints at 1 s; transitions in window: $((tr1 - tr0)); up at start: $(grep -c '"to": "up"\|to=up' "$work/log" || true))"
-  out=$( { /usr/bin/time -f "%U %S" "$work/probe-floor" "$N" "$PORT" "$WINDOW"; } 2>&1 )
+  out=$( { /usr/bin/time -f "%U %S" "${pin[@]}" "$work/probe-floor" "$N" "$PORT" "$WINDOW"; } 2>&1 )
   pct=$(echo "$out" | tail -1 | awk -v w="$WINDOW" '{printf "%.1f", ($1+$2)/w*100}')
   floor+=("$pct")
   echo "run $run floor:    $pct % of a core ($(echo "$out" | head -1))"

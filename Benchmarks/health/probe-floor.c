@@ -1,7 +1,8 @@
 // The floor for health-cpu.sh: N TCP connect probes per second with nothing but the system calls
 // (socket, non-blocking connect, epoll, SO_LINGER 0 close), against the same listener. On loopback
 // the kernel runs both ends of each handshake in the prober's context, so this is what any prober
-// costs here. Usage: probe-floor N PORT SECONDS
+// costs here. Usage: probe-floor N PORT SECONDS; endpoint j is ADDRESS_BASE + 1 + (j / 250) * 256 + j % 250,
+// the addresses health-cpu.sh gives Meridian.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef ADDRESS_BASE
+#define ADDRESS_BASE 0x7f010000
+#endif
 static long now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000 + t.tv_nsec / 1000000; }
 int main(int argc, char **argv) {
     if (argc < 4) return 2;
@@ -30,7 +34,7 @@ int main(int argc, char **argv) {
             struct sockaddr_in a = {0};
             a.sin_family = AF_INET;
             a.sin_port = htons(port);
-            a.sin_addr.s_addr = htonl(0x7f000001 + (j % 250));
+            a.sin_addr.s_addr = htonl(ADDRESS_BASE + 1 + (j / 250) * 256 + j % 250);
             int r = connect(s, (void *)&a, sizeof a);
             struct epoll_event ev = {.events = EPOLLOUT, .data.fd = s};
             if (r == 0 || errno == EINPROGRESS) epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev); else { close(s); fail++; }
