@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "DNSWire", targets: ["DNSWire"]),
         .library(name: "Zones", targets: ["Zones"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Steering", targets: ["Steering"]),
+        .library(name: "Geo", targets: ["Geo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -20,6 +20,8 @@ let package = Package(
             .product(name: "DNSWire", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),
             .product(name: "Engine", package: "Meridian"),
+            .product(name: "Steering", package: "Meridian"),
+            .product(name: "Geo", package: "Meridian"),
         ]),
     ],
     swiftLanguageModes: [.v6]

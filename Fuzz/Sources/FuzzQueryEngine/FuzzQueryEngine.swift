@@ -3,10 +3,15 @@
 // Every input is one DNS message as it would arrive over UDP or TCP (without the TCP length prefix).
 // It is answered twice, once per transport, against a snapshot built once from the acceptance
 // fixture zone (delegation with glue, wildcard, CNAME chains, an empty non-terminal, RRsets too large
-// for UDP). Address sanitizer catches memory errors; the checks below trap on wrong responses.
+// for UDP) plus GSLB services of every policy (`gslbServices`: geo over a CIDR table, nearest,
+// failover with a region down, weighted, all, hash, CNAME pools, all-down fallback), from a client
+// address picked by the query ID. Address sanitizer catches memory errors; the checks below trap on
+// wrong responses.
 import CFuzzerDriver
 import DNSWire
 import Engine
+import Geo
+import Steering
 import Zones
 
 #if canImport(Glibc)
@@ -58,20 +63,96 @@ final class Harness {
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
         close(fd)
         guard written == bytes.count else { fatalError("fuzz setup: short write to \(path)") }
-        defer { unlink(path) }
+        var networksTemplate = Array("/tmp/meridian-fuzz-networks-XXXXXX".utf8CString)
+        let nfd = networksTemplate.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard nfd >= 0 else { fatalError("fuzz setup: mkstemp failed") }
+        let networksPath = networksTemplate.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let table = Array(Harness.networks.utf8)
+        let tableWritten = table.withUnsafeBytes { write(nfd, $0.baseAddress!, $0.count) }
+        close(nfd)
+        guard tableWritten == table.count else { fatalError("fuzz setup: short write to \(networksPath)") }
+        defer {
+            unlink(path)
+            unlink(networksPath)
+        }
         do {
-            let zone = try ZoneCompiler.load(path: path, origin: "gslb.test.")
+            let services = try Harness.gslbServices(networksPath: networksPath)
+            let zone = try ZoneCompiler.load(path: path, origin: "gslb.test.", extraOwners: services.map(\.name))
             let identity = ServerIdentity(version: "meridian-fuzz 1.0", id: "fuzz-1.example",
                                           nsid: Array("fuzz-nsid".utf8))
-            snapshot = Snapshot(zones: [zone], identity: identity, udpPayloadSize: udpPayloadSize)
+            // failover's first region is down, so answers there come from the next one (degraded TTL)
+            var health = HealthTable(allUp: services)
+            health = HealthTable(up: services.map { s in s.name == Harness.failoverName ? [false] + [Bool](repeating: true, count: s.pools.count - 1)
+                                                                                      : [Bool](repeating: true, count: s.pools.count) },
+                                 addressUp: health.addressUp, degraded: services.map { $0.name == Harness.failoverName })
+            snapshot = try Snapshot(zones: [zone], services: services, health: health, identity: identity,
+                                    udpPayloadSize: udpPayloadSize)
         } catch {
             fatalError("fuzz setup: cannot load the fixture zone: \(error)")
         }
     }
 
+    /// The CIDR table of the `geo` services (every shape NetworkTable reads: v4, v6, region lists).
+    static let networks = """
+        192.0.2.0/24,eu
+        198.51.100.0/24,na,eu
+        203.0.113.128/25,ap
+        10.0.0.0/8,na
+        2001:db8::/32,ap,na
+        2001:db8:1::/48,eu
+        """
+    static let failoverName = [UInt8]([2]) + Array("fo".utf8) + [4] + Array("gslb".utf8) + [4] + Array("test".utf8) + [0]
+
+    /// One service per policy and answer shape, all under gslb.test.
+    static func gslbServices(networksPath: String) throws -> [CompiledService] {
+        let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+                       RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
+        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.11", weight: 3),
+                                                        PoolAddress(text: "2001:db8:1::1")]),
+                     PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")], weight: 2),
+                     PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")], weight: 5)]
+        func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
+            var s = ServiceSpec(name: label + ".gslb.test.")
+            s.policy = policy
+            s.ttl = 30
+            s.pools = pools
+            s.declaredAt = "fuzz:\(label)"
+            edit(&s)
+            return s
+        }
+        let specs = [
+            spec("geo", .geo) { $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"] },
+            spec("near", .nearest) { $0.networks = networksPath; $0.select = .first; $0.map.defaultRegions = ["ap"] },
+            spec("fo", .failover) { $0.order = ["na", "eu", "ap"]; $0.degradedTTL = 5 },
+            spec("wrr", .weighted) { $0.select = .weighted; $0.maxAnswers = 1 },
+            spec("all", .all) { $0.maxAnswers = 2; $0.allDown = .addresses([PoolAddress(text: "192.0.2.99")]) },
+            spec("hash", .hash) { $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40 },
+            spec("cn", .geo) {
+                $0.networks = networksPath
+                $0.map.defaultRegions = ["na"]
+                $0.pools = [PoolSpec(region: "eu", cname: "geo.gslb.test."), PoolSpec(region: "na", cname: "lb.elsewhere.example."),
+                            PoolSpec(region: "ap", cname: "www.gslb.test.")]
+            },
+        ]
+        let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
+        return try specs.map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
+    }
+
+    /// Clients the query ID picks from: inside and outside every table entry, v4 and v6.
+    static let clients: [ClientAddress] = [
+        ClientAddress(family: 1, high: UInt64(0xC633_6407) << 32, low: 0), // 198.51.100.7
+        ClientAddress(family: 1, high: UInt64(0xC000_0205) << 32, low: 0), // 192.0.2.5
+        ClientAddress(family: 1, high: UInt64(0xCB00_71F0) << 32, low: 0), // 203.0.113.240
+        ClientAddress(family: 1, high: UInt64(0x0A01_0203) << 32, low: 0), // 10.1.2.3
+        ClientAddress(family: 1, high: UInt64(0x0808_0808) << 32, low: 0), // 8.8.8.8
+        ClientAddress(family: 2, high: 0x2001_0DB8_0001_0000, low: 1),     // 2001:db8:1::1
+        ClientAddress(family: 2, high: 0x2001_0DB8_00FF_0000, low: 1),     // 2001:db8:ff::1
+        ClientAddress(family: 2, high: 0x2A00_1450_0000_0000, low: 0x200E), // 2a00:1450::200e
+    ]
+
     /// Answers `query` over `transport` and checks what must hold for every input.
     func check(_ query: UnsafeRawBufferPointer, transport: Transport, udpLimit: Int) {
-        let client = ClientAddress(family: 1, high: UInt64(0xC633_6407) << 32, low: 0) // 198.51.100.7
+        let client = Harness.clients[query.count >= 2 ? Int(query[1]) % Harness.clients.count : 0]
         let length = processor.process(query: query, response: response, capacity: capacity,
                                        transport: transport, client: client, snapshot: snapshot)
         guard length >= 0, length <= capacity else {
