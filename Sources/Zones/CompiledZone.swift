@@ -61,8 +61,18 @@ public final class CompiledZone: @unchecked Sendable {
     let slots: UnsafeBufferPointer<Int32>
     let slotMask: Int
 
+    convenience init(origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
+                     recordCount: Int, nodes: [ZoneNode], rrsets: [PreparedRRSet], glue: [GlueRef], names: [UInt8], data: [UInt8]) {
+        self.init(origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
+                  recordCount: recordCount, adoptingNodes: Self.freeze(nodes), rrsets: Self.freeze(rrsets), glue: glue,
+                  names: names, data: Self.freeze(data))
+    }
+
+    /// Takes `nodes`, `rrsets` and `data` as they are (allocated with `allocate(capacity:)`; freed in
+    /// `deinit`): the compiler writes a large zone's tables once instead of building arrays and copying.
     init(origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
-         recordCount: Int, nodes: [ZoneNode], rrsets: [PreparedRRSet], glue: [GlueRef], names: [UInt8], data: [UInt8]) {
+         recordCount: Int, adoptingNodes nodes: UnsafeBufferPointer<ZoneNode>, rrsets: UnsafeBufferPointer<PreparedRRSet>,
+         glue: [GlueRef], names: [UInt8], data: UnsafeBufferPointer<UInt8>) {
         self.origin = origin
         self.originText = originText
         self.originLabels = origin.withUnsafeBufferPointer { WireName.labelCount($0.baseAddress!, length: $0.count) }
@@ -70,11 +80,11 @@ public final class CompiledZone: @unchecked Sendable {
         self.apexNode = apexNode
         self.negativeSOA = negativeSOA
         self.recordCount = recordCount
-        self.nodes = Self.freeze(nodes)
-        self.rrsets = Self.freeze(rrsets)
+        self.nodes = nodes
+        self.rrsets = rrsets
         self.glue = Self.freeze(glue)
         self.names = UnsafeRawBufferPointer(Self.freeze(names))
-        self.data = UnsafeRawBufferPointer(Self.freeze(data))
+        self.data = UnsafeRawBufferPointer(data)
         var capacity = 16
         while capacity < nodes.count * 2 { capacity <<= 1 }
         let table = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
