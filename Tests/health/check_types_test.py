@@ -4,11 +4,12 @@
 dns: endpoint 127.0.0.1 is Meridian itself (SOA of the test zone, expect NOERROR) -> up; 127.0.0.2 on the
 same port has nothing listening -> down. file: a state file with lines "ADDRESS up|down", changed while
 Meridian runs. tcp: 127.0.0.1 has a listener (up), 127.0.0.3 nothing (refused, down), 127.0.0.4 a
-listener whose accept queue is full (SYNs dropped: timeout, down); the listener is closed and reopened.
+listener whose accept queue is full (SYNs dropped: timeout, down); the listener is closed and reopened;
+a reload moves the live endpoint to a check on another port (the old probes must stop).
 Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
 killed by PID at the end.
 """
-import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 import dns.message, dns.query, dns.rdatatype
 
 BIN = sys.argv[1]
@@ -98,6 +99,8 @@ class Listener:
                 continue
 
     def close(self):
+        if not self.open:
+            return
         self.open = False
         self.thread.join(2)
         self.sock.close()
@@ -123,8 +126,7 @@ with open(state_file, "w") as f:
 with open(os.path.join(d, "zone.db"), "w") as f:
     f.write("$ORIGIN ct.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 127.0.0.1\n"
             "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\ntcpc 30 A 192.0.2.200\n")
-with open(os.path.join(d, "m.yaml"), "w") as f:
-    f.write("""listen: ["127.0.0.1:%d"]
+config = ("""listen: ["127.0.0.1:%d"]
 zones:
   - origin: ct.test.
     file: zone.db
@@ -155,6 +157,8 @@ services:
       dropped: { addresses: [127.0.0.4], check: tcp-port }
       live: { addresses: [127.0.0.1], check: tcp-port }
 """ % (port, cport, port, tport))
+with open(os.path.join(d, "m.yaml"), "w") as f:
+    f.write(config)
 log = open(os.path.join(d, "log"), "w")
 proc = subprocess.Popen([BIN, "serve", "--config", os.path.join(d, "m.yaml")], stdout=log, stderr=log)
 try:
@@ -205,6 +209,35 @@ try:
     t0 = time.time()
     ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
     check("tcp check: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+
+    # reload: the live pool moves to a check on another port; the old probes must stop
+    tport2 = free_port()
+    live2 = Listener(tport2)
+    try:
+        with open(os.path.join(d, "m.yaml"), "w") as f:
+            f.write(config.replace("      live: { addresses: [127.0.0.1], check: tcp-port }",
+                                   "      live: { addresses: [127.0.0.1], check: tcp-other }")
+                          .replace("services:", "  tcp-other: { type: tcp, port: %d, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }\nservices:" % tport2, 1))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        st = status(cport)
+        check("tcp check: after the reload the live endpoint is probed by the new check",
+              any(e["address"] == "127.0.0.1" and e.get("check") == "tcp-other" and e.get("state") == "up"
+                  for s in st["services"] if s["name"] == "tcpc.ct.test." for r in s["regions"] for e in r["endpoints"]),
+              json.dumps([e for s in st["services"] if s["name"] == "tcpc.ct.test." for r in s["regions"] for e in r["endpoints"]]))
+        live.close()  # the old check's port: no longer probed for this endpoint
+        stable = True
+        t_end = time.time() + 3
+        while stable and time.time() < t_end:
+            stable = answer(port, "tcpc.ct.test.") == ["127.0.0.1"]
+            time.sleep(0.2)
+        check("tcp check: closing the old check's port after the reload changes nothing (3 s)", stable)
+        live2.close()
+        t0 = time.time()
+        ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.3"], 5)
+        check("tcp check: the new check's listener closed -> down within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+    finally:
+        live2.close()
 finally:
     live.close()
     full.close()
