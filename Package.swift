@@ -60,7 +60,9 @@ let package = Package(
         ]),
         .executableTarget(name: "meridian", dependencies: [
             "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
