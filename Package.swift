@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Steering", targets: ["Steering"]),
         .library(name: "Geo", targets: ["Geo"]),
+        .library(name: "SourceFiles", targets: ["SourceFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -26,15 +27,16 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
-        .target(name: "Geo", dependencies: ["CMaxMindDB"]),
+        .target(name: "SourceFiles"),
+        .target(name: "Geo", dependencies: ["CMaxMindDB", "SourceFiles"]),
         .target(name: "CSocket"),
         .target(name: "CProbe"),
         .target(name: "DNSWire"),
-        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"]),
-        .target(name: "Steering", dependencies: ["DNSWire", "Geo"]),
+        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
+        .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Health", dependencies: [
-            "CProbe",
+            "CProbe", "SourceFiles",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -43,7 +45,7 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Config", dependencies: ["Steering", "Health", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", .product(name: "Yams", package: "Yams")]),
         .target(name: "Server", dependencies: [
             "Engine", "CSocket",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -66,6 +68,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "CLDNS"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS"]),
@@ -81,5 +84,5 @@ let package = Package(
 // .build/release/AllocationGate GeoLite2-City.mmdb; CMallocCounter interposes malloc & co. in it.
 package.targets += [
     .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
-    .executableTarget(name: "AllocationGate", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CMallocCounter"]),
+    .executableTarget(name: "AllocationGate", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "SourceFiles", "CMallocCounter"]),
 ]

@@ -22,6 +22,7 @@ let package = Package(
             .product(name: "Engine", package: "Meridian"),
             .product(name: "Steering", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
+            .product(name: "SourceFiles", package: "Meridian"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -14,6 +14,7 @@ import CMallocCounter
 import DNSWire
 import Engine
 import Geo
+import SourceFiles
 import Steering
 import Zones
 #if canImport(Glibc)
@@ -26,15 +27,7 @@ import Glibc
 /// (where `make` runs) or from $MERIDIAN_FIXTURE_ZONE.
 let fixtureZone: String = {
     let path = getenv("MERIDIAN_FIXTURE_ZONE").map { String(cString: $0) } ?? "Tests/Fixtures/zones/gslb.test.zone"
-    guard let f = fopen(path, "r") else { fail(3, "cannot read the fixture zone \(path) (run from the repository root)") }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
+    guard let bytes = try? SourceFile.readAll(path) else { fail(3, "cannot read the fixture zone \(path) (run from the repository root)") }
     return String(decoding: bytes, as: UTF8.self)
 }()
 

@@ -1,3 +1,4 @@
+import SourceFiles
 import Health
 import Steering
 
@@ -87,15 +88,5 @@ public struct MeridianConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// A configuration problem at file:line.
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public let file: String
-    public let line: Int
-    public let reason: String
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
-}
+/// A configuration problem at file:line (see `SourceProblem`).
+public typealias ConfigError = SourceProblem

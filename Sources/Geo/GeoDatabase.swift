@@ -1,3 +1,4 @@
+import SourceFiles
 import CMaxMindDB
 
 /// What a geo database says about a network: the fields the steering policies use.
@@ -28,18 +29,8 @@ public struct GeoRecord: Hashable, Sendable {
     }
 }
 
-/// A geo database failed to load.
-public struct GeoError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let line: Int
-    public let reason: String
-    public init(file: String, line: Int = 0, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
-}
+/// A geo data problem (database, CIDR or latency table) at file:line (see `SourceProblem`).
+public typealias GeoError = SourceProblem
 
 /// A MaxMind-format database (GeoLite2/GeoIP2 City or Country, DB-IP lite) compiled at load into
 /// one prefix partition per family whose keys index `records`.

@@ -1,3 +1,4 @@
+import SourceFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,17 +64,7 @@ public enum NetworkTable {
 
     /// Non-empty, non-comment lines split on commas, fields trimmed, with 1-based line numbers.
     static func rows(path: String) throws -> [(Int, [String])] {
-        guard let fp = fopen(path, "r") else {
-            throw GeoError(file: path, reason: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(fp) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, fp)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        let bytes = try SourceFile.readAll(path)
         var out: [(Int, [String])] = []
         for (i, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let text = raw.trimmingWhitespace()

@@ -1,3 +1,4 @@
+import SourceFiles
 /// What a health check does and how often (control plane). Defaults follow the load-balancing
 /// literature (AWS ELB/Route 53, HAProxy): interval 10 s, timeout 5 s, fall 3, rise 2.
 public struct CheckSpec: Sendable, Equatable {
@@ -83,13 +84,5 @@ public struct CheckSpec: Sendable, Equatable {
     }
 }
 
-/// A health configuration problem at file:line.
-public struct HealthConfigError: Error, CustomStringConvertible, Sendable {
-    public let location: String
-    public let reason: String
-    public init(_ location: String, _ reason: String) {
-        self.location = location
-        self.reason = reason
-    }
-    public var description: String { location.isEmpty ? reason : "\(location): \(reason)" }
-}
+/// A health configuration problem at file:line (see `SourceProblem`).
+public typealias HealthConfigError = SourceProblem

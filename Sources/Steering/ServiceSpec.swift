@@ -1,3 +1,4 @@
+import SourceFiles
 import Geo
 
 /// How a service orders its regions for a client (first stage).
@@ -127,16 +128,8 @@ public struct GeoSources: Sendable {
     }
 }
 
-/// A steering configuration problem (file:line when known).
-public struct SteeringError: Error, CustomStringConvertible, Sendable {
-    public let location: String
-    public let reason: String
-    public init(_ location: String, _ reason: String) {
-        self.location = location
-        self.reason = reason
-    }
-    public var description: String { location.isEmpty ? reason : "\(location): \(reason)" }
-}
+/// A steering configuration problem at file:line (see `SourceProblem`).
+public typealias SteeringError = SourceProblem
 
 /// The answer when every region in the order is down: never NXDOMAIN or SERVFAIL.
 public enum AllDown: Sendable, Equatable {

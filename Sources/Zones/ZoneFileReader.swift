@@ -1,5 +1,6 @@
 import CLDNS
 import DNSWire
+import SourceFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,7 +65,7 @@ public enum ZoneFileReader {
     /// Reads one file (the zone's, or an `$INCLUDE`d one at `depth` > 0) into `batch`.
     static func readFile(path: String, origin: UnsafeMutablePointer<ldns_rdf>, ttl: inout UInt32, depth: Int,
                          fastPath: Bool, into batch: inout RecordBatch) throws {
-        let bytes = try readAll(path)
+        let bytes = try SourceFile.readAll(path)
         guard !bytes.isEmpty else { return }
         if depth == 0 && batch.count == 0 && batch.files.isEmpty { batch = RecordBatch(expectedRecords: bytes.count / 32) }
         try bytes.withUnsafeBufferPointer { buffer in
@@ -246,27 +247,6 @@ public enum ZoneFileReader {
         var n = 0
         for i in 0..<max(count, 0) where p[i] == 0x0A { n += 1 }
         return n
-    }
-
-    /// The whole file, or "cannot open" with the system's reason.
-    static func readAll(_ path: String) throws -> [UInt8] {
-        guard let fp = fopen(path, "r") else {
-            throw ZoneError(file: path, line: 0, reason: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(fp) }
-        var size = 0
-        if fseek(fp, 0, SEEK_END) == 0 { size = max(ftell(fp), 0); rewind(fp) }
-        var bytes = [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
-            initialized = size > 0 ? fread(out.baseAddress, 1, size, fp) : 0
-        }
-        // not a regular file, or one that grew: read on to the end
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
     }
 
     /// Appends one ldns record (owner lower-cased; RDATA via ldns's wire writer).

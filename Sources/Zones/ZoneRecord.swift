@@ -1,3 +1,4 @@
+import SourceFiles
 import DNSWire
 
 /// One resource record as read from a master file, in wire form, with where it came from.
@@ -24,15 +25,5 @@ public struct ZoneRecord: Sendable, Equatable {
     }
 }
 
-/// A zone data problem, located at file:line (RFC 1035 master file position).
-public struct ZoneError: Error, CustomStringConvertible, Sendable, Equatable {
-    public let file: String
-    public let line: Int
-    public let reason: String
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
-}
+/// A zone data problem at file:line (see `SourceProblem`).
+public typealias ZoneError = SourceProblem

@@ -11,6 +11,7 @@ import CFuzzerDriver
 import DNSWire
 import Engine
 import Geo
+import SourceFiles
 import Steering
 import Zones
 
@@ -27,15 +28,7 @@ import Darwin
 let fixtureZone: String = {
     let path = getenv("MERIDIAN_FUZZ_ZONE").map { String(cString: $0) }
         ?? (String(#filePath).split(separator: "/").dropLast(4).map(String.init).reduce("") { $0 + "/" + $1 } + "/Tests/Fixtures/zones/gslb.test.zone")
-    guard let f = fopen(path, "r") else { fatalError("fuzz setup: cannot read \(path)") }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
+    guard let bytes = try? SourceFile.readAll(path) else { fatalError("fuzz setup: cannot read \(path)") }
     return String(decoding: bytes, as: UTF8.self)
 }()
 

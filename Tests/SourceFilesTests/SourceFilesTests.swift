@@ -1,0 +1,34 @@
+import SourceFiles
+import XCTest
+
+/// The shared load-error type prints the shapes operators see, and reads files whole.
+final class SourceFilesTests: XCTestCase {
+    func testDescriptionShapes() {
+        XCTAssertEqual(SourceProblem(file: "z.db", line: 5, reason: "bad").description, "z.db:5: bad")
+        XCTAssertEqual(SourceProblem(file: "z.db", reason: "cannot open").description, "z.db: cannot open")
+        XCTAssertEqual(SourceProblem("", "no location").description, "no location")
+    }
+
+    func testLocationRoundTrip() {
+        for location in ["m.yaml:12", "m.yaml", "AllocationGate:geo", "dir/with:colon/m.yaml:7", "x:0", ""] {
+            let p = SourceProblem(location, "r")
+            XCTAssertEqual(p.location, location)
+            XCTAssertEqual(p.description, location.isEmpty ? "r" : "\(location): r")
+        }
+        let p = SourceProblem("m.yaml:12", "r")
+        XCTAssertEqual(p.file, "m.yaml")
+        XCTAssertEqual(p.line, 12)
+        XCTAssertEqual(p, SourceProblem(file: "m.yaml", line: 12, reason: "r"))
+    }
+
+    func testReadAll() throws {
+        let path = NSTemporaryDirectory() + "/meridian-sourcefile-\(getpid())"
+        let text = String(repeating: "line of text\n", count: 10_000) // larger than one read chunk
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        XCTAssertEqual(try SourceFile.readAll(path), Array(text.utf8))
+        XCTAssertThrowsError(try SourceFile.readAll(path + ".missing")) { error in
+            XCTAssertTrue("\(error)".hasPrefix(path + ".missing: cannot open: "), "\(error)")
+        }
+    }
+}
