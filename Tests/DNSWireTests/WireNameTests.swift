@@ -1,3 +1,4 @@
+import WireTestSupport
 import XCTest
 @testable import DNSWire
 

@@ -1,5 +1,6 @@
 import DNSWire
 import Engine
+import WireTestSupport
 import XCTest
 
 final class EdgeCaseTests: XCTestCase {

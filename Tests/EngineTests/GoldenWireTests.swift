@@ -1,4 +1,5 @@
 import Engine
+import WireTestSupport
 import XCTest
 
 /// Golden wire tests: query bytes -> exact response bytes, frozen as hex. Each golden response is also

@@ -1,5 +1,6 @@
 import DNSWire
 import Engine
+import WireTestSupport
 import XCTest
 
 /// RFC 1034 §4.3.2 lookup and the EDNS/CHAOS/ECS/NSID behaviour as an argument table:
@@ -239,7 +240,7 @@ final class LookupTableTests: XCTestCase {
     func testLookupTable() {
         for r in Self.rows {
             var additional: [[UInt8]] = []
-            if let e = r.edns { additional.append(Wire.opt(udp: e.udp, version: e.version, doBit: e.doBit, options: e.options)) }
+            if let e = r.edns { additional.append(Wire.opt(udp: e.udp, version: e.version, doBit: e.doBit, rdata: e.options)) }
             let query = Wire.query(r.qname, r.qtype, qclass: r.qclass, id: 0x5A5A, flags: 0x0100, additional: additional)
             let response = answer(query, transport: r.transport, snapshot: snapshot(r.snap))
             let l = r.label
@@ -361,13 +362,13 @@ final class LookupTableTests: XCTestCase {
 
         // bad ECS -> FORMERR
         let badECS = answer(Wire.query("www.gslb.test.", 1,
-                                       additional: [Wire.opt(options: Wire.ecs(family: 1, source: 23, address: [192, 0, 3]))]),
+                                       additional: [Wire.opt(rdata: Wire.ecs(family: 1, source: 23, address: [192, 0, 3]))]),
                             snapshot: snap)
         XCTAssertEqual(LDNS.decode(badECS)?.rcode, 1)
         XCTAssertEqual(LDNS.decode(badECS)?.answer, [])
 
         // every prefix of a valid EDNS query: no answer or FORMERR, never a trap
-        let full = Wire.query("www.gslb.test.", 1, additional: [Wire.opt(options: Wire.option(3, []))])
+        let full = Wire.query("www.gslb.test.", 1, additional: [Wire.opt(rdata: Wire.option(3, []))])
         for length in 0..<full.count {
             let r = answer(Array(full[0..<length]), snapshot: snap)
             if length < 12 {
@@ -389,7 +390,7 @@ final class LookupTableTests: XCTestCase {
             return Array(UnsafeBufferPointer(start: buffer, count: n))
         }
         let a1 = run(Wire.query("alias.gslb.test.", 1))
-        _ = run(Wire.query("x.w.extra.test.", 1, additional: [Wire.opt(options: Wire.ecs(family: 1, source: 24, address: [1, 2, 3]))]))
+        _ = run(Wire.query("x.w.extra.test.", 1, additional: [Wire.opt(rdata: Wire.ecs(family: 1, source: 24, address: [1, 2, 3]))]))
         _ = run(Wire.query("www.gslb.test.", 1, additional: [Wire.opt(), Wire.opt()]))
         let a2 = run(Wire.query("alias.gslb.test.", 1))
         XCTAssertEqual(a1, a2)

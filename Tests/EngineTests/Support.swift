@@ -2,48 +2,9 @@ import CLDNS
 import DNSWire
 import Engine
 import Foundation
+import WireTestSupport
 import XCTest
 import Zones
-
-// MARK: query assembly (independent of the code under test)
-
-enum Wire {
-    /// Presentation name -> wire form, letter case kept.
-    static func name(_ text: String) -> [UInt8] {
-        var out: [UInt8] = []
-        let trimmed = text.hasSuffix(".") ? String(text.dropLast()) : text
-        if !trimmed.isEmpty {
-            for label in trimmed.split(separator: ".", omittingEmptySubsequences: false) {
-                out.append(UInt8(label.utf8.count))
-                out.append(contentsOf: Array(label.utf8))
-            }
-        }
-        out.append(0)
-        return out
-    }
-    static func u16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
-    static func option(_ code: UInt16, _ body: [UInt8]) -> [UInt8] { u16(code) + u16(UInt16(body.count)) + body }
-    static func ecs(family: UInt16, source: UInt8, scope: UInt8 = 0, address: [UInt8]) -> [UInt8] {
-        option(8, u16(family) + [source, scope] + address)
-    }
-    static func opt(udp: UInt16 = 1232, version: UInt8 = 0, doBit: Bool = false, options: [UInt8] = []) -> [UInt8] {
-        [0] + u16(41) + u16(udp) + [0, version] + u16(doBit ? 0x8000 : 0) + u16(UInt16(options.count)) + options
-    }
-    static func query(_ qname: String, _ qtype: UInt16, qclass: UInt16 = 1, id: UInt16 = 0x1234, flags: UInt16 = 0x0100,
-                      additional: [[UInt8]] = []) -> [UInt8] {
-        u16(id) + u16(flags) + u16(1) + u16(0) + u16(0) + u16(UInt16(additional.count))
-            + name(qname) + u16(qtype) + u16(qclass) + additional.flatMap { $0 }
-    }
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-    }
-    static func bytes(hex: String) -> [UInt8] {
-        let h = Array(hex.filter { !$0.isWhitespace }.utf8)
-        precondition(h.count % 2 == 0)
-        func v(_ c: UInt8) -> UInt8 { c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10 }
-        return stride(from: 0, to: h.count, by: 2).map { v(h[$0]) << 4 | v(h[$0 + 1]) }
-    }
-}
 
 // MARK: ldns decoding (the independent decoder)
 

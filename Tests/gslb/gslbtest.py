@@ -21,6 +21,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from meridian_testlib import free_port  # noqa: E402
+
 ORIGIN = "gslb.test."
 SERVICE = "geo.gslb.test."
 
@@ -88,24 +91,6 @@ services:
   {SERVICE}:
 {service_yaml}{POOLS_YAML}""")
     return cfg
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
 
 
 class Server:

@@ -12,6 +12,9 @@ killed by PID at the end.
 import json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 import dns.message, dns.query, dns.rdatatype
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from meridian_testlib import free_port  # noqa: E402
+
 BIN = sys.argv[1]
 npass = nfail = 0
 
@@ -23,23 +26,6 @@ def check(name, ok, why=""):
         npass += 1
     else:
         nfail += 1
-
-
-def free_port():
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-            t.close()
-    raise SystemExit("no free port")
 
 
 def answer(port, name):
