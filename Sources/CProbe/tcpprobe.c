@@ -143,7 +143,10 @@ static void start_probe(mprobe_engine *e, uint32_t slot, uint64_t now) {
     t->started_ns = now;
     int fd = socket(t->address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        complete(e, slot, errno, now);
+        // out of descriptors or memory here says nothing about the endpoint: no verdict (-errno)
+        int error = errno;
+        int local = error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+        complete(e, slot, local ? -error : error, now);
         return;
     }
     if (connect(fd, (struct sockaddr *)&t->address, t->address_length) == 0) {

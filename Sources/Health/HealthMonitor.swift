@@ -47,6 +47,8 @@ public final class HealthMonitor: @unchecked Sendable {
     var tcpHandles: [Endpoint: (id: UInt64, handle: Int64)] = [:]
     var tcpEndpoints: [UInt64: Endpoint] = [:]
     var nextTCPId: UInt64 = 0
+    var skippedSinceWarning = 0
+    var lastSkipWarning = NIODeadline.uptimeNanoseconds(0)
 
     /// `initial`: the state before the first result (`.unknown` = decided by the first round).
     public init(checks: [CheckSpec], endpoints: [Endpoint], group: EventLoopGroup, logger: Logger,
@@ -107,7 +109,10 @@ public final class HealthMonitor: @unchecked Sendable {
                     timeoutOf: { id in
                         self.lock.withLock { self.tcpEndpoints[id].flatMap { self.checks[$0.check]?.timeout } ?? 0 }
                     },
-                    deliver: { batch in self.deliver(batch) }) // a cycle until stop()
+                    deliver: { batch, skipped, skippedErrno in
+                        self.deliver(batch)
+                        if skipped > 0 { self.reportSkipped(skipped, errno: skippedErrno) }
+                    }) // a cycle until stop()
             }
             guard let engine = tcpEngine else { return false }
             let id = nextTCPId
@@ -124,6 +129,24 @@ public final class HealthMonitor: @unchecked Sendable {
         guard let entry = tcpHandles.removeValue(forKey: endpoint) else { return }
         tcpEndpoints[entry.id] = nil
         tcpEngine?.remove(entry.handle)
+    }
+
+    /// Probes the engine could not make (descriptor or memory limits) leave the endpoints' states
+    /// alone; a warning says so at most once a minute.
+    func reportSkipped(_ count: Int, errno code: Int32) {
+        let now = NIODeadline.now()
+        let total: Int? = lock.withLock {
+            skippedSinceWarning += count
+            guard now - lastSkipWarning >= .seconds(60) else { return nil }
+            lastSkipWarning = now
+            defer { skippedSinceWarning = 0 }
+            return skippedSinceWarning
+        }
+        guard let total else { return }
+        logger.warning("health probes not made: no verdict on those endpoints", metadata: [
+            "probes": "\(total)", "error": "\(String(cString: strerror(code)))",
+            "hint": "raise the open-files limit (LimitNOFILE)",
+        ])
     }
 
     /// Results from the engine thread.

@@ -7,8 +7,10 @@ import Glibc
 /// epoll, no channel or future per probe. It schedules every probe itself (interval from the previous
 /// result, jitter, timeout) and reports results in batches; `HealthMonitor` only keeps the state.
 final class TCPProbeEngine: @unchecked Sendable {
-    /// Receives each turn's results on the engine thread: (id given to `add`, result).
-    typealias Results = ([(id: UInt64, result: ProbeResult)]) -> Void
+    /// Receives each turn's results on the engine thread: (id given to `add`, result), and how many
+    /// probes could not be made for a local reason (out of descriptors or memory; no verdict) with
+    /// the last such errno.
+    typealias Results = ([(id: UInt64, result: ProbeResult)], _ skipped: Int, _ skippedErrno: Int32) -> Void
 
     /// Holds the delivery closure for the C callback's context pointer.
     private final class Sink {
@@ -32,7 +34,14 @@ final class TCPProbeEngine: @unchecked Sendable {
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             var batch: [(id: UInt64, result: ProbeResult)] = []
             batch.reserveCapacity(Int(count))
+            var skipped = 0
+            var skippedErrno: Int32 = 0
             for r in UnsafeBufferPointer(start: results, count: Int(count)) {
+                if r.error < 0 {
+                    skipped += 1
+                    skippedErrno = -r.error
+                    continue
+                }
                 let latency = Double(r.latency_us) / 1e6
                 let result: ProbeResult
                 switch r.error {
@@ -44,7 +53,7 @@ final class TCPProbeEngine: @unchecked Sendable {
                 }
                 batch.append((r.id, result))
             }
-            sink.deliver(batch)
+            sink.deliver(batch, skipped, skippedErrno)
         }
         guard let e = mprobe_new(callback, sink.toOpaque(), &err, err.count) else {
             sink.release()

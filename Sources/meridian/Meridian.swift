@@ -102,6 +102,10 @@ struct Serve: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "meridian")
         logger.logLevel = .info
+        let files = OpenFilesLimit.raise()
+        if files.after != files.before {
+            logger.info("open files limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
+        }
         let (loaded, snapshot): (MeridianConfig, Snapshot)
         do {
             (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)

@@ -9,7 +9,9 @@
 typedef struct mprobe_engine mprobe_engine;
 
 /// One finished probe: `error` is 0 when the connection was established, an errno value otherwise
-/// (ETIMEDOUT when the timeout passed first); `latency_us` from connect(2) to the result.
+/// (ETIMEDOUT when the timeout passed first), or a negative errno when no probe could be made for a
+/// local reason (out of descriptors or memory: no verdict on the endpoint); `latency_us` from
+/// connect(2) to the result.
 typedef struct {
     uint64_t id;
     int32_t error;
