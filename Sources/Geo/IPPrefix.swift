@@ -82,16 +82,20 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, Comparable 
 }
 
 /// Largest aligned block around `address` that stays inside [lo, hi] (all within `width` bits):
-/// the widest ECS scope over which an answer decided for [lo, hi] holds (RFC 7871 §7.2.1).
+/// the widest ECS scope over which an answer decided for [lo, hi] holds (RFC 7871 §7.2.1). Returns
+/// its prefix length; `width` when `address` lies outside [lo, hi].
+///
+/// Constant time (it runs per GSLB query): a block with k host bits is `address` with its k low bits
+/// cleared up to `address` with them set. Its start stays >= lo for every k up to the highest bit
+/// where `address` and `lo` differ (that bit, set in `address`, is kept), and beyond it only while
+/// lo's k low bits are zero; symmetrically its end stays <= hi up to the highest bit where they
+/// differ, or while hi's k low bits are ones.
 @inlinable
 public func widestPrefix(containing address: UInt128, within lo: UInt128, _ hi: UInt128, width: Int) -> Int {
-    var length = 0
-    while length < width {
-        let m = IPPrefix.mask(length, width: width)
-        let start = address & m
-        let end = start | (~m & IPPrefix.all(width))
-        if start >= lo && end <= hi { return length }
-        length += 1
-    }
-    return width
+    guard lo <= address, address <= hi else { return width }
+    let loRun = min(lo.trailingZeroBitCount, width)       // lo's low zero bits
+    let hiRun = min((~hi).trailingZeroBitCount, width)    // hi's low one bits
+    let belowLo = address == lo ? loRun : max(127 - (address ^ lo).leadingZeroBitCount, loRun)
+    let belowHi = address == hi ? hiRun : max(127 - (address ^ hi).leadingZeroBitCount, hiRun)
+    return width - min(belowLo, belowHi, width)
 }

@@ -117,6 +117,39 @@ final class PrefixPartitionTests: XCTestCase {
         XCTAssertEqual(widestPrefix(containing: c, within: merged.starts[merged.index(of: c)], merged.end(of: merged.index(of: c)), width: 32), 16)
     }
 
+    /// The constant-time widestPrefix against the definition (shortest prefix whose block fits),
+    /// over random ranges and addresses in them, IPv4 and IPv6 widths, edges included.
+    func testWidestPrefixMatchesTheDefinition() {
+        func reference(_ address: UInt128, _ lo: UInt128, _ hi: UInt128, _ width: Int) -> Int {
+            for length in 0..<width {
+                let m = IPPrefix.mask(length, width: width)
+                let start = address & m, end = start | (~m & IPPrefix.all(width))
+                if start >= lo && end <= hi { return length }
+            }
+            return width
+        }
+        var rng = SystemRandomNumberGenerator()
+        for width in [32, 128] {
+            let all = IPPrefix.all(width)
+            for _ in 0..<20_000 {
+                // ranges from random bounds, and from aligned blocks (the shape decision tables have)
+                var a = UInt128.random(in: 0...all, using: &rng), b = UInt128.random(in: 0...all, using: &rng)
+                if Bool.random(using: &rng) {
+                    let length = Int.random(in: 0...width, using: &rng)
+                    a &= IPPrefix.mask(length, width: width)
+                    b = a | (~IPPrefix.mask(length, width: width) & all)
+                }
+                let (lo, hi) = (min(a, b), max(a, b))
+                for address in [lo, hi, UInt128.random(in: lo...hi, using: &rng)] {
+                    XCTAssertEqual(widestPrefix(containing: address, within: lo, hi, width: width), reference(address, lo, hi, width),
+                                   "width \(width) address \(address) in [\(lo), \(hi)]")
+                }
+            }
+            XCTAssertEqual(widestPrefix(containing: 0, within: 0, all, width: width), 0)
+            XCTAssertEqual(widestPrefix(containing: 5, within: 6, all, width: width), width) // outside
+        }
+    }
+
     func testMergedJoinsEqualNeighbours() {
         let part = PrefixPartition.fromPrefixes(width: 32, [(p("10.0.0.0/9"), 1), (p("10.128.0.0/9"), 2)])
         XCTAssertEqual(part.count, 4)
