@@ -44,7 +44,7 @@ public struct ResponseWriter {
 
     /// Copies the question back (name as the client sent it, keeping its letter case: RFC 4343).
     public mutating func writeQuestion(name: UnsafePointer<UInt8>, length: Int, type: UInt16, class cls: UInt16) {
-        for i in 0..<length { base[count + i] = name[i] }
+        (base + count).update(from: name, count: length) // memcpy
         count += length
         put16(type)
         put16(cls)
@@ -188,7 +188,7 @@ public struct ResponseWriter {
             let qpos = qnameLength - suffix
             if qpos >= 0, labelStarts.contains(qpos), WireName.equal(name + pos, suffix, qname + qpos, suffix) {
                 guard count + pos + 2 <= limit else { return false }
-                for i in 0..<pos { base[count + i] = name[i] }
+                (base + count).update(from: name, count: pos)
                 count += pos
                 put16(0xC000 | UInt16(WireLimits.headerLength + qpos))
                 return true
@@ -196,7 +196,7 @@ public struct ResponseWriter {
             pos += Int(name[pos]) + 1
         }
         guard count + length <= limit else { return false }
-        for i in 0..<length { base[count + i] = name[i] }
+        (base + count).update(from: name, count: length)
         count += length
         return true
     }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Name handling in wire form (RFC 1035 §3.1, §4.1.4), over caller-owned memory and without allocation.
 ///
 /// Names are handled as uncompressed wire-form byte runs: length-prefixed labels ending in the root (0).
@@ -88,12 +96,11 @@ public enum WireName {
         return h
     }
 
-    /// Byte equality of two wire names of known length.
+    /// Byte equality of two wire names of known length (libc's memcmp: vectorised, where a byte loop
+    /// cost about 250 instructions per query in lookups).
     @inline(__always)
     public static func equal(_ a: UnsafePointer<UInt8>, _ aLength: Int, _ b: UnsafePointer<UInt8>, _ bLength: Int) -> Bool {
-        guard aLength == bLength else { return false }
-        for i in 0..<aLength where a[i] != b[i] { return false }
-        return true
+        aLength == bLength && memcmp(a, b, aLength) == 0
     }
 
     /// Whether `name` equals `ancestor` or lies below it (both lower-case wire form).
