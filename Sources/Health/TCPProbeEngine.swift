@@ -66,10 +66,10 @@ final class TCPProbeEngine: @unchecked Sendable {
     func add(id: UInt64, address: String, check: CheckSpec, firstDelay: Double) -> Int64? {
         guard let engine else { return nil }
         var err = [CChar](repeating: 0, count: 128)
-        let jitter = check.interval * check.jitter
-        let handle = mprobe_add(engine, id, address, UInt16(check.port), UInt32(check.interval * 1000),
-                                UInt32(check.timeout * 1000), UInt32(jitter * 1000), UInt32(max(0, firstDelay) * 1000),
-                                &err, err.count)
+        // seconds -> milliseconds, clamped to what the engine takes (intervals beyond 49 days are 49 days)
+        func ms(_ seconds: Double) -> UInt32 { UInt32(min(max(seconds * 1000, 0), Double(UInt32.max))) }
+        let handle = mprobe_add(engine, id, address, UInt16(check.port), ms(check.interval), ms(check.timeout),
+                                ms(check.interval * check.jitter), ms(firstDelay), &err, err.count)
         return handle >= 0 ? handle : nil
     }
 
