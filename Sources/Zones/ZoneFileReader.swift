@@ -113,8 +113,8 @@ public enum ZoneFileReader {
                 continue
             }
             if fastPath {
-                switch parser.parse(base + pos, lineEnd - pos) {
-                case let .record(type, recordTTL):
+                let outcome = parser.parse(base + pos, lineEnd - pos)
+                if case let .record(type, recordTTL) = outcome {
                     let fits = parser.owner.withUnsafeBufferPointer { o in
                         parser.rdata.withUnsafeBufferPointer { d in
                             batch.append(owner: o.baseAddress!, ownerLength: o.count, type: type, rrClass: DNSClass.in, ttl: recordTTL,
@@ -122,19 +122,16 @@ public enum ZoneFileReader {
                         }
                     }
                     guard fits else { throw ZoneError(file: path, line: line, reason: "RDATA longer than 65535 octets") }
+                }
+                if case .fallback = outcome {
+                    // ldns reads this entry below
+                } else {
+                    // a record or a directive taken here: ldns's state must be rebuilt before it reads again
                     ldnsInSync = false
                     pos = lineEnd + 1
                     line += 1
                     skipSeparators(base, count, &pos, &line)
                     continue
-                case .directive:
-                    ldnsInSync = false
-                    pos = lineEnd + 1
-                    line += 1
-                    skipSeparators(base, count, &pos, &line)
-                    continue
-                case .fallback:
-                    break
                 }
             }
 

@@ -1,4 +1,4 @@
-import WireTestSupport
+import TestSupport
 import XCTest
 @testable import DNSWire
 
@@ -59,7 +59,7 @@ final class QueryParserTests: XCTestCase {
 
     /// Random corruption never traps and only produces the documented outcomes.
     func testRandomCorruptionNeverTraps() {
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         var seen: [String: Int] = [:]
         for _ in 0..<5000 {
             var p = Self.fullQuery
@@ -269,18 +269,5 @@ final class QueryParserTests: XCTestCase {
         XCTAssertTrue(QueryParser.prefixMask(64) == (~0, 0))
         XCTAssertTrue(QueryParser.prefixMask(65) == (~0, 0x8000_0000_0000_0000))
         XCTAssertTrue(QueryParser.prefixMask(128) == (~0, ~0))
-    }
-}
-
-/// Deterministic PRNG for the corruption test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

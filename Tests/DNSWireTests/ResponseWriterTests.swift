@@ -1,4 +1,4 @@
-import WireTestSupport
+import TestSupport
 import XCTest
 @testable import DNSWire
 

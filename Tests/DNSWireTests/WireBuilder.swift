@@ -1,5 +1,5 @@
 import DNSWire
-import WireTestSupport
+import TestSupport
 
 /// Runs `QueryParser.parse` on bytes and copies out what it produced.
 struct ParseResult {

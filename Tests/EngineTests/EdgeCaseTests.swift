@@ -1,6 +1,6 @@
 import DNSWire
 import Engine
-import WireTestSupport
+import TestSupport
 import XCTest
 
 final class EdgeCaseTests: XCTestCase {

@@ -1,5 +1,5 @@
 import Engine
-import WireTestSupport
+import TestSupport
 import XCTest
 
 /// Golden wire tests: query bytes -> exact response bytes, frozen as hex. Each golden response is also

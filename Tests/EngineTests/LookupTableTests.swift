@@ -1,6 +1,6 @@
 import DNSWire
 import Engine
-import WireTestSupport
+import TestSupport
 import XCTest
 
 /// RFC 1034 §4.3.2 lookup and the EDNS/CHAOS/ECS/NSID behaviour as an argument table:

@@ -2,7 +2,7 @@ import CLDNS
 import DNSWire
 import Engine
 import Foundation
-import WireTestSupport
+import TestSupport
 import XCTest
 import Zones
 

@@ -1,6 +1,7 @@
 import DNSWire
 import Geo
 import Steering
+import TestSupport
 import XCTest
 
 /// (client or ECS, health, qtype) -> (pool, scope, order) tables for every policy.

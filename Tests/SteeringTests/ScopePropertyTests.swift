@@ -1,6 +1,7 @@
 import DNSWire
 import Geo
 import Steering
+import TestSupport
 import XCTest
 
 /// ECS scope soundness (RFC 7871 §7.2.1): every address inside client/scope is decided alike; and

@@ -1,4 +1,4 @@
-// Shared by DNSWireTests and EngineTests: DNS messages assembled by hand, independently of the
+// Shared by the test targets: DNS messages assembled by hand, independently of the
 // code under test.
 
 /// Assembles DNS messages byte by byte for the tests (independent of the code under test).
