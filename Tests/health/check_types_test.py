@@ -13,19 +13,14 @@ import json, os, signal, socket, subprocess, sys, tempfile, threading, time, url
 import dns.message, dns.query, dns.rdatatype
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import free_port  # noqa: E402
+from meridian_testlib import Tally, free_port  # noqa: E402
 
 BIN = sys.argv[1]
-npass = nfail = 0
+tally = Tally()
 
 
 def check(name, ok, why=""):
-    global npass, nfail
-    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok or not why else " -- " + why), flush=True)
-    if ok:
-        npass += 1
-    else:
-        nfail += 1
+    tally.result(ok, name, why)
 
 
 def answer(port, name):
@@ -234,5 +229,5 @@ finally:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
-print("%d passed, %d failed" % (npass, nfail))
-sys.exit(0 if nfail == 0 else 1)
+print("%d passed, %d failed" % (tally.passed, tally.failed))
+sys.exit(0 if tally.failed == 0 else 1)

@@ -37,6 +37,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from meridian_testlib import Tally  # noqa: E402
+
 ORIGIN = "hc.test."
 TOKEN = "s3cret-token"
 INTERVAL, TIMEOUT, RISE, FALL = 1.0, 0.5, 2, 2
@@ -51,18 +54,8 @@ ALLDOWN_X, ALLDOWN_Y, ALLDOWN_LAST = "127.0.1.8", "127.0.1.9", "192.0.2.99"
 SCRIPT_UP, SCRIPT_SPARE = "127.0.1.10", "127.0.1.11"
 HANG, HANG_SPARE = "127.0.1.12", "127.0.1.13"
 
-passed = 0
-failed = 0
-
-
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print(("PASS: " if ok else "FAIL: ") + what + (f" ({detail})" if detail else ""), flush=True)
-    return ok
+tally = Tally(detail_on_pass=True)
+result = tally.result
 
 
 # ---------------------------------------------------------------- certificates
@@ -692,11 +685,11 @@ def main():
                 break
             if pid == 0:
                 time.sleep(0.05)
-        if failed and os.path.exists(log_path):
+        if tally.failed and os.path.exists(log_path):
             print("--- meridian log (tail) ---\n" + open(log_path).read()[-4000:], file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
+    return 1 if tally.failed else 0
 
 
 def find_procs(path):

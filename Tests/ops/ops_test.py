@@ -46,7 +46,7 @@ import dns.rdatatype
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import free_port  # noqa: E402
+from meridian_testlib import Tally, free_port  # noqa: E402
 
 TOKEN = "secret"
 ORIGIN = "ops.test."
@@ -58,27 +58,15 @@ GEO_POOLS = {"na": "192.0.2.1", "eu": "198.51.100.1", "ap": "203.0.113.1"}
 FO_POOLS = {"na": "192.0.2.11", "eu": "198.51.100.11"}
 STRICT = os.environ.get("STRICT") == "1"
 
-passed = failed = skipped = 0
-
-
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print(("PASS: " if ok else "FAIL: ") + what + (f" ({detail})" if detail and not ok else ""), flush=True)
-    return ok
+tally = Tally()
+result = tally.result
 
 
 def known_bug(ok, what, detail):
     """A check of a reported bug: XFAIL (skipped) while it fails, unless STRICT=1."""
-    global skipped
     if ok or STRICT:
         return result(ok, what, detail)
-    skipped += 1
-    print(f"XFAIL: {what} (known bug: {detail})", flush=True)
-    return False
+    return tally.xfail(what, detail)
 
 
 # ---------------------------------------------------------------- files
@@ -667,14 +655,14 @@ def main():
             except subprocess.TimeoutExpired:
                 pass
         log.close()
-        if failed:
+        if tally.failed:
             with open(os.path.join(tmp, "log")) as f:
                 print("# meridian log (last 30 lines):")
                 for line in f.readlines()[-30:]:
                     print("#   " + line.rstrip())
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    print(f"{tally.passed} passed, {tally.failed} failed, {tally.skipped} skipped")
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":
