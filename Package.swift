@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "CLDNS"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "GeoTests", dependencies: ["Geo"]),
+        .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ],

@@ -17,7 +17,8 @@ public enum ConfigLoader {
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> MeridianConfig {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // `.basic`: scalars stay untagged strings (NodeReader types them itself), so no tag regexes run
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 throw ConfigError(file: file, line: 0, reason: "the file is empty")
             }
             root = node

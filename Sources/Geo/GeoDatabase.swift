@@ -42,13 +42,15 @@ public final class GeoDatabase: @unchecked Sendable {
     public let path: String
     public let databaseType: String
     public let buildEpoch: UInt64
-    public let records: [GeoRecord]
+    /// The distinct data records the partitions' keys index (133,652 for GeoLite2-City, ~10 MB).
+    /// Needed only while services compile; emptied by `releaseCompileInputs()`.
+    public private(set) var records: [GeoRecord]
     /// The open database (memory-mapped; pages are resident only when read): `lookup` uses it once the
     /// partitions are released.
     private(set) var mmdb: UnsafeMutablePointer<MMDB_s>
     let ipVersion: Int32
     /// The compiled partitions, needed only while services compile. Invariant: released (set to nil)
-    /// only by `releasePartitions()` before the database is shared with any other thread.
+    /// only by `releaseCompileInputs()` before the database is shared with any other thread.
     private var partitions: (v4: PrefixPartition, v6: PrefixPartition)?
 
     public init(path: String) throws {
@@ -67,11 +69,11 @@ public final class GeoDatabase: @unchecked Sendable {
         do {
             if ipVersion == 6 {
                 let v4Start = try walker.followZeros(96)
-                v6 = try walker.partition(root: 0, width: 128, skipNode: v4Start)
-                v4 = try v4Start.map { try walker.partition(root: $0, width: 32, skipNode: nil) }
+                v4 = try v4Start.map { try walker.partition(root: $0, width: 32, ipv4Node: nil) }
                     ?? PrefixPartition(width: 32, key: -1)
+                v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
             } else {
-                v4 = try walker.partition(root: 0, width: 32, skipNode: nil)
+                v4 = try walker.partition(root: 0, width: 32, ipv4Node: nil)
                 v6 = PrefixPartition(width: 128, key: -1)
             }
         } catch {
@@ -84,16 +86,18 @@ public final class GeoDatabase: @unchecked Sendable {
 
     deinit { meridian_mmdb_close(mmdb) }
 
-    /// The database's IPv4 / IPv6 partitions (empty after `releasePartitions()`).
+    /// The database's IPv4 / IPv6 partitions (empty after `releaseCompileInputs()`).
     public var v4: PrefixPartition { partitions?.v4 ?? PrefixPartition(width: 32, key: -1) }
     public var v6: PrefixPartition { partitions?.v6 ?? PrefixPartition(width: 128, key: -1) }
 
-    /// Frees the partitions once every service is compiled (they are the bulk of the memory: each
-    /// service keeps its own merged decision tables). `lookup` then reads the mapped file.
+    /// Frees the partitions and the decoded records once every service is compiled (they are the
+    /// bulk of the memory: each service keeps its own merged decision tables, and a reload walks
+    /// the database afresh). `lookup` then reads the mapped file.
     /// The walk touched every page of the mapped file, and resident file pages count in RSS: the file
     /// is mapped afresh so that only the pages later lookups read become resident.
-    public func releasePartitions() {
+    public func releaseCompileInputs() {
         partitions = nil
+        records = []
         var status: Int32 = 0
         if let fresh = meridian_mmdb_open(path, &status) {
             meridian_mmdb_close(mmdb)
@@ -107,6 +111,12 @@ public final class GeoDatabase: @unchecked Sendable {
             let p = family == 4 ? partitions.v4 : partitions.v6
             let i = p.index(of: address)
             let key = p.keys[i]
+            if PrefixPartition.isAlias(key) {
+                let v4 = partitions.v4
+                let j = v4.index(of: PrefixPartition.embeddedIPv4(address, aliasKey: key))
+                let r = PrefixPartition.throughAlias(address, aliasKey: key, v4First: v4.starts[j], v4Last: v4.end(of: j))
+                return (v4.keys[j] >= 0 ? records[Int(v4.keys[j])] : nil, max(r.first, p.starts[i]), min(r.last, p.end(of: i)))
+            }
             return (key >= 0 ? records[Int(key)] : nil, p.starts[i], p.end(of: i))
         }
         var gaiError: Int32 = 0
@@ -156,34 +166,38 @@ struct TreeWalker {
         return node
     }
 
-    mutating func partition(root: UInt32, width: Int, skipNode: UInt32?) throws -> PrefixPartition {
+    /// `ipv4Node`: in an IPv6 tree, the IPv4 subtree's node (reached at ::/96). Where the walk reaches
+    /// it (::/96 itself, and the places MaxMind's writer points at it: ::ffff:0:0/96 IPv4-mapped,
+    /// 2001::/32 Teredo, 2002::/16 6to4) the next 32 address bits are an IPv4 address and the rest do
+    /// not matter, as in libmaxminddb's own lookups (and so `explain`): the range gets an alias key.
+    mutating func partition(root: UInt32, width: Int, ipv4Node: UInt32?) throws -> PrefixPartition {
         var out = PrefixPartition(width: width, key: -1)
-        try walk(root, depth: 0, prefix: 0, width: width, skipNode: skipNode, into: &out)
+        try walk(root, depth: 0, prefix: 0, width: width, ipv4Node: ipv4Node, into: &out)
         return out
     }
 
     /// Visits the left subtree, then the right one, so ranges are appended in ascending order.
     /// Recursion depth is bounded by the address width (<= 128).
-    private mutating func walk(_ node: UInt32, depth: Int, prefix: UInt128, width: Int, skipNode: UInt32?,
+    private mutating func walk(_ node: UInt32, depth: Int, prefix: UInt128, width: Int, ipv4Node: UInt32?,
                                into out: inout PrefixPartition) throws {
         let n = try read(node)
         let bit = UInt128(1) << UInt128(width - depth - 1)
         try visit(n.left_record_type, n.left_record, n.left_record_entry, depth: depth + 1, start: prefix,
-                  width: width, skipNode: skipNode, into: &out)
+                  width: width, ipv4Node: ipv4Node, into: &out)
         try visit(n.right_record_type, n.right_record, n.right_record_entry, depth: depth + 1, start: prefix | bit,
-                  width: width, skipNode: skipNode, into: &out)
+                  width: width, ipv4Node: ipv4Node, into: &out)
     }
 
     private mutating func visit(_ type: UInt8, _ record: UInt64, _ entry: MMDB_entry_s, depth: Int, start: UInt128,
-                                width: Int, skipNode: UInt32?, into out: inout PrefixPartition) throws {
+                                width: Int, ipv4Node: UInt32?, into out: inout PrefixPartition) throws {
         switch Int32(type) {
         case MMDB_RECORD_TYPE_SEARCH_NODE:
-            // an alias of the IPv4 subtree inside the IPv6 tree (::/96, ::ffff:0:0/96, 2002::/16) is not
-            // IPv6 data: IPv4 clients are looked up in the IPv4 partition
-            if UInt32(record) == skipNode || depth >= width {
+            if UInt32(record) == ipv4Node, depth <= width - 32 {
+                out.append(start: start, key: PrefixPartition.aliasKey(shift: width - 32 - depth))
+            } else if depth >= width {
                 out.append(start: start, key: -1)
             } else {
-                try walk(UInt32(record), depth: depth, prefix: start, width: width, skipNode: skipNode, into: &out)
+                try walk(UInt32(record), depth: depth, prefix: start, width: width, ipv4Node: ipv4Node, into: &out)
             }
         case MMDB_RECORD_TYPE_DATA:
             out.append(start: start, key: try recordKey(entry))

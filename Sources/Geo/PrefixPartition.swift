@@ -1,8 +1,30 @@
 /// A complete, sorted partition of one address family's space into ranges, each carrying a key
-/// (an index into some table; -1 = nothing). Range i covers starts[i] ..< starts[i+1] (the last
-/// one runs to the top of the space). Invariants: starts[0] == 0, starts strictly increasing,
-/// and (after `merged`) no two neighbours carry the same key.
+/// (an index into some table; -1 = nothing; below -1 an IPv4 alias, see `aliasKey`). Range i covers
+/// starts[i] ..< starts[i+1] (the last one runs to the top of the space). Invariants: starts[0] == 0,
+/// starts strictly increasing, and (after `merged`) no two neighbours carry the same key.
 public struct PrefixPartition: Sendable {
+    /// The key of an IPv6 range where a MaxMind database points back at its IPv4 data (::/96,
+    /// ::ffff:0:0/96, Teredo 2001::/32, 6to4 2002::/16): an address there is decided as the IPv4
+    /// address in its 32 bits above the low `shift` bits (`embeddedIPv4`). One range stands for what
+    /// would otherwise be a copy of the whole IPv4 partition per alias. 0 <= shift <= 96.
+    @inlinable public static func aliasKey(shift: Int) -> Int32 { -2 - Int32(shift) }
+    @inlinable public static func isAlias(_ key: Int32) -> Bool { key < -1 }
+    @inlinable public static func aliasShift(_ key: Int32) -> Int { Int(-2 - key) }
+
+    /// The IPv4 address an IPv6 `address` under alias `key` stands for.
+    @inlinable public static func embeddedIPv4(_ address: UInt128, aliasKey key: Int32) -> UInt128 {
+        (address >> UInt128(aliasShift(key))) & 0xFFFF_FFFF
+    }
+
+    /// The IPv6 addresses around `address` (under alias `key`) whose embedded IPv4 address lies in
+    /// `v4First...v4Last`.
+    @inlinable public static func throughAlias(_ address: UInt128, aliasKey key: Int32, v4First: UInt128,
+                                               v4Last: UInt128) -> (first: UInt128, last: UInt128) {
+        let shift = aliasShift(key)
+        let base = address & ~IPPrefix.all(shift + 32)
+        return (base | v4First << UInt128(shift), base | v4Last << UInt128(shift) | IPPrefix.all(shift))
+    }
+
     public let width: Int
     public private(set) var starts: [UInt128]
     public private(set) var keys: [Int32]

@@ -131,10 +131,9 @@ public final class CompiledService: @unchecked Sendable {
             if client.family == 0 {
                 return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up)
             }
-            let table = client.family == 4 ? v4 : v6
-            let i = table.index(of: client.address)
-            let scope = widestPrefix(containing: client.address, within: table.starts[i], table.end(of: i), width: table.width)
-            return pick(order: table.keys[i], qtype: qtype, scope: UInt8(scope), up: up)
+            let (order, first, last) = tableLookup(client)
+            let scope = widestPrefix(containing: client.address, within: first, last, width: client.family == 4 ? 32 : 128)
+            return pick(order: order, qtype: qtype, scope: UInt8(scope), up: up)
         case let .fixed(order):
             return pick(order: order, qtype: qtype, scope: 0, up: up)
         case .weighted:
@@ -180,6 +179,21 @@ public final class CompiledService: @unchecked Sendable {
             if lastResort >= 0 && pools[Int(lastResort)].has(qtype) { return Decision(pool: lastResort, scope: UInt8(bits), order: -1) }
             return Decision(pool: bestAny, scope: UInt8(bits), order: -1, failOpen: bestAny >= 0)
         }
+    }
+
+    /// The client's order in the decision tables and the range of addresses decided alike around it
+    /// (kind == .table, family 4 or 6). An IPv6 range with an alias key is decided as the IPv4 address
+    /// embedded in the client's (`PrefixPartition.aliasKey`): the range is then the part of the alias
+    /// whose embedded addresses share the client's IPv4 range.
+    @inline(__always)
+    public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
+        let table = client.family == 4 ? v4 : v6
+        let i = table.index(of: client.address)
+        let key = table.keys[i]
+        guard PrefixPartition.isAlias(key) else { return (key, table.starts[i], table.end(of: i)) }
+        let j = v4.index(of: PrefixPartition.embeddedIPv4(client.address, aliasKey: key))
+        let r = PrefixPartition.throughAlias(client.address, aliasKey: key, v4First: v4.starts[j], v4Last: v4.end(of: j))
+        return (v4.keys[j], max(r.first, table.starts[i]), min(r.last, table.end(of: i)))
     }
 
     @inline(__always)

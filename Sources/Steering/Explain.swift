@@ -17,7 +17,13 @@ extension CompiledService {
         }
         lines.append("service: \(spec.name) policy \(spec.policy.rawValue), ttl \(spec.ttl), declared at \(spec.declaredAt)")
         if case .table = kind, let client {
-            lines.append(contentsOf: matchLines(client))
+            if client.family == 6, case let k = v6.keys[v6.index(of: client.address)], PrefixPartition.isAlias(k) {
+                let embedded = PrefixPartition.embeddedIPv4(client.address, aliasKey: k)
+                lines.append("alias: the database points this IPv6 range back at its IPv4 data: decided as \(IPPrefix.formatAddress(family: 4, embedded))")
+                lines.append(contentsOf: matchLines(IPPrefix(family: 4, address: embedded, length: 32)))
+            } else {
+                lines.append(contentsOf: matchLines(client))
+            }
         }
         let decision = decide(client: key, qtype: qtype, random: 0) { up[$0] }
         if decision.order >= 0 {
@@ -43,10 +49,9 @@ extension CompiledService {
         switch kind {
         case .table:
             if let client {
-                let table = client.family == 4 ? v4 : v6
-                let i = table.index(of: key.address)
-                let first = IPPrefix.formatAddress(family: client.family, table.starts[i])
-                let last = IPPrefix.formatAddress(family: client.family, table.end(of: i))
+                let range = tableLookup(key)
+                let first = IPPrefix.formatAddress(family: client.family, range.first)
+                let last = IPPrefix.formatAddress(family: client.family, range.last)
                 lines.append("scope: /\(decision.scope): every address from \(first) to \(last) is decided alike; /\(decision.scope) is the widest aligned block around the client inside that range")
             } else {
                 lines.append("scope: /0: without client information the answer is the same for everyone")

@@ -149,7 +149,8 @@ public enum ServiceCompiler {
                 if !g.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, g)) }
                 let s = serviceEntries.filter { $0.0.family == family }
                 if !s.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, s)) }
-                let merged = part.merged { $0 < 0 ? defaultOrder : keyOrder[Int($0)] }.indexed()
+                // alias keys stay: such a client is decided as its embedded IPv4 address (in `v4`)
+                let merged = part.merged { PrefixPartition.isAlias($0) ? $0 : $0 < 0 ? defaultOrder : keyOrder[Int($0)] }.indexed()
                 if family == 4 { v4 = merged } else { v6 = merged }
             }
             kind = .table

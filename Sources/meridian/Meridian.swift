@@ -66,7 +66,7 @@ enum SnapshotBuilder {
             throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
         }
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, sources: sources) }
-        sources.database?.releasePartitions() // each service has its own decision tables now
+        sources.database?.releaseCompileInputs() // each service has its own decision tables now
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []

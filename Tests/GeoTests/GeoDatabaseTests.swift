@@ -1,23 +1,13 @@
 import Foundation
 import Geo
+import TestSupport
 import XCTest
 
 /// Reads the real GeoLite2-City database (PyPI maxminddb-geolite2, installed by `make test`) and
 /// checks the compiled partition against Python's independent `maxminddb` reader.
 final class GeoDatabaseTests: XCTestCase {
     static func mmdbPath() throws -> String {
-        if let p = ProcessInfo.processInfo.environment["MERIDIAN_GEOIP_DB"] { return p }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__)+'/GeoLite2-City.mmdb')"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        p.waitUntilExit()
-        let path = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard p.terminationStatus == 0, FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("maxminddb-geolite2 is not installed (make test installs it)")
-        }
+        guard let path = GeoLite2.path() else { throw XCTSkip("maxminddb-geolite2 is not installed (make test installs it)") }
         return path
     }
 
@@ -84,7 +74,44 @@ final class GeoDatabaseTests: XCTestCase {
         }
         XCTAssertGreaterThan(matched, 100, "most random public addresses are in the database")
     }
+
+    /// After `releaseCompileInputs()` (what `serve` does once services are compiled) the partitions and
+    /// the decoded records are gone, and `lookup` (explain) answers from the mapped file exactly as before.
+    func testLookupAfterReleasingCompileInputs() throws {
+        let db = try GeoDatabase(path: try Self.mmdbPath())
+        var rng = SplitMix64(seed: 0x6e6f_7274_6821)
+        var probes: [(Int, UInt128)] = []
+        for text in ["193.0.0.1", "8.8.8.8", "10.1.2.3", "2001:67c:2e8::1", "2001:db8:ffff::1",
+                     "2002:c100:1::", "2001:0:808:808::", "::ffff:8.8.8.8", "::193.0.0.1"] {
+            probes.append(try XCTUnwrap(IPPrefix.parseAddress(text)))
+        }
+        for _ in 0..<2000 { probes.append((4, UInt128(UInt32(truncatingIfNeeded: rng.next())))) }
+        for _ in 0..<500 { probes.append((6, UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60)) }
+        let before = probes.map { db.lookup(family: $0.0, address: $0.1) }
+        // the IPv6 aliases of the IPv4 data (6to4, Teredo, mapped, compatible) answer as that IPv4 address
+        for (i, v4) in ["193.0.0.1", "8.8.8.8", "8.8.8.8", "193.0.0.1"].enumerated() {
+            let (family, address) = try XCTUnwrap(IPPrefix.parseAddress(v4))
+            XCTAssertNotNil(before[5 + i].record)
+            XCTAssertEqual(before[5 + i].record, db.lookup(family: family, address: address).record, "alias probe \(i)")
+        }
+        XCTAssertGreaterThan(db.records.count, 1000)
+        db.releaseCompileInputs()
+        XCTAssertEqual(db.records.count, 0)
+        XCTAssertEqual(db.v4.count, 1)
+        var found = 0
+        for (probe, old) in zip(probes, before) {
+            let new = db.lookup(family: probe.0, address: probe.1)
+            XCTAssertEqual(new.record, old.record, IPPrefix.formatAddress(family: probe.0, probe.1))
+            if old.record != nil {
+                found += 1
+                // the file's network lies within the partition's (merged) range
+                XCTAssertTrue(new.first >= old.first && new.last <= old.last, IPPrefix.formatAddress(family: probe.0, probe.1))
+            }
+        }
+        XCTAssertGreaterThan(found, 1000)
+    }
 }
+
 
 final class PrefixPartitionTests: XCTestCase {
     func p(_ s: String) -> IPPrefix { IPPrefix.parse(s)! }

@@ -60,17 +60,6 @@ def geolite2_path():
     return os.path.join(os.path.dirname(_maxminddb_geolite2.__file__), "GeoLite2-City.mmdb")
 
 
-# MaxMind IPv6 databases alias the IPv4 subtree at ::ffff:0:0/96, 2001::/32 (Teredo) and 2002::/16 (6to4)
-# (and hold IPv4 itself at ::/96). The maxminddb reader follows those aliases; Meridian deliberately does
-# not (Sources/Geo/GeoDatabase.swift: an IPv6 client there is not placed -> the default). The expectation
-# follows Meridian's documented choice, so these ranges count as "not in the database".
-V6_ALIASES = [ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0/96", "2001::/32", "2002::/16")]
-
-
-def is_alias(addr):
-    return addr.version == 6 and any(addr in n for n in V6_ALIASES)
-
-
 def write_config(tmp, geo_db, service_yaml):
     zone = os.path.join(tmp, "gslb.test.zone")
     with open(zone, "w") as f:

@@ -87,8 +87,8 @@ class GeoLite2:
         return None
 
     def record(self, addr):
-        if g.is_alias(addr):
-            return None
+        # the reader follows the IPv6 tree's aliases of the IPv4 subtree (::ffff:0:0/96, 2001::/32
+        # Teredo, 2002::/16 6to4), and so does Meridian's partition
         key = int(addr), addr.version
         if key not in self.cache:
             self.cache[key] = self.reader.get(str(addr))
@@ -115,6 +115,7 @@ def draw_subnets(db, rng, count):
     for version, n, plen in ((4, n4, 24), (6, n6, 48)):
         outside = n // 10
         inside = n - outside
+        aliases = 10 if version == 6 else 0
         got = 0
         for _ in range(inside * 50):
             if got == inside:
@@ -122,25 +123,26 @@ def draw_subnets(db, rng, count):
             net = db.random_network(rng, version, deep=rng.random() < 0.5)
             if net is None:
                 continue
-            sub = random_subnet_in(net, plen, rng)
-            if g.is_alias(sub.network_address):
-                continue
+            if version == 6 and got < aliases:
+                # 6to4 (2002::/16) or Teredo (2001::/32) of a placed IPv4 network: aliases of the
+                # database's IPv4 subtree, where the next 32 bits are the IPv4 address
+                v4 = db.random_network(rng, 4, deep=False)
+                if v4 is None:
+                    continue
+                base, shift = ((0x2002 << 112), 80) if got % 2 == 0 else ((0x2001_0000 << 96), 64)
+                sub = ipaddress.IPv6Network((base | (int(v4.network_address) << shift), plen), strict=False)
+            else:
+                sub = random_subnet_in(net, plen, rng)
             out.append((sub, "db"))
             got += 1
         if got < inside:
             raise RuntimeError(f"could only draw {got} IPv{version} subnets from the database")
         got = 0
-        aliases = 5 if version == 6 else 0  # 6to4 of a placed IPv4 /32: Meridian does not follow the alias
         for _ in range(outside * 2000):
             if got == outside:
                 break
             if version == 4:
                 sub = ipaddress.IPv4Network((rng.getrandbits(24) << 8, 24))
-            elif got < aliases:
-                v4 = db.random_network(rng, 4, deep=False)
-                if v4 is None:
-                    continue
-                sub = ipaddress.IPv6Network(((0x2002 << 112) | (int(v4.network_address) << 80), 48))
             else:
                 if rng.random() < 0.8:  # global unicast 2000::/3
                     sub = ipaddress.IPv6Network(((0b001 << 125) | (rng.getrandbits(45) << 80), 48))

@@ -155,7 +155,7 @@ def main():
             problems.append(f"rcode {g.dns.rcode.to_text(r.rcode())}, flags {g.dns.flags.to_text(r.flags)}")
         if region is None:
             problems.append(f"answer {addrs} is not one pool")
-        rec = None if g.is_alias(sub.network_address) else reader.get(str(sub.network_address))
+        rec = reader.get(str(sub.network_address))
         geolite_cc = ((rec or {}).get("country") or {}).get("iso_code")
         geolite_region = COUNTRY_REGION.get(geolite_cc, "default")
         if region is not None and region != geolite_region:
