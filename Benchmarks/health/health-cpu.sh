@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# CPU cost of health checking: N `tcp` endpoints (10 services x 5 regions x N/50 addresses on
+# CPU cost of health checking: N `tcp` (or CHECK=tcp-half-open) endpoints (10 services x 5 regions x N/50 addresses on
 # 127.1.0.0/16, or 10.78.0.0/16 with NETNS=1) probed every 1 s (timeout 500 ms) against an accept-and-close listener, Meridian's
 # utime+stime over WINDOW seconds after WARMUP seconds; then the same probes from probe-floor.c (system
-# calls only) for comparison. Runs alternate; prints each run and the medians.
+# calls only; half-open-floor.c for CHECK=tcp-half-open) for comparison. Runs alternate; prints each
+# run and the medians.
 #
 # On loopback the kernel runs both ends of every handshake in the prober's context. NETNS=1 (root)
 # instead puts the listener in a network namespace behind a veth pair whose receive processing RPS
 # steers to cpu0, with 5000 endpoint addresses (10.78.0.0/16, local in the namespace), and pins
 # Meridian and the floor to cpu1: the far end's work is then off the measured core, as it is for
 # remote endpoints.
-# Usage: Benchmarks/health/health-cpu.sh [MERIDIAN_BINARY]   env: N WARMUP WINDOW RUNS PORT NETNS
+# Usage: Benchmarks/health/health-cpu.sh [MERIDIAN_BINARY]   env: N WARMUP WINDOW RUNS PORT NETNS CHECK
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../../.build/release/meridian}
-N=${N:-5000} WARMUP=${WARMUP:-45} WINDOW=${WINDOW:-30} RUNS=${RUNS:-3} PORT=${PORT:-7090}
+N=${N:-5000} WARMUP=${WARMUP:-45} WINDOW=${WINDOW:-30} RUNS=${RUNS:-3} PORT=${PORT:-7090} CHECK=${CHECK:-tcp}
+case "$CHECK" in
+  tcp) floor_src=probe-floor.c ;;
+  tcp-half-open) floor_src=half-open-floor.c ;;
+  *) echo "CHECK must be tcp or tcp-half-open" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -49,7 +55,7 @@ else
   address() { echo "127.1.$(($1 / 250)).$((1 + $1 % 250))"; }
   floor_base=0x7f010000
 fi
-cc -O2 -DADDRESS_BASE="$floor_base" -o "$work/probe-floor" "$here/probe-floor.c"
+cc -O2 -DADDRESS_BASE="$floor_base" -o "$work/probe-floor" "$here/$floor_src"
 
 cat > "$work/z.zone" <<ZONE
 \$ORIGIN hc.test.
@@ -64,7 +70,7 @@ per=$((N / 50))
   echo "zones: [{ origin: hc.test., file: $work/z.zone }]"
   echo "control: { listen: off }"
   echo "checks:"
-  echo "  tcp: { type: tcp, port: $PORT, interval: 1s, timeout: 500ms }"
+  echo "  tcp: { type: $CHECK, port: $PORT, interval: 1s, timeout: 500ms }"
   echo "services:"
   k=0
   for s in $(seq 1 10); do
@@ -93,7 +99,7 @@ for run in $(seq 1 "$RUNS"); do
   kill $mp; wait $mp 2>/dev/null || true
   pct=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="$WINDOW" 'BEGIN{printf "%.1f", (b-a)/hz/w*100}')
   sut+=("$pct")
-  echo "run $run meridian: $pct % of a core ($N endpoints at 1 s; transitions in window: $((tr1 - tr0)); up at start: $(grep -c '"to": "up"\|to=up' "$work/log" || true))"
+  echo "run $run meridian: $pct % of a core ($N $CHECK endpoints at 1 s; transitions in window: $((tr1 - tr0)); up at start: $(grep -c '"to": "up"\|to=up' "$work/log" || true))"
   out=$( { /usr/bin/time -f "%U %S" "${pin[@]}" "$work/probe-floor" "$N" "$PORT" "$WINDOW"; } 2>&1 )
   pct=$(echo "$out" | tail -1 | awk -v w="$WINDOW" '{printf "%.1f", ($1+$2)/w*100}')
   floor+=("$pct")

@@ -5,6 +5,10 @@ public struct CheckSpec: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         /// TCP connect to the endpoint's port.
         case tcp
+        /// A SYN to the endpoint's port from a raw socket: up on SYN-ACK, down on RST or timeout; the
+        /// kernel resets the half-open connection, so the service never sees a connection (F5's "TCP
+        /// Half Open"). IP-address endpoints only; needs CAP_NET_RAW.
+        case tcpHalfOpen = "tcp-half-open"
         /// HTTP request; up on an expected status (and body substring when set).
         case http
         /// HTTPS: as http, with the chain and host name validated (system store or `caFile`), SNI.
@@ -72,7 +76,7 @@ public struct CheckSpec: Sendable, Equatable {
         }
         guard rise >= 1, fall >= 1 else { throw HealthConfigError(declaredAt, "check \(name): rise and fall must be >= 1") }
         switch kind {
-        case .tcp, .http, .https, .dns:
+        case .tcp, .tcpHalfOpen, .http, .https, .dns:
             guard (1...65535).contains(port) else { throw HealthConfigError(declaredAt, "check \(name): port must be 1-65535") }
         case .script:
             guard !command.isEmpty else { throw HealthConfigError(declaredAt, "check \(name): script needs a command") }

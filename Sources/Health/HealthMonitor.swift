@@ -64,6 +64,7 @@ public final class HealthMonitor: @unchecked Sendable {
             states[e] = initial[e] ?? EndpointState(rise: c.rise, fall: c.fall)
         }
         self.states = states
+        try Self.refuseUnprobeableHalfOpen(checks: self.checks, endpoints: endpoints)
         firstRound = Set(endpoints)
         for c in checks where c.kind == .https {
             var config = TLSConfiguration.makeClientConfiguration()
@@ -98,10 +99,27 @@ public final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    /// Hands a `tcp` endpoint with an IP-literal address to the engine; false for anything else.
+    /// Half-open probes need an IP address and raw sockets: a configuration without them is refused
+    /// (by `check`, at start and on reload) rather than failing every probe.
+    public static func refuseUnprobeableHalfOpen(checks: [String: CheckSpec], endpoints: [Endpoint]) throws {
+        for e in endpoints {
+            guard let c = checks[e.check], c.kind == .tcpHalfOpen else { continue }
+            guard IPAddressCheck.isIP(e.address) else {
+                throw HealthConfigError(c.declaredAt, "check \(c.name): tcp-half-open probes IP addresses; '\(e.address)' is a name")
+            }
+        }
+        if let used = endpoints.first(where: { checks[$0.check]?.kind == .tcpHalfOpen }), let half = checks[used.check],
+           let problem = TCPProbeEngine.halfOpenUnavailable() {
+            throw HealthConfigError(half.declaredAt, "check \(half.name): \(problem)")
+        }
+    }
+
+    /// Hands a `tcp` or `tcp-half-open` endpoint with an IP-literal address to the engine; false for
+    /// anything else.
     func startOnEngine(_ endpoint: Endpoint, firstDelay: Double) -> Bool {
         lock.withLock {
-            guard !stopped, let check = checks[endpoint.check], check.kind == .tcp, IPAddressCheck.isIP(endpoint.address) else {
+            guard !stopped, let check = checks[endpoint.check], check.kind == .tcp || check.kind == .tcpHalfOpen,
+                  IPAddressCheck.isIP(endpoint.address) else {
                 return false
             }
             if tcpEngine == nil {
@@ -165,6 +183,7 @@ public final class HealthMonitor: @unchecked Sendable {
     public func reconfigure(checks newChecks: [CheckSpec], endpoints newEndpoints: [Endpoint]) throws {
         let byName = Dictionary(newChecks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for e in newEndpoints where byName[e.check] == nil { throw HealthConfigError("", "unknown check '\(e.check)'") }
+        try Self.refuseUnprobeableHalfOpen(checks: byName, endpoints: newEndpoints)
         var newTLS: [String: NIOSSLContext] = [:]
         for c in newChecks where c.kind == .https {
             var config = TLSConfiguration.makeClientConfiguration()

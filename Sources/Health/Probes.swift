@@ -53,6 +53,9 @@ public enum Probe {
                         promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
                     }
                 }
+        case .tcpHalfOpen:
+            // made by TCPProbeEngine; HealthMonitor refuses configurations it cannot take (a name, no CAP_NET_RAW)
+            promise.succeed(ProbeResult(ok: false, reason: "tcp-half-open: the probe engine could not take \(address)", latency: elapsed()))
         case .http, .https:
             let first = loop.makePromise(of: ProbeResult.self)
             http(check, address: address, on: loop, tls: tls, promise: first, elapsed: elapsed)

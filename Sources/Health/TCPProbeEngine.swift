@@ -3,8 +3,8 @@ import CProbe
 import Glibc
 #endif
 
-/// `tcp` checks on IP-literal endpoints, run by CProbe's engine: one thread, non-blocking connect and
-/// epoll, no channel or future per probe. It schedules every probe itself (interval from the previous
+/// `tcp` and `tcp-half-open` checks on IP-literal endpoints, run by CProbe's engine: one thread,
+/// non-blocking connect (or a SYN from a raw socket) and epoll, no channel or future per probe. It schedules every probe itself (interval from the previous
 /// result, jitter, timeout) and reports results in batches; `HealthMonitor` only keeps the state.
 final class TCPProbeEngine: @unchecked Sendable {
     /// Receives each turn's results on the engine thread: (id given to `add`, result), and how many
@@ -44,8 +44,10 @@ final class TCPProbeEngine: @unchecked Sendable {
                 }
                 let latency = Double(r.latency_us) / 1e6
                 let result: ProbeResult
+                let halfOpen = r.flags & MPROBE_HALF_OPEN != 0
                 switch r.error {
-                case 0: result = ProbeResult(ok: true, reason: "connected", latency: latency)
+                case 0: result = ProbeResult(ok: true, reason: halfOpen ? "SYN-ACK" : "connected", latency: latency)
+                case ECONNREFUSED where halfOpen: result = ProbeResult(ok: false, reason: "RST (refused)", latency: latency)
                 case ETIMEDOUT: result = ProbeResult(ok: false, reason: "timeout after \(sink.timeouts(r.id))s", latency: latency)
                 default:
                     result = ProbeResult(ok: false, reason: "connect: \(String(cString: strerror(r.error))) (errno \(r.error))",
@@ -62,15 +64,23 @@ final class TCPProbeEngine: @unchecked Sendable {
         engine = e
     }
 
-    /// Starts probing; nil when `address` is not an IP literal (the caller probes it another way).
+    /// Starts probing (half-open for `tcp-half-open` checks); nil when `address` is not an IP literal
+    /// (the caller probes it another way), or, half-open, has no route or there is no raw socket.
     func add(id: UInt64, address: String, check: CheckSpec, firstDelay: Double) -> Int64? {
         guard let engine else { return nil }
         var err = [CChar](repeating: 0, count: 128)
         // seconds -> milliseconds, clamped to what the engine takes (intervals beyond 49 days are 49 days)
         func ms(_ seconds: Double) -> UInt32 { UInt32(min(max(seconds * 1000, 0), Double(UInt32.max))) }
-        let handle = mprobe_add(engine, id, address, UInt16(check.port), ms(check.interval), ms(check.timeout),
-                                ms(check.interval * check.jitter), ms(firstDelay), &err, err.count)
+        let handle = mprobe_add(engine, id, address, UInt16(check.port), check.kind == .tcpHalfOpen ? 1 : 0,
+                                ms(check.interval), ms(check.timeout), ms(check.interval * check.jitter), ms(firstDelay),
+                                &err, err.count)
         return handle >= 0 ? handle : nil
+    }
+
+    /// Why `tcp-half-open` checks cannot run in this process (no CAP_NET_RAW), or nil.
+    static func halfOpenUnavailable() -> String? {
+        let code = mprobe_half_open_permitted()
+        return code == 0 ? nil : "raw sockets: \(String(cString: strerror(code))) (tcp-half-open needs CAP_NET_RAW)"
     }
 
     func remove(_ handle: Int64) {

@@ -66,6 +66,8 @@ enum SnapshotBuilder {
             throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
         }
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, sources: sources) }
+        try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                                                    endpoints: HealthPublisher.endpoints(of: services))
         sources.database?.releaseCompileInputs() // each service has its own decision tables now
         var zones: [CompiledZone] = []
         for zone in config.zones {

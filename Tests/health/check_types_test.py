@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""check_types_test.py BIN -- the `dns`, `file` and `tcp` health check types against the real binary.
+"""check_types_test.py BIN -- the `dns`, `file`, `tcp` and `tcp-half-open` health check types against the
+real binary.
 
 dns: endpoint 127.0.0.1 is Meridian itself (SOA of the test zone, expect NOERROR) -> up; 127.0.0.2 on the
 same port has nothing listening -> down. file: a state file with lines "ADDRESS up|down", changed while
 Meridian runs. tcp: 127.0.0.1 has a listener (up), 127.0.0.3 nothing (refused, down), 127.0.0.4 a
 listener whose accept queue is full (SYNs dropped: timeout, down); the listener is closed and reopened;
 a reload moves the live endpoint to a check on another port (the old probes must stop).
+tcp-half-open (needs root/CAP_NET_RAW, as make test runs): the same three cases on their own listener
+port, which must never see a connection, plus ::1 listening and ::1 refused; closed and reopened; and a
+configuration giving a half-open check a host name is refused at start.
 Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
 killed by PID at the end.
 """
@@ -59,14 +63,16 @@ def endpoint_state(st, service, address):
 
 
 class Listener:
-    """Accepts and closes TCP connections on 127.0.0.1:port in a thread, until closed."""
+    """Accepts and closes TCP connections on 127.0.0.1:port (or `host`) in a thread, until closed;
+    counts the connections it accepted."""
 
-    def __init__(self, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, port, host="127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock.bind((host, port))
         self.sock.listen(64)
         self.sock.settimeout(0.2)
+        self.accepted = 0
         self.open = True
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -75,6 +81,7 @@ class Listener:
         while self.open:
             try:
                 c, _ = self.sock.accept()
+                self.accepted += 1
                 c.close()
             except OSError:
                 continue
@@ -88,25 +95,29 @@ class Listener:
 
 
 d = tempfile.mkdtemp(prefix="meridian-checktypes.")
-port, cport, tport = free_port(), free_port(), free_port()
+port, cport, tport, hport, hclosed = free_port(), free_port(), free_port(), free_port(), free_port()
 live = Listener(tport)
+hlive, hlive6 = Listener(hport), Listener(hport, "::1")
 # 127.0.0.4: a listener that never accepts, its queue filled, so further SYNs are dropped (timeout)
-full = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-full.bind(("127.0.0.4", tport))
-full.listen(0)
-fillers = []
-for _ in range(3):
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    c.setblocking(False)
-    c.connect_ex(("127.0.0.4", tport))
-    fillers.append(c)
+fulls, fillers = [], []
+for p in (tport, hport):
+    full = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    full.bind(("127.0.0.4", p))
+    full.listen(0)
+    fulls.append(full)
+    for _ in range(3):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.4", p))
+        fillers.append(c)
 time.sleep(0.2)
 state_file = os.path.join(d, "state.txt")
 with open(state_file, "w") as f:
     f.write("127.0.1.21 up\n127.0.1.22 up\n")
 with open(os.path.join(d, "zone.db"), "w") as f:
     f.write("$ORIGIN ct.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 127.0.0.1\n"
-            "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\ntcpc 30 A 192.0.2.200\n")
+            "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\ntcpc 30 A 192.0.2.200\nhalfc 30 A 192.0.2.200\n"
+            "half6c 30 A 192.0.2.200\n")
 config = ("""listen: ["127.0.0.1:%d"]
 zones:
   - origin: ct.test.
@@ -117,6 +128,8 @@ checks:
   self-dns: { type: dns, port: %d, query: ct.test., expect: NOERROR, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
   ext-file: { type: file, file: state.txt, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }
   tcp-port: { type: tcp, port: %d, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
+  half: { type: tcp-half-open, port: %d, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
+  half-closed: { type: tcp-half-open, port: %d, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }
 services:
   dnsc.ct.test.:
     policy: failover
@@ -137,7 +150,20 @@ services:
       refused: { addresses: [127.0.0.3], check: tcp-port }
       dropped: { addresses: [127.0.0.4], check: tcp-port }
       live: { addresses: [127.0.0.1], check: tcp-port }
-""" % (port, cport, port, tport))
+  halfc.ct.test.:
+    policy: failover
+    order: [refused, dropped, live]
+    pools:
+      refused: { addresses: [127.0.0.3], check: half }
+      dropped: { addresses: [127.0.0.4], check: half }
+      live: { addresses: [127.0.0.1], check: half }
+  half6c.ct.test.:
+    policy: failover
+    order: [refused, live]
+    pools:
+      refused: { addresses: ["::1"], check: half-closed }
+      live: { addresses: ["2001:db8::53", "::1"], check: half }
+""" % (port, cport, port, tport, hport, hclosed))
 with open(os.path.join(d, "m.yaml"), "w") as f:
     f.write(config)
 log = open(os.path.join(d, "log"), "w")
@@ -191,6 +217,39 @@ try:
     ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
     check("tcp check: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
 
+    # tcp-half-open: SYN-ACK -> up, RST -> down, dropped SYNs -> timeout; no connection is ever made
+    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.1"], 5)
+    check("half-open: refused and dropped endpoints down, the listening one answers", ok, "got %s" % got)
+    st = status(cport)
+    s_live, r_live = endpoint_state(st, "halfc.ct.test.", "127.0.0.1")
+    s_ref, r_ref = endpoint_state(st, "halfc.ct.test.", "127.0.0.3")
+    s_drop, r_drop = endpoint_state(st, "halfc.ct.test.", "127.0.0.4")
+    check("half-open: listening endpoint up on SYN-ACK", s_live == "up" and "SYN-ACK" in (r_live or ""), "%s %s" % (s_live, r_live))
+    check("half-open: refused endpoint down on RST", s_ref == "down" and "RST" in (r_ref or ""), "%s %s" % (s_ref, r_ref))
+    check("half-open: dropped SYNs -> down on timeout", s_drop == "down" and "timeout" in (r_drop or ""), "%s %s" % (s_drop, r_drop))
+    s6, r6 = endpoint_state(st, "half6c.ct.test.", "::1")
+    s6d, r6d = None, None
+    for sv in st["services"]:
+        if sv["name"] == "half6c.ct.test.":
+            for reg in sv["regions"]:
+                for e in reg["endpoints"]:
+                    if e["address"] == "::1" and e.get("check") == "half-closed":
+                        s6d, r6d = e.get("state"), e.get("reason")
+                    if e["address"] == "::1" and e.get("check") == "half":
+                        s6, r6 = e.get("state"), e.get("reason")
+    check("half-open: IPv6 ::1 listening -> up on SYN-ACK", s6 == "up" and "SYN-ACK" in (r6 or ""), "%s %s" % (s6, r6))
+    check("half-open: IPv6 ::1 closed port -> down on RST", s6d == "down" and "RST" in (r6d or ""), "%s %s" % (s6d, r6d))
+    check("half-open: the listeners never accepted a connection (%d, %d)" % (hlive.accepted, hlive6.accepted),
+          hlive.accepted == 0 and hlive6.accepted == 0)
+    hlive.close()
+    t0 = time.time()
+    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.3"], 5)  # all down: fail open to the first region
+    check("half-open: listener closed -> down within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+    hlive = Listener(hport)
+    t0 = time.time()
+    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.1"], 5)
+    check("half-open: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+
     # reload: the live pool moves to a check on another port; the old probes must stop
     tport2 = free_port()
     live2 = Listener(tport2)
@@ -221,13 +280,40 @@ try:
         live2.close()
 finally:
     live.close()
-    full.close()
-    for c in fillers:
+    hlive.close()
+    hlive6.close()
+    for c in fulls + fillers:
         c.close()
     proc.terminate()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
+# a half-open check on a host name (here a CNAME pool's target) is refused at start, with file:line
+bad = os.path.join(d, "bad.yaml")
+with open(bad, "w") as f:
+    f.write("""listen: ["127.0.0.1:%d"]
+zones:
+  - origin: ct.test.
+    file: zone.db
+control: { listen: off }
+checks:
+  half: { type: tcp-half-open, port: 80 }
+services:
+  halfc.ct.test.:
+    policy: failover
+    pools:
+      a: { cname: www.example.net., check: half }
+""" % free_port())
+try:
+    r = subprocess.run([BIN, "serve", "--config", bad], capture_output=True, text=True, timeout=20)
+    check("half-open: a host-name endpoint is refused at start with file:line",
+          r.returncode != 0 and "bad.yaml:" in r.stderr and "tcp-half-open probes IP addresses" in r.stderr,
+          "rc %s: %s" % (r.returncode, r.stderr.strip()[-300:]))
+except subprocess.TimeoutExpired:
+    check("half-open: a host-name endpoint is refused at start", False, "still running after 20 s")
+r = subprocess.run([BIN, "check", "--config", bad], capture_output=True, text=True, timeout=20)
+check("half-open: `meridian check` refuses it the same way", r.returncode != 0 and "tcp-half-open probes IP addresses" in r.stderr,
+      "rc %s: %s" % (r.returncode, r.stderr.strip()[-300:]))
 print("%d passed, %d failed" % (tally.passed, tally.failed))
 sys.exit(0 if tally.failed == 0 else 1)
