@@ -175,6 +175,24 @@ static void complete(mprobe_engine *e, uint32_t slot, int error, uint64_t now) {
     schedule(e, slot, now + (uint64_t)delay_ms * 1000000ull);
 }
 
+/// The local address the kernel sends from towards `to` (a connected UDP socket's name): the source
+/// in a half-open IPv4 SYN's checksum. 0 on success, -1 with errno.
+static int source_address(const struct sockaddr_storage *to, socklen_t length, struct in_addr *source) {
+    struct sockaddr_in local;
+    socklen_t local_length = sizeof local;
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (u < 0) return -1;
+    if (connect(u, (const struct sockaddr *)to, length) != 0 || getsockname(u, (struct sockaddr *)&local, &local_length) != 0) {
+        int error = errno;
+        close(u);
+        errno = error;
+        return -1;
+    }
+    close(u);
+    *source = local.sin_addr;
+    return 0;
+}
+
 static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t length) {
     for (size_t i = 0; i + 1 < length; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
     if (length & 1) sum += (uint32_t)p[length - 1] << 8;
@@ -452,6 +470,9 @@ static void run_timers(mprobe_engine *e, uint64_t now) {
             start_probe(e, due.slot, now);
         } else {
             if (t->fd >= 0) close(t->fd);
+            // a half-open IPv4 target that stopped answering may sit behind a new route or local
+            // address: the next SYN's checksum takes the source the kernel would use now
+            if (t->half_open && t->address.ss_family == AF_INET) source_address(&t->address, t->address_length, &t->source4);
             complete(e, due.slot, ETIMEDOUT, now);
         }
     }
@@ -566,19 +587,9 @@ int64_t mprobe_add(mprobe_engine *e, uint64_t id, const char *address, uint16_t 
         return -1;
     }
     struct in_addr source4 = {0};
-    if (half_open && storage.ss_family == AF_INET) {
-        // the address the kernel sends from to this target, for the checksum
-        struct sockaddr_in local;
-        socklen_t local_length = sizeof local;
-        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (u < 0 || connect(u, (struct sockaddr *)&storage, length) != 0 ||
-            getsockname(u, (struct sockaddr *)&local, &local_length) != 0) {
-            snprintf(err, errlen, "no route to %s: %s", address, strerror(errno));
-            if (u >= 0) close(u);
-            return -1;
-        }
-        close(u);
-        source4 = local.sin_addr;
+    if (half_open && storage.ss_family == AF_INET && source_address(&storage, length, &source4) != 0) {
+        snprintf(err, errlen, "no route to %s: %s", address, strerror(errno));
+        return -1;
     }
     pthread_mutex_lock(&e->lock);
     if (half_open && open_half_open(e, storage.ss_family, err, errlen) != 0) {

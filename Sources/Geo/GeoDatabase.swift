@@ -108,16 +108,8 @@ public final class GeoDatabase: @unchecked Sendable {
     /// The record for an address, and the database network containing it (for `explain`).
     public func lookup(family: Int, address: UInt128) -> (record: GeoRecord?, first: UInt128, last: UInt128) {
         if let partitions {
-            let p = family == 4 ? partitions.v4 : partitions.v6
-            let i = p.index(of: address)
-            let key = p.keys[i]
-            if PrefixPartition.isAlias(key) {
-                let v4 = partitions.v4
-                let j = v4.index(of: PrefixPartition.embeddedIPv4(address, aliasKey: key))
-                let r = PrefixPartition.throughAlias(address, aliasKey: key, v4First: v4.starts[j], v4Last: v4.end(of: j))
-                return (v4.keys[j] >= 0 ? records[Int(v4.keys[j])] : nil, max(r.first, p.starts[i]), min(r.last, p.end(of: i)))
-            }
-            return (key >= 0 ? records[Int(key)] : nil, p.starts[i], p.end(of: i))
+            let r = (family == 4 ? partitions.v4 : partitions.v6).resolve(address, ipv4: partitions.v4)
+            return (r.key >= 0 ? records[Int(r.key)] : nil, r.first, r.last)
         }
         var gaiError: Int32 = 0
         var mmdbError: Int32 = 0

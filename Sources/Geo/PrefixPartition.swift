@@ -66,6 +66,19 @@ public struct PrefixPartition: Sendable {
         return lo
     }
 
+    /// The key for `address` and the addresses around it that share it. In a range with an alias key
+    /// (an IPv6 partition only) that is the key of the embedded IPv4 address in `ipv4`, the partition
+    /// the alias points into, and the part of the alias whose embedded addresses share its IPv4 range.
+    @inlinable
+    public func resolve(_ address: UInt128, ipv4: PrefixPartition) -> (key: Int32, first: UInt128, last: UInt128) {
+        let i = index(of: address)
+        let key = keys[i]
+        guard PrefixPartition.isAlias(key) else { return (key, starts[i], end(of: i)) }
+        let j = ipv4.index(of: PrefixPartition.embeddedIPv4(address, aliasKey: key))
+        let r = PrefixPartition.throughAlias(address, aliasKey: key, v4First: ipv4.starts[j], v4Last: ipv4.end(of: j))
+        return (ipv4.keys[j], max(r.first, starts[i]), min(r.last, end(of: i)))
+    }
+
     /// Last address of range i.
     @inlinable
     public func end(of i: Int) -> UInt128 {

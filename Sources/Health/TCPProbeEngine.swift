@@ -4,8 +4,9 @@ import Glibc
 #endif
 
 /// `tcp` and `tcp-half-open` checks on IP-literal endpoints, run by CProbe's engine: one thread,
-/// non-blocking connect (or a SYN from a raw socket) and epoll, no channel or future per probe. It schedules every probe itself (interval from the previous
-/// result, jitter, timeout) and reports results in batches; `HealthMonitor` only keeps the state.
+/// non-blocking connect (or a SYN from a raw socket) and epoll, no channel or future per probe. It
+/// schedules every probe itself (interval from the previous result, jitter, timeout) and reports
+/// results in batches; `HealthMonitor` only keeps the state.
 final class TCPProbeEngine: @unchecked Sendable {
     /// Receives each turn's results on the engine thread: (id given to `add`, result), and how many
     /// probes could not be made for a local reason (out of descriptors or memory; no verdict) with

@@ -187,13 +187,8 @@ public final class CompiledService: @unchecked Sendable {
     /// whose embedded addresses share the client's IPv4 range.
     @inline(__always)
     public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
-        let table = client.family == 4 ? v4 : v6
-        let i = table.index(of: client.address)
-        let key = table.keys[i]
-        guard PrefixPartition.isAlias(key) else { return (key, table.starts[i], table.end(of: i)) }
-        let j = v4.index(of: PrefixPartition.embeddedIPv4(client.address, aliasKey: key))
-        let r = PrefixPartition.throughAlias(client.address, aliasKey: key, v4First: v4.starts[j], v4Last: v4.end(of: j))
-        return (v4.keys[j], max(r.first, table.starts[i]), min(r.last, table.end(of: i)))
+        let r = (client.family == 4 ? v4 : v6).resolve(client.address, ipv4: v4)
+        return (r.key, r.first, r.last)
     }
 
     @inline(__always)

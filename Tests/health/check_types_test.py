@@ -52,14 +52,42 @@ def status(cport):
         return json.load(r)
 
 
-def endpoint_state(st, service, address):
+def endpoint_state(st, service, address, check_name=None):
     for s in st["services"]:
         if s["name"] == service:
             for reg in s["regions"]:
                 for e in reg["endpoints"]:
-                    if e["address"] == address:
+                    if e["address"] == address and check_name in (None, e.get("check")):
                         return e.get("state"), e.get("reason")
     return None, None
+
+
+def listening_refused_dropped(label, service, up_word, refused_word):
+    """127.0.0.1 listening -> up, 127.0.0.3 closed -> down (refused), 127.0.0.4 full queue -> down (timeout)."""
+    ok, got = wait_for(port, service, ["127.0.0.1"], 5)
+    check("%s: refused and dropped endpoints down, the listening one answers" % label, ok, "got %s" % got)
+    st = status(cport)
+    s_live, r_live = endpoint_state(st, service, "127.0.0.1")
+    s_ref, r_ref = endpoint_state(st, service, "127.0.0.3")
+    s_drop, r_drop = endpoint_state(st, service, "127.0.0.4")
+    check("%s: listening endpoint up (%s)" % (label, up_word), s_live == "up" and up_word in (r_live or ""), "%s %s" % (s_live, r_live))
+    check("%s: refused endpoint down (%s)" % (label, refused_word), s_ref == "down" and refused_word in (r_ref or "").lower(),
+          "%s %s" % (s_ref, r_ref))
+    check("%s: dropped SYNs -> down on timeout" % label, s_drop == "down" and "timeout" in (r_drop or ""), "%s %s" % (s_drop, r_drop))
+    return st
+
+
+def closed_and_back(label, service, listener, reopen):
+    """Closes the listener: down within 5 s (all down fails open to the first region); reopens it: up again."""
+    listener.close()
+    t0 = time.time()
+    ok, got = wait_for(port, service, ["127.0.0.3"], 5)
+    check("%s: listener closed -> down within 5 s (%.2f s), all down fails open" % (label, time.time() - t0), ok, "got %s" % got)
+    listener = reopen()
+    t0 = time.time()
+    ok, got = wait_for(port, service, ["127.0.0.1"], 5)
+    check("%s: listener back -> up again within 5 s (%.2f s)" % (label, time.time() - t0), ok, "got %s" % got)
+    return listener
 
 
 class Listener:
@@ -198,57 +226,18 @@ try:
     ok, got = wait_for(port, "filec.ct.test.", ["127.0.1.21"], 2)
     check("file check: all down -> fail open to the first region (never an empty answer)", ok, "got %s" % got)
 
-    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
-    check("tcp check: refused and dropped endpoints down, the live listener answers", ok, "got %s" % got)
-    st = status(cport)
-    s_live, r_live = endpoint_state(st, "tcpc.ct.test.", "127.0.0.1")
-    s_ref, r_ref = endpoint_state(st, "tcpc.ct.test.", "127.0.0.3")
-    s_drop, r_drop = endpoint_state(st, "tcpc.ct.test.", "127.0.0.4")
-    check("tcp check: live endpoint up, connected", s_live == "up" and "connected" in (r_live or ""), "%s %s" % (s_live, r_live))
-    check("tcp check: refused endpoint down, reason says refused", s_ref == "down" and "refused" in (r_ref or "").lower(),
-          "%s %s" % (s_ref, r_ref))
-    check("tcp check: dropped SYNs -> down on timeout", s_drop == "down" and "timeout" in (r_drop or ""), "%s %s" % (s_drop, r_drop))
-    live.close()
-    t0 = time.time()
-    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.3"], 5)  # all down: fail open to the first region
-    check("tcp check: listener closed -> down within 5 s (%.2f s), all down fails open" % (time.time() - t0), ok, "got %s" % got)
-    live = Listener(tport)
-    t0 = time.time()
-    ok, got = wait_for(port, "tcpc.ct.test.", ["127.0.0.1"], 5)
-    check("tcp check: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+    listening_refused_dropped("tcp check", "tcpc.ct.test.", "connected", "refused")
+    live = closed_and_back("tcp check", "tcpc.ct.test.", live, lambda: Listener(tport))
 
     # tcp-half-open: SYN-ACK -> up, RST -> down, dropped SYNs -> timeout; no connection is ever made
-    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.1"], 5)
-    check("half-open: refused and dropped endpoints down, the listening one answers", ok, "got %s" % got)
-    st = status(cport)
-    s_live, r_live = endpoint_state(st, "halfc.ct.test.", "127.0.0.1")
-    s_ref, r_ref = endpoint_state(st, "halfc.ct.test.", "127.0.0.3")
-    s_drop, r_drop = endpoint_state(st, "halfc.ct.test.", "127.0.0.4")
-    check("half-open: listening endpoint up on SYN-ACK", s_live == "up" and "SYN-ACK" in (r_live or ""), "%s %s" % (s_live, r_live))
-    check("half-open: refused endpoint down on RST", s_ref == "down" and "RST" in (r_ref or ""), "%s %s" % (s_ref, r_ref))
-    check("half-open: dropped SYNs -> down on timeout", s_drop == "down" and "timeout" in (r_drop or ""), "%s %s" % (s_drop, r_drop))
-    s6, r6 = endpoint_state(st, "half6c.ct.test.", "::1")
-    s6d, r6d = None, None
-    for sv in st["services"]:
-        if sv["name"] == "half6c.ct.test.":
-            for reg in sv["regions"]:
-                for e in reg["endpoints"]:
-                    if e["address"] == "::1" and e.get("check") == "half-closed":
-                        s6d, r6d = e.get("state"), e.get("reason")
-                    if e["address"] == "::1" and e.get("check") == "half":
-                        s6, r6 = e.get("state"), e.get("reason")
+    st = listening_refused_dropped("half-open", "halfc.ct.test.", "SYN-ACK", "rst")
+    s6, r6 = endpoint_state(st, "half6c.ct.test.", "::1", "half")
+    s6d, r6d = endpoint_state(st, "half6c.ct.test.", "::1", "half-closed")
     check("half-open: IPv6 ::1 listening -> up on SYN-ACK", s6 == "up" and "SYN-ACK" in (r6 or ""), "%s %s" % (s6, r6))
     check("half-open: IPv6 ::1 closed port -> down on RST", s6d == "down" and "RST" in (r6d or ""), "%s %s" % (s6d, r6d))
     check("half-open: the listeners never accepted a connection (%d, %d)" % (hlive.accepted, hlive6.accepted),
           hlive.accepted == 0 and hlive6.accepted == 0)
-    hlive.close()
-    t0 = time.time()
-    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.3"], 5)  # all down: fail open to the first region
-    check("half-open: listener closed -> down within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
-    hlive = Listener(hport)
-    t0 = time.time()
-    ok, got = wait_for(port, "halfc.ct.test.", ["127.0.0.1"], 5)
-    check("half-open: listener back -> up again within 5 s (%.2f s)" % (time.time() - t0), ok, "got %s" % got)
+    hlive = closed_and_back("half-open", "halfc.ct.test.", hlive, lambda: Listener(hport))
 
     # reload: the live pool moves to a check on another port; the old probes must stop
     tport2 = free_port()

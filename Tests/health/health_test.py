@@ -16,7 +16,6 @@ import datetime
 import ipaddress
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -38,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally  # noqa: E402
+from meridian_testlib import Tally, free_port  # noqa: E402
 
 ORIGIN = "hc.test."
 TOKEN = "s3cret-token"
@@ -189,25 +188,6 @@ class Procs:
                 self.stop(p)
             except Exception as e:  # keep going: every process must be stopped
                 print(f"warning: stopping pid {p.pid}: {e}", file=sys.stderr)
-
-
-def port_free(addr, port, kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_port(addrs, udp_too=False):
-    for _ in range(200):
-        port = random.randint(20000, 60000)
-        if all(port_free(a, port) for a in addrs) and (not udp_too or all(port_free(a, port, socket.SOCK_DGRAM) for a in addrs)):
-            return port
-    raise RuntimeError("no free port")
 
 
 def wait_tcp(addr, port, bound=10.0):
@@ -452,10 +432,8 @@ def main():
             f.write(BACKEND)
         http_port = free_port(list(WEB.values()) + [ALLDOWN_X, ALLDOWN_Y])
         https_port = free_port([TLS_GOOD, TLS_DEAD, TLS_WRONG, TLS_EXPIRED])
-        dns_port = free_port(["127.0.0.1"], udp_too=True)
+        dns_port = free_port(["127.0.0.1"])
         control_port = free_port(["127.0.0.1"])
-        while control_port == dns_port:
-            control_port = free_port(["127.0.0.1"])
         marker = os.path.join(tmp, "marker")
         open(marker, "w").close()
         cfg, sleeper = write_config(tmp, dns_port, control_port, http_port, https_port, ca_file, marker)

@@ -1,22 +1,35 @@
 """Helpers shared by the Python tests (Tests/gslb, Tests/health, Tests/ops)."""
+import random
 import socket
 
+_given = set()
 
-def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on `host` (Meridian listens on both)."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind((host, 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((host, port))
-            return port
-        except OSError:
+
+def _bindable(host, port, kind):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(hosts="127.0.0.1"):
+    """A port free for both UDP and TCP on `hosts` (one address or a list; Meridian listens on both
+    protocols), below the kernel's ephemeral range (32768-60999 here): a port the kernel hands out to
+    client sockets could be taken by any outgoing connection between this check and the server's
+    bind. Never the same port twice in one test process."""
+    hosts = [hosts] if isinstance(hosts, str) else list(hosts)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        if port in _given:
             continue
-        finally:
-            u.close()
-            t.close()
+        if all(_bindable(h, port, k) for h in hosts for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+            _given.add(port)
+            return port
     raise RuntimeError("no free port")
 
 
