@@ -69,7 +69,7 @@ public struct PrefixPartition: Sendable {
     /// The key for `address` and the addresses around it that share it. In a range with an alias key
     /// (an IPv6 partition only) that is the key of the embedded IPv4 address in `ipv4`, the partition
     /// the alias points into, and the part of the alias whose embedded addresses share its IPv4 range.
-    @inlinable
+    @inlinable @inline(__always)
     public func resolve(_ address: UInt128, ipv4: PrefixPartition) -> (key: Int32, first: UInt128, last: UInt128) {
         let i = index(of: address)
         let key = keys[i]

@@ -187,7 +187,8 @@ public final class CompiledService: @unchecked Sendable {
     /// whose embedded addresses share the client's IPv4 range.
     @inline(__always)
     public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
-        let r = (client.family == 4 ? v4 : v6).resolve(client.address, ipv4: v4)
+        // on the stored tables themselves: a `family == 4 ? v4 : v6` copy would retain their arrays
+        let r = client.family == 4 ? v4.resolve(client.address, ipv4: v4) : v6.resolve(client.address, ipv4: v4)
         return (r.key, r.first, r.last)
     }
 
