@@ -257,11 +257,11 @@ static void send_syns(mprobe_engine *e, int v6) {
     struct iovec iov[BATCH];
     struct mmsghdr messages[BATCH];
     uint32_t slots[BATCH];
-    uint32_t queued = e->syn_queued[v6];
+    uint32_t queued = e->syn_queued[v6], k = 0;
     e->syn_queued[v6] = 0;
-    for (uint32_t base = 0; base < queued; base += BATCH) {
+    while (k < queued) {
         unsigned n = 0;
-        for (uint32_t k = base; k < queued && n < BATCH; k++) {
+        for (; k < queued && n < BATCH; k++) { // one cursor: a skipped entry never shifts a batch's start
             target *t = &e->targets[e->syn_queue[v6][k]];
             if (!t->used || !t->syn_pending) continue;
             build_syn(e, t, packets[n], &to[n]);

@@ -64,7 +64,6 @@ public final class HealthMonitor: @unchecked Sendable {
             states[e] = initial[e] ?? EndpointState(rise: c.rise, fall: c.fall)
         }
         self.states = states
-        try Self.refuseUnprobeableHalfOpen(checks: self.checks, endpoints: endpoints)
         firstRound = Set(endpoints)
         for c in checks where c.kind == .https {
             var config = TLSConfiguration.makeClientConfiguration()
@@ -100,7 +99,9 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     /// Half-open probes need an IP address and raw sockets: a configuration without them is refused
-    /// (by `check`, at start and on reload) rather than failing every probe.
+    /// rather than failing every probe. Called once per configuration by the snapshot build that
+    /// `check`, `serve` and every reload run before a monitor sees it (an endpoint that got past it
+    /// anyway is probed by `Probe.run`, which reports it down with the reason).
     public static func refuseUnprobeableHalfOpen(checks: [String: CheckSpec], endpoints: [Endpoint]) throws {
         for e in endpoints {
             guard let c = checks[e.check], c.kind == .tcpHalfOpen else { continue }
@@ -183,7 +184,6 @@ public final class HealthMonitor: @unchecked Sendable {
     public func reconfigure(checks newChecks: [CheckSpec], endpoints newEndpoints: [Endpoint]) throws {
         let byName = Dictionary(newChecks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for e in newEndpoints where byName[e.check] == nil { throw HealthConfigError("", "unknown check '\(e.check)'") }
-        try Self.refuseUnprobeableHalfOpen(checks: byName, endpoints: newEndpoints)
         var newTLS: [String: NIOSSLContext] = [:]
         for c in newChecks where c.kind == .https {
             var config = TLSConfiguration.makeClientConfiguration()

@@ -54,7 +54,7 @@ public enum Probe {
                     }
                 }
         case .tcpHalfOpen:
-            // made by TCPProbeEngine; HealthMonitor refuses configurations it cannot take (a name, no CAP_NET_RAW)
+            // made by TCPProbeEngine; the snapshot build refuses configurations it cannot take (a name, no CAP_NET_RAW)
             promise.succeed(ProbeResult(ok: false, reason: "tcp-half-open: the probe engine could not take \(address)", latency: elapsed()))
         case .http, .https:
             let first = loop.makePromise(of: ProbeResult.self)
