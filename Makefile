@@ -12,10 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__)+"/GeoLite2-City.mmdb")' 2>/dev/null)
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
-BUILD_PKGS := libldns-dev libmaxminddb-dev pkg-config
+BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -44,14 +44,22 @@ test-deps: deps
 build: deps
 	$(SWIFT) build
 
-# The Swift runtime and Foundation linked statically: 44 -> 40 MB resident serving GeoLite2-City
+# The Swift runtime linked statically: 44 -> 40 MB resident serving GeoLite2-City
 # (docs/PERFORMANCE.md), no Swift libraries needed where the binary is deployed. Linked by the
 # toolchain's lld with packed relative relocations (DT_RELR, glibc >= 2.36: 2.3 MB of .rela.dyn
 # becomes 19 KB, still position-independent) and without exporting every symbol (1.4 MB of
-# .dynsym/.dynstr/.gnu.hash the dynamic linker would read): -3.2 MB resident.
-RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
-release: deps
+# .dynsym/.dynstr/.gnu.hash the dynamic linker would read): -3.2 MB resident. libstdc++ (the Swift
+# runtime's C++ library) from its archive too: the toolchain's static-stdlib-args.lnk says -lstdc++,
+# which finds STATIC_CXX's linker script before gcc's libstdc++.so (-1.1 MB resident).
+STATIC_CXX = $(CURDIR)/.build/static-cxx
+RELEASE_LINK = -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic -Xlinker -L$(STATIC_CXX)
+release: deps $(STATIC_CXX)/libstdc++.so
 	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK)
+
+$(STATIC_CXX)/libstdc++.so:
+	@mkdir -p $(STATIC_CXX)
+	@archive=$$(clang -print-file-name=libstdc++.a); [ -f "$$archive" ] || { echo "no libstdc++.a (libstdc++-12-dev)"; exit 1; }; \
+	  echo "INPUT($$(readlink -f $$archive))" > $@
 
 run: release
 	@.build/release/meridian check --config $(RUN_CONFIG)
@@ -70,7 +78,14 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) gslb-tests health-tests ops-tests alloc-gate fuzz-replay
+	$(MAKE) no-foundation gslb-tests health-tests ops-tests alloc-gate fuzz-replay
+
+# The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
+# CoreFoundation: 4.6 MB less resident memory serving (docs/PERFORMANCE.md, "Resident memory"). Fails on an import.
+no-foundation:
+	@if grep -rnE '^\s*(@_implementationOnly |public |internal )?import (Foundation|FoundationNetworking|FoundationXML)\b' Sources; then \
+	  echo "no-foundation: the server must not import Foundation (use FoundationEssentials, Glibc, or the helpers in Sources/)"; exit 1; fi
+	@echo "no-foundation: no Foundation import in Sources/"
 
 # GSLB answers for 2000 random subnets of the real database, computed independently in Python;
 # Debian tor-geoipdb as a second, independent source.

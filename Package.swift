@@ -4,6 +4,14 @@
 // Config feeds the executable only. See docs/ARCHITECTURE.md.
 import PackageDescription
 
+/// Links C libraries from their static archives (`-l:libX.a`): only the objects the server calls are
+/// linked, and none of the dynamic loader's per-library work (relocating a library's data, touching its
+/// symbol tables) costs resident pages. Measured in docs/PERFORMANCE.md ("Resident memory").
+/// The libraries are load-time parsers (zone files, YAML); ldns's OpenSSL is only reached by DNSSEC code.
+func staticC(_ archives: [String]) -> [LinkerSetting] {
+    archives.map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
+}
+
 let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
@@ -21,18 +29,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
+        // ldns (and the OpenSSL it calls), libyaml: linked from their static archives (see staticC above).
+        .systemLibrary(name: "CLDNS", providers: [.apt(["libldns-dev", "libssl-dev"])]),
+        .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         .target(name: "SourceFiles"),
         .target(name: "Geo", dependencies: ["CMaxMindDB", "SourceFiles"]),
         .target(name: "CSocket"),
         .target(name: "CProbe"),
         .target(name: "DNSWire"),
-        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
+        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"],
+                linkerSettings: staticC(["libldns.a", "libssl.a", "libcrypto.a"])),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Health", dependencies: [
@@ -45,7 +55,8 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"],
+                linkerSettings: staticC(["libyaml.a"])),
         .target(name: "Server", dependencies: [
             "Engine", "CSocket",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <pthread.h>
 
 #define CONTROL_SIZE 64
 
@@ -188,3 +189,9 @@ int msock_send(int fd, msock_batch *b, unsigned n) {
 }
 
 void msock_release_free_memory(void) { malloc_trim(0); }
+
+void msock_name_this_thread(const char *name) {
+    char shortened[16];
+    snprintf(shortened, sizeof shortened, "%s", name);
+    pthread_setname_np(pthread_self(), shortened);
+}

@@ -1,36 +1,34 @@
-import Foundation
+import FoundationEssentials
 import Health
+import SourceFiles
 import Steering
-import Yams
 
 /// Reads the YAML configuration (control plane). Every error names file:line; unknown keys are errors
 /// (a typo must not silently fall back to a default). `${VAR}` and `${VAR:-default}` in scalar values
 /// expand from the environment; relative paths are taken from the config file's directory.
 public enum ConfigLoader {
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MeridianConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, reason: "cannot read the file")
+        let bytes: [UInt8]
+        do { bytes = try SourceFile.readAll(path) } catch let problem as SourceProblem {
+            throw ConfigError(file: path, line: 0, reason: problem.reason)
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: path, environment: environment)
+        return try parse(String(decoding: bytes, as: UTF8.self), file: path, environment: environment)
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> MeridianConfig {
-        let root: Node
+        let root: YAMLNode
         do {
-            // `.basic`: scalars stay untagged strings (NodeReader types them itself), so no tag regexes run
-            guard let node = try Yams.compose(yaml: text, .basic) else {
+            guard let node = try YAMLDocumentParser.parse(text) else {
                 throw ConfigError(file: file, line: 0, reason: "the file is empty")
             }
             root = node
-        } catch let error as ConfigError {
-            throw error
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: yamlErrorLine(error), reason: "YAML: \(error)")
+        } catch let error as YAMLSyntaxError {
+            throw ConfigError(file: file, line: error.line, reason: "YAML: \(error.description)")
         }
         let reader = NodeReader(file: file, environment: environment)
         var config = MeridianConfig()
         config.sourceFile = file
-        let baseDir = (file as NSString).deletingLastPathComponent
+        let baseDir = NodeReader.directory(of: file)
         let top = try reader.mapping(root, "the configuration")
         for (key, value) in top {
             switch key {
@@ -93,7 +91,7 @@ public enum ConfigLoader {
             case "regions":
                 for (name, v) in try reader.mapping(value, "regions") {
                     var region = RegionSpec(name: name)
-                    if case .mapping = v {
+                    if case .mapping = v.kind {
                         for (k, field) in try reader.mapping(v, "region \(name)") {
                             switch k {
                             case "location":
@@ -185,14 +183,6 @@ public enum ConfigLoader {
         return config
     }
 
-    static func yamlErrorLine(_ error: YamlError) -> Int {
-        switch error {
-        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _):
-            return mark.line
-        default:
-            return 0
-        }
-    }
 }
 
 /// Typed access to YAML nodes with file:line errors and environment expansion.
@@ -200,7 +190,13 @@ struct NodeReader {
     let file: String
     let environment: [String: String]
 
-    func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+    func line(_ node: YAMLNode) -> Int { node.line }
+
+    /// The directory part of a path ("" for a bare file name, "/" for a file in the root).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
 
     /// Relative paths are taken from the config file's directory.
     func resolve(_ path: String, _ baseDir: String) -> String {
@@ -208,47 +204,47 @@ struct NodeReader {
     }
 
     /// A region or a list of regions; `static` (or an empty list) = the zone's static records.
-    func regionList(_ node: Node, _ what: String) throws -> RegionList {
-        if case .sequence = node { return try sequence(node, what).map { try string($0, what) } }
+    func regionList(_ node: YAMLNode, _ what: String) throws -> RegionList {
+        if case .sequence = node.kind { return try sequence(node, what).map { try string($0, what) } }
         let text = try string(node, what)
         if text == "static" { return [] }
         return text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
     }
 
-    func error(_ node: Node, _ reason: String) -> ConfigError {
+    func error(_ node: YAMLNode, _ reason: String) -> ConfigError {
         ConfigError(file: file, line: line(node), reason: reason)
     }
 
-    func mapping(_ node: Node, _ what: String) throws -> [(String, Node)] {
-        guard case let .mapping(m) = node else { throw error(node, "\(what) must be a mapping") }
-        var out: [(String, Node)] = []
+    func mapping(_ node: YAMLNode, _ what: String) throws -> [(String, YAMLNode)] {
+        guard case let .mapping(m) = node.kind else { throw error(node, "\(what) must be a mapping") }
+        var out: [(String, YAMLNode)] = []
         for (k, v) in m {
-            guard let key = k.string else { throw error(k, "keys must be strings") }
+            guard let key = k.scalarText else { throw error(k, "keys must be strings") }
             if out.contains(where: { $0.0 == key }) { throw error(k, "duplicate key '\(key)'") }
             out.append((key, v))
         }
         return out
     }
 
-    func sequence(_ node: Node, _ what: String) throws -> [Node] {
-        guard case let .sequence(s) = node else { throw error(node, "\(what) must be a list") }
-        return Array(s)
+    func sequence(_ node: YAMLNode, _ what: String) throws -> [YAMLNode] {
+        guard case let .sequence(s) = node.kind else { throw error(node, "\(what) must be a list") }
+        return s
     }
 
-    func string(_ node: Node, _ what: String) throws -> String {
-        guard case let .scalar(s) = node else { throw error(node, "\(what) must be a single value") }
-        return try expand(s.string, at: node)
+    func string(_ node: YAMLNode, _ what: String) throws -> String {
+        guard case let .scalar(text, _) = node.kind else { throw error(node, "\(what) must be a single value") }
+        return try expand(text, at: node)
     }
 
     /// A string, or nil for `false`, `null` or an empty value (the feature is then disabled).
-    func optionalString(_ node: Node, _ what: String) throws -> String? {
-        guard case let .scalar(s) = node else { throw error(node, "\(what) must be a single value") }
-        if s.style == .plain, ["false", "null", "~", "", "no", "off"].contains(s.string.lowercased()) { return nil }
-        let value = try expand(s.string, at: node)
+    func optionalString(_ node: YAMLNode, _ what: String) throws -> String? {
+        guard case let .scalar(text, plain) = node.kind else { throw error(node, "\(what) must be a single value") }
+        if plain, ["false", "null", "~", "", "no", "off"].contains(text.lowercased()) { return nil }
+        let value = try expand(text, at: node)
         return value.isEmpty ? nil : value
     }
 
-    func bool(_ node: Node, _ what: String) throws -> Bool {
+    func bool(_ node: YAMLNode, _ what: String) throws -> Bool {
         switch try string(node, what).lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
@@ -256,14 +252,14 @@ struct NodeReader {
         }
     }
 
-    func double(_ node: Node, _ what: String) throws -> Double {
+    func double(_ node: YAMLNode, _ what: String) throws -> Double {
         let text = try string(node, what)
         if text.hasSuffix("%"), let v = Double(text.dropLast()) { return v / 100 }
         guard let v = Double(text) else { throw error(node, "\(what) must be a number") }
         return v
     }
 
-    func int(_ node: Node, _ what: String, in range: ClosedRange<Int>) throws -> Int {
+    func int(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) throws -> Int {
         let text = try string(node, what)
         guard let v = Int(text), range.contains(v) else {
             throw error(node, "\(what) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
@@ -272,8 +268,8 @@ struct NodeReader {
     }
 
     /// "10s", "500ms", "2m", "1h" or a number of seconds.
-    func duration(_ node: Node, _ what: String) throws -> Double {
-        let text = try string(node, what).trimmingCharacters(in: .whitespaces)
+    func duration(_ node: YAMLNode, _ what: String) throws -> Double {
+        let text = String(try string(node, what).trimmingWhitespace())
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * factor }
@@ -283,7 +279,7 @@ struct NodeReader {
     }
 
     /// `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`.
-    func expand(_ text: String, at node: Node) throws -> String {
+    func expand(_ text: String, at node: YAMLNode) throws -> String {
         guard text.contains("$") else { return text }
         var out = ""
         var i = text.startIndex
@@ -297,9 +293,9 @@ struct NodeReader {
                     let body = String(text[text.index(after: n)..<close])
                     let name: String
                     var fallback: String?
-                    if let r = body.range(of: ":-") {
-                        name = String(body[..<r.lowerBound])
-                        fallback = String(body[r.upperBound...])
+                    if let colon = body.firstRange(of: ":-") {
+                        name = String(body[..<colon.lowerBound])
+                        fallback = String(body[colon.upperBound...])
                     } else {
                         name = body
                     }
@@ -329,7 +325,7 @@ struct ServiceReader {
     let reader: NodeReader
     let baseDir: String
 
-    func read(name: String, node: Node) throws -> ServiceSpec {
+    func read(name: String, node: YAMLNode) throws -> ServiceSpec {
         var spec = ServiceSpec(name: name.hasSuffix(".") ? name : name + ".")
         spec.declaredAt = "\(reader.file):\(reader.line(node))"
         var sawPools = false
@@ -378,7 +374,7 @@ struct ServiceReader {
             case "up_share": spec.upShare = try reader.double(v, k)
             case "degraded_ttl": spec.degradedTTL = UInt32(try reader.int(v, k, in: 0...86400))
             case "all_down":
-                if case .mapping = v {
+                if case .mapping = v.kind {
                     for (ak, av) in try reader.mapping(v, "all_down") {
                         switch ak {
                         case "addresses": spec.allDown = .addresses(try reader.sequence(av, "addresses").map { PoolAddress(text: try reader.string($0, "address")) })
@@ -412,13 +408,13 @@ struct ServiceReader {
         return spec
     }
 
-    func pool(region: String, node: Node) throws -> PoolSpec {
+    func pool(region: String, node: YAMLNode) throws -> PoolSpec {
         var pool = PoolSpec(region: region, declaredAt: "\(reader.file):\(reader.line(node))")
         for (k, v) in try reader.mapping(node, "pool \(region)") {
             switch k {
             case "addresses":
                 for item in try reader.sequence(v, "addresses") {
-                    if case .mapping = item {
+                    if case .mapping = item.kind {
                         var address: String?
                         var weight = 1
                         for (ak, av) in try reader.mapping(item, "address") {
@@ -449,7 +445,7 @@ struct CheckReader {
     let reader: NodeReader
     let baseDir: String
 
-    func read(name: String, node: Node) throws -> CheckSpec {
+    func read(name: String, node: YAMLNode) throws -> CheckSpec {
         let fields = try reader.mapping(node, "check \(name)")
         guard let typeNode = fields.first(where: { $0.0 == "type" })?.1 else { throw reader.error(node, "check \(name) needs a type") }
         let typeText = try reader.string(typeNode, "type")
@@ -471,7 +467,7 @@ struct CheckReader {
             case "path": spec.path = try reader.string(v, k)
             case "host": spec.host = try reader.string(v, k)
             case "expect":
-                if case .sequence = v {
+                if case .sequence = v.kind {
                     spec.expect = try reader.sequence(v, k).map { try reader.int($0, "expect", in: 100...599) }
                 } else if kind == .dns {
                     let text = try reader.string(v, k).uppercased()
@@ -487,7 +483,7 @@ struct CheckReader {
             case "ca_file": spec.caFile = reader.resolve(try reader.string(v, k), baseDir)
             case "query": spec.queryName = try reader.string(v, k)
             case "command":
-                if case .sequence = v {
+                if case .sequence = v.kind {
                     spec.command = try reader.sequence(v, k).map { try reader.string($0, "command") }
                 } else {
                     spec.command = try reader.string(v, k).split(separator: " ").map(String.init)

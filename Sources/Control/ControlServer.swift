@@ -1,5 +1,5 @@
 import Engine
-import Foundation
+import FoundationEssentials
 import Geo
 import Health
 import Logging
@@ -95,11 +95,11 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
                 let keepAlive = head.isKeepAlive
                 promise.futureResult.whenSuccess { error in
                     if let error {
-                        self.respond(ctx, status: .unprocessableEntity, json: ["result": "failed", "error": error], keepAlive: keepAlive)
+                        self.respond(ctx, status: .unprocessableEntity, json: ["result": "failed", "error": .string(error)], keepAlive: keepAlive)
                     } else {
                         let (snapshot, _) = self.context.store.current()
                         self.respond(ctx, status: .ok, json: ["result": "reloaded",
-                                                              "zones": snapshot.zones.map { ["name": $0.originText, "serial": Int($0.serial)] }],
+                                                              "zones": .array(snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial))] })],
                                      keepAlive: keepAlive)
                     }
                 }
@@ -110,7 +110,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func authorize(_ head: HTTPRequestHead) -> (HTTPResponseStatus, Any)? {
+    func authorize(_ head: HTTPRequestHead) -> (HTTPResponseStatus, JSONValue)? {
         if let token = context.token, !token.isEmpty, head.headers.first(name: "Authorization") != "Bearer \(token)" {
             return (.unauthorized, ["error": "a bearer token is required for writes"])
         }
@@ -131,8 +131,8 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func respond(_ ctx: ChannelHandlerContext, status: HTTPResponseStatus, json: Any, keepAlive: Bool) {
-        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+    func respond(_ ctx: ChannelHandlerContext, status: HTTPResponseStatus, json: JSONValue, keepAlive: Bool) {
+        let data = json.encoded(pretty: true)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: "\(data.count + 1)")
@@ -147,7 +147,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func route(_ head: HTTPRequestHead, body: String) -> (HTTPResponseStatus, Any) {
+    func route(_ head: HTTPRequestHead, body: String) -> (HTTPResponseStatus, JSONValue) {
         let url = URLComponents(string: head.uri)
         let path = url?.path ?? head.uri
         let query = Dictionary((url?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
@@ -156,7 +156,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         case (.GET, "/v1/explain"): return explain(query)
         case (.POST, "/v1/override"), (.POST, "/v1/push"):
             if let denied = authorize(head) { return denied }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            guard let object = JSONValue.decode(Array(body.utf8)), case .object = object else {
                 return (.badRequest, ["error": "the body must be a JSON object"])
             }
             return path == "/v1/override" ? override(object) : push(object)
@@ -167,12 +167,12 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func override(_ o: [String: Any]) -> (HTTPResponseStatus, Any) {
-        guard let scopeText = o["scope"] as? String, let scope = OverrideTarget.Scope(rawValue: scopeText) else {
+    func override(_ o: JSONValue) -> (HTTPResponseStatus, JSONValue) {
+        guard let scopeText = o["scope"]?.string, let scope = OverrideTarget.Scope(rawValue: scopeText) else {
             return (.badRequest, ["error": "scope must be endpoint, region or service"])
         }
-        guard let name = o["name"] as? String, !name.isEmpty else { return (.badRequest, ["error": "name is required"]) }
-        guard let stateText = o["state"] as? String else { return (.badRequest, ["error": "state is required"]) }
+        guard let name = o["name"]?.string, !name.isEmpty else { return (.badRequest, ["error": "name is required"]) }
+        guard let stateText = o["state"]?.string else { return (.badRequest, ["error": "state is required"]) }
         let state: OverrideState?
         if stateText == "clear" {
             state = nil
@@ -182,7 +182,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             return (.badRequest, ["error": "state must be up, down, drain or clear"])
         }
         let target = OverrideTarget(scope: scope, name: scope == .service ? (name.hasSuffix(".") ? name.lowercased() : name.lowercased() + ".") : name,
-                                    service: o["service"] as? String)
+                                    service: o["service"]?.string)
         do {
             try context.publisher.overrides.set(target, state)
         } catch {
@@ -190,56 +190,57 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         context.publisher.publish()
         logger.notice("override", metadata: ["target": "\(target)", "state": "\(stateText)"])
-        return (.ok, ["target": target.description, "state": stateText])
+        return (.ok, ["target": .string(target.description), "state": .string(stateText)])
     }
 
-    func push(_ o: [String: Any]) -> (HTTPResponseStatus, Any) {
-        guard let address = o["address"] as? String, let check = o["check"] as? String,
-              let state = o["state"] as? String, state == "up" || state == "down" else {
+    func push(_ o: JSONValue) -> (HTTPResponseStatus, JSONValue) {
+        guard let address = o["address"]?.string, let check = o["check"]?.string,
+              let state = o["state"]?.string, state == "up" || state == "down" else {
             return (.badRequest, ["error": "address, check and state (up|down) are required"])
         }
         guard let monitor = context.monitor, monitor.push(Endpoint(address: address, check: check), up: state == "up",
-                                                           reason: o["reason"] as? String ?? "pushed") else {
+                                                           reason: o["reason"]?.string ?? "pushed") else {
             return (.notFound, ["error": "no push-check endpoint \(address)/\(check)"])
         }
-        return (.ok, ["endpoint": "\(address)/\(check)", "state": state])
+        return (.ok, ["endpoint": "\(address)/\(check)", "state": .string(state)])
     }
 
-    func status() -> [String: Any] {
+    func status() -> JSONValue {
         let (snapshot, _) = context.store.current()
         let states = context.publisher.endpointStates
-        let zones: [[String: Any]] = snapshot.zones.map { ["name": $0.originText, "serial": Int($0.serial), "records": $0.recordCount] }
-        var services: [[String: Any]] = []
+        let zones: [JSONValue] = snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial)), "records": .int($0.recordCount)] }
+        var services: [JSONValue] = []
         for (s, service) in snapshot.services.enumerated() {
-            var regions: [[String: Any]] = []
+            var regions: [JSONValue] = []
             for (p, pool) in service.spec.pools.enumerated() {
-                var endpoints: [[String: Any]] = []
+                var endpoints: [JSONValue] = []
                 let addresses = HealthPublisher.orderedAddresses(pool) + (pool.cname.map { [String($0.trimmingSuffix("."))] } ?? [])
                 for (i, address) in addresses.enumerated() {
-                    var e: [String: Any] = ["address": address]
+                    var e: [String: JSONValue] = ["address": .string(address)]
                     if i < service.pools[p].aCount + service.pools[p].aaaaCount {
-                        e["in_answers"] = snapshot.health.addressUp[s][Int(service.pools[p].weightOffset) + i]
+                        e["in_answers"] = .bool(snapshot.health.addressUp[s][Int(service.pools[p].weightOffset) + i])
                     }
                     if let check = pool.check, let st = states[Endpoint(address: address, check: check)] {
-                        e["check"] = check
-                        e["state"] = st.status.rawValue
-                        e["reason"] = st.lastReason
-                        if let l = st.lastLatency { e["latency_ms"] = (l * 1000 * 10).rounded() / 10 }
-                        if let d = st.certificateDaysLeft { e["certificate_days_left"] = d }
+                        e["check"] = .string(check)
+                        e["state"] = .string(st.status.rawValue)
+                        e["reason"] = .string(st.lastReason)
+                        if let l = st.lastLatency { e["latency_ms"] = .double((l * 1000 * 10).rounded() / 10) }
+                        if let d = st.certificateDaysLeft { e["certificate_days_left"] = .int(d) }
                     }
-                    endpoints.append(e)
+                    endpoints.append(.object(e))
                 }
-                regions.append(["region": pool.region, "up": snapshot.health.up[s][p], "endpoints": endpoints])
+                regions.append(["region": .string(pool.region), "up": .bool(snapshot.health.up[s][p]), "endpoints": .array(endpoints)])
             }
-            services.append(["name": service.spec.name, "policy": service.spec.policy.rawValue,
-                             "degraded": snapshot.health.degraded[s], "regions": regions])
+            services.append(["name": .string(service.spec.name), "policy": .string(service.spec.policy.rawValue),
+                             "degraded": .bool(snapshot.health.degraded[s]), "regions": .array(regions)])
         }
-        let overrides = context.publisher.overrides.current.map { ["target": $0.key.description, "state": $0.value.rawValue] }
-            .sorted { ($0["target"] ?? "") < ($1["target"] ?? "") }
-        return ["zones": zones, "services": services, "overrides": overrides]
+        let overrides: [JSONValue] = context.publisher.overrides.current
+            .sorted { $0.key.description < $1.key.description }
+            .map { ["target": .string($0.key.description), "state": .string($0.value.rawValue)] }
+        return ["zones": .array(zones), "services": .array(services), "overrides": .array(overrides)]
     }
 
-    func explain(_ q: [String: String]) -> (HTTPResponseStatus, Any) {
+    func explain(_ q: [String: String]) -> (HTTPResponseStatus, JSONValue) {
         let (snapshot, _) = context.store.current()
         guard let name = q["name"], let wire = DNSNameText.wire(name) else { return (.badRequest, ["error": "name is required"]) }
         let type = (q["type"] ?? "A").uppercased()
@@ -252,7 +253,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let lines = snapshot.services[index].explain(client: prefix.length == 0 ? nil : prefix, qtype: type == "A" ? 1 : 28,
                                                      up: snapshot.health.up[index])
-        return (.ok, ["lines": lines + overrideLines(snapshot.services[index])])
+        return (.ok, ["lines": .array((lines + overrideLines(snapshot.services[index])).map(JSONValue.string))])
     }
 
     func overrideLines(_ service: CompiledService) -> [String] {

@@ -1,5 +1,6 @@
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 import Geo
 import Logging
 import Server
@@ -11,34 +12,27 @@ import Steering
 public final class DecisionLogWriter: @unchecked Sendable {
     let rings: [DecisionRing]
     let store: SnapshotStore
-    let handle: FileHandle
+    /// The log file, opened for appending (O_APPEND: lines land at the end even if another writer appends).
+    let fd: Int32
     let logger: Logger
-    private var thread: Thread?
+    let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     public init(path: String, rings: [DecisionRing], store: SnapshotStore, logger: Logger) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw DecisionLogError("cannot create decision log \(path)")
-            }
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw DecisionLogError("cannot open decision log \(path)") }
-        handle.seekToEndOfFile()
-        self.handle = handle
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DecisionLogError("cannot open decision log \(path): \(String(cString: strerror(errno)))") }
+        self.fd = fd
         self.rings = rings
         self.store = store
         self.logger = logger
     }
 
-    public func start() {
-        let t = Thread { [self] in
+    public func start() throws {
+        try DetachedThread.start(name: "decision-log") { [self] in
             while true {
-                Thread.sleep(forTimeInterval: 0.2)
+                usleep(200_000)
                 flush()
             }
         }
-        t.name = "decision-log"
-        thread = t
-        t.start()
     }
 
     public var dropped: Int { rings.reduce(0) { $0 + $1.dropped.load(ordering: .relaxed) } }
@@ -49,40 +43,54 @@ public final class DecisionLogWriter: @unchecked Sendable {
         for ring in rings {
             ring.drain { r in out += line(r, snapshot) + "\n" }
         }
-        if !out.isEmpty { handle.write(Data(out.utf8)) }
+        if !out.isEmpty { write(Array(out.utf8)) }
+    }
+
+    /// Writes all of `bytes` (a short write continues; an error drops the rest, logged).
+    func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    logger.warning("decision log write failed", metadata: ["error": "\(String(cString: strerror(errno)))"])
+                    return
+                }
+                offset += n
+            }
+        }
     }
 
     func line(_ r: DecisionRecord, _ snapshot: Snapshot) -> String {
-        var o: [String: Any] = [
-            "time": ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: Double(r.nanoseconds) / 1e9),
-                                                timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
-            "qname": WireNameText.text(r.qnameBytes),
-            "qtype": r.qtype == 1 ? "A" : r.qtype == 28 ? "AAAA" : r.qtype == 255 ? "ANY" : "TYPE\(r.qtype)",
-            "scope": Int(r.scope),
+        var o: [String: JSONValue] = [
+            "time": .string(Date(timeIntervalSince1970: Double(r.nanoseconds) / 1e9).formatted(timeFormat)),
+            "qname": .string(WireNameText.text(r.qnameBytes)),
+            "qtype": .string(r.qtype == 1 ? "A" : r.qtype == 28 ? "AAAA" : r.qtype == 255 ? "ANY" : "TYPE\(r.qtype)"),
+            "scope": .int(Int(r.scope)),
         ]
-        o["client"] = r.family == 0 ? NSNull() : IPPrefix.formatAddress(family: Int(r.family), r.address) as Any
-        o["ecs"] = r.ecsSource >= 0 ? "\(IPPrefix.formatAddress(family: Int(r.family == 0 ? 4 : r.family), r.address))/\(r.ecsSource)" as Any : NSNull()
+        o["client"] = r.family == 0 ? .null : .string(IPPrefix.formatAddress(family: Int(r.family), r.address))
+        o["ecs"] = r.ecsSource >= 0 ? "\(IPPrefix.formatAddress(family: Int(r.family == 0 ? 4 : r.family), r.address))/\(r.ecsSource)" : .null
         if r.service >= 0 && Int(r.service) < snapshot.services.count {
             let service = snapshot.services[Int(r.service)]
-            o["service"] = service.spec.name
-            o["policy"] = service.spec.policy.rawValue
+            o["service"] = .string(service.spec.name)
+            o["policy"] = .string(service.spec.policy.rawValue)
             switch r.pool {
             case Decision.staticRecords: o["region"] = "static"; o["answer"] = "zone records"
-            case Decision.noData: o["region"] = NSNull(); o["answer"] = "NODATA"
+            case Decision.noData: o["region"] = .null; o["answer"] = "NODATA"
             default:
                 if Int(r.pool) < service.spec.pools.count {
                     let pool = service.spec.pools[Int(r.pool)]
-                    o["region"] = pool.region
-                    o["answer"] = pool.cname.map { ["CNAME " + $0] } ?? pool.addresses.map(\.text)
+                    o["region"] = .string(pool.region)
+                    o["answer"] = .array(pool.cname.map { [.string("CNAME " + $0)] } ?? pool.addresses.map { .string($0.text) })
                 } else if case let .addresses(list) = service.spec.allDown {
-                    o["region"] = "all_down"; o["answer"] = list.map(\.text)
+                    o["region"] = "all_down"; o["answer"] = .array(list.map { .string($0.text) })
                 } else if case let .cname(target) = service.spec.allDown {
-                    o["region"] = "all_down"; o["answer"] = ["CNAME " + target]
+                    o["region"] = "all_down"; o["answer"] = [.string("CNAME " + target)]
                 }
             }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: JSONValue.object(o).encoded(), as: UTF8.self)
     }
 }
 

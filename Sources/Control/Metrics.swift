@@ -78,8 +78,18 @@ enum MetricsRenderer {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
+        /// A label value in the text format: backslash, double quote and line feed escaped.
         func escape(_ v: String) -> String {
-            v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+            var escaped = ""
+            for c in v {
+                switch c {
+                case "\\": escaped += "\\\\"
+                case "\"": escaped += "\\\""
+                case "\n": escaped += "\\n"
+                default: escaped.append(c)
+                }
+            }
+            return escaped
         }
         family("meridian_build_info", "gauge", "Build information.")
         out += "meridian_build_info{version=\"\(sources.version)\"} 1\n"

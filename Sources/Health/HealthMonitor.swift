@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -233,7 +234,7 @@ public final class HealthMonitor: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if lock.withLock({ firstRound.isEmpty }) { return true }
-            Thread.sleep(forTimeInterval: 0.02)
+            usleep(20_000)
         }
         return lock.withLock { firstRound.isEmpty }
     }
@@ -279,7 +280,7 @@ public final class HealthMonitor: @unchecked Sendable {
         logger.notice("health transition", metadata: [
             "endpoint": "\(endpoint.address)", "check": "\(endpoint.check)", "type": "\(check.kind.rawValue)",
             "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)", "reason": "\(result.reason)",
-            "latency_ms": "\(String(format: "%.1f", result.latency * 1000))",
+            "latency_ms": "\(ProbeResult.milliseconds(result.latency))",
         ])
         if schedule {
             // one publication for every transition within `coalesce` (a mass outage is one table swap)

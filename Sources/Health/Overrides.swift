@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import NIOConcurrencyHelpers
 
 /// An operator's override of health: force up, force down, or drain (out of answers, still probed).

@@ -1,5 +1,4 @@
 import Engine
-import Foundation
 import Logging
 import NIOCore
 
@@ -27,12 +26,12 @@ public final class DNSServer: Sendable {
     /// Binds everything (all or nothing: any bind error is thrown before a packet is served).
     public init(store: SnapshotStore, options: Options, logger: Logger) throws {
         self.store = store
-        let workers = options.workers > 0 ? options.workers : ProcessInfo.processInfo.activeProcessorCount
+        let workers = options.workers > 0 ? options.workers : System.coreCount
         var udp: [UDPWorker] = []
         for address in options.listen {
             for _ in 0..<workers { udp.append(try UDPWorker(host: address.host, port: address.port, store: store)) }
         }
-        tcp = TCPServer(store: store, threads: min(workers, ProcessInfo.processInfo.activeProcessorCount),
+        tcp = TCPServer(store: store, threads: min(workers, System.coreCount),
                         idleTimeout: options.tcpIdleTimeout, maxConnections: options.tcpMaxConnections)
         var channels: [Channel] = []
         for address in options.listen {
@@ -65,7 +64,7 @@ public final class DNSServer: Sendable {
         for channel in tcpChannels { try? channel.close().wait() }
     }
 
-    public func start() {
-        for worker in udpWorkers { worker.start() }
+    public func start() throws {
+        for worker in udpWorkers { try worker.start() }
     }
 }

@@ -1,7 +1,7 @@
 import CSocket
 import DNSWire
 import Engine
-import Foundation
+import Glibc
 
 /// One UDP worker: a thread with its own SO_REUSEPORT socket, batch buffers and `QueryProcessor`,
 /// answering with recvmmsg/sendmmsg. It reads the snapshot without locks (see `SnapshotStore`).
@@ -18,7 +18,6 @@ public final class UDPWorker: @unchecked Sendable {
     public let counters = WorkerCounters()
     /// Sampled GSLB decisions (nil when the decision log is off); set before `start`.
     public var decisionRing: DecisionRing?
-    private var thread: Thread?
 
     /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
     public init(host: String, port: Int, store: SnapshotStore) throws {
@@ -30,12 +29,8 @@ public final class UDPWorker: @unchecked Sendable {
         self.label = "udp \(host):\(port)"
     }
 
-    public func start() {
-        let t = Thread { [self] in self.run() }
-        t.name = label
-        t.stackSize = 1 << 20
-        thread = t
-        t.start()
+    public func start() throws {
+        try DetachedThread.start(name: label, stackSize: 1 << 20) { [self] in self.run() }
     }
 
     func run() {

@@ -1,4 +1,4 @@
-import Foundation
+import Control
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -13,10 +13,9 @@ enum ControlClient {
 
     static let timeout: TimeAmount = .seconds(10)
 
-    static func request(base: String, method: String, path: String, token: String?, body: [String: Any]?) throws -> (Int, String) {
+    static func request(base: String, method: String, path: String, token: String?, body: JSONValue?) throws -> (Int, String) {
         let (host, port) = try endpoint(base)
-        var payload: Data?
-        if let body { payload = try JSONSerialization.data(withJSONObject: body) }
+        let payload = body?.encoded()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()

@@ -7,7 +7,8 @@ import DNSWire
 import Engine
 import Geo
 import Steering
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Server
 import Zones
@@ -112,7 +113,7 @@ struct Serve: ParsableCommand {
         do {
             (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)
         } catch {
-            FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+            printError("meridian: \(error)")
             throw ExitCode(1)
         }
         var cfg = loaded
@@ -183,7 +184,7 @@ struct Serve: ParsableCommand {
                 logger.info("control API", metadata: ["address": "\(listen)"])
             }
         } catch {
-            FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+            printError("meridian: \(error)")
             throw ExitCode(1)
         }
         let options = DNSServer.Options(listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
@@ -192,7 +193,7 @@ struct Serve: ParsableCommand {
         do {
             server = try DNSServer(store: store, options: options, logger: logger)
         } catch {
-            FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+            printError("meridian: \(error)")
             throw ExitCode(1)
         }
         metrics.register(server.counters, tcpConnections: { server.tcpConnections })
@@ -200,14 +201,19 @@ struct Serve: ParsableCommand {
             do {
                 let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
                                                    store: store, logger: logger)
-                writer.start()
+                try writer.start()
                 logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
             } catch {
-                FileHandle.standardError.write(Data("meridian: \(error)\n".utf8))
+                printError("meridian: \(error)")
                 throw ExitCode(1)
             }
         }
-        server.start()
+        do {
+            try server.start()
+        } catch {
+            printError("meridian: \(error)")
+            throw ExitCode(1)
+        }
         logger.info("serving", metadata: ["version": "\(Meridian.version)"])
         while true {
             let signal = SignalWaiter.wait()
@@ -222,7 +228,7 @@ struct Serve: ParsableCommand {
         logger.info("stopping")
         server.stopAcceptingTCP()
         let deadline = Date().addingTimeInterval(2)
-        while server.tcpConnections > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while server.tcpConnections > 0 && Date() < deadline { usleep(50_000) }
     }
 }
 
@@ -238,7 +244,7 @@ struct Check: ParsableCommand {
             let records = snapshot.zones.reduce(0) { $0 + $1.recordCount }
             print("\(config): OK (\(snapshot.zones.count) zone(s), \(records) records)")
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            printError("\(error)")
             throw ExitCode(1)
         }
     }
@@ -270,7 +276,7 @@ struct Explain: ParsableCommand {
         do {
             (_, snapshot) = try SnapshotBuilder.build(configPath: config)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            printError("\(error)")
             throw ExitCode(1)
         }
         guard let prefix = IPPrefix.parse(client, strict: false) else { throw ValidationError("--client '\(client)' is not an address or network") }
@@ -320,17 +326,17 @@ struct Ctl: ParsableCommand {
 
     func run() throws {
         guard let verb = words.first else { throw ValidationError("a command is required") }
-        let (method, path, body): (String, String, [String: Any]?)
+        let (method, path, body): (String, String, JSONValue?)
         switch (verb, words.count) {
         case ("status", 1): (method, path, body) = ("GET", "/v1/status", nil)
         case ("reload", 1): (method, path, body) = ("POST", "/v1/reload", nil)
         case ("metrics", 1): (method, path, body) = ("GET", "/metrics", nil)
         case ("override", 4):
-            var b: [String: Any] = ["scope": words[1], "name": words[2], "state": words[3]]
-            if let service { b["service"] = service }
-            (method, path, body) = ("POST", "/v1/override", b)
+            var b: [String: JSONValue] = ["scope": .string(words[1]), "name": .string(words[2]), "state": .string(words[3])]
+            if let service { b["service"] = .string(service) }
+            (method, path, body) = ("POST", "/v1/override", .object(b))
         case ("push", 4):
-            (method, path, body) = ("POST", "/v1/push", ["address": words[1], "check": words[2], "state": words[3], "reason": reason ?? "ctl"])
+            (method, path, body) = ("POST", "/v1/push", ["address": .string(words[1]), "check": .string(words[2]), "state": .string(words[3]), "reason": .string(reason ?? "ctl")])
         case ("explain", 4):
             var c = URLComponents()
             c.queryItems = [URLQueryItem(name: "name", value: words[1]), URLQueryItem(name: "type", value: words[2]),
@@ -343,6 +349,12 @@ struct Ctl: ParsableCommand {
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         if !(200..<300).contains(status) { throw ExitCode(1) }
     }
+}
+
+/// Writes one line to standard error (messages for the operator, not log records).
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 /// Blocks the main thread until SIGTERM or SIGINT.

@@ -62,6 +62,31 @@ final class ConfigLoaderTests: XCTestCase {
         expectError("zones: [\n", line: 2, containing: "YAML")
     }
 
+    /// The libyaml document reader: aliases expand, quoted scalars keep their text, and hostile
+    /// documents (an alias inside its own anchor, exponential aliases) are errors with a line, not a hang.
+    func testYAMLDocumentReader() throws {
+        let aliased = try parse("""
+        zones:
+          - origin: a.
+            file: &f shared.zone
+          - origin: b.
+            file: *f
+        identity: { id: 'off', nsid: off }
+        """)
+        XCTAssertEqual(aliased.zones.map(\.file), ["/etc/meridian/shared.zone", "/etc/meridian/shared.zone"])
+        XCTAssertEqual(aliased.identity.id, "off", "a quoted 'off' is text")
+        XCTAssertNil(aliased.identity.nsid, "a plain off disables")
+
+        expectError("zones: &z [*z]\n", line: 1, containing: "nested deeper than 64 levels")
+        var laughs = "zones:\n  - origin: a.\n    file: z\nlaughs:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...7 {
+            laughs += "  l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        expectError(laughs, line: 5, containing: "more than 1000000 nodes") // found expanding l0's scalars
+        expectError("zones:\n\t- origin: a.\n", line: 2, containing: "YAML")
+        XCTAssertThrowsError(try parse("# nothing but a comment\n")) { XCTAssertTrue("\($0)".contains("the file is empty"), "\($0)") }
+    }
+
     func testNoZonesIsAnError() {
         XCTAssertThrowsError(try parse("listen: [\"127.0.0.1:53\"]\n"))
     }

@@ -34,4 +34,7 @@ int msock_send(int fd, msock_batch *b, unsigned n);
 /// Returns freed heap memory to the kernel after loading (glibc malloc_trim).
 void msock_release_free_memory(void);
 
+/// Names the calling thread (the kernel keeps the first 15 bytes; ps -L and top show it).
+void msock_name_this_thread(const char *name);
+
 #endif
