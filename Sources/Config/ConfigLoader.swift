@@ -293,9 +293,11 @@ struct NodeReader {
                     let body = String(text[text.index(after: n)..<close])
                     let name: String
                     var fallback: String?
-                    if let colon = body.firstRange(of: ":-") {
-                        name = String(body[..<colon.lowerBound])
-                        fallback = String(body[colon.upperBound...])
+                    // ":-" found by hand: String.firstRange(of:) runs _StringProcessing's searcher,
+                    // code the server otherwise never touches (resident pages, docs/PERFORMANCE.md)
+                    if let colon = body.indices.first(where: { body[$0] == ":" && body[body.index(after: $0)...].first == "-" }) {
+                        name = String(body[..<colon])
+                        fallback = String(body[body.index(colon, offsetBy: 2)...])
                     } else {
                         name = body
                     }

@@ -38,6 +38,7 @@ enum YAMLDocumentParser {
 
     /// The root node, or nil for an empty document.
     static func parse(_ text: String) throws -> YAMLNode? {
+        guard !text.utf8.isEmpty else { return nil } // libyaml asserts on a NULL input buffer
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw YAMLSyntaxError(line: 0, description: "out of memory") }
         defer { yaml_parser_delete(&parser) }
