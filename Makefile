@@ -87,7 +87,7 @@ test: test-deps
 	$(MAKE) no-foundation gslb-tests health-tests ops-tests alloc-gate fuzz-replay
 
 # The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
-# CoreFoundation: 4.6 MB less resident memory serving (docs/PERFORMANCE.md, "Resident memory"). Fails on an import.
+# CoreFoundation, whose start-up pages stayed resident (docs/PERFORMANCE.md, "What limits each figure"). Fails on an import.
 no-foundation:
 	@if grep -rnE '^\s*(@_implementationOnly |public |internal )?import (Foundation|FoundationNetworking|FoundationXML)\b' Sources; then \
 	  echo "no-foundation: the server must not import Foundation (use FoundationEssentials, Glibc, or the helpers in Sources/)"; exit 1; fi

@@ -6,7 +6,7 @@ import PackageDescription
 
 /// Links C libraries from their static archives (`-l:libX.a`): only the objects the server calls are
 /// linked, and none of the dynamic loader's per-library work (relocating a library's data, touching its
-/// symbol tables) costs resident pages. Measured in docs/PERFORMANCE.md ("Resident memory").
+/// symbol tables) costs resident pages. Measured in docs/PERFORMANCE.md ("What limits each figure", RSS).
 /// The libraries are load-time parsers (zone files, YAML); ldns's OpenSSL is only reached by DNSSEC code.
 func staticC(_ archives: [String]) -> [LinkerSetting] {
     archives.map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }

@@ -3,7 +3,7 @@
 # (lld --symbol-ordering-file): every function the server executes while starting and serving is
 # placed together at the front of .text, so the code it runs shares pages instead of being spread
 # over the whole binary (the kernel maps file pages in 64 KB windows around each fault, so scattered
-# code costs resident memory far beyond its size). docs/PERFORMANCE.md, "Resident memory".
+# code costs resident memory far beyond its size). docs/PERFORMANCE.md, "What limits each figure", RSS.
 #
 # Profile: the release binary (symbols only: valgrind 3.19 cannot read this toolchain's DWARF) under
 # callgrind, serving (1) Benchmarks/meridian-bench.yaml with GeoLite2-City under UDP queries with ECS,
