@@ -48,13 +48,15 @@ enum YAMLDocumentParser {
             var document = yaml_document_t()
             guard yaml_parser_load(&parser, &document) == 1 else { throw syntaxError(parser) }
             defer { yaml_document_delete(&document) }
-            guard let root = yaml_document_get_root_node(&document) else { return nil }
-            var converter = Converter(document: &document)
-            return try converter.convert(root, depth: 0)
+            return try withUnsafeMutablePointer(to: &document) { pointer -> YAMLNode? in
+                guard let root = yaml_document_get_root_node(pointer) else { return nil }
+                var converter = Converter(document: pointer)
+                return try converter.convert(root, depth: 0)
+            }
         }
     }
 
-    /// libyaml's message: "<context> at line N: <problem>", located at the problem.
+    /// libyaml's message, "<context> (line N): <problem>", located at the problem's line.
     static func syntaxError(_ parser: yaml_parser_t) -> YAMLSyntaxError {
         let problem = parser.problem.map { String(cString: $0) } ?? "syntax error"
         var text = problem
