@@ -151,8 +151,8 @@ public final class HealthMonitor: @unchecked Sendable {
         tcpEngine?.remove(entry.handle)
     }
 
-    /// Probes the engine could not make (descriptor or memory limits) leave the endpoints' states
-    /// alone; a warning says so at most once a minute.
+    /// Probes that could not be made (descriptor or memory limits, in the engine or on NIO) leave the
+    /// endpoints' states alone; a warning says so at most once a minute.
     func reportSkipped(_ count: Int, errno code: Int32) {
         let now = NIODeadline.now()
         let total: Int? = lock.withLock {
@@ -258,7 +258,11 @@ public final class HealthMonitor: @unchecked Sendable {
         guard let check, current else { return }
         Probe.run(check, address: endpoint.address, on: loop, tls: context, pushed: pushedResult).whenSuccess { result in
             guard self.lock.withLock({ gen == nil || self.active[endpoint] == gen }) else { return }
-            self.record(endpoint, check: check, result: result)
+            if let code = result.localFailure {
+                self.reportSkipped(1, errno: code) // no verdict: the endpoint keeps its state
+            } else {
+                self.record(endpoint, check: check, result: result)
+            }
             guard let gen else { return }
             let spread = check.interval * check.jitter
             let delay = check.interval + Double.random(in: -spread...spread)

@@ -16,11 +16,20 @@ public struct ProbeResult: Sendable {
     public var latency: Double
     /// HTTPS: days until the server certificate expires.
     public var certificateDaysLeft: Int?
-    public init(ok: Bool, reason: String, latency: Double, certificateDaysLeft: Int? = nil) {
+    /// Set when the probe could not be made for a local reason (the errno: out of descriptors, buffers
+    /// or memory, no process slot): no verdict on the endpoint, whose state is left as it is.
+    public var localFailure: Int32?
+    public init(ok: Bool, reason: String, latency: Double, certificateDaysLeft: Int? = nil, localFailure: Int32? = nil) {
         self.ok = ok
         self.reason = reason
         self.latency = latency
         self.certificateDaysLeft = certificateDaysLeft
+        self.localFailure = localFailure
+    }
+
+    /// A failed probe: no verdict when `error` is a local resource failure (see `localFailure`).
+    static func failed(_ reason: String, error: Error, latency: Double) -> ProbeResult {
+        ProbeResult(ok: false, reason: reason, latency: latency, localFailure: Probe.localErrno(error))
     }
 
     /// Seconds as milliseconds with one decimal ("12.3"), for log lines.
@@ -59,7 +68,7 @@ public enum Probe {
                             channel.close(promise: nil)
                         }
                     case let .failure(error):
-                        promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
+                        promise.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
                     }
                 }
         case .tcpHalfOpen:
@@ -91,6 +100,13 @@ public enum Probe {
             promise.succeed(pushed ?? ProbeResult(ok: false, reason: "no state pushed yet", latency: 0))
         }
         return promise.futureResult
+    }
+
+    /// The errno of a failure that says nothing about the endpoint: this process ran out of descriptors
+    /// (EMFILE, ENFILE), socket buffers (ENOBUFS) or memory (ENOMEM), or could not start a process (EAGAIN).
+    static func localErrno(_ error: Error) -> Int32? {
+        guard let io = error as? IOError else { return nil }
+        return [EMFILE, ENFILE, ENOBUFS, ENOMEM, EAGAIN].contains(io.errnoCode) ? io.errnoCode : nil
     }
 
     static func describe(_ error: Error) -> String {
@@ -131,7 +147,7 @@ public enum Probe {
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                     promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 case let .failure(error):
-                    promise.succeed(ProbeResult(ok: false, reason: "connect: \(describe(error))", latency: elapsed()))
+                    promise.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
                 }
             }
     }
@@ -170,7 +186,7 @@ public enum Probe {
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
                     promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 case let .failure(error):
-                    promise.succeed(ProbeResult(ok: false, reason: "socket: \(error)", latency: elapsed()))
+                    promise.succeed(.failed("socket: \(error)", error: error, latency: elapsed()))
                 }
             }
     }
@@ -186,7 +202,8 @@ public enum Probe {
         for pointer in argv { free(pointer) }
         guard pid > 0 else {
             let reason = String(cString: strerror(-pid))
-            promise.succeed(ProbeResult(ok: false, reason: "script: cannot run \(check.command[0]): \(reason)", latency: elapsed()))
+            promise.succeed(.failed("script: cannot run \(check.command[0]): \(reason)", error: IOError(errnoCode: -pid, reason: "posix_spawn"),
+                                    latency: elapsed()))
             return
         }
         ScriptReaper(pid: pid, loop: loop, promise: promise, elapsed: elapsed).poll(after: 0.001)

@@ -9,7 +9,9 @@ listener whose accept queue is full (SYNs dropped: timeout, down); the listener 
 a reload moves the live endpoint to a check on another port (the old probes must stop).
 tcp-half-open (needs root/CAP_NET_RAW, as make test runs): the same three cases on their own listener
 port, which must never see a connection, plus ::1 listening and ::1 refused; closed and reopened; and a
-configuration giving a half-open check a host name is refused at start.
+configuration giving a half-open check a host name is refused at start. Out of descriptors: 60 http
+endpoints behind a slow listener, Meridian under a low open-files limit: probes that get EMFILE are no
+verdict (a warning), and no endpoint is withdrawn.
 Prints PASS:/FAIL: lines and "N passed, M failed"; every wait is bounded; the server is
 killed by PID at the end.
 """
@@ -326,5 +328,130 @@ if os.geteuid() == 0 and shutil.which("setpriv"):
 else:
     tally.skipped += 1
     print("SKIP: half-open without CAP_NET_RAW (needs root and setpriv)")
+# Out of descriptors: an http probe that cannot get a socket (EMFILE) is no verdict, not "down". 60
+# endpoints behind a listener that answers after 0.5 s keep ~30 probes open at once; Meridian runs
+# with an open-files limit a few above what it holds idle, so many probes cannot be made.
+class SlowHTTP(threading.Thread):
+    """Answers every request with 200 after `delay` seconds, one thread per connection."""
+
+    def __init__(self, port, delay):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", port))
+        self.sock.listen(256)
+        self.sock.settimeout(0.2)
+        self.delay, self.open = delay, True
+        self.start()
+
+    def serve(self, c):
+        try:
+            c.settimeout(2)
+            c.recv(4096)
+            time.sleep(self.delay)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def run(self):
+        while self.open:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.open = False
+        self.join(2)
+        self.sock.close()
+
+
+def open_files(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+import resource  # noqa: E402
+eport, ecport, sport = free_port(), free_port(), free_port()
+addresses = ["127.2.0.%d" % i for i in range(1, 61)]
+emfile_cfg = os.path.join(d, "emfile.yaml")
+with open(emfile_cfg, "w") as f:
+    f.write("""listen: ["127.0.0.1:%d"]
+zones:
+  - origin: ct.test.
+    file: zone.db
+control: { listen: "127.0.0.1:%d" }
+health: { wait_first_round: false }
+checks:
+  slow: { type: http, port: %d, path: /, interval: 1s, timeout: 900ms, rise: 1, fall: 1 }
+services:
+  tcpc.ct.test.:
+    policy: failover
+    order: [many, spare]
+    pools:
+      many: { addresses: [%s], check: slow }
+      spare: { addresses: [192.0.2.77] }
+""" % (eport, ecport, sport, ", ".join(addresses)))
+slow = SlowHTTP(sport, 0.5)
+elog_path = os.path.join(d, "emfile.log")
+
+
+def run_limited(limit):
+    with open(elog_path, "w") as elog:
+        return subprocess.Popen([BIN, "serve", "--config", emfile_cfg], stdout=elog, stderr=elog,
+                                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None)
+
+
+def all_addresses(port):
+    q = dns.message.make_query("tcpc.ct.test.", "A", use_edns=0, payload=4096)
+    try:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=1.0)
+    except Exception:
+        return None
+    return sorted(a.address for rr in r.answer if rr.rdtype == dns.rdatatype.A for a in rr)
+
+
+try:
+    # what it holds between probes (the least of 20 samples with the probes running, no limit), then
+    # a limit 6 above that: the ~30 probes open at once cannot all get a socket
+    p0 = run_limited(None)
+    ok, _ = wait_for(eport, "ct.test.", [], 15)
+    time.sleep(1)
+    held = []
+    for _ in range(20):
+        held.append(open_files(p0.pid))
+        time.sleep(0.1)
+    p0.terminate()
+    p0.wait(timeout=5)
+    held = min(held)
+    limit = held + 6
+    proc2 = run_limited(limit)
+    try:
+        wait_for(eport, "ct.test.", [], 15)
+        shrunk, samples = [], 0
+        t_end = time.time() + 8
+        while time.time() < t_end:
+            got = all_addresses(eport)
+            samples += 1
+            if got is not None and got != sorted(addresses):
+                shrunk.append(len(got))
+            time.sleep(0.5)
+        text = open(elog_path).read()
+        check("no descriptors: the warning says probes were not made (limit %d, %d held between probes)" % (limit, held),
+              "health probes not made" in text and "Too many open files" in text, text[-400:])
+        check("no descriptors: probes still reach verdicts (a transition to up is logged)", "to=up" in text, text[-400:])
+        check("no descriptors: no endpoint is withdrawn over 8 s (%d samples, answers with fewer than 60: %s)" % (samples, shrunk[:5]),
+              not shrunk and samples >= 10)
+    finally:
+        proc2.terminate()
+        try:
+            proc2.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc2.kill()
+finally:
+    slow.close()
+
 print("%d passed, %d failed, %d skipped" % (tally.passed, tally.failed, tally.skipped))
 sys.exit(0 if tally.failed == 0 else 1)
