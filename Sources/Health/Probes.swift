@@ -206,11 +206,12 @@ public enum Probe {
                                     latency: elapsed()))
             return
         }
-        ScriptReaper(pid: pid, loop: loop, promise: promise, elapsed: elapsed).poll(after: 0.001)
+        let reaper = ScriptReaper(pid: pid, loop: loop, promise: promise, elapsed: elapsed)
+        reaper.poll(after: 0.001)
         // Kill a script that outlives its timeout (the timeout result is already reported), with
         // everything it started: it runs in its own process group, so signal the group.
         loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
-            kill(-pid, SIGTERM)
+            if !reaper.exited { kill(-pid, SIGTERM) }
             loop.scheduleTask(in: .milliseconds(500)) { kill(-pid, SIGKILL) } // leftover children too
         }
     }
@@ -218,24 +219,37 @@ public enum Probe {
     /// Waits for a script's exit on its event loop by polling `waitpid(WNOHANG)`: 1 ms after the start,
     /// then doubling to at most every 10 ms (a script's reported latency is exact to that step; no
     /// thread or signal handler is spent on it).
-    struct ScriptReaper {
+    /// Lives on its event loop only (no lock): `exited` is read by the timeout's kill on the same loop.
+    final class ScriptReaper: @unchecked Sendable {
         let pid: pid_t
         let loop: EventLoop
         let promise: EventLoopPromise<ProbeResult>
         let elapsed: @Sendable () -> Double
+        /// Set once the child is reaped: its pid may be reused, so the timeout no longer signals it.
+        private(set) var exited = false
+
+        init(pid: pid_t, loop: EventLoop, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+            self.pid = pid
+            self.loop = loop
+            self.promise = promise
+            self.elapsed = elapsed
+        }
 
         func poll(after seconds: Double) {
             loop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
                 var code: Int32 = 0
-                switch mprobe_reap(pid, &code) {
+                let state = mprobe_reap(self.pid, &code)
+                if state != 0 { self.exited = true }
+                switch state {
                 case 0:
-                    poll(after: min(seconds * 2, 0.01))
+                    self.poll(after: min(seconds * 2, 0.01))
                 case 1:
-                    promise.succeed(ProbeResult(ok: code == 0, reason: "script: exit \(code)", latency: elapsed()))
+                    self.promise.succeed(ProbeResult(ok: code == 0, reason: "script: exit \(code)", latency: self.elapsed()))
                 case 2:
-                    promise.succeed(ProbeResult(ok: false, reason: "script: killed by signal \(code)", latency: elapsed()))
-                default:
-                    promise.succeed(ProbeResult(ok: false, reason: "script: wait: \(String(cString: strerror(-code)))", latency: elapsed()))
+                    self.promise.succeed(ProbeResult(ok: false, reason: "script: killed by signal \(code)", latency: self.elapsed()))
+                default: // -errno
+                    self.promise.succeed(ProbeResult(ok: false, reason: "script: wait: \(String(cString: strerror(-state)))",
+                                                     latency: self.elapsed()))
                 }
             }
         }
