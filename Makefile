@@ -56,11 +56,11 @@ STATIC_CXX = $(CURDIR)/.build/static-cxx
 # runs while starting and serving linked first, in the order of Benchmarks/layout/meridian.order
 # (profiled by Benchmarks/layout/profile-order.sh): the code it runs shares pages instead of being
 # spread over 15 MB of .text.
-RELEASE_LINK = -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+RELEASE_FLAGS = -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
   -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic -Xlinker -L$(STATIC_CXX) \
   -Xlinker --symbol-ordering-file=$(CURDIR)/Benchmarks/layout/meridian.order -Xlinker --no-warn-symbol-ordering
 release: deps $(STATIC_CXX)/libstdc++.so
-	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK) $(RELEASE_EXTRA) --product meridian
+	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_FLAGS) $(RELEASE_EXTRA) --product meridian
 
 $(STATIC_CXX)/libstdc++.so:
 	@mkdir -p $(STATIC_CXX)

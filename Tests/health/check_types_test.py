@@ -19,7 +19,7 @@ import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, t
 import dns.message, dns.query, dns.rdatatype
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port  # noqa: E402
+from meridian_testlib import Tally, free_port, stop_process  # noqa: E402
 
 BIN = sys.argv[1]
 tally = Tally()
@@ -124,6 +124,16 @@ class Listener:
         self.sock.close()
 
 
+def config_head(dns_port, control):
+    """The part every configuration here shares: listen, the test zone, the control API."""
+    return """listen: ["127.0.0.1:%d"]
+zones:
+  - origin: ct.test.
+    file: zone.db
+control: { listen: %s }
+""" % (dns_port, control)
+
+
 d = tempfile.mkdtemp(prefix="meridian-checktypes.")
 port, cport, tport, hport, hclosed = free_port(), free_port(), free_port(), free_port(), free_port()
 live = Listener(tport)
@@ -148,12 +158,7 @@ with open(os.path.join(d, "zone.db"), "w") as f:
     f.write("$ORIGIN ct.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 127.0.0.1\n"
             "dnsc 30 A 192.0.2.200\nfilec 30 A 192.0.2.200\ntcpc 30 A 192.0.2.200\nhalfc 30 A 192.0.2.200\n"
             "half6c 30 A 192.0.2.200\n")
-config = ("""listen: ["127.0.0.1:%d"]
-zones:
-  - origin: ct.test.
-    file: zone.db
-control: { listen: "127.0.0.1:%d" }
-health: { wait_first_round: false }
+config = config_head(port, '"127.0.0.1:%d"' % cport) + ("""health: { wait_first_round: false }
 checks:
   self-dns: { type: dns, port: %d, query: ct.test., expect: NOERROR, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
   ext-file: { type: file, file: state.txt, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }
@@ -193,7 +198,7 @@ services:
     pools:
       refused: { addresses: ["::1"], check: half-closed }
       live: { addresses: ["2001:db8::53", "::1"], check: half }
-""" % (port, cport, port, tport, hport, hclosed))
+""" % (port, tport, hport, hclosed))
 with open(os.path.join(d, "m.yaml"), "w") as f:
     f.write(config)
 log = open(os.path.join(d, "log"), "w")
@@ -275,27 +280,18 @@ finally:
     hlive6.close()
     for c in fulls + fillers:
         c.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
 # a half-open check on a host name (here a CNAME pool's target) is refused at start, with file:line
 bad = os.path.join(d, "bad.yaml")
 with open(bad, "w") as f:
-    f.write("""listen: ["127.0.0.1:%d"]
-zones:
-  - origin: ct.test.
-    file: zone.db
-control: { listen: off }
-checks:
+    f.write(config_head(free_port(), "off") + """checks:
   half: { type: tcp-half-open, port: 80 }
 services:
   halfc.ct.test.:
     policy: failover
     pools:
       a: { cname: www.example.net., check: half }
-""" % free_port())
+""")
 try:
     r = subprocess.run([BIN, "serve", "--config", bad], capture_output=True, text=True, timeout=20)
     check("half-open: a host-name endpoint is refused at start with file:line",
@@ -374,16 +370,11 @@ def open_files(pid):
 
 
 import resource  # noqa: E402
-eport, ecport, sport = free_port(), free_port(), free_port()
+eport, sport = free_port(), free_port()
 addresses = ["127.2.0.%d" % i for i in range(1, 61)]
 emfile_cfg = os.path.join(d, "emfile.yaml")
 with open(emfile_cfg, "w") as f:
-    f.write("""listen: ["127.0.0.1:%d"]
-zones:
-  - origin: ct.test.
-    file: zone.db
-control: { listen: "127.0.0.1:%d" }
-health: { wait_first_round: false }
+    f.write(config_head(eport, "off") + """health: { wait_first_round: false }
 checks:
   slow: { type: http, port: %d, path: /, interval: 1s, timeout: 900ms, rise: 1, fall: 1 }
 services:
@@ -393,7 +384,7 @@ services:
     pools:
       many: { addresses: [%s], check: slow }
       spare: { addresses: [192.0.2.77] }
-""" % (eport, ecport, sport, ", ".join(addresses)))
+""" % (sport, ", ".join(addresses)))
 slow = SlowHTTP(sport, 0.5)
 elog_path = os.path.join(d, "emfile.log")
 
@@ -423,8 +414,7 @@ try:
     for _ in range(20):
         held.append(open_files(p0.pid))
         time.sleep(0.1)
-    p0.terminate()
-    p0.wait(timeout=5)
+    stop_process(p0)
     held = min(held)
     limit = held + 6
     proc2 = run_limited(limit)
@@ -445,11 +435,7 @@ try:
         check("no descriptors: no endpoint is withdrawn over 8 s (%d samples, answers with fewer than 60: %s)" % (samples, shrunk[:5]),
               not shrunk and samples >= 10)
     finally:
-        proc2.terminate()
-        try:
-            proc2.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc2.kill()
+        stop_process(proc2)
 finally:
     slow.close()
 

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port  # noqa: E402
+from meridian_testlib import Tally, free_port, stop_process  # noqa: E402
 
 ORIGIN = "hc.test."
 TOKEN = "s3cret-token"
@@ -169,18 +169,7 @@ class Procs:
         self.procs.append(p)
         return p
 
-    @staticmethod
-    def stop(p, sig=signal.SIGTERM):
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+    stop = staticmethod(stop_process)
 
     def stop_all(self):
         for p in self.procs:

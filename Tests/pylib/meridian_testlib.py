@@ -1,6 +1,9 @@
 """Helpers shared by the Python tests (Tests/gslb, Tests/health, Tests/ops)."""
+import os
 import random
+import signal
 import socket
+import subprocess
 
 _given = set()
 
@@ -55,3 +58,17 @@ class Tally:
         self.skipped += 1
         print(f"XFAIL: {what} (known bug: {detail})", flush=True)
         return False
+
+
+def stop_process(p, sig=signal.SIGTERM):
+    """Stops a process this test started, by its PID: `sig`, then SIGKILL after 5 s."""
+    if p.poll() is None:
+        try:
+            os.kill(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
