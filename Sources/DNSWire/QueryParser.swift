@@ -41,7 +41,8 @@ public enum ParseOutcome: Equatable, Sendable {
 /// Never allocates, never traps on hostile input: every read is bounds-checked against the packet.
 public enum QueryParser {
     /// Parses `packet`. The question name goes to `qname` (as sent) and `qnameLower` (lower-cased),
-    /// each with room for 255 octets; `scratch` (255 octets) is used to skip other names.
+    /// each with room for `WireName.lowercaseWordsCapacity` (256) octets; `scratch` (255 octets) is
+    /// used to skip other names.
     public static func parse(_ packet: UnsafeRawBufferPointer, into q: inout ParsedQuery,
                              qname: UnsafeMutablePointer<UInt8>, qnameLower: UnsafeMutablePointer<UInt8>,
                              scratch: UnsafeMutablePointer<UInt8>) -> ParseOutcome {
@@ -62,7 +63,7 @@ public enum QueryParser {
             guard let name = WireName.read(packet, at: pos, into: qname) else { return .error(RCode.formErr) }
             guard name.next + 4 <= packet.count else { return .error(RCode.formErr) }
             q.qnameLength = name.length
-            WireName.lowercase(qname, length: name.length, into: qnameLower)
+            WireName.lowercaseWords(qname, length: name.length, into: qnameLower)
             q.qtype = be16(packet, name.next)
             q.qclass = be16(packet, name.next + 2)
             q.hasQuestion = true
@@ -139,12 +140,12 @@ public enum QueryParser {
         default: return nil
         }
         guard source <= width, length - 4 == (source + 7) / 8 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for i in 0..<(length - 4) {
-            let b = UInt64(packet[pos + 4 + i])
-            if i < 8 { high |= b << UInt64(56 - 8 * i) } else { low |= b << UInt64(56 - 8 * (i - 8)) }
-        }
+        // ADDRESS (at most 16 octets, checked above) into a zeroed 16-octet buffer, read as two
+        // big-endian words: the address left-aligned in 128 bits
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: packet.baseAddress! + pos + 4, byteCount: length - 4) }
+        let high = UInt64(bigEndian: words.0)
+        let low = UInt64(bigEndian: words.1)
         // bits beyond the source prefix must be zero
         let (maskHigh, maskLow) = prefixMask(source)
         guard high & ~maskHigh == 0, low & ~maskLow == 0 else { return nil }

@@ -15,7 +15,10 @@ public struct ResponseWriter {
     /// Lower-cased question name for compression, and its wire length (0 when no question written).
     private let qname: UnsafePointer<UInt8>
     private let qnameLength: Int
-    private var labelStarts: LabelSet
+    /// Offsets of the question name's labels; filled by the first compressed owner (most answers
+    /// only point at the whole question name and never need it).
+    private var labelStarts = ByteSet()
+    private var labelStartsReady = false
 
     /// Which section a record goes to.
     public enum Section { case answer, authority, additional }
@@ -25,13 +28,6 @@ public struct ResponseWriter {
         self.limit = limit
         self.qname = qnameLower
         self.qnameLength = qnameLength
-        self.labelStarts = LabelSet()
-        var pos = 0
-        while pos < qnameLength {
-            labelStarts.insert(pos)
-            if qnameLower[pos] == 0 { break }
-            pos += Int(qnameLower[pos]) + 1
-        }
     }
 
     /// Writes the 12-octet header (counts are filled by `finish`).
@@ -121,7 +117,10 @@ public struct ResponseWriter {
             base[count] = ecs.sourcePrefix
             base[count + 1] = scope
             count += 2
-            for i in 0..<ecs.addressOctets { base[count + i] = ecs.octet(i) }
+            // ADDRESS: the first ceil(SOURCE/8) octets of the big-endian address (RFC 7871 §6)
+            withUnsafeBytes(of: (ecs.high.bigEndian, ecs.low.bigEndian)) {
+                UnsafeMutableRawPointer(base + count).copyMemory(from: $0.baseAddress!, byteCount: ecs.addressOctets)
+            }
             count += ecs.addressOctets
         }
         if let nsid {
@@ -182,6 +181,15 @@ public struct ResponseWriter {
     /// RFC 1035 §4.1.4: writes the labels not shared with the question name, then a pointer to the
     /// shared suffix inside the question at offset 12.
     mutating func writeCompressed(_ name: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        if !labelStartsReady {
+            var at = 0
+            while at < qnameLength {
+                labelStarts.insert(at)
+                if qname[at] == 0 { break }
+                at += Int(qname[at]) + 1
+            }
+            labelStartsReady = true
+        }
         var pos = 0
         while pos < length, name[pos] != 0 {
             let suffix = length - pos
@@ -223,10 +231,11 @@ public struct ResponseWriter {
     }
 }
 
-/// A set of offsets 0..<256 in four words (label starts of the question name).
-struct LabelSet {
-    var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
-    @inline(__always) mutating func insert(_ i: Int) {
+/// A set of values 0..<256 in four words (label offsets of the question name, name lengths, ...).
+public struct ByteSet: Sendable {
+    @usableFromInline var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+    public init() {}
+    @inlinable public mutating func insert(_ i: Int) {
         let bit = UInt64(1) << UInt64(i & 63)
         switch i >> 6 {
         case 0: w0 |= bit
@@ -235,7 +244,8 @@ struct LabelSet {
         default: w3 |= bit
         }
     }
-    @inline(__always) func contains(_ i: Int) -> Bool {
+    /// Whether `i` (0..<256) is in the set.
+    @inlinable public func contains(_ i: Int) -> Bool {
         let bit = UInt64(1) << UInt64(i & 63)
         switch i >> 6 {
         case 0: return w0 & bit != 0

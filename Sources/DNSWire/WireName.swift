@@ -20,8 +20,10 @@ public enum WireName {
     @inline(__always)
     public static func read(_ packet: UnsafeRawBufferPointer, at offset: Int,
                             into out: UnsafeMutablePointer<UInt8>) -> (length: Int, next: Int)? {
+        guard let bytes = packet.baseAddress else { return nil }
         var pos = offset
-        var written = 0
+        var written = 0          // octets already copied to `out`
+        var runStart = offset    // labels from here to `pos` are validated but not yet copied
         var next = -1
         var lowestTarget = offset
         let count = packet.count
@@ -31,16 +33,17 @@ public enum WireName {
             switch len & 0xC0 {
             case 0x00:
                 if len == 0 {
-                    guard written + 1 <= WireLimits.maxNameLength else { return nil }
-                    out[written] = 0
-                    written += 1
+                    // the run up to and including the root, in one copy
+                    let run = pos + 1 - runStart
+                    guard written + run <= WireLimits.maxNameLength else { return nil }
+                    UnsafeMutableRawPointer(out + written).copyMemory(from: bytes + runStart, byteCount: run)
+                    written += run
                     return (written, next < 0 ? pos + 1 : next)
                 }
                 // the label plus the root that must still follow fit in 255 octets
-                guard pos + 1 + len <= count, written + 1 + len + 1 <= WireLimits.maxNameLength else { return nil }
-                out[written] = UInt8(len)
-                for i in 0..<len { out[written + 1 + i] = packet[pos + 1 + i] }
-                written += 1 + len
+                guard pos + 1 + len <= count, written + (pos - runStart) + 1 + len + 1 <= WireLimits.maxNameLength else {
+                    return nil
+                }
                 pos += 1 + len
             case 0xC0:
                 guard pos + 1 < count else { return nil }
@@ -48,9 +51,13 @@ public enum WireName {
                 // RFC 1035 §4.1.4 allows pointers to any prior occurrence; requiring each pointer to go
                 // strictly below every earlier target bounds the walk and rules out loops.
                 guard target < lowestTarget else { return nil }
+                let run = pos - runStart
+                UnsafeMutableRawPointer(out + written).copyMemory(from: bytes + runStart, byteCount: run)
+                written += run
                 if next < 0 { next = pos + 2 }
                 lowestTarget = target
                 pos = target
+                runStart = target
             default:
                 return nil
             }
@@ -72,6 +79,29 @@ public enum WireName {
             out[i] = (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c
         }
     }
+
+    /// `lowercase` eight octets at a time (SWAR): for `name` and `out` buffers of at least
+    /// `lowercaseWordsCapacity` octets, of which the first `length` (<= 255) are the name. It reads and
+    /// writes whole words past `length` inside those buffers; the octets there in `out` are unspecified.
+    /// Length octets (0...63) are below "A" and pass unchanged, as do octets >= 0x80.
+    @inline(__always)
+    public static func lowercaseWords(_ name: UnsafePointer<UInt8>, length: Int, into out: UnsafeMutablePointer<UInt8>) {
+        let source = UnsafeRawPointer(name)
+        let target = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i < length {
+            let x = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let heptets = x & 0x7F7F_7F7F_7F7F_7F7F
+            let atLeastA = heptets &+ 0x3F3F_3F3F_3F3F_3F3F   // high bit set where heptet >= 0x41
+            let aboveZ = heptets &+ 0x2525_2525_2525_2525     // high bit set where heptet >= 0x5B
+            let upper = atLeastA & ~aboveZ & ~x & 0x8080_8080_8080_8080
+            target.storeBytes(of: x | (upper >> 2), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+    }
+
+    /// Buffer size `lowercaseWords` needs: the longest name rounded up to whole words.
+    public static let lowercaseWordsCapacity = 256
 
     /// Number of labels, the root excluded ("www.example." has 2).
     @inline(__always)

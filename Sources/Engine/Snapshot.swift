@@ -27,11 +27,22 @@ public final class Snapshot: @unchecked Sendable {
     let idTXT: [UInt8]?
     let apexSlots: [Int32]
     let apexMask: Int
+    /// Wire lengths of the zones' origins: `findZone` hashes only suffixes of these lengths.
+    let originLengths: ByteSet
     /// GSLB services, and per zone the service attached to each node (-1 none).
     public let services: [CompiledService]
     let serviceOfNode: [[Int32]]
     /// Health per service and pool (true = up); swapped whole when the monitor publishes.
     public let health: HealthTable
+    /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
+    /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
+    /// owned by `refTables`, which snapshots derived by `with(health:)` share.
+    let zoneRefs: UnsafeBufferPointer<Unmanaged<CompiledZone>>
+    /// `services` likewise, and `serviceOfNode` flat: zone z's node n at `nodeServiceStart[z] + n`.
+    let serviceRefs: UnsafeBufferPointer<Unmanaged<CompiledService>>
+    let nodeServices: UnsafeBufferPointer<Int32>
+    let nodeServiceStart: UnsafeBufferPointer<Int>
+    private let refTables: RefTables
 
     /// Builds a snapshot. Every service must lie in one of `zones`, on a node of that zone (load zones
     /// with the service names as `extraOwners`); `SnapshotError` otherwise.
@@ -56,6 +67,9 @@ public final class Snapshot: @unchecked Sendable {
         }
         apexSlots = slots
         apexMask = capacity - 1
+        var lengths = ByteSet()
+        for zone in zones { lengths.insert(zone.origin.count) }
+        originLengths = lengths
         var map = zones.map { [Int32](repeating: -1, count: $0.nodes.count) }
         for (i, service) in services.enumerated() {
             let z = service.name.withUnsafeBufferPointer { n in
@@ -80,6 +94,11 @@ public final class Snapshot: @unchecked Sendable {
             map[z][Int(node)] = Int32(i)
         }
         serviceOfNode = map
+        refTables = RefTables(zones: zones, services: services, serviceOfNode: map)
+        zoneRefs = refTables.zones
+        serviceRefs = refTables.services
+        nodeServices = refTables.nodeServices
+        nodeServiceStart = refTables.nodeServiceStart
     }
 
     /// A snapshot of static zones only (cannot fail).
@@ -110,13 +129,19 @@ public final class Snapshot: @unchecked Sendable {
         idTXT = other.idTXT
         apexSlots = other.apexSlots
         apexMask = other.apexMask
+        originLengths = other.originLengths
         services = other.services
         serviceOfNode = other.serviceOfNode
         self.health = health
+        refTables = other.refTables
+        zoneRefs = other.zoneRefs
+        serviceRefs = other.serviceRefs
+        nodeServices = other.nodeServices
+        nodeServiceStart = other.nodeServiceStart
     }
 
     /// The service on `node` of zone `zone`, or -1.
-    @inline(__always) public func service(zone: Int, node: Int32) -> Int32 { serviceOfNode[zone][Int(node)] }
+    @inline(__always) public func service(zone: Int, node: Int32) -> Int32 { nodeServices[nodeServiceStart[zone] + Int(node)] }
 
     /// RFC 1035 §3.3.14: TXT RDATA as character-strings of at most 255 octets.
     static func txtRDATA(_ text: String) -> [UInt8] {
@@ -137,20 +162,71 @@ public final class Snapshot: @unchecked Sendable {
         var pos = 0
         while pos < length {
             let suffix = length - pos
-            var slot = Int(truncatingIfNeeded: WireName.hash(name + pos, length: suffix)) & apexMask
-            while true {
-                let z = apexSlots[slot]
-                if z < 0 { break }
-                let origin = zones[Int(z)].origin
-                let same = origin.withUnsafeBufferPointer { WireName.equal($0.baseAddress!, $0.count, name + pos, suffix) }
-                if same { return Int(z) }
-                slot = (slot + 1) & apexMask
+            if originLengths.contains(suffix) {
+                var slot = Int(truncatingIfNeeded: WireName.hash(name + pos, length: suffix)) & apexMask
+                while true {
+                    let z = apexSlots[slot]
+                    if z < 0 { break }
+                    let same = zoneRefs[Int(z)]._withUnsafeGuaranteedRef { zone in
+                        let (origin, originLength) = zone.name(of: zone.apexNode)
+                        return WireName.equal(origin, originLength, name + pos, suffix)
+                    }
+                    if same { return Int(z) }
+                    slot = (slot + 1) & apexMask
+                }
             }
             if name[pos] == 0 { break }
             pos += Int(name[pos]) + 1
         }
         return -1
     }
+}
+
+/// Unmanaged copies of a snapshot's object references (see `Snapshot.zoneRefs`); frees them when the
+/// last snapshot sharing it goes. The references stay valid because every such snapshot holds the
+/// arrays they were copied from.
+final class RefTables: @unchecked Sendable {
+    let zones: UnsafeBufferPointer<Unmanaged<CompiledZone>>
+    let services: UnsafeBufferPointer<Unmanaged<CompiledService>>
+    let nodeServices: UnsafeBufferPointer<Int32>
+    let nodeServiceStart: UnsafeBufferPointer<Int>
+
+    init(zones: [CompiledZone], services: [CompiledService], serviceOfNode: [[Int32]]) {
+        self.zones = freeze(zones.map { Unmanaged.passUnretained($0) })
+        self.services = freeze(services.map { Unmanaged.passUnretained($0) })
+        nodeServiceStart = freeze(rowStarts(serviceOfNode))
+        nodeServices = freeze(Array(serviceOfNode.joined()))
+    }
+
+    deinit {
+        release(zones)
+        release(services)
+        release(nodeServices)
+        release(nodeServiceStart)
+    }
+}
+
+/// An immutable heap copy of `array` for the query path (trivial element types or `Unmanaged`
+/// references only: it is never deinitialised, only freed by `release`).
+private func freeze<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
+    let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
+    _ = buffer.initialize(from: array)
+    return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<array.count])
+}
+
+/// Where each row starts when `rows` are laid end to end (`Array(rows.joined())`).
+private func rowStarts<T>(_ rows: [[T]]) -> [Int] {
+    var starts: [Int] = []
+    var at = 0
+    for row in rows {
+        starts.append(at)
+        at += row.count
+    }
+    return starts
+}
+
+private func release<T>(_ frozen: UnsafeBufferPointer<T>) {
+    UnsafeMutableRawPointer(mutating: frozen.baseAddress)?.deallocate()
 }
 
 /// The snapshot could not be built (a service outside the zones, ...).
@@ -162,18 +238,40 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable {
 /// Health as the data plane sees it, per service: one flag per pool (region) and one per address,
 /// and whether the service is degraded (some region down: `degraded_ttl` applies). Immutable; the
 /// health publisher builds a new table and a new snapshot when a state changes.
-public final class HealthTable: Sendable {
+public final class HealthTable: @unchecked Sendable {
     public let up: [[Bool]]
     public let addressUp: [[Bool]]
     public let degraded: [Bool]
+    /// The same flags flat, for the query path (no reference counting per query, see
+    /// `Snapshot.zoneRefs`): service s's pool p at `upFlat[upStart[s] + p]`, its address i at
+    /// `addressUpFlat[addressUpStart[s] + i]`. Immutable; freed with the table.
+    let upFlat: UnsafeBufferPointer<Bool>
+    let upStart: UnsafeBufferPointer<Int>
+    let addressUpFlat: UnsafeBufferPointer<Bool>
+    let addressUpStart: UnsafeBufferPointer<Int>
+    let degradedFlat: UnsafeBufferPointer<Bool>
+
     public init(up: [[Bool]], addressUp: [[Bool]], degraded: [Bool]) {
         self.up = up
         self.addressUp = addressUp
         self.degraded = degraded
+        upFlat = freeze(Array(up.joined()))
+        upStart = freeze(rowStarts(up))
+        addressUpFlat = freeze(Array(addressUp.joined()))
+        addressUpStart = freeze(rowStarts(addressUp))
+        degradedFlat = freeze(degraded)
     }
     public convenience init(allUp services: [CompiledService]) {
         self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
                   addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
                   degraded: services.map { _ in false })
+    }
+
+    deinit {
+        release(upFlat)
+        release(upStart)
+        release(addressUpFlat)
+        release(addressUpStart)
+        release(degradedFlat)
     }
 }

@@ -144,4 +144,45 @@ final class WireNameTests: XCTestCase {
         WireName.lowercase(mixed, length: mixed.count, into: &lower)
         XCTAssertEqual(lower, a)
     }
+
+    /// The word-at-a-time lowercase equals the byte loop for every octet value in every position of
+    /// names of every length 1...255, and writes nothing beyond its 256-octet buffers.
+    func testLowercaseWordsMatchesByteLoop() {
+        let capacity = WireName.lowercaseWordsCapacity
+        let name = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity + 16)
+        let words = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity + 16)
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { name.deallocate(); words.deallocate(); bytes.deallocate() }
+        var rng = SplitMix64(seed: 7)
+        var checked = 0
+        for length in 1...255 {
+            for round in 0..<8 {
+                name.initialize(repeating: 0xA5, count: capacity + 16)
+                words.initialize(repeating: 0xEE, count: capacity + 16)
+                for i in 0..<length {
+                    // rounds 0-1 sweep all 256 values through each position; later rounds are random
+                    name[i] = round < 2 ? UInt8(truncatingIfNeeded: i &+ round &* 128 &+ length) : UInt8(truncatingIfNeeded: rng.next())
+                }
+                WireName.lowercase(name, length: length, into: bytes)
+                WireName.lowercaseWords(name, length: length, into: words)
+                for i in 0..<length where words[i] != bytes[i] {
+                    XCTFail("length \(length) octet \(i): 0x\(String(name[i], radix: 16)) -> 0x\(String(words[i], radix: 16)), want 0x\(String(bytes[i], radix: 16))")
+                    return
+                }
+                for i in capacity..<(capacity + 16) where words[i] != 0xEE {
+                    XCTFail("length \(length): wrote past the buffer at \(i)")
+                    return
+                }
+                checked += 1
+            }
+        }
+        XCTAssertEqual(checked, 255 * 8)
+        // every octet value once, directly
+        for v in 0...255 {
+            name.initialize(repeating: UInt8(v), count: 8)
+            WireName.lowercaseWords(name, length: 8, into: words)
+            let want: UInt8 = (0x41...0x5A).contains(v) ? UInt8(v) | 0x20 : UInt8(v)
+            XCTAssertEqual(words[3], want, "octet 0x\(String(v, radix: 16))")
+        }
+    }
 }

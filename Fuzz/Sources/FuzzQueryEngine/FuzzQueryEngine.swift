@@ -41,8 +41,9 @@ final class Harness {
     let snapshot: Snapshot
     let processor = QueryProcessor()
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-    let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-    let qnameLower = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    // initialised: the parser's lower-casing reads whole words past the name
+    let qname = { let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p }()
+    let qnameLower = { let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p }()
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     /// MERIDIAN_FUZZ_VERBOSE=1: print a summary of each answer (for reading a corpus or a crash input).
     let verbose = getenv("MERIDIAN_FUZZ_VERBOSE") != nil

@@ -1,0 +1,91 @@
+#!/bin/bash
+# ceiling.sh -- how close Meridian and gdnsd come to the ceiling of a UDP-socket server on this
+# machine. Alternates, in each round, Meridian (Benchmarks/meridian-bench.yaml, one worker), gdnsd
+# (../shared/bench/peers/gdnsd, the same peer compare.sh runs) and fixed-answer.c (the same sockets
+# and batching, no DNS work) under the same mmsgblast load and ECS query stream as `make bench`
+# (server on cpu1, load on cpu0, 2 sockets, window 256, batch 16), measured by ../shared/bench's
+# benchtool.py (quiet gate, per-run server CPU from the session's ticks, "foreign" CPU flag).
+# Prints per-round qps and us/query and the median ratios fixed-answer/gdnsd, meridian/gdnsd and
+# meridian/fixed-answer.
+#
+# usage: Benchmarks/ceiling/ceiling.sh [ROUNDS=5] [SECONDS=10]    (root; run `make release` first)
+set -eu
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-5}; SECS=${2:-10}
+BENCH=$(cd "${BENCH_DIR:-../shared/bench}" && pwd)
+TOOL="python3 $BENCH/benchtool.py"
+BIN=$(pwd)/.build/release/meridian
+[ -x "$BIN" ] || { echo "build first: make release" >&2; exit 2; }
+export MERIDIAN_BENCH_MMDB=${MERIDIAN_BENCH_MMDB:-$(python3 -c 'import _maxminddb_geolite2,os;print(os.path.join(os.path.dirname(_maxminddb_geolite2.__file__),"GeoLite2-City.mmdb"))' 2>/dev/null || true)}
+[ -f "$MERIDIAN_BENCH_MMDB" ] || { echo "GeoLite2-City.mmdb not found: run make bench once (it installs maxminddb-geolite2)" >&2; exit 2; }
+export MERIDIAN_BENCH_ZONE=$BENCH/zone/gslb.example.zone MERIDIAN_BENCH_REGIONS=$BENCH/zone/regions.json
+export MERIDIAN_BENCH_ADDR=127.0.0.1 MERIDIAN_BENCH_PORT=${BENCH_PORT:-5340}
+WORK=$(mktemp -d /tmp/meridian-ceiling.XXXXXX)
+export MERIDIAN_BENCH_TMP=$WORK/sut
+mkdir -p "$MERIDIAN_BENCH_TMP"
+declare -A PORT=( [meridian]=$MERIDIAN_BENCH_PORT [gdnsd]=${GDNSD_PORT:-5331} [ceiling]=${CEILING_PORT:-5341} )
+declare -A SID=()
+cleanup() { for n in "${!SID[@]}"; do kill -- -"${SID[$n]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+gcc -O2 -Wall -o "$WORK/fixed-answer" Benchmarks/ceiling/fixed-answer.c
+gcc -O2 -o "$WORK/mmsgblast" "$BENCH/mmsgblast.c" -lm
+$TOOL gen "$WORK" "$MERIDIAN_BENCH_MMDB" > /dev/null
+G=$WORK/gdnsd; mkdir -p "$G/cfg/zones" "$G/run" "$G/state"
+for f in "$BENCH"/peers/gdnsd/*; do
+  sed -e "s#@ADDR@#127.0.0.1#g; s#@PORT@#${PORT[gdnsd]}#g; s#@RUN@#$G#g; s#@MMDB@#$MERIDIAN_BENCH_MMDB#g" "$f" > "$G/$(basename "$f")"
+done
+mv "$G/config" "$G/cfg/config"; mv "$G/gslb.example" "$G/cfg/zones/gslb.example"
+
+LIFE=$(( ROUNDS * 3 * (SECS + 30) + 120 ))
+start() {  # name command...
+  local n=$1; shift
+  ( exec setsid taskset -c 1 timeout "$LIFE" "$@" ) > "$WORK/$n.log" 2>&1 < /dev/null &
+  SID[$n]=$!
+}
+start meridian "$BIN" serve --config "$(pwd)/Benchmarks/meridian-bench.yaml" --workers 1 --control off
+start gdnsd /usr/sbin/gdnsd -c "$G/cfg" start
+start ceiling "$WORK/fixed-answer" 127.0.0.1 "${PORT[ceiling]}" "$LIFE"
+$TOOL ready 127.0.0.1 "${PORT[meridian]}" 60 "${SID[meridian]}" || { echo "meridian did not start:"; tail "$WORK/meridian.log"; exit 2; }
+$TOOL ready 127.0.0.1 "${PORT[gdnsd]}" 60 "${SID[gdnsd]}" || { echo "gdnsd did not start:"; tail "$WORK/gdnsd.log"; exit 2; }
+sleep 1; kill -0 "${SID[ceiling]}" || { echo "fixed-answer did not start:"; cat "$WORK/ceiling.log"; exit 2; }
+
+RAW=$WORK/raw.jsonl
+for r in $(seq 1 "$ROUNDS"); do
+  for n in meridian gdnsd ceiling; do
+    for att in 1 2 3; do
+      $TOOL quiet 15
+      rc=0
+      $TOOL run --raw "$RAW" --label "$n" --pair "round#$r" --kind blast --attempt "$att" --sid "${SID[$n]}" \
+        --pid "${SID[$n]}" --server-cpu 1 --client-cpu 0 -- \
+        taskset -c 0 timeout $((SECS + 15)) "$WORK/mmsgblast" 127.0.0.1 "${PORT[$n]}" "$WORK/ecsmix.bin" "$SECS" 256 16 2 || rc=$?
+      [ $rc = 2 ] && { echo "$n run failed"; exit 2; }
+      [ $rc = 0 ] && break
+    done
+  done
+done
+python3 - "$RAW" <<'PY'
+import json, statistics, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+def final(label, pair):
+    rs = [r for r in recs if r["label"] == label and r["pair"] == pair and r["flag"] != "failed"]
+    ok = [r for r in rs if r["flag"] == "ok"]
+    return ok[0] if ok else (rs[-1] if rs else None)
+pairs = sorted({r["pair"] for r in recs}, key=lambda p: int(p.split("#")[1]))
+rows = {k: [] for k in ("c/g", "m/g", "m/c")}
+cpu = {k: [] for k in ("c/g", "m/g", "m/c")}
+print("round   meridian qps (us/q)   gdnsd qps (us/q)   fixed-answer qps (us/q)")
+for p in pairs:
+    m, g, c = final("meridian", p), final("gdnsd", p), final("ceiling", p)
+    if not (m and g and c):
+        continue
+    print("%-7s %9.0f (%.2f)      %9.0f (%.2f)   %9.0f (%.2f)%s" % (p, m["qps"], m["us_per_q"], g["qps"], g["us_per_q"],
+          c["qps"], c["us_per_q"], "" if all(x["flag"] == "ok" for x in (m, g, c)) else "  [flagged]"))
+    for k, a, b in (("c/g", c, g), ("m/g", m, g), ("m/c", m, c)):
+        rows[k].append(a["qps"] / b["qps"]); cpu[k].append(a["us_per_q"] / b["us_per_q"])
+names = {"c/g": "fixed-answer vs gdnsd", "m/g": "meridian vs gdnsd", "m/c": "meridian vs fixed-answer"}
+for k in ("c/g", "m/g", "m/c"):
+    if rows[k]:
+        print("ratio %-24s %.2f (qps), %.2f (cpu per query)   rounds: %s" % (names[k] + ":", statistics.median(rows[k]),
+              statistics.median(cpu[k]), " ".join("%.2f" % x for x in rows[k])))
+PY
