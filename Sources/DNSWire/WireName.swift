@@ -115,20 +115,48 @@ public enum WireName {
         return n
     }
 
-    /// A stable 64-bit hash of a (lower-case) wire name; FNV-1a.
-    @inline(__always)
+    /// A 64-bit hash of a (lower-case) wire name for the in-memory name tables (never stored): eight
+    /// octets at a time, each word xored in and multiplied by an odd constant (a bijection per step, so
+    /// names of one length differing anywhere hash apart before the final mix), the tail read into a
+    /// zero word (by 4-, 2- and 1-octet loads), the length in the seed, and SplitMix64's finaliser
+    /// so that the low bits used as a slot depend on every octet. Reads exactly `length` octets. (FNV-1a, a multiply per octet, cost
+    /// about 70 instructions per query in the zone lookups.)
+    @inlinable @inline(__always)
     public static func hash(_ name: UnsafePointer<UInt8>, length: Int) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for i in 0..<length {
-            h ^= UInt64(name[i])
-            h = h &* 0x0000_0100_0000_01B3
+        let raw = UnsafeRawPointer(name)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: length)
+        var i = 0
+        while i + 8 <= length {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            i += 8
         }
-        return h
+        if i < length {
+            // the last 1...7 octets as one word: a 4-, a 2- and a 1-octet load as needed
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            if length - i >= 4 {
+                tail = UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+                shift = 32
+                i += 4
+            }
+            if length - i >= 2 {
+                tail |= UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self)) << shift
+                shift += 16
+                i += 2
+            }
+            if i < length { tail |= UInt64(name[i]) << shift }
+            h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+        }
+        h ^= h >> 30
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 27
+        h = h &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 31)
     }
 
     /// Byte equality of two wire names of known length (libc's memcmp: vectorised, where a byte loop
     /// cost about 250 instructions per query in lookups).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func equal(_ a: UnsafePointer<UInt8>, _ aLength: Int, _ b: UnsafePointer<UInt8>, _ bLength: Int) -> Bool {
         aLength == bLength && memcmp(a, b, aLength) == 0
     }

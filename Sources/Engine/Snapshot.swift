@@ -29,16 +29,16 @@ public final class Snapshot: @unchecked Sendable {
     let apexMask: Int
     /// Wire lengths of the zones' origins: `findZone` hashes only suffixes of these lengths.
     let originLengths: ByteSet
-    /// GSLB services, and per zone the service attached to each node (-1 none).
+    /// GSLB services.
     public let services: [CompiledService]
-    let serviceOfNode: [[Int32]]
     /// Health per service and pool (true = up); swapped whole when the monitor publishes.
     public let health: HealthTable
     /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
     /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
     /// owned by `refTables`, which snapshots derived by `with(health:)` share.
     let zoneRefs: UnsafeBufferPointer<Unmanaged<CompiledZone>>
-    /// `services` likewise, and `serviceOfNode` flat: zone z's node n at `nodeServiceStart[z] + n`.
+    /// `services` likewise, and the service on each node of each zone (-1 none): zone z's node n at
+    /// `nodeServices[nodeServiceStart[z] + n]`.
     let serviceRefs: UnsafeBufferPointer<Unmanaged<CompiledService>>
     let nodeServices: UnsafeBufferPointer<Int32>
     let nodeServiceStart: UnsafeBufferPointer<Int>
@@ -93,7 +93,6 @@ public final class Snapshot: @unchecked Sendable {
             }
             map[z][Int(node)] = Int32(i)
         }
-        serviceOfNode = map
         refTables = RefTables(zones: zones, services: services, serviceOfNode: map)
         zoneRefs = refTables.zones
         serviceRefs = refTables.services
@@ -131,7 +130,6 @@ public final class Snapshot: @unchecked Sendable {
         apexMask = other.apexMask
         originLengths = other.originLengths
         services = other.services
-        serviceOfNode = other.serviceOfNode
         self.health = health
         refTables = other.refTables
         zoneRefs = other.zoneRefs

@@ -185,4 +185,41 @@ final class WireNameTests: XCTestCase {
             XCTAssertEqual(words[3], want, "octet 0x\(String(v, radix: 16))")
         }
     }
+
+    /// The name-table hash reads exactly `length` octets (the same name in buffers with different
+    /// octets after it hashes alike), gives distinct names distinct values (about 100,000 of them), and
+    /// spreads their low 12 bits (the slot of a 4,096-slot table) evenly: no slot gets twice its share.
+    func testHashReadsOnlyTheNameAndSpreadsSlots() {
+        var rng = SplitMix64(seed: 11)
+        let a = UnsafeMutablePointer<UInt8>.allocate(capacity: 300)
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: 300)
+        defer { a.deallocate(); b.deallocate() }
+        var names = Set<[UInt8]>()
+        for n in 0..<100_000 {
+            // names like the ones zones hold: a few short labels, now and then long ones
+            var name: [UInt8] = []
+            for _ in 0..<(1 + n % 4) {
+                let len = 1 + Int(rng.next() % (n % 97 == 0 ? 60 : 12))
+                name.append(UInt8(len))
+                for _ in 0..<len { name.append(0x61 + UInt8(rng.next() % 26)) }
+            }
+            name.append(0)
+            names.insert(name)
+        }
+        var hashes = Set<UInt64>()
+        var slots = [Int](repeating: 0, count: 4096)
+        for name in names {
+            a.initialize(repeating: 0x00, count: 300)
+            b.initialize(repeating: 0xFF, count: 300)
+            a.update(from: name, count: name.count)
+            b.update(from: name, count: name.count)
+            let h = WireName.hash(a, length: name.count)
+            XCTAssertEqual(h, WireName.hash(b, length: name.count))
+            hashes.insert(h)
+            slots[Int(h & 4095)] += 1
+        }
+        XCTAssertGreaterThan(names.count, 90_000)
+        XCTAssertEqual(hashes.count, names.count)
+        XCTAssertLessThan(slots.max()!, 2 * names.count / 4096)
+    }
 }

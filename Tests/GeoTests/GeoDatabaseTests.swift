@@ -114,6 +114,43 @@ final class GeoDatabaseTests: XCTestCase {
 
 
 final class PrefixPartitionTests: XCTestCase {
+    /// The packed IPv4 lookup (`indexed()`'s `packed`) gives the same key and range as `starts`/`keys`
+    /// for random partitions of every density: addresses drawn at random, at every range's first and
+    /// last address, at bucket edges and at both ends of the space.
+    func testPackedLookupMatchesPlainLookup() {
+        var rng = SplitMix64(seed: 42)
+        var compared = 0
+        for ranges in [1, 2, 17, 1_000, 60_000, 200_000] {
+            var starts: Set<UInt32> = [0]
+            while starts.count < ranges { starts.insert(UInt32(truncatingIfNeeded: rng.next())) }
+            var part = PrefixPartition(width: 32, key: 0)
+            for (i, start) in starts.sorted().enumerated() where start != 0 {
+                // keys include -1 (nothing) and alias-range values (< -1): both must survive packing
+                part.append(start: UInt128(start), key: Int32(truncatingIfNeeded: i % 7 == 0 ? -1 - Int(i % 5) : i))
+            }
+            let indexed = part.indexed()
+            XCTAssertEqual(indexed.packed.count, part.count)
+            var probes: [UInt32] = [0, 1, 0xFFFF_FFFF, 0xFFFF_FFFE, 0x0001_0000, 0xFFFF_0000, 0x8000_0000]
+            for _ in 0..<20_000 { probes.append(UInt32(truncatingIfNeeded: rng.next())) }
+            for i in stride(from: 0, to: part.count, by: max(1, part.count / 5_000)) {
+                probes.append(UInt32(truncatingIfNeeded: part.starts[i]))
+                probes.append(UInt32(truncatingIfNeeded: part.end(of: i)))
+            }
+            for a in probes {
+                let address = UInt128(a)
+                let i = part.index(of: address)
+                let plain = (key: part.keys[i], first: part.starts[i], last: part.end(of: i))
+                let packed = indexed.lookup(address)
+                guard packed == plain else {
+                    XCTFail("\(ranges) ranges, address \(a): packed \(packed), plain \(plain)")
+                    return
+                }
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 6 * 20_000)
+    }
+
     func p(_ s: String) -> IPPrefix { IPPrefix.parse(s)! }
 
     func testNestedPrefixesLongestMatch() {
