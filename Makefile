@@ -10,12 +10,14 @@ RUN_CONFIG ?= zones/meridian.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GeoLite2-City.mmdb of the PyPI package maxminddb-geolite2 (installed by test-deps), for tests.
 GEOIP_DB = $(shell python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__)+"/GeoLite2-City.mmdb")' 2>/dev/null)
+CEILING_ROUNDS ?= 5
+CEILING_SECONDS ?= 10
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench ceiling microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -147,6 +149,11 @@ acceptance: release test-deps
 # two-worker figure. Writes nothing under ../shared.
 bench: release
 	Benchmarks/run-bench.sh $(BENCH_ARGS)
+
+# The ceiling of a UDP-socket server here: fixed-answer.c (same sockets and batching, no DNS work)
+# alternated with Meridian and gdnsd under make bench's load (run make bench once first: it installs gdnsd).
+ceiling: release
+	Benchmarks/ceiling/ceiling.sh $(CEILING_ROUNDS) $(CEILING_SECONDS)
 
 # In-process micro-benchmark of the query engine: instructions (callgrind) and allocations per query.
 microbench: deps

@@ -20,8 +20,9 @@ public struct ClientSubnet: Equatable, Sendable {
         self.low = low
     }
 
-    /// Number of ADDRESS octets on the wire for this source prefix.
-    @inlinable public var addressOctets: Int { (Int(sourcePrefix) + 7) / 8 }
+    /// Number of ADDRESS octets on the wire for this source prefix (at most the 16 that `high` and
+    /// `low` hold, even for a value built without `QueryParser`'s checks).
+    @inlinable public var addressOctets: Int { min((Int(sourcePrefix) + 7) / 8, 16) }
 
     /// Octet `i` of the left-aligned address.
     @inlinable public func octet(_ i: Int) -> UInt8 {
