@@ -51,6 +51,7 @@ public final class Snapshot: @unchecked Sendable {
         self.zones = zones
         self.services = services
         self.health = health ?? HealthTable(allUp: services)
+        Snapshot.checkShape(self.health, services)
         self.identity = identity
         self.udpPayloadSize = max(512, udpPayloadSize)
         versionTXT = identity.version.map(Snapshot.txtRDATA)
@@ -131,11 +132,23 @@ public final class Snapshot: @unchecked Sendable {
         originLengths = other.originLengths
         services = other.services
         self.health = health
+        Snapshot.checkShape(health, other.services)
         refTables = other.refTables
         zoneRefs = other.zoneRefs
         serviceRefs = other.serviceRefs
         nodeServices = other.nodeServices
         nodeServiceStart = other.nodeServiceStart
+    }
+
+    /// Invariant the query path relies on (it reads the health flags unchecked): one row per service,
+    /// with one flag per pool and one per address. The health publisher and `allUp` build them so.
+    private static func checkShape(_ health: HealthTable, _ services: [CompiledService]) {
+        precondition(health.up.count == services.count && health.addressUp.count == services.count
+                     && health.degraded.count == services.count, "health table rows do not match the services")
+        for (i, service) in services.enumerated() {
+            precondition(health.up[i].count == service.pools.count && health.addressUp[i].count == service.weights.count,
+                         "health table row \(i) does not match service \(service.spec.name)")
+        }
     }
 
     /// The service on `node` of zone `zone`, or -1.
