@@ -203,26 +203,18 @@ final class RefTables: @unchecked Sendable {
     let nodeServiceStart: UnsafeBufferPointer<Int>
 
     init(zones: [CompiledZone], services: [CompiledService], serviceOfNode: [[Int32]]) {
-        self.zones = freeze(zones.map { Unmanaged.passUnretained($0) })
-        self.services = freeze(services.map { Unmanaged.passUnretained($0) })
-        nodeServiceStart = freeze(rowStarts(serviceOfNode))
-        nodeServices = freeze(Array(serviceOfNode.joined()))
+        self.zones = UnsafeBufferPointer.frozenCopy(of: zones.map { Unmanaged.passUnretained($0) })
+        self.services = UnsafeBufferPointer.frozenCopy(of: services.map { Unmanaged.passUnretained($0) })
+        nodeServiceStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(serviceOfNode))
+        nodeServices = UnsafeBufferPointer.frozenCopy(of: Array(serviceOfNode.joined()))
     }
 
     deinit {
-        release(zones)
-        release(services)
-        release(nodeServices)
-        release(nodeServiceStart)
+        zones.deallocate()
+        services.deallocate()
+        nodeServices.deallocate()
+        nodeServiceStart.deallocate()
     }
-}
-
-/// An immutable heap copy of `array` for the query path (trivial element types or `Unmanaged`
-/// references only: it is never deinitialised, only freed by `release`).
-private func freeze<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
-    let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
-    _ = buffer.initialize(from: array)
-    return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<array.count])
 }
 
 /// Where each row starts when `rows` are laid end to end (`Array(rows.joined())`).
@@ -236,9 +228,6 @@ private func rowStarts<T>(_ rows: [[T]]) -> [Int] {
     return starts
 }
 
-private func release<T>(_ frozen: UnsafeBufferPointer<T>) {
-    UnsafeMutableRawPointer(mutating: frozen.baseAddress)?.deallocate()
-}
 
 /// The snapshot could not be built (a service outside the zones, ...).
 public struct SnapshotError: Error, CustomStringConvertible, Sendable {
@@ -266,11 +255,11 @@ public final class HealthTable: @unchecked Sendable {
         self.up = up
         self.addressUp = addressUp
         self.degraded = degraded
-        upFlat = freeze(Array(up.joined()))
-        upStart = freeze(rowStarts(up))
-        addressUpFlat = freeze(Array(addressUp.joined()))
-        addressUpStart = freeze(rowStarts(addressUp))
-        degradedFlat = freeze(degraded)
+        upFlat = UnsafeBufferPointer.frozenCopy(of: Array(up.joined()))
+        upStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(up))
+        addressUpFlat = UnsafeBufferPointer.frozenCopy(of: Array(addressUp.joined()))
+        addressUpStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(addressUp))
+        degradedFlat = UnsafeBufferPointer.frozenCopy(of: degraded)
     }
     public convenience init(allUp services: [CompiledService]) {
         self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
@@ -279,10 +268,10 @@ public final class HealthTable: @unchecked Sendable {
     }
 
     deinit {
-        release(upFlat)
-        release(upStart)
-        release(addressUpFlat)
-        release(addressUpStart)
-        release(degradedFlat)
+        upFlat.deallocate()
+        upStart.deallocate()
+        addressUpFlat.deallocate()
+        addressUpStart.deallocate()
+        degradedFlat.deallocate()
     }
 }

@@ -64,8 +64,8 @@ public final class CompiledZone: @unchecked Sendable {
     convenience init(origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
                      recordCount: Int, nodes: [ZoneNode], rrsets: [PreparedRRSet], glue: [GlueRef], names: [UInt8], data: [UInt8]) {
         self.init(origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
-                  recordCount: recordCount, adoptingNodes: Self.freeze(nodes), rrsets: Self.freeze(rrsets), glue: glue,
-                  names: names, data: Self.freeze(data))
+                  recordCount: recordCount, adoptingNodes: UnsafeBufferPointer.frozenCopy(of: nodes), rrsets: UnsafeBufferPointer.frozenCopy(of: rrsets), glue: glue,
+                  names: names, data: UnsafeBufferPointer.frozenCopy(of: data))
     }
 
     /// Takes `nodes`, `rrsets` and `data` as they are (allocated with `allocate(capacity:)`; freed in
@@ -82,8 +82,8 @@ public final class CompiledZone: @unchecked Sendable {
         self.recordCount = recordCount
         self.nodes = nodes
         self.rrsets = rrsets
-        self.glue = Self.freeze(glue)
-        self.names = UnsafeRawBufferPointer(Self.freeze(names))
+        self.glue = UnsafeBufferPointer.frozenCopy(of: glue)
+        self.names = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names))
         self.data = UnsafeRawBufferPointer(data)
         var capacity = 16
         while capacity < nodes.count * 2 { capacity <<= 1 }
@@ -109,12 +109,6 @@ public final class CompiledZone: @unchecked Sendable {
         names.deallocate()
         data.deallocate()
         slots.deallocate()
-    }
-
-    private static func freeze<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
-        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
-        _ = buffer.initialize(from: array)
-        return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<array.count])
     }
 
     // MARK: hot path (no allocation)
