@@ -16,8 +16,8 @@ public final class QueryProcessor {
 
     /// This worker's counters (read by the metrics endpoint).
     public let counters: WorkerCounters
-    let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-    let qnameLower = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: WireName.lowercaseWordsCapacity)
+    let qnameLower = UnsafeMutablePointer<UInt8>.allocate(capacity: WireName.lowercaseWordsCapacity)
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let chase = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let labelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: 130)
@@ -42,8 +42,8 @@ public final class QueryProcessor {
         randomState = seed | 1
         self.counters = counters
         // `WireName.lowercaseWords` reads and writes whole words of these past the name
-        qname.initialize(repeating: 0, count: 256)
-        qnameLower.initialize(repeating: 0, count: 256)
+        qname.initialize(repeating: 0, count: WireName.lowercaseWordsCapacity)
+        qnameLower.initialize(repeating: 0, count: WireName.lowercaseWordsCapacity)
     }
 
     @inline(__always) func nextRandom() -> UInt64 {
