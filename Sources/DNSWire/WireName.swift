@@ -119,8 +119,8 @@ public enum WireName {
     /// octets at a time, each word xored in and multiplied by an odd constant (a bijection per step, so
     /// names of one length differing anywhere hash apart before the final mix), the tail read into a
     /// zero word (by 4-, 2- and 1-octet loads), the length in the seed, and SplitMix64's finaliser
-    /// so that the low bits used as a slot depend on every octet. Reads exactly `length` octets. (FNV-1a, a multiply per octet, cost
-    /// about 70 instructions per query in the zone lookups.)
+    /// so that the low bits used as a slot depend on every octet. Reads exactly `length` octets.
+    /// (FNV-1a, a multiply per octet, cost about 70 instructions per query in the zone lookups.)
     @inlinable @inline(__always)
     public static func hash(_ name: UnsafePointer<UInt8>, length: Int) -> UInt64 {
         let raw = UnsafeRawPointer(name)

@@ -80,8 +80,8 @@ struct NameTable {
         Array(bytes[Int(offsets[id])..<(Int(offsets[id]) + Int(lengths[id]))])
     }
 
-    /// Home slot: the top bits of a Fibonacci multiply. FNV-1a's low bits are poorly mixed (its prime
-    /// is 0x1b3 modulo any table size up to 2^40), so they are not used directly.
+    /// Home slot: the top bits of a Fibonacci multiply of the hash (chosen when `WireName.hash` was
+    /// FNV-1a, whose low bits are poorly mixed; the finaliser it has now makes this belt and braces).
     @inline(__always)
     private static func slot(_ hash: UInt64, _ shift: Int) -> Int {
         Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
