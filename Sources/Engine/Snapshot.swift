@@ -36,12 +36,10 @@ public final class Snapshot: @unchecked Sendable {
     /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
     /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
     /// owned by `refTables`, which snapshots derived by `with(health:)` share.
-    let zoneRefs: UnsafeBufferPointer<Unmanaged<CompiledZone>>
+    @inline(__always) var zoneRefs: UnsafeBufferPointer<Unmanaged<CompiledZone>> { refTables.zones }
     /// `services` likewise, and the service on each node of each zone (-1 none): zone z's node n at
     /// `nodeServices[nodeServiceStart[z] + n]`.
-    let serviceRefs: UnsafeBufferPointer<Unmanaged<CompiledService>>
-    let nodeServices: UnsafeBufferPointer<Int32>
-    let nodeServiceStart: UnsafeBufferPointer<Int>
+    @inline(__always) var serviceRefs: UnsafeBufferPointer<Unmanaged<CompiledService>> { refTables.services }
     private let refTables: RefTables
 
     /// Builds a snapshot. Every service must lie in one of `zones`, on a node of that zone (load zones
@@ -95,10 +93,6 @@ public final class Snapshot: @unchecked Sendable {
             map[z][Int(node)] = Int32(i)
         }
         refTables = RefTables(zones: zones, services: services, serviceOfNode: map)
-        zoneRefs = refTables.zones
-        serviceRefs = refTables.services
-        nodeServices = refTables.nodeServices
-        nodeServiceStart = refTables.nodeServiceStart
     }
 
     /// A snapshot of static zones only (cannot fail).
@@ -134,10 +128,6 @@ public final class Snapshot: @unchecked Sendable {
         self.health = health
         Snapshot.checkShape(health, other.services)
         refTables = other.refTables
-        zoneRefs = other.zoneRefs
-        serviceRefs = other.serviceRefs
-        nodeServices = other.nodeServices
-        nodeServiceStart = other.nodeServiceStart
     }
 
     /// Invariant the query path relies on (it reads the health flags unchecked): one row per service,
@@ -152,7 +142,9 @@ public final class Snapshot: @unchecked Sendable {
     }
 
     /// The service on `node` of zone `zone`, or -1.
-    @inline(__always) public func service(zone: Int, node: Int32) -> Int32 { nodeServices[nodeServiceStart[zone] + Int(node)] }
+    @inline(__always) public func service(zone: Int, node: Int32) -> Int32 {
+        refTables.nodeServices[refTables.nodeServiceStart[zone] + Int(node)]
+    }
 
     /// RFC 1035 §3.3.14: TXT RDATA as character-strings of at most 255 octets.
     static func txtRDATA(_ text: String) -> [UInt8] {

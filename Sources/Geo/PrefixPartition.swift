@@ -81,13 +81,11 @@ public struct PrefixPartition: Sendable {
     /// the alias points into, and the part of the alias whose embedded addresses share its IPv4 range.
     @inlinable @inline(__always)
     public func resolve(_ address: UInt128, ipv4: PrefixPartition) -> (key: Int32, first: UInt128, last: UInt128) {
-        if width == 32 { return lookup(address) }
-        let i = index(of: address)
-        let key = keys[i]
-        guard PrefixPartition.isAlias(key) else { return (key, starts[i], end(of: i)) }
-        let v4 = ipv4.lookup(PrefixPartition.embeddedIPv4(address, aliasKey: key))
-        let r = PrefixPartition.throughAlias(address, aliasKey: key, v4First: v4.first, v4Last: v4.last)
-        return (v4.key, max(r.first, starts[i]), min(r.last, end(of: i)))
+        let here = lookup(address)
+        guard PrefixPartition.isAlias(here.key) else { return here }
+        let v4 = ipv4.lookup(PrefixPartition.embeddedIPv4(address, aliasKey: here.key))
+        let r = PrefixPartition.throughAlias(address, aliasKey: here.key, v4First: v4.first, v4Last: v4.last)
+        return (v4.key, max(r.first, here.first), min(r.last, here.last))
     }
 
     /// The key of `address` and the range around it, without alias resolution (what an IPv4
@@ -102,17 +100,16 @@ public struct PrefixPartition: Sendable {
         let b = Int(truncatingIfNeeded: UInt64(a) >> UInt64(packedShift))
         var lo = Int(packedBuckets[b])
         var hi = Int(packedBuckets[b + 1])
-        return packed.withUnsafeBufferPointer { p in
-            // start <= a  <=>  start << 32 | key <= a << 32 | 0xFFFF_FFFF
-            let probe = UInt64(a) << 32 | 0xFFFF_FFFF
-            while lo < hi {
-                let mid = (lo + hi + 1) >> 1
-                if p[mid] <= probe { lo = mid } else { hi = mid - 1 }
-            }
-            let entry = p[lo]
-            let last: UInt128 = lo + 1 < p.count ? UInt128(p[lo + 1] >> 32) - 1 : 0xFFFF_FFFF
-            return (Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry)), UInt128(entry >> 32), last)
+        // start <= a  <=>  start << 32 | key <= a << 32 | 0xFFFF_FFFF
+        // (plain subscripts: a withUnsafeBufferPointer closure retained the array per query)
+        let probe = UInt64(a) << 32 | 0xFFFF_FFFF
+        while lo < hi {
+            let mid = (lo + hi + 1) >> 1
+            if packed[mid] <= probe { lo = mid } else { hi = mid - 1 }
         }
+        let entry = packed[lo]
+        let last: UInt128 = lo + 1 < packed.count ? UInt128(packed[lo + 1] >> 32) - 1 : 0xFFFF_FFFF
+        return (Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry)), UInt128(entry >> 32), last)
     }
 
     /// Last address of range i.

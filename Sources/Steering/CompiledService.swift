@@ -188,7 +188,8 @@ public final class CompiledService: @unchecked Sendable {
     @inline(__always)
     public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
         // on the stored tables themselves: a `family == 4 ? v4 : v6` copy would retain their arrays
-        let r = client.family == 4 ? v4.resolve(client.address, ipv4: v4) : v6.resolve(client.address, ipv4: v4)
+        // (and IPv4 needs no alias step: `v4.resolve(_, ipv4: v4)` retained them too, callgrind)
+        let r = client.family == 4 ? v4.lookup(client.address) : v6.resolve(client.address, ipv4: v4)
         return (r.key, r.first, r.last)
     }
 
