@@ -80,9 +80,14 @@ public final class CompiledService: @unchecked Sendable {
     public let unknownClientOrder: Int32
     /// Cumulative weights of addresses (select weighted); pool weights are `pools[i].weight`.
     public let weights: [UInt32]
-    public let data: [UInt8]
+    /// The pools' pre-encoded records (frozen: the query path reads them without reference counting).
+    public let data: UnsafeRawBufferPointer
     /// The same records with `degradedTTL` (used while some region is down).
-    public let degradedData: [UInt8]
+    public let degradedData: UnsafeRawBufferPointer
+    /// `orders` flattened for the query path: order i is `orderPools[orderStart[i] ..< orderStart[i + 1]]`
+    /// (an inner array read per query was a retain and a release).
+    let orderStart: UnsafeBufferPointer<Int32>
+    let orderPools: UnsafeBufferPointer<Int32>
     /// Pools that are regions; a last-resort pool (all_down) follows them at index `regularPools`.
     public let regularPools: Int
     public let lastResort: Int32
@@ -107,8 +112,12 @@ public final class CompiledService: @unchecked Sendable {
         self.v6 = v6
         self.unknownClientOrder = unknownClientOrder
         self.weights = weights
-        self.data = data
-        self.degradedData = degradedData
+        self.data = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: data))
+        self.degradedData = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: degradedData))
+        var starts: [Int32] = [0]
+        for order in orders { starts.append(starts[starts.count - 1] + Int32(order.count)) }
+        self.orderStart = UnsafeBufferPointer.frozenCopy(of: starts)
+        self.orderPools = UnsafeBufferPointer.frozenCopy(of: Array(orders.joined()))
         self.regularPools = regularPools
         self.lastResort = lastResort
         self.sources = sources
@@ -116,6 +125,13 @@ public final class CompiledService: @unchecked Sendable {
         self.latencyRegions = latencyRegions
         self.latencyRows = latencyRows
         self.regions = regions
+    }
+
+    deinit {
+        data.deallocate()
+        degradedData.deallocate()
+        orderStart.deallocate()
+        orderPools.deallocate()
     }
 
     // MARK: data plane (no allocation)
@@ -196,10 +212,11 @@ public final class CompiledService: @unchecked Sendable {
     @inline(__always)
     func pick(order: Int32, qtype: UInt16, scope: UInt8, up: (Int) -> Bool) -> Decision {
         guard order >= 0 else { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
-        let list = orders[Int(order)]
-        if list.isEmpty { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
+        let first = Int(orderStart[Int(order)]), end = Int(orderStart[Int(order) + 1])
+        if first == end { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
         var firstWithData: Int32 = Decision.noData
-        for p in list where pools[Int(p)].has(qtype) {
+        for i in first..<end where pools[Int(orderPools[i])].has(qtype) {
+            let p = orderPools[i]
             if up(Int(p)) { return Decision(pool: p, scope: scope, order: order) }
             if firstWithData < 0 { firstWithData = p }
         }
@@ -228,21 +245,25 @@ public final class CompiledService: @unchecked Sendable {
     public func writeAnswer(_ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
                             up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
                             writer w: inout ResponseWriter) -> Bool {
-        (degraded ? degradedData : data).withUnsafeBytes { bytes in
+        let bytes = degraded ? degradedData : data
+        do {
             if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
-            let pool = pools[Int(decision.pool)]
-            if pool.cnameOffset >= 0 {
-                let body = UnsafeRawBufferPointer(rebasing: bytes[Int(pool.cnameOffset)..<Int(pool.cnameOffset + pool.cnameLength)])
+            // the pool's fields one by one: a copy of the whole CompiledPool retained its region name
+            let p = Int(decision.pool)
+            let cnameOffset = pools[p].cnameOffset
+            if cnameOffset >= 0 {
+                let body = UnsafeRawBufferPointer(rebasing: bytes[Int(cnameOffset)..<Int(cnameOffset + pools[p].cnameLength)])
                 return w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer)
             }
             let isA = qtype == DNSType.a
-            let count = Int(isA ? pool.aCount : pool.aaaaCount)
-            let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
+            let count = Int(isA ? pools[p].aCount : pools[p].aaaaCount)
+            let offset = Int(isA ? pools[p].aOffset : pools[p].aaaaOffset)
+            let weightOffset = Int(pools[p].weightOffset), aCount = Int(pools[p].aCount)
             let size = isA ? 14 : 26
             // `first` answers one address unless max_answers asks for more; the others all by default
             let wanted = spec.maxAnswers > 0 ? spec.maxAnswers : (spec.select == .first ? 1 : count)
             let limit = min(wanted, count)
-            let firstAddress = Int(pool.weightOffset) + (isA ? 0 : Int(pool.aCount))
+            let firstAddress = weightOffset + (isA ? 0 : aCount)
             var anyUp = false
             for i in 0..<count where addressUp(firstAddress + i) { anyUp = true }
             if !decision.failOpen && anyUp {
@@ -265,11 +286,10 @@ public final class CompiledService: @unchecked Sendable {
                 return w.writeRRSet(owner: owner, bodies: body, records: limit, section: .answer)
             case .weighted, .hash:
                 // start at an address drawn by weight, then take the following ones in ring order
-                let weightBase = Int(pool.weightOffset) + (isA ? 0 : Int(pool.aCount))
-                let total = Int(weights[weightBase + count - 1])
+                let total = Int(weights[firstAddress + count - 1])
                 let r = total > 0 ? Int(random % UInt64(total)) : 0
                 var first = 0
-                while first < count - 1 && Int(weights[weightBase + first]) <= r { first += 1 }
+                while first < count - 1 && Int(weights[firstAddress + first]) <= r { first += 1 }
                 for k in 0..<limit {
                     let i = (first + k) % count
                     let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
@@ -290,11 +310,10 @@ public final class CompiledService: @unchecked Sendable {
         let start = regularPools == 0 ? 0 : Int(random % UInt64(regularPools))
         for k in 0..<regularPools {
             let p = (start + k) % regularPools
-            let pool = pools[p]
-            guard !anyUp || up(p), pool.cnameOffset < 0 else { continue }
+            guard !anyUp || up(p), pools[p].cnameOffset < 0 else { continue }
             let isA = qtype == DNSType.a
-            let count = Int(isA ? pool.aCount : pool.aaaaCount)
-            let offset = Int(isA ? pool.aOffset : pool.aaaaOffset)
+            let count = Int(isA ? pools[p].aCount : pools[p].aaaaCount)
+            let offset = Int(isA ? pools[p].aOffset : pools[p].aaaaOffset)
             let size = isA ? 14 : 26
             for i in 0..<count where written < limit {
                 let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])

@@ -12,7 +12,16 @@ import Glibc
 /// around a client is exactly the set of addresses decided alike: its widest aligned block is the
 /// ECS scope (as gdnsd does).
 public enum ServiceCompiler {
+    /// Compiles one service on its own (tests, tools); a configuration's services go through one
+    /// `DecisionTableCache` so that services deciding alike share their tables.
     public static func compile(_ spec: ServiceSpec, regions: [RegionSpec], sources: GeoSources) throws -> CompiledService {
+        try compile(spec, regions: regions, tables: DecisionTableCache(sources: sources))
+    }
+
+    /// Compiles `spec` against `tables.sources`, taking its decision partitions from `tables` when an
+    /// earlier service of the same build produced identical ones.
+    public static func compile(_ spec: ServiceSpec, regions: [RegionSpec], tables: DecisionTableCache) throws -> CompiledService {
+        let sources = tables.sources
         let at = spec.declaredAt
         guard let name = WireName.fromText(spec.name), name.count > 1 else {
             throw SteeringError(at, "service name '\(spec.name)' is not a domain name")
@@ -62,10 +71,10 @@ public enum ServiceCompiler {
         let declaredOrder = spec.pools.indices.map { Int32($0) }
 
         // validate map lists once (errors name the map key)
-        var mapLists: [String: [Int32]] = [:]
-        for (level, table) in [("continent", spec.map.continent), ("country", spec.map.country), ("subdivision", spec.map.subdivision)] {
-            for (key, list) in table { mapLists["\(level):\(key)"] = try resolve(list, "map \(level) \(key)") }
-        }
+        var continentLists: [String: [Int32]] = [:], countryLists: [String: [Int32]] = [:], subdivisionLists: [String: [Int32]] = [:]
+        for (key, list) in spec.map.continent { continentLists[key] = try resolve(list, "map continent \(key)") }
+        for (key, list) in spec.map.country { countryLists[key] = try resolve(list, "map country \(key)") }
+        for (key, list) in spec.map.subdivision { subdivisionLists[key] = try resolve(list, "map subdivision \(key)") }
         let defaultList = try resolve(spec.map.defaultRegions, "map default")
 
         let records = sources.database?.records ?? []
@@ -81,16 +90,29 @@ public enum ServiceCompiler {
             }
         }
 
-        /// Orders for a database record, by policy.
-        func orderFor(record: GeoRecord) -> [Int32] {
+        // A map entry's order is interned once, at its first record: building and hashing an order per
+        // record (133,652 in GeoLite2-City) was most of a geo service's compile time.
+        var subdivisionIds: [String: Int32] = [:], countryIds: [String: Int32] = [:], continentIds: [String: Int32] = [:]
+        var defaultRecordId: Int32?
+        func entryOrder(_ ids: inout [String: Int32], _ code: String, _ list: [Int32]) -> Int32 {
+            if let id = ids[code] { return id }
+            let id = intern(withFallback(list))
+            ids[code] = id
+            return id
+        }
+        /// The order id for a database record, by policy.
+        func orderId(record: GeoRecord) -> Int32 {
             switch spec.policy {
             case .nearest, .latency:
-                return nearestOrder(record.latitude, record.longitude) ?? withFallback(defaultList)
+                return intern(nearestOrder(record.latitude, record.longitude) ?? withFallback(defaultList))
             default:
-                if let s = record.subdivision, let l = mapLists["subdivision:\(s)"] { return withFallback(l) }
-                if let c = record.country, let l = mapLists["country:\(c)"] { return withFallback(l) }
-                if let c = record.continent, let l = mapLists["continent:\(c)"] { return withFallback(l) }
-                return withFallback(defaultList)
+                if let s = record.subdivision, let l = subdivisionLists[s] { return entryOrder(&subdivisionIds, s, l) }
+                if let c = record.country, let l = countryLists[c] { return entryOrder(&countryIds, c, l) }
+                if let c = record.continent, let l = continentLists[c] { return entryOrder(&continentIds, c, l) }
+                if let id = defaultRecordId { return id }
+                let id = intern(withFallback(defaultList))
+                defaultRecordId = id
+                return id
             }
         }
         func nearestOrder(_ lat: Double?, _ lon: Double?) -> [Int32]? {
@@ -119,7 +141,7 @@ public enum ServiceCompiler {
             let serviceBase = globalBase + Int32(sources.networks.count)
             var keyOrder: [Int32] = []
             keyOrder.reserveCapacity(records.count + sources.networks.count + serviceNetworks.count + latencyRows.count)
-            for r in records { keyOrder.append(intern(orderFor(record: r))) }
+            for r in records { keyOrder.append(orderId(record: r)) }
             // The global table names regions for every service: a service uses those it has pools for;
             // a line naming none of them leaves the decision to the service's map default.
             for e in sources.networks {
@@ -144,13 +166,17 @@ public enum ServiceCompiler {
             let globalEntries = sources.networks.enumerated().map { ($0.element.prefix, globalBase + Int32($0.offset)) }
             for family in [4, 6] {
                 let width = family == 4 ? 32 : 128
-                var part = (family == 4 ? sources.database?.v4 : sources.database?.v6) ?? PrefixPartition(width: width, key: -1)
-                let g = globalEntries.filter { $0.0.family == family }
-                if !g.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, g)) }
                 let s = serviceEntries.filter { $0.0.family == family }
-                if !s.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, s)) }
-                // alias keys stay: such a client is decided as its embedded IPv4 address (in `v4`)
-                let merged = part.merged { PrefixPartition.isAlias($0) ? $0 : $0 < 0 ? defaultOrder : keyOrder[Int($0)] }.indexed()
+                let key = DecisionTableCache.Key(family: family, defaultOrder: defaultOrder, keyOrder: keyOrder,
+                                                 networks: s.map(\.0), networkKeys: s.map(\.1))
+                let merged = tables.table(for: key) {
+                    var part = (family == 4 ? sources.database?.v4 : sources.database?.v6) ?? PrefixPartition(width: width, key: -1)
+                    let g = globalEntries.filter { $0.0.family == family }
+                    if !g.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, g)) }
+                    if !s.isEmpty { part = part.overlaid(with: .fromPrefixes(width: width, s)) }
+                    // alias keys stay: such a client is decided as its embedded IPv4 address (in `v4`)
+                    return part.merged { PrefixPartition.isAlias($0) ? $0 : $0 < 0 ? defaultOrder : keyOrder[Int($0)] }.indexed()
+                }
                 if family == 4 { v4 = merged } else { v6 = merged }
             }
             kind = .table
@@ -239,6 +265,37 @@ public enum ServiceCompiler {
                  UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xFF), UInt8((ttl >> 8) & 0xFF), UInt8(ttl & 0xFF),
                  UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)]
         data += rdata
+    }
+}
+
+/// The decision partitions of one build's services (control plane). A partition is a function of
+/// the build's geo sources (database and global table, fixed per cache), the service's own networks
+/// and the order each key maps to: services with the same pools and map produce identical ones, and
+/// share one copy (their arrays), where each used to hold its own (2.7 MB per GeoLite2 service).
+public final class DecisionTableCache {
+    /// Everything a partition depends on besides `sources`.
+    struct Key: Hashable {
+        let family: Int
+        let defaultOrder: Int32
+        /// Order id per key: database records, global rows, then the service's rows.
+        let keyOrder: [Int32]
+        /// The service's own networks of this family and their keys.
+        let networks: [IPPrefix]
+        let networkKeys: [Int32]
+    }
+
+    public let sources: GeoSources
+    private var tables: [Key: PrefixPartition] = [:]
+    /// Partitions taken from the cache instead of built (for tests and the reload log).
+    public private(set) var reused = 0
+
+    public init(sources: GeoSources) { self.sources = sources }
+
+    func table(for key: Key, build: () -> PrefixPartition) -> PrefixPartition {
+        if let table = tables[key] { reused += 1; return table }
+        let table = build()
+        tables[key] = table
+        return table
     }
 }
 

@@ -66,10 +66,11 @@ enum SnapshotBuilder {
         for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
             throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
         }
-        let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, sources: sources) }
+        let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
+        let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
         try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
                                                     endpoints: HealthPublisher.endpoints(of: services))
-        sources.database?.releaseCompileInputs() // each service has its own decision tables now
+        sources.database?.releaseCompileInputs() // the services have their decision tables now
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []
