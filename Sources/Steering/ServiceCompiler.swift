@@ -90,30 +90,45 @@ public enum ServiceCompiler {
             }
         }
 
-        // A map entry's order is interned once, at its first record: building and hashing an order per
+        // A map entry's order is interned once, at its first record, and records are matched by their
+        // codes' numbers (`RecordCodes`): building and hashing an order, then hashing strings, per
         // record (133,652 in GeoLite2-City) was most of a geo service's compile time.
-        var subdivisionIds: [String: Int32] = [:], countryIds: [String: Int32] = [:], continentIds: [String: Int32] = [:]
-        var defaultRecordId: Int32?
-        func entryOrder(_ ids: inout [String: Int32], _ code: String, _ list: [Int32]) -> Int32 {
-            if let id = ids[code] { return id }
-            let id = intern(withFallback(list))
-            ids[code] = id
-            return id
+        // Per code number: -1 no map entry, -2 an entry not interned yet, else its order id.
+        func entryTable(_ lists: [String: [Int32]], _ numbers: [String: Int32]) -> (ids: [Int32], lists: [[Int32]]) {
+            var ids = [Int32](repeating: -1, count: numbers.count)
+            var byNumber = [[Int32]](repeating: [], count: numbers.count)
+            for (code, list) in lists { if let n = numbers[code] { ids[Int(n)] = -2; byNumber[Int(n)] = list } }
+            return (ids, byNumber)
         }
-        /// The order id for a database record, by policy.
-        func orderId(record: GeoRecord) -> Int32 {
-            switch spec.policy {
-            case .nearest, .latency:
-                return intern(nearestOrder(record.latitude, record.longitude) ?? withFallback(defaultList))
-            default:
-                if let s = record.subdivision, let l = subdivisionLists[s] { return entryOrder(&subdivisionIds, s, l) }
-                if let c = record.country, let l = countryLists[c] { return entryOrder(&countryIds, c, l) }
-                if let c = record.continent, let l = continentLists[c] { return entryOrder(&continentIds, c, l) }
-                if let id = defaultRecordId { return id }
-                let id = intern(withFallback(defaultList))
-                defaultRecordId = id
-                return id
+        let usesCodes = spec.policy == .geo && !records.isEmpty
+        let codes = usesCodes ? tables.recordCodes : RecordCodes(records: [])
+        var subdivisionEntries = entryTable(subdivisionLists, codes.subdivisionNumbers)
+        var countryEntries = entryTable(countryLists, codes.countryNumbers)
+        var continentEntries = entryTable(continentLists, codes.continentNumbers)
+        var defaultRecordId: Int32?
+        /// The entry's order id if code number `n` has a map entry (interned at its first use).
+        func entryOrder(_ entries: inout (ids: [Int32], lists: [[Int32]]), _ n: Int32) -> Int32? {
+            guard n >= 0 else { return nil }
+            let id = entries.ids[Int(n)]
+            if id >= 0 { return id }
+            if id == -1 { return nil }
+            let interned = intern(withFallback(entries.lists[Int(n)]))
+            entries.ids[Int(n)] = interned
+            return interned
+        }
+        /// The order id for database record `r`, by policy.
+        func orderId(record r: Int) -> Int32 {
+            if usesCodes {
+                if let id = entryOrder(&subdivisionEntries, codes.subdivision[r]) { return id }
+                if let id = entryOrder(&countryEntries, codes.country[r]) { return id }
+                if let id = entryOrder(&continentEntries, codes.continent[r]) { return id }
+            } else if spec.policy == .nearest || spec.policy == .latency {
+                return intern(nearestOrder(records[r].latitude, records[r].longitude) ?? withFallback(defaultList))
             }
+            if let id = defaultRecordId { return id }
+            let id = intern(withFallback(defaultList))
+            defaultRecordId = id
+            return id
         }
         func nearestOrder(_ lat: Double?, _ lon: Double?) -> [Int32]? {
             guard let lat, let lon else { return nil }
@@ -141,7 +156,7 @@ public enum ServiceCompiler {
             let serviceBase = globalBase + Int32(sources.networks.count)
             var keyOrder: [Int32] = []
             keyOrder.reserveCapacity(records.count + sources.networks.count + serviceNetworks.count + latencyRows.count)
-            for r in records { keyOrder.append(orderId(record: r)) }
+            for r in records.indices { keyOrder.append(orderId(record: r)) }
             // The global table names regions for every service: a service uses those it has pools for;
             // a line naming none of them leaves the decision to the service's map default.
             for e in sources.networks {
@@ -286,6 +301,8 @@ public final class DecisionTableCache {
 
     public let sources: GeoSources
     private var tables: [Key: PrefixPartition] = [:]
+    /// The database records' codes as numbers, for every geo service of the build (made at the first).
+    lazy var recordCodes = RecordCodes(records: sources.database?.records ?? [])
     /// Partitions taken from the cache instead of built (for tests and the reload log).
     public private(set) var reused = 0
 
@@ -296,6 +313,28 @@ public final class DecisionTableCache {
         let table = build()
         tables[key] = table
         return table
+    }
+}
+
+/// The continent, country and subdivision codes of a database's records as small numbers: record
+/// r's country is the code numbered `country[r]` in `countryNumbers` (-1: the record has none).
+struct RecordCodes {
+    var continent: [Int32] = [], country: [Int32] = [], subdivision: [Int32] = []
+    var continentNumbers: [String: Int32] = [:], countryNumbers: [String: Int32] = [:], subdivisionNumbers: [String: Int32] = [:]
+
+    init(records: [GeoRecord]) {
+        func number(_ code: String?, _ numbers: inout [String: Int32]) -> Int32 {
+            guard let code else { return -1 }
+            if let n = numbers[code] { return n }
+            let n = Int32(numbers.count)
+            numbers[code] = n
+            return n
+        }
+        for r in records {
+            continent.append(number(r.continent, &continentNumbers))
+            country.append(number(r.country, &countryNumbers))
+            subdivision.append(number(r.subdivision, &subdivisionNumbers))
+        }
     }
 }
 
