@@ -8,6 +8,9 @@
 # Prints per-round qps and us/query and the median ratios fixed-answer/gdnsd, meridian/gdnsd and
 # meridian/fixed-answer.
 #
+# CEILING_VARIANTS="spin uring" adds, in every round, fixed-answer built with -DSPIN (polls instead of
+# sleeping) and fixed-answer-uring.c (the same loop through io_uring; installs liburing-dev).
+#
 # usage: Benchmarks/ceiling/ceiling.sh [ROUNDS=5] [SECONDS=10]    (root; run `make release` first)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -23,12 +26,21 @@ export MERIDIAN_BENCH_ADDR=127.0.0.1 MERIDIAN_BENCH_PORT=${BENCH_PORT:-5340}
 WORK=$(mktemp -d /tmp/meridian-ceiling.XXXXXX)
 export MERIDIAN_BENCH_TMP=$WORK/sut
 mkdir -p "$MERIDIAN_BENCH_TMP"
-declare -A PORT=( [meridian]=$MERIDIAN_BENCH_PORT [gdnsd]=${GDNSD_PORT:-5331} [ceiling]=${CEILING_PORT:-5341} )
+declare -A PORT=( [meridian]=$MERIDIAN_BENCH_PORT [gdnsd]=${GDNSD_PORT:-5331} [ceiling]=${CEILING_PORT:-5341} [spin]=5342 [uring]=5343 )
+VARIANTS=${CEILING_VARIANTS:-}
+for v in $VARIANTS; do case $v in spin|uring) ;; *) echo "unknown variant $v (spin, uring)" >&2; exit 2;; esac; done
 declare -A SID=()
 cleanup() { for n in "${!SID[@]}"; do kill -- -"${SID[$n]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 gcc -O2 -Wall -o "$WORK/fixed-answer" Benchmarks/ceiling/fixed-answer.c
+for v in $VARIANTS; do
+  case $v in
+    spin) gcc -O2 -Wall -DSPIN -o "$WORK/spin" Benchmarks/ceiling/fixed-answer.c ;;
+    uring) dpkg -s liburing-dev > /dev/null 2>&1 || apt-get install -y liburing-dev > /dev/null
+           gcc -O2 -Wall -o "$WORK/uring" Benchmarks/ceiling/fixed-answer-uring.c -luring ;;
+  esac
+done
 gcc -O2 -o "$WORK/mmsgblast" "$BENCH/mmsgblast.c" -lm
 $TOOL gen "$WORK" "$MERIDIAN_BENCH_MMDB" > /dev/null
 G=$WORK/gdnsd; mkdir -p "$G/cfg/zones" "$G/run" "$G/state"
@@ -37,7 +49,7 @@ for f in "$BENCH"/peers/gdnsd/*; do
 done
 mv "$G/config" "$G/cfg/config"; mv "$G/gslb.example" "$G/cfg/zones/gslb.example"
 
-LIFE=$(( ROUNDS * 3 * (SECS + 30) + 120 ))
+LIFE=$(( ROUNDS * (3 + $(echo $VARIANTS | wc -w)) * (SECS + 30) + 120 ))
 start() {  # name command...
   local n=$1; shift
   ( exec setsid taskset -c 1 timeout "$LIFE" "$@" ) > "$WORK/$n.log" 2>&1 < /dev/null &
@@ -46,13 +58,15 @@ start() {  # name command...
 start meridian "$BIN" serve --config "$(pwd)/Benchmarks/meridian-bench.yaml" --workers 1 --control off
 start gdnsd /usr/sbin/gdnsd -c "$G/cfg" start
 start ceiling "$WORK/fixed-answer" 127.0.0.1 "${PORT[ceiling]}" "$LIFE"
+for v in $VARIANTS; do start "$v" "$WORK/$v" 127.0.0.1 "${PORT[$v]}" "$LIFE"; done
 $TOOL ready 127.0.0.1 "${PORT[meridian]}" 60 "${SID[meridian]}" || { echo "meridian did not start:"; tail "$WORK/meridian.log"; exit 2; }
 $TOOL ready 127.0.0.1 "${PORT[gdnsd]}" 60 "${SID[gdnsd]}" || { echo "gdnsd did not start:"; tail "$WORK/gdnsd.log"; exit 2; }
-sleep 1; kill -0 "${SID[ceiling]}" || { echo "fixed-answer did not start:"; cat "$WORK/ceiling.log"; exit 2; }
+sleep 1
+for n in ceiling $VARIANTS; do kill -0 "${SID[$n]}" || { echo "$n did not start:"; cat "$WORK/$n.log"; exit 2; }; done
 
 RAW=$WORK/raw.jsonl
 for r in $(seq 1 "$ROUNDS"); do
-  for n in meridian gdnsd ceiling; do
+  for n in meridian gdnsd ceiling $VARIANTS; do
     for att in 1 2 3; do
       $TOOL quiet 15
       rc=0
@@ -64,7 +78,7 @@ for r in $(seq 1 "$ROUNDS"); do
     done
   done
 done
-python3 - "$RAW" <<'PY'
+python3 - "$RAW" $VARIANTS <<'PY'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 def final(label, pair):
@@ -84,8 +98,16 @@ for p in pairs:
     for k, a, b in (("c/g", c, g), ("m/g", m, g), ("m/c", m, c)):
         rows[k].append(a["qps"] / b["qps"]); cpu[k].append(a["us_per_q"] / b["us_per_q"])
 names = {"c/g": "fixed-answer vs gdnsd", "m/g": "meridian vs gdnsd", "m/c": "meridian vs fixed-answer"}
-for k in ("c/g", "m/g", "m/c"):
+for v in sys.argv[2:]:  # variants: each against gdnsd and against fixed-answer, rounds where all three ran
+    for k, other, label in ((v + "/g", "gdnsd", "gdnsd"), (v + "/c", "ceiling", "fixed-answer")):
+        rows[k], cpu[k] = [], []
+        names[k] = "%s vs %s" % ({"spin": "spin variant", "uring": "io_uring variant"}[v], label)
+        for p in pairs:
+            a, b = final(v, p), final(other, p)
+            if a and b:
+                rows[k].append(a["qps"] / b["qps"]); cpu[k].append(a["us_per_q"] / b["us_per_q"])
+for k in rows:
     if rows[k]:
-        print("ratio %-24s %.2f (qps), %.2f (cpu per query)   rounds: %s" % (names[k] + ":", statistics.median(rows[k]),
+        print("ratio %-40s %.2f (qps), %.2f (cpu per query)   rounds: %s" % (names[k] + ":", statistics.median(rows[k]),
               statistics.median(cpu[k]), " ".join("%.2f" % x for x in rows[k])))
 PY

@@ -7,6 +7,9 @@
  * server that reads, decides and writes a real answer through sockets costs at least this much per
  * query; Benchmarks/ceiling/ceiling.sh runs it beside gdnsd and Meridian.
  *
+ * Built with -DSPIN it polls instead of sleeping (see below); fixed-answer-uring.c is the same loop
+ * through io_uring. Both are CEILING_VARIANTS of ceiling.sh.
+ *
  * usage: fixed-answer ADDRESS PORT SECONDS   (exits after SECONDS; IPv4 only)
  */
 #define _GNU_SOURCE
@@ -49,7 +52,15 @@ int main(int argc, char **argv) {
     unsigned long long answered = 0;
     while (time(NULL) < stop) {
         for (int i = 0; i < BATCH; i++) in[i].msg_hdr.msg_namelen = sizeof in_addr[i];
+#ifdef SPIN
+        /* variant (make ceiling CEILING_VARIANTS=spin): poll without sleeping, and block only after
+           20,000 empty polls, so the server never pays to sleep and be woken while load is steady */
+        static unsigned empty_polls;
+        int n = recvmmsg(fd, in, BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0 && ++empty_polls >= 20000) { empty_polls = 0; n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL); }
+#else
         int n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL);
+#endif
         if (n <= 0) continue;
         int m = 0;
         for (int i = 0; i < n; i++) {
