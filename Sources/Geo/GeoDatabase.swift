@@ -133,7 +133,8 @@ struct OffsetTable {
     private var values: [Int32]
     private var count = 0
     private var shift: UInt64
-    private static let empty = UInt32.max // offsets are below the data section's size
+    /// No entry offset: a record (at most 32 bits) minus the node count and the 16-octet separator.
+    private static let empty = UInt32.max
 
     init(capacityBits: Int = 16) {
         keys = [UInt32](repeating: OffsetTable.empty, count: 1 << capacityBits)

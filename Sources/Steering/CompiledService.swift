@@ -246,57 +246,55 @@ public final class CompiledService: @unchecked Sendable {
                             up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
                             writer w: inout ResponseWriter) -> Bool {
         let bytes = degraded ? degradedData : data
-        do {
-            if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
-            // the pool's fields one by one: a copy of the whole CompiledPool retained its region name
-            let p = Int(decision.pool)
-            let cnameOffset = pools[p].cnameOffset
-            if cnameOffset >= 0 {
-                let body = UnsafeRawBufferPointer(rebasing: bytes[Int(cnameOffset)..<Int(cnameOffset + pools[p].cnameLength)])
-                return w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer)
-            }
-            let isA = qtype == DNSType.a
-            let count = Int(isA ? pools[p].aCount : pools[p].aaaaCount)
-            let offset = Int(isA ? pools[p].aOffset : pools[p].aaaaOffset)
-            let weightOffset = Int(pools[p].weightOffset), aCount = Int(pools[p].aCount)
-            let size = isA ? 14 : 26
-            // `first` answers one address unless max_answers asks for more; the others all by default
-            let wanted = spec.maxAnswers > 0 ? spec.maxAnswers : (spec.select == .first ? 1 : count)
-            let limit = min(wanted, count)
-            let firstAddress = weightOffset + (isA ? 0 : aCount)
-            var anyUp = false
-            for i in 0..<count where addressUp(firstAddress + i) { anyUp = true }
-            if !decision.failOpen && anyUp {
-                var someDown = false
-                for i in 0..<count where !addressUp(firstAddress + i) { someDown = true }
-                if someDown {
-                    // only the healthy addresses of an up region (DESIGN.md §5)
-                    var written = 0
-                    for i in 0..<count where written < limit && addressUp(firstAddress + i) {
-                        let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
-                        guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
-                        written += 1
-                    }
-                    return true
-                }
-            }
-            switch spec.select {
-            case .all, .first:
-                let body = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + limit * size)])
-                return w.writeRRSet(owner: owner, bodies: body, records: limit, section: .answer)
-            case .weighted, .hash:
-                // start at an address drawn by weight, then take the following ones in ring order
-                let total = Int(weights[firstAddress + count - 1])
-                let r = total > 0 ? Int(random % UInt64(total)) : 0
-                var first = 0
-                while first < count - 1 && Int(weights[firstAddress + first]) <= r { first += 1 }
-                for k in 0..<limit {
-                    let i = (first + k) % count
+        if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
+        // the pool's fields one by one: a copy of the whole CompiledPool retained its region name
+        let p = Int(decision.pool)
+        let cnameOffset = pools[p].cnameOffset
+        if cnameOffset >= 0 {
+            let body = UnsafeRawBufferPointer(rebasing: bytes[Int(cnameOffset)..<Int(cnameOffset + pools[p].cnameLength)])
+            return w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer)
+        }
+        let isA = qtype == DNSType.a
+        let count = Int(isA ? pools[p].aCount : pools[p].aaaaCount)
+        let offset = Int(isA ? pools[p].aOffset : pools[p].aaaaOffset)
+        let weightOffset = Int(pools[p].weightOffset), aCount = Int(pools[p].aCount)
+        let size = isA ? 14 : 26
+        // `first` answers one address unless max_answers asks for more; the others all by default
+        let wanted = spec.maxAnswers > 0 ? spec.maxAnswers : (spec.select == .first ? 1 : count)
+        let limit = min(wanted, count)
+        let firstAddress = weightOffset + (isA ? 0 : aCount)
+        var anyUp = false
+        for i in 0..<count where addressUp(firstAddress + i) { anyUp = true }
+        if !decision.failOpen && anyUp {
+            var someDown = false
+            for i in 0..<count where !addressUp(firstAddress + i) { someDown = true }
+            if someDown {
+                // only the healthy addresses of an up region (DESIGN.md §5)
+                var written = 0
+                for i in 0..<count where written < limit && addressUp(firstAddress + i) {
                     let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
                     guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                    written += 1
                 }
                 return true
             }
+        }
+        switch spec.select {
+        case .all, .first:
+            let body = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + limit * size)])
+            return w.writeRRSet(owner: owner, bodies: body, records: limit, section: .answer)
+        case .weighted, .hash:
+            // start at an address drawn by weight, then take the following ones in ring order
+            let total = Int(weights[firstAddress + count - 1])
+            let r = total > 0 ? Int(random % UInt64(total)) : 0
+            var first = 0
+            while first < count - 1 && Int(weights[firstAddress + first]) <= r { first += 1 }
+            for k in 0..<limit {
+                let i = (first + k) % count
+                let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
+                guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+            }
+            return true
         }
     }
 

@@ -313,7 +313,7 @@ public final class DecisionTableCache {
     private var tables: [Key: PrefixPartition] = [:]
     /// The database records' codes as numbers, for every geo service of the build (made at the first).
     lazy var recordCodes = RecordCodes(records: sources.database?.records ?? [])
-    /// Partitions taken from the cache instead of built (for tests and the reload log).
+    /// Partitions taken from the cache instead of built (tests read it).
     public private(set) var reused = 0
 
     public init(sources: GeoSources) { self.sources = sources }
