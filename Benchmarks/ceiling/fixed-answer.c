@@ -21,18 +21,15 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "ceiling-socket.h"
 
 #define BATCH 32
 #define BUFSIZE 1232
 
 int main(int argc, char **argv) {
     if (argc != 4) { fprintf(stderr, "usage: %s ADDRESS PORT SECONDS\n", argv[0]); return 2; }
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
-    if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", argv[1]); return 2; }
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), on = 1, rcvbuf = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) { perror("bind"); return 2; }
+    int fd = ceiling_socket(argv[1], argv[2]);
+    if (fd < 0) return 2;
     /* recvmmsg wakes at least once a second so the time limit holds on an idle socket. */
     struct timeval tick = { .tv_sec = 1 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
