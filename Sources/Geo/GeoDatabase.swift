@@ -170,7 +170,7 @@ struct OffsetTable {
     }
 
     private mutating func grow() {
-        var bigger = OffsetTable(capacityBits: 64 - Int(shift) + 1)
+        var bigger = OffsetTable(capacityBits: keys.count.trailingZeroBitCount + 1)
         for i in keys.indices where keys[i] != OffsetTable.empty { bigger.insert(keys[i], values[i]) }
         self = bigger
     }

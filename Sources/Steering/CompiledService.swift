@@ -71,8 +71,6 @@ public final class CompiledService: @unchecked Sendable {
     public let ttl: UInt32
     public let kind: DecisionKind
     public let pools: [CompiledPool]
-    /// Region orders: pool indices; an empty order means "static records".
-    public let orders: [[Int32]]
     /// Per-family decision partitions whose keys are order ids (kind == .table).
     public let v4: PrefixPartition
     public let v6: PrefixPartition
@@ -84,8 +82,9 @@ public final class CompiledService: @unchecked Sendable {
     public let data: UnsafeRawBufferPointer
     /// The same records with `degradedTTL` (used while some region is down).
     public let degradedData: UnsafeRawBufferPointer
-    /// `orders` flattened for the query path: order i is `orderPools[orderStart[i] ..< orderStart[i + 1]]`
-    /// (an inner array read per query was a retain and a release).
+    /// Region orders (pool indices; an empty order means "static records"), flat and frozen for the
+    /// query path: order i is `orderPools[orderStart[i] ..< orderStart[i + 1]]` (an array of arrays
+    /// cost a retain and a release per query). `order(_:)` reads one for the control plane.
     let orderStart: UnsafeBufferPointer<Int32>
     let orderPools: UnsafeBufferPointer<Int32>
     /// Pools that are regions; a last-resort pool (all_down) follows them at index `regularPools`.
@@ -107,7 +106,6 @@ public final class CompiledService: @unchecked Sendable {
         self.ttl = spec.ttl
         self.kind = kind
         self.pools = pools
-        self.orders = orders
         self.v4 = v4
         self.v6 = v6
         self.unknownClientOrder = unknownClientOrder
@@ -125,6 +123,11 @@ public final class CompiledService: @unchecked Sendable {
         self.latencyRegions = latencyRegions
         self.latencyRows = latencyRows
         self.regions = regions
+    }
+
+    /// Pool indices of order `i` (control plane: explain, tests).
+    public func order(_ i: Int) -> [Int32] {
+        Array(orderPools[Int(orderStart[i])..<Int(orderStart[i + 1])])
     }
 
     deinit {
@@ -215,8 +218,7 @@ public final class CompiledService: @unchecked Sendable {
         let first = Int(orderStart[Int(order)]), end = Int(orderStart[Int(order) + 1])
         if first == end { return Decision(pool: Decision.staticRecords, scope: scope, order: order) }
         var firstWithData: Int32 = Decision.noData
-        for i in first..<end where pools[Int(orderPools[i])].has(qtype) {
-            let p = orderPools[i]
+        for p in orderPools[first..<end] where pools[Int(p)].has(qtype) {
             if up(Int(p)) { return Decision(pool: p, scope: scope, order: order) }
             if firstWithData < 0 { firstWithData = p }
         }

@@ -27,7 +27,7 @@ extension CompiledService {
         }
         let decision = decide(client: key, qtype: qtype, random: 0) { up[$0] }
         if decision.order >= 0 {
-            let list = orders[Int(decision.order)]
+            let list = order(Int(decision.order))
             if list.isEmpty {
                 lines.append("regions in order: (none) -> the zone's static records")
             } else {

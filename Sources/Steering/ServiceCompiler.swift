@@ -358,5 +358,5 @@ public func greatCircleKm(_ lat1: Double, _ lon1: Double, _ lat2: Double, _ lon2
 
 extension CompiledService {
     /// Whether some client is answered from the zone's static records (then the zone must have some).
-    public var usesStaticRecords: Bool { orders.contains { $0.isEmpty } }
+    public var usesStaticRecords: Bool { (0..<orderStart.count - 1).contains { orderStart[$0] == orderStart[$0 + 1] } }
 }

@@ -57,7 +57,9 @@ final class DecisionTableCacheTests: XCTestCase {
         XCTAssertEqual(decide(d, "2001:db8:5::1").pool, Fx.na, "d has no 2001:db8:5::/48 row: the global table's na")
     }
 
-    func testPoolsInAnotherOrderDoNotShare() throws {
+    /// Pool indices differ when the same regions are declared in another order; whether or not the
+    /// cache then hands out one table, each service's order ids must name its own pools.
+    func testPoolsDeclaredInAnotherOrderDecideByRegion() throws {
         let tables = DecisionTableCache(sources: GeoSources())
         let path = Temp.file("service.csv", Self.serviceCSV)
         let a = try compile(Fx.spec(.geo, name: "a.gslb.test.") { $0.networks = path }, tables)

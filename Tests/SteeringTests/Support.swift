@@ -81,7 +81,7 @@ func decide(_ s: CompiledService, _ client: String, _ qtype: UInt16 = DNSType.a,
 
 /// The region list of a decision's order (empty for static or non-table decisions).
 func orderRegions(_ s: CompiledService, _ d: Decision) -> [String] {
-    d.order >= 0 ? s.orders[Int(d.order)].map { s.pools[Int($0)].region } : []
+    d.order >= 0 ? s.order(Int(d.order)).map { s.pools[Int($0)].region } : []
 }
 
 func octets(_ text: String) -> [UInt8] {
