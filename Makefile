@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench ceiling microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench ceiling latency microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -154,6 +154,12 @@ bench: release
 # alternated with Meridian and gdnsd under make bench's load (run make bench once first: it installs gdnsd).
 ceiling: release
 	Benchmarks/ceiling/ceiling.sh $(CEILING_ROUNDS) $(CEILING_SECONDS)
+
+# Latency at 20k qps (dnsperf, as make bench's latency run) for Meridian, gdnsd and fixed-answer in
+# rotated turns, LATENCY_ROUNDS rounds: medians of p50/p99 instead of one run each.
+LATENCY_ROUNDS ?= 11
+latency: release
+	CEILING_KIND=latency Benchmarks/ceiling/ceiling.sh $(LATENCY_ROUNDS) $(CEILING_SECONDS)
 
 # In-process micro-benchmark of the query engine: instructions (callgrind) and allocations per query.
 microbench: deps

@@ -8,6 +8,11 @@
 # Prints per-round qps and us/query and the median ratios fixed-answer/gdnsd, meridian/gdnsd and
 # meridian/fixed-answer.
 #
+# CEILING_KIND=latency runs dnsperf at CEILING_RATE qps (default 20000, `-T 4 -c 64 -q 400 -B` as
+# compare.sh's latency run) instead of mmsgblast, and prints each server's p50/p99 per round and their
+# medians. In every round the servers take turns in a rotated order (round r starts with the r-th), so
+# no server always runs right after the same one.
+#
 # CEILING_VARIANTS="spin uring" adds, in every round, fixed-answer built with -DSPIN (polls instead of
 # sleeping) and fixed-answer-uring.c (the same loop through io_uring; installs liburing-dev).
 #
@@ -28,6 +33,8 @@ export MERIDIAN_BENCH_TMP=$WORK/sut
 mkdir -p "$MERIDIAN_BENCH_TMP"
 declare -A PORT=( [meridian]=$MERIDIAN_BENCH_PORT [gdnsd]=${GDNSD_PORT:-5331} [ceiling]=${CEILING_PORT:-5341} [spin]=5342 [uring]=5343 )
 VARIANTS=${CEILING_VARIANTS:-}
+KIND=${CEILING_KIND:-blast}; RATE=${CEILING_RATE:-20000}
+case $KIND in blast|latency) ;; *) echo "CEILING_KIND must be blast or latency" >&2; exit 2;; esac
 for v in $VARIANTS; do case $v in spin|uring) ;; *) echo "unknown variant $v (spin, uring)" >&2; exit 2;; esac; done
 declare -A SID=()
 cleanup() { for n in "${!SID[@]}"; do kill -- -"${SID[$n]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -65,19 +72,56 @@ sleep 1
 for n in ceiling $VARIANTS; do kill -0 "${SID[$n]}" || { echo "$n did not start:"; cat "$WORK/$n.log"; exit 2; }; done
 
 RAW=$WORK/raw.jsonl
+SERVERS=(meridian gdnsd ceiling $VARIANTS)
 for r in $(seq 1 "$ROUNDS"); do
-  for n in meridian gdnsd ceiling $VARIANTS; do
+  for k in $(seq 0 $(( ${#SERVERS[@]} - 1 ))); do
+    n=${SERVERS[$(( (k + r - 1) % ${#SERVERS[@]} ))]}
+    if [ "$KIND" = blast ]; then
+      load=("$WORK/mmsgblast" 127.0.0.1 "${PORT[$n]}" "$WORK/ecsmix.bin" "$SECS" 256 16 2); foreign=12
+    else  # at partial load the tick accounting cannot tell foreign CPU (see compare.sh): quiet gate only
+      load=(dnsperf -s 127.0.0.1 -p "${PORT[$n]}" -l "$SECS" -T 4 -c 64 -q 400 -Q "$RATE" -B -d "$WORK/ecsmix.bin" -v); foreign=1000
+    fi
     for att in 1 2 3; do
       $TOOL quiet 15
       rc=0
-      $TOOL run --raw "$RAW" --label "$n" --pair "round#$r" --kind blast --attempt "$att" --sid "${SID[$n]}" \
-        --pid "${SID[$n]}" --server-cpu 1 --client-cpu 0 -- \
-        taskset -c 0 timeout $((SECS + 15)) "$WORK/mmsgblast" 127.0.0.1 "${PORT[$n]}" "$WORK/ecsmix.bin" "$SECS" 256 16 2 || rc=$?
+      $TOOL run --raw "$RAW" --label "$n" --pair "round#$r" --kind "$KIND" --attempt "$att" --sid "${SID[$n]}" \
+        --pid "${SID[$n]}" --server-cpu 1 --client-cpu 0 --foreign-max "$foreign" -- \
+        taskset -c 0 timeout $((SECS + 15)) "${load[@]}" || rc=$?
       [ $rc = 2 ] && { echo "$n run failed"; exit 2; }
       [ $rc = 0 ] && break
     done
   done
 done
+if [ "$KIND" = latency ]; then
+  python3 - "$RAW" $VARIANTS <<'PY'
+import json, statistics, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+labels = ["meridian", "gdnsd", "ceiling"] + sys.argv[2:]
+def final(label, pair):
+    rs = [r for r in recs if r["label"] == label and r["pair"] == pair and r["flag"] != "failed"]
+    ok = [r for r in rs if r["flag"] == "ok"]
+    return ok[0] if ok else (rs[-1] if rs else None)
+pairs = sorted({r["pair"] for r in recs}, key=lambda p: int(p.split("#")[1]))
+print("round   " + "".join("%-24s" % (l if l != "ceiling" else "fixed-answer") for l in labels) + "(p50 / p99 ms, server us/query)")
+for p in pairs:
+    print("%-7s " % p + "".join("%-24s" % ("%.3f / %.3f %5.2f" % (x["p50_ms"], x["p99_ms"], x["us_per_q"]) if x else "-")
+          for x in (final(l, p) for l in labels)))
+med = {}
+for l in labels:
+    xs = [x for x in (final(l, p) for p in pairs) if x]
+    if xs:
+        med[l] = (statistics.median(x["p50_ms"] for x in xs), statistics.median(x["p99_ms"] for x in xs),
+                  statistics.median(x["us_per_q"] for x in xs))
+        print("median %-14s p50 %.3f ms  p99 %.3f ms  server %.2f us/query  (%d runs)" % (
+            l if l != "ceiling" else "fixed-answer", med[l][0], med[l][1], med[l][2], len(xs)))
+if "gdnsd" in med:
+    for l in labels:
+        if l != "gdnsd" and l in med:
+            print("ratio %-14s vs gdnsd: p50 %.2f, p99 %.2f" % (l if l != "ceiling" else "fixed-answer",
+                  med[l][0] / med["gdnsd"][0], med[l][1] / med["gdnsd"][1]))
+PY
+  exit 0
+fi
 python3 - "$RAW" $VARIANTS <<'PY'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
