@@ -25,3 +25,34 @@ final class OffsetTableTests: XCTestCase {
         XCTAssertGreaterThan(absent, 9_000)
     }
 }
+
+/// `RawGeoFields` (how the .mmdb walk recognises records it has already decoded, without Strings).
+final class RawGeoFieldsTests: XCTestCase {
+    func testPackKeepsUpToEightOctetsAndRefusesMore() {
+        XCTAssertEqual("".withCString { RawGeoFields.pack($0) }, 0)
+        XCTAssertEqual("EU".withCString { RawGeoFields.pack($0) }.map(RawGeoFields.unpack), "EU")
+        XCTAssertEqual("ABCDEFGH".withCString { RawGeoFields.pack($0) }.map(RawGeoFields.unpack), "ABCDEFGH")
+        XCTAssertNil("ABCDEFGHI".withCString { RawGeoFields.pack($0) })
+        XCTAssertNotEqual("AB".withCString { RawGeoFields.pack($0) }, "BA".withCString { RawGeoFields.pack($0) })
+    }
+
+    func testRecordKeepsPresenceApartFromEmptyCodes() {
+        var raw = RawGeoFields()
+        raw.country = "US".withCString { RawGeoFields.pack($0) }!
+        raw.subdivision = "CA".withCString { RawGeoFields.pack($0) }!
+        raw.latitude = (37.5).bitPattern
+        raw.present = 2 | 4 | 8
+        XCTAssertEqual(raw.record, GeoRecord(country: "US", subdivision: "US-CA", latitude: 37.5))
+        var empty = RawGeoFields()
+        empty.present = 1 // a continent code that is present but empty
+        XCTAssertEqual(empty.record, GeoRecord(continent: ""))
+        XCTAssertNotEqual(empty, RawGeoFields())
+    }
+
+    /// Every record the walk keeps is distinct: records are shared, not decoded per data offset.
+    func testGeoLite2RecordsAreDistinct() throws {
+        let db = try GeoDatabase(path: try GeoDatabaseTests.mmdbPath())
+        XCTAssertGreaterThan(db.records.count, 100_000)
+        XCTAssertEqual(Set(db.records).count, db.records.count)
+    }
+}
