@@ -29,6 +29,21 @@ public struct GeoRecord: Hashable, Sendable {
     }
 }
 
+/// The record fields a load decodes. Only what the configured policies read is decoded, so records
+/// that differ only in fields nobody reads are one record, and their neighbouring networks one range
+/// (GeoLite2-City for continent maps: 8 records instead of 133,652). `subdivision` is kept as
+/// "US-CA", so it brings `country` with it.
+public struct GeoFields: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let continent = GeoFields(rawValue: 1)
+    public static let country = GeoFields(rawValue: 2)
+    public static let subdivision = GeoFields(rawValue: 4 | 2)
+    /// Latitude and longitude.
+    public static let location = GeoFields(rawValue: 8)
+    public static let all: GeoFields = [.continent, .country, .subdivision, .location]
+}
+
 /// A geo data problem (database, CIDR or latency table) at file:line (see `SourceProblem`).
 public typealias GeoError = SourceProblem
 
@@ -42,6 +57,8 @@ public final class GeoDatabase: @unchecked Sendable {
     public let path: String
     public let databaseType: String
     public let buildEpoch: UInt64
+    /// The fields `records` hold (`lookup` from the file, once compile inputs are released, decodes all).
+    public let fields: GeoFields
     /// The distinct data records the partitions' keys index (133,652 for GeoLite2-City, ~10 MB).
     /// Needed only while services compile; emptied by `releaseCompileInputs()`.
     public private(set) var records: [GeoRecord]
@@ -53,7 +70,9 @@ public final class GeoDatabase: @unchecked Sendable {
     /// only by `releaseCompileInputs()` before the database is shared with any other thread.
     private var partitions: (v4: PrefixPartition, v6: PrefixPartition)?
 
-    public init(path: String) throws {
+    /// Walks the whole search tree when `fields` is not empty (nothing to walk for otherwise: every
+    /// network is then "not in the database" until `releaseCompileInputs()`).
+    public init(path: String, fields: GeoFields = .all) throws {
         var status: Int32 = 0
         guard let mmdb = meridian_mmdb_open(path, &status) else {
             throw GeoError(file: path, reason: "cannot open MaxMind database: \(String(cString: MMDB_strerror(status)))")
@@ -63,18 +82,20 @@ public final class GeoDatabase: @unchecked Sendable {
         databaseType = String(cString: meridian_mmdb_type(mmdb))
         buildEpoch = meridian_mmdb_build_epoch(mmdb)
         ipVersion = Int32(meridian_mmdb_ip_version(mmdb))
-        var walker = TreeWalker(mmdb: mmdb)
-        let v4: PrefixPartition
-        let v6: PrefixPartition
+        self.fields = fields
+        var walker = TreeWalker(mmdb: mmdb, fields: fields)
+        var v4 = PrefixPartition(width: 32, key: -1)
+        var v6 = PrefixPartition(width: 128, key: -1)
         do {
-            if ipVersion == 6 {
+            if fields.isEmpty {
+                // no policy reads the database: nothing to compile from it
+            } else if ipVersion == 6 {
                 let v4Start = try walker.followZeros(96)
                 v4 = try v4Start.map { try walker.partition(root: $0, width: 32, ipv4Node: nil) }
                     ?? PrefixPartition(width: 32, key: -1)
                 v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
             } else {
                 v4 = try walker.partition(root: 0, width: 32, ipv4Node: nil)
-                v6 = PrefixPartition(width: 128, key: -1)
             }
         } catch {
             meridian_mmdb_close(mmdb)
@@ -226,14 +247,16 @@ struct RawGeoFields: Hashable {
 struct TreeWalker {
     let mmdb: UnsafeMutablePointer<MMDB_s>
     let nodeCount: UInt32
+    let fields: GeoFields
     var records: [GeoRecord] = []
     var recordIndex = OffsetTable() // data-section offset -> record index
     var interned: [RawGeoFields: Int32] = [:]
     var lastOffset = UInt32.max // no entry's offset (see OffsetTable)
     var lastKey: Int32 = -1
 
-    init(mmdb: UnsafeMutablePointer<MMDB_s>) {
+    init(mmdb: UnsafeMutablePointer<MMDB_s>, fields: GeoFields) {
         self.mmdb = mmdb
+        self.fields = fields
         nodeCount = meridian_mmdb_node_count(mmdb)
     }
 
@@ -305,12 +328,12 @@ struct TreeWalker {
         if let k = recordIndex.value(for: entry.offset) {
             key = k
         } else {
-            let raw = TreeWalker.rawFields(entry)
+            let raw = TreeWalker.rawFields(entry, fields)
             if let raw, let existing = interned[raw] {
                 key = existing
             } else {
                 key = Int32(records.count)
-                records.append(raw?.record ?? TreeWalker.decode(entry))
+                records.append(raw?.record ?? TreeWalker.decode(entry, fields))
                 if let raw { interned[raw] = key }
             }
             recordIndex.insert(entry.offset, key)
@@ -320,15 +343,16 @@ struct TreeWalker {
         return key
     }
 
-    /// The policy fields of a data entry as `RawGeoFields` (no Strings), or nil when a code is longer
-    /// than 8 octets. Reads the same paths as `decode`.
-    static func rawFields(_ entry: MMDB_entry_s) -> RawGeoFields? {
+    /// The `fields` of a data entry as `RawGeoFields` (no Strings), or nil when a code is longer than
+    /// 8 octets. Reads the same paths as `decode`.
+    static func rawFields(_ entry: MMDB_entry_s, _ fields: GeoFields) -> RawGeoFields? {
         var raw = RawGeoFields()
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0)) // 32 octets: longer codes do not fit anyway
         return withUnsafeMutableBytes(of: &buffer) { bytes -> RawGeoFields? in
             let out = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
             func code(_ a: StaticString, _ b: StaticString, _ third: StaticString?, bit: UInt8) -> UInt64?? {
-                guard meridian_mmdb_string(entry, cString(a), cString(b), third.map(cString), out, bytes.count) == 1
+                guard fields.rawValue & bit != 0,
+                      meridian_mmdb_string(entry, cString(a), cString(b), third.map(cString), out, bytes.count) == 1
                 else { return .some(nil) }
                 raw.present |= bit
                 guard let word = RawGeoFields.pack(out) else { return nil } // does not fit
@@ -341,6 +365,7 @@ struct TreeWalker {
             raw.country = country ?? 0
             raw.subdivision = subdivision ?? 0
             var value = 0.0
+            guard fields.contains(.location) else { return raw }
             if meridian_mmdb_double(entry, cString("location"), cString("latitude"), &value) == 1 {
                 raw.present |= 8
                 raw.latitude = value.bitPattern
@@ -362,7 +387,7 @@ struct TreeWalker {
     /// The fields the policies use, read with MMDB_aget_value.
     /// (Once per distinct data record, hundreds of thousands per load: the path names are static C
     /// strings, where Swift strings were converted to C strings on every call.)
-    static func decode(_ entry: MMDB_entry_s) -> GeoRecord {
+    static func decode(_ entry: MMDB_entry_s, _ fields: GeoFields = .all) -> GeoRecord {
         var record = GeoRecord()
         var buffer = [CChar](repeating: 0, count: 64)
         let c = cString
@@ -371,12 +396,13 @@ struct TreeWalker {
             guard ok == 1 else { return nil }
             return String(cString: buffer) // NUL-terminated by the shim
         }
-        record.continent = text("continent", "code", nil)
-        record.country = text("country", "iso_code", nil)
-        if let sub = text("subdivisions", "0", "iso_code") {
+        if fields.contains(.continent) { record.continent = text("continent", "code", nil) }
+        if fields.contains(.country) { record.country = text("country", "iso_code", nil) }
+        if fields.contains(.subdivision), let sub = text("subdivisions", "0", "iso_code") {
             record.subdivision = record.country.map { "\($0)-\(sub)" } ?? sub
         }
         var value = 0.0
+        guard fields.contains(.location) else { return record }
         if meridian_mmdb_double(entry, c("location"), c("latitude"), &value) == 1 { record.latitude = value }
         if meridian_mmdb_double(entry, c("location"), c("longitude"), &value) == 1 { record.longitude = value }
         return record

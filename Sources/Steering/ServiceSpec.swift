@@ -139,3 +139,21 @@ public enum AllDown: Sendable, Equatable {
     case addresses([PoolAddress])
     case cname(String)
 }
+
+extension ServiceSpec {
+    /// The database fields this service's policy reads: a build decodes the union over its services
+    /// (see `GeoFields`). Geo maps read the levels they have entries for; `nearest` and `latency` (for
+    /// clients outside the latency table) the coordinates; the other policies nothing.
+    public var geoFields: GeoFields {
+        switch policy {
+        case .geo:
+            var fields: GeoFields = []
+            if !map.continent.isEmpty { fields.insert(.continent) }
+            if !map.country.isEmpty { fields.insert(.country) }
+            if !map.subdivision.isEmpty { fields.insert(.subdivision) }
+            return fields
+        case .nearest, .latency: return .location
+        case .failover, .weighted, .all, .hash: return []
+        }
+    }
+}

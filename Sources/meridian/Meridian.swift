@@ -56,7 +56,8 @@ enum SnapshotBuilder {
         var sources = GeoSources()
         if let path = config.geoDatabase {
             do {
-                sources.database = try GeoDatabase(path: path)
+                let fields = config.services.reduce(into: GeoFields()) { $0.formUnion($1.geoFields) }
+                sources.database = try GeoDatabase(path: path, fields: fields)
             } catch {
                 throw ReloadRefused(description: "\(config.geoDeclaredAt): geo.database: \(error)")
             }
