@@ -218,7 +218,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
                 for (i, address) in addresses.enumerated() {
                     var e: [String: JSONValue] = ["address": .string(address)]
                     if i < service.pools[p].aCount + service.pools[p].aaaaCount {
-                        e["in_answers"] = .bool(snapshot.health.addressUp[s][Int(service.pools[p].weightOffset) + i])
+                        e["in_answers"] = .bool(snapshot.health.isAddressUp(service: s, address: Int(service.pools[p].weightOffset) + i))
                     }
                     if let check = pool.check, let st = states[Endpoint(address: address, check: check)] {
                         e["check"] = .string(check)
@@ -229,10 +229,10 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
                     }
                     endpoints.append(.object(e))
                 }
-                regions.append(["region": .string(pool.region), "up": .bool(snapshot.health.up[s][p]), "endpoints": .array(endpoints)])
+                regions.append(["region": .string(pool.region), "up": .bool(snapshot.health.isUp(service: s, pool: p)), "endpoints": .array(endpoints)])
             }
             services.append(["name": .string(service.spec.name), "policy": .string(service.spec.policy.rawValue),
-                             "degraded": .bool(snapshot.health.degraded[s]), "regions": .array(regions)])
+                             "degraded": .bool(snapshot.health.isDegraded(s)), "regions": .array(regions)])
         }
         let overrides: [JSONValue] = context.publisher.overrides.current
             .sorted { $0.key.description < $1.key.description }
@@ -252,7 +252,7 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
             return (.ok, ["lines": ["\(name) is not a GSLB service: static records, scope 0"]])
         }
         let lines = snapshot.services[index].explain(client: prefix.length == 0 ? nil : prefix, qtype: type == "A" ? 1 : 28,
-                                                     up: snapshot.health.up[index])
+                                                     up: snapshot.health.up(index))
         return (.ok, ["lines": .array((lines + overrideLines(snapshot.services[index])).map(JSONValue.string))])
     }
 

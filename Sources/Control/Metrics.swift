@@ -129,7 +129,7 @@ enum MetricsRenderer {
         family("meridian_region_up", "gauge", "Whether a region (pool) of a service is in answers (1) or withdrawn (0).")
         for (s, service) in snapshot.services.enumerated() {
             for (p, pool) in service.spec.pools.enumerated() {
-                out += "meridian_region_up{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(snapshot.health.up[s][p] ? 1 : 0)\n"
+                out += "meridian_region_up{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(snapshot.health.isUp(service: s, pool: p) ? 1 : 0)\n"
             }
         }
         family("meridian_endpoint_up", "gauge", "Health state of each probed endpoint (1 up, 0 down or unknown).")

@@ -133,10 +133,10 @@ public final class Snapshot: @unchecked Sendable {
     /// Invariant the query path relies on (it reads the health flags unchecked): one row per service,
     /// with one flag per pool and one per address. The health publisher and `allUp` build them so.
     private static func checkShape(_ health: HealthTable, _ services: [CompiledService]) {
-        precondition(health.up.count == services.count && health.addressUp.count == services.count
-                     && health.degraded.count == services.count, "health table rows do not match the services")
+        precondition(health.serviceCount == services.count, "health table rows do not match the services")
         for (i, service) in services.enumerated() {
-            precondition(health.up[i].count == service.pools.count && health.addressUp[i].count == service.weights.count,
+            let lengths = health.rowLengths(i)
+            precondition(lengths.pools == service.pools.count && lengths.addresses == service.weights.count,
                          "health table row \(i) does not match service \(service.spec.name)")
         }
     }
@@ -217,6 +217,7 @@ private func rowStarts<T>(_ rows: [[T]]) -> [Int] {
         starts.append(at)
         at += row.count
     }
+    starts.append(at) // the end of the last row
     return starts
 }
 
@@ -230,23 +231,21 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable {
 /// Health as the data plane sees it, per service: one flag per pool (region) and one per address,
 /// and whether the service is degraded (some region down: `degraded_ttl` applies). Immutable; the
 /// health publisher builds a new table and a new snapshot when a state changes.
+/// Stored once, flat, for the query path (no reference counting per query, see `Snapshot.zoneRefs`):
+/// service s's pool p at `upFlat[upStart[s] + p]`, its address i at
+/// `addressUpFlat[addressUpStart[s] + i]`; each start table has one entry more than there are
+/// services (row s ends where row s + 1 starts). Freed with the table.
 public final class HealthTable: @unchecked Sendable {
-    public let up: [[Bool]]
-    public let addressUp: [[Bool]]
-    public let degraded: [Bool]
-    /// The same flags flat, for the query path (no reference counting per query, see
-    /// `Snapshot.zoneRefs`): service s's pool p at `upFlat[upStart[s] + p]`, its address i at
-    /// `addressUpFlat[addressUpStart[s] + i]`. Immutable; freed with the table.
     let upFlat: UnsafeBufferPointer<Bool>
     let upStart: UnsafeBufferPointer<Int>
     let addressUpFlat: UnsafeBufferPointer<Bool>
     let addressUpStart: UnsafeBufferPointer<Int>
     let degradedFlat: UnsafeBufferPointer<Bool>
 
+    /// `up[s][p]`: pool p of service s answers; `addressUp[s][i]`: address i (in `weights` order);
+    /// `degraded[s]`: some region of service s is down.
     public init(up: [[Bool]], addressUp: [[Bool]], degraded: [Bool]) {
-        self.up = up
-        self.addressUp = addressUp
-        self.degraded = degraded
+        precondition(up.count == degraded.count && addressUp.count == degraded.count, "one health row per service")
         upFlat = UnsafeBufferPointer.frozenCopy(of: Array(up.joined()))
         upStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(up))
         addressUpFlat = UnsafeBufferPointer.frozenCopy(of: Array(addressUp.joined()))
@@ -257,6 +256,18 @@ public final class HealthTable: @unchecked Sendable {
         self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
                   addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
                   degraded: services.map { _ in false })
+    }
+
+    /// Services the table has rows for.
+    public var serviceCount: Int { degradedFlat.count }
+    /// Service s's pool flags (a copy: explain, status).
+    public func up(_ s: Int) -> [Bool] { Array(upFlat[upStart[s]..<upStart[s + 1]]) }
+    public func isUp(service s: Int, pool p: Int) -> Bool { upFlat[upStart[s] + p] }
+    public func isAddressUp(service s: Int, address i: Int) -> Bool { addressUpFlat[addressUpStart[s] + i] }
+    public func isDegraded(_ s: Int) -> Bool { degradedFlat[s] }
+    /// Flags in service s's pool and address rows.
+    func rowLengths(_ s: Int) -> (pools: Int, addresses: Int) {
+        (upStart[s + 1] - upStart[s], addressUpStart[s + 1] - addressUpStart[s])
     }
 
     deinit {

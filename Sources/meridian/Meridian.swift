@@ -294,7 +294,7 @@ struct Explain: ParsableCommand {
             return
         }
         let service = snapshot.services[index]
-        let lines = service.explain(client: prefix.length == 0 ? nil : prefix, qtype: qtype, up: snapshot.health.up[index])
+        let lines = service.explain(client: prefix.length == 0 ? nil : prefix, qtype: qtype, up: snapshot.health.up(index))
         print(lines.joined(separator: "\n"))
     }
 }
