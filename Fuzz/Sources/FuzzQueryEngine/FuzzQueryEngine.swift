@@ -75,10 +75,10 @@ final class Harness {
             let identity = ServerIdentity(version: "meridian-fuzz 1.0", id: "fuzz-1.example",
                                           nsid: Array("fuzz-nsid".utf8))
             // failover's first region is down, so answers there come from the next one (degraded TTL)
-            var health = HealthTable(allUp: services)
-            health = HealthTable(up: services.map { s in s.name == Harness.failoverName ? [false] + [Bool](repeating: true, count: s.pools.count - 1)
-                                                                                      : [Bool](repeating: true, count: s.pools.count) },
-                                 addressUp: health.addressUp, degraded: services.map { $0.name == Harness.failoverName })
+            let health = HealthTable(up: services.map { s in s.name == Harness.failoverName ? [false] + [Bool](repeating: true, count: s.pools.count - 1)
+                                                                                          : [Bool](repeating: true, count: s.pools.count) },
+                                     addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+                                     degraded: services.map { $0.name == Harness.failoverName })
             snapshot = try Snapshot(zones: [zone], services: services, health: health, identity: identity,
                                     udpPayloadSize: udpPayloadSize)
         } catch {
