@@ -59,7 +59,8 @@ public final class GeoDatabase: @unchecked Sendable {
     public let buildEpoch: UInt64
     /// The fields `records` hold (`lookup` from the file, once compile inputs are released, decodes all).
     public let fields: GeoFields
-    /// The distinct data records the partitions' keys index (133,652 for GeoLite2-City, ~10 MB).
+    /// The distinct data records the partitions' keys index, with `fields` only (GeoLite2-City:
+    /// 133,652 with every field, ~10 MB; 8 with continents only).
     /// Needed only while services compile; emptied by `releaseCompileInputs()`.
     public private(set) var records: [GeoRecord]
     /// The open database (memory-mapped; pages are resident only when read): `lookup` uses it once the
