@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Steering", targets: ["Steering"]),
         .library(name: "Geo", targets: ["Geo"]),
         .library(name: "SourceFiles", targets: ["SourceFiles"]),
+        .library(name: "Config", targets: ["Config"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

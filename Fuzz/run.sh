@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# libFuzzer harness for the packet parser + query engine (Fuzz/Sources/FuzzQueryEngine).
+# libFuzzer harnesses (Fuzz/Sources): FuzzQueryEngine (the packet parser + query engine) and
+# FuzzLoaders (zone files, the YAML config, the CSV region/latency tables; $MERIDIAN_FUZZ_LOADER).
+# Targets: query-engine, zone, config, tables; each has a corpus in Tests/FuzzCorpus/<target>/ and
+# past crashes in Tests/FuzzCorpus/regressions/ (query-engine) or regressions-<target>/.
 #
-#   Fuzz/run.sh build            build the fuzzer (release, -sanitize=fuzzer,address) into Fuzz/.build-fuzz
-#   Fuzz/run.sh fuzz SECONDS     fuzz for SECONDS on a copy of the corpus in /tmp; crash inputs go to
-#                                fuzz-artifacts/ at the repository root; prints libFuzzer's final stats
-#   Fuzz/run.sh replay           run every input in Tests/FuzzCorpus/query-engine/ and
-#                                Tests/FuzzCorpus/regressions/ once (no fuzzing); non-zero on any crash
+#   Fuzz/run.sh build                  build both fuzzers (release, -sanitize=fuzzer,address) into Fuzz/.build-fuzz
+#   Fuzz/run.sh fuzz SECONDS [TARGET]  fuzz TARGET (default query-engine) for SECONDS on a copy of its
+#                                      corpus in /tmp; crash inputs go to fuzz-artifacts/ at the
+#                                      repository root; prints libFuzzer's final stats
+#   Fuzz/run.sh replay                 run every corpus and regression input of every target once (no
+#                                      fuzzing); non-zero on any crash
 #
 # `make test` runs `Fuzz/run.sh build && Fuzz/run.sh replay`.
 set -euo pipefail
@@ -13,12 +17,22 @@ set -euo pipefail
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
 SCRATCH="$FUZZ_DIR/.build-fuzz"
-TARGET=FuzzQueryEngine
-BIN="$SCRATCH/release/$TARGET"
-CORPUS="$ROOT/Tests/FuzzCorpus/query-engine"
-REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions"
 ARTIFACTS="$ROOT/fuzz-artifacts"
-MAX_LEN=4096
+TARGETS="query-engine zone config tables"
+
+# Sets PRODUCT, BIN, CORPUS, REGRESSIONS, MAX_LEN and exports MERIDIAN_FUZZ_LOADER for target $1.
+use_target() {
+    case "$1" in
+        query-engine)
+            PRODUCT=FuzzQueryEngine; CORPUS="$ROOT/Tests/FuzzCorpus/query-engine"
+            REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions"; MAX_LEN=4096; unset MERIDIAN_FUZZ_LOADER ;;
+        zone|config|tables)
+            PRODUCT=FuzzLoaders; CORPUS="$ROOT/Tests/FuzzCorpus/$1"
+            REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-$1"; MAX_LEN=65536; export MERIDIAN_FUZZ_LOADER="$1" ;;
+        *) echo "run.sh: unknown target '$1' (one of: $TARGETS)" >&2; exit 2 ;;
+    esac
+    BIN="$SCRATCH/release/$PRODUCT"
+}
 
 # Symbolized ASan reports; leaks are real findings too (the query path must not allocate).
 if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v llvm-symbolizer >/dev/null 2>&1; then
@@ -27,7 +41,7 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:symbolize=1}"
 
 usage() {
-    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -51,14 +65,18 @@ cmd_build() {
     cd "$FUZZ_DIR"
     # SwiftPM links executables on Linux with --defsym main=<Target>_main; the target defines that
     # symbol and hands over to LLVMFuzzerRunDriver (see Sources/CFuzzerDriver).
-    swift build -c release \
-        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
-        --scratch-path "$SCRATCH" --product "$TARGET"
-    echo "built $BIN"
+    local product
+    for product in FuzzQueryEngine FuzzLoaders; do
+        swift build -c release \
+            -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
+            --scratch-path "$SCRATCH" --product "$product"
+        echo "built $SCRATCH/release/$product"
+    done
 }
 
 cmd_fuzz() {
     local seconds="${1:-}"
+    use_target "${2:-query-engine}"
     case "$seconds" in
         ''|*[!0-9]*) echo "run.sh fuzz: SECONDS must be a whole number" >&2; exit 2 ;;
     esac
@@ -68,7 +86,7 @@ cmd_fuzz() {
     mkdir -p "$work/corpus" "$ARTIFACTS"
     while IFS= read -r f; do cp "$f" "$work/corpus/"; done < <(inputs)
     local log="$work/fuzz.log"
-    echo "fuzzing $TARGET for ${seconds}s: corpus $work/corpus, log $log, artifacts $ARTIFACTS/"
+    echo "fuzzing ${2:-query-engine} ($PRODUCT) for ${seconds}s: corpus $work/corpus, log $log, artifacts $ARTIFACTS/"
     local rc=0
     "$BIN" "$work/corpus" \
         -max_total_time="$seconds" -max_len="$MAX_LEN" -timeout=10 -rss_limit_mb=4096 \
@@ -85,28 +103,40 @@ cmd_fuzz() {
     return "$rc"
 }
 
-cmd_replay() {
+# Replays every input of the current target once; adds to REPLAYED.
+replay_target() {
     need_binary
     local files=()
     while IFS= read -r f; do files+=("$f"); done < <(inputs)
     if [ "${#files[@]}" -eq 0 ]; then
-        echo "run.sh replay: no inputs found under $ROOT/Tests/FuzzCorpus" >&2
+        echo "run.sh replay: no inputs found under $CORPUS" >&2
         exit 1
     fi
     local log rc=0
     log="$(mktemp /tmp/meridian-fuzz-replay.XXXXXX)"
     # Given files (not directories), libFuzzer runs each once and stops at the first crash.
-    "$BIN" -max_len="$MAX_LEN" -timeout=10 "${files[@]}" >"$log" 2>&1 || rc=$?
+    "$BIN" -max_len="$MAX_LEN" -timeout=10 -rss_limit_mb=4096 "${files[@]}" >"$log" 2>&1 || rc=$?
     local ran
     ran="$(grep -c '^Executed ' "$log" || true)"
     if [ "$rc" -ne 0 ] || [ "$ran" -ne "${#files[@]}" ]; then
         cat "$log" >&2
-        echo "fuzz replay: FAILED (exit $rc, ran $ran of ${#files[@]} inputs)" >&2
+        echo "fuzz replay: FAILED for $1 (exit $rc, ran $ran of ${#files[@]} inputs)" >&2
         rm -f "$log"
         exit 1
     fi
     rm -f "$log"
-    echo "fuzz replay: ${#files[@]} inputs replayed, 0 crashes"
+    echo "fuzz replay: $1: ${#files[@]} inputs replayed, 0 crashes"
+    REPLAYED=$((REPLAYED + ${#files[@]}))
+}
+
+cmd_replay() {
+    REPLAYED=0
+    local t
+    for t in $TARGETS; do
+        use_target "$t"
+        replay_target "$t"
+    done
+    echo "fuzz replay: $REPLAYED inputs replayed, 0 crashes"
 }
 
 case "${1:-}" in

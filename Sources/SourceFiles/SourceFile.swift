@@ -8,14 +8,24 @@ import Darwin
 
 /// Reads the operator's files whole, without Foundation (zone files, CIDR and latency tables).
 public enum SourceFile {
-    /// The file's bytes, or a `SourceProblem` "cannot open" with the system's reason.
+    /// The file's bytes, or a `SourceProblem` "cannot open" with the system's reason. A directory, a
+    /// device, or a name with a NUL in it, is refused (fopen would open the directory, or the name up to
+    /// the NUL, and a directory's end offset is no size: found by fuzzing `$INCLUDE`; a device such as
+    /// /dev/zero never ends). A pipe (`<(...)`) is read to its end.
     public static func readAll(_ path: String) throws -> [UInt8] {
+        guard !path.utf8.contains(0) else { throw SourceProblem(file: path, reason: "cannot open: the name contains a NUL octet") }
         guard let fp = fopen(path, "r") else {
             throw SourceProblem(file: path, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { fclose(fp) }
-        var size = 0
-        if fseek(fp, 0, SEEK_END) == 0 { size = max(ftell(fp), 0); rewind(fp) }
+        var info = stat()
+        guard fstat(fileno(fp), &info) == 0 else {
+            throw SourceProblem(file: path, reason: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        let mode = info.st_mode & S_IFMT
+        guard mode != S_IFDIR else { throw SourceProblem(file: path, reason: "cannot open: is a directory") }
+        guard mode != S_IFCHR && mode != S_IFBLK else { throw SourceProblem(file: path, reason: "cannot open: is a device") }
+        let size = mode == S_IFREG ? max(Int(info.st_size), 0) : 0
         var bytes = [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
             initialized = size > 0 ? fread(out.baseAddress, 1, size, fp) : 0
         }
@@ -26,6 +36,7 @@ public enum SourceFile {
             if n <= 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
+        guard ferror(fp) == 0 else { throw SourceProblem(file: path, reason: "cannot read: \(String(cString: strerror(errno)))") }
         return bytes
     }
 }

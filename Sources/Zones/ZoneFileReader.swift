@@ -255,10 +255,17 @@ public enum ZoneFileReader {
         guard status == LDNS_STATUS_OK else {
             throw ZoneError(file: file, line: line, reason: String(cString: ldns_get_errorstr_by_id(status)))
         }
+        // ldns reads TYPEnnnn / CLASSnnnn (RFC 3597 §5) without checking that nnnn fits in 16 bits
+        // (found by fuzzing: TYPE97614 trapped the conversion below).
+        guard let type = UInt16(exactly: ldns_rr_get_type(rr).rawValue) else {
+            throw ZoneError(file: file, line: line, reason: "type TYPE\(ldns_rr_get_type(rr).rawValue) is out of range (0-65535)")
+        }
+        guard let rrClass = UInt16(exactly: ldns_rr_get_class(rr).rawValue) else {
+            throw ZoneError(file: file, line: line, reason: "class CLASS\(ldns_rr_get_class(rr).rawValue) is out of range (0-65535)")
+        }
         let length = ldns_buffer_position(wire)
         guard length <= 65535, batch.append(owner: ldns_rdf_data(ownerRDF), ownerLength: ldns_rdf_size(ownerRDF),
-                                            type: UInt16(ldns_rr_get_type(rr).rawValue),
-                                            rrClass: UInt16(ldns_rr_get_class(rr).rawValue), ttl: ldns_rr_ttl(rr),
+                                            type: type, rrClass: rrClass, ttl: ldns_rr_ttl(rr),
                                             rdata: ldns_buffer_begin(wire), rdataLength: length, file: fileIndex, line: line) else {
             throw ZoneError(file: file, line: line, reason: "RDATA longer than 65535 octets")
         }

@@ -31,4 +31,25 @@ final class SourceFilesTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix(path + ".missing: cannot open: "), "\(error)")
         }
     }
+
+    /// A directory (fopen opens one; its end offset is no size), a device (/dev/zero never ends) and a
+    /// name with a NUL in it are refused; a pipe is read to its end.
+    func testReadAllRefusesDirectoriesAndNULNames() throws {
+        XCTAssertThrowsError(try SourceFile.readAll(NSTemporaryDirectory())) { error in
+            XCTAssertTrue("\(error)".hasSuffix("cannot open: is a directory"), "\(error)")
+        }
+        XCTAssertThrowsError(try SourceFile.readAll(NSTemporaryDirectory() + "/\u{0},x.zone")) { error in
+            XCTAssertTrue("\(error)".hasSuffix("the name contains a NUL octet"), "\(error)")
+        }
+        XCTAssertThrowsError(try SourceFile.readAll("/dev/zero")) { error in
+            XCTAssertTrue("\(error)".hasSuffix("cannot open: is a device"), "\(error)")
+        }
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let text = Array(String(repeating: "piped line\n", count: 2_000).utf8) // within the pipe's buffer
+        XCTAssertEqual(text.withUnsafeBytes { write(fds[1], $0.baseAddress!, $0.count) }, text.count)
+        close(fds[1])
+        defer { close(fds[0]) }
+        XCTAssertEqual(try SourceFile.readAll("/dev/fd/\(fds[0])"), text)
+    }
 }

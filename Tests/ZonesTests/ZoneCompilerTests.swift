@@ -129,6 +129,36 @@ final class ZoneCompilerTests: XCTestCase {
         }
     }
 
+    /// `$INCLUDE` of a directory (here by a name that ends in a NUL octet, as the fuzzer wrote it, so
+    /// that fopen saw only the directory) is a load error, not a crash.
+    func testIncludeOfADirectoryIsRefused() {
+        let dir = TempDir()
+        let main = dir.write("main.zone", Self.header + "\n$INCLUDE inc\n")
+        dir.write("inc/part.zone", "ok IN A 192.0.2.1\n")
+        XCTAssertThrowsError(try ZoneCompiler.load(path: main, origin: "example.test.")) { error in
+            XCTAssertEqual(error as? ZoneError, ZoneError(file: dir.path("inc"), reason: "cannot open: is a directory"))
+        }
+        let nul = dir.write("nul.zone", Self.header + "\n$INCLUDE \u{0},x.zone\n")
+        XCTAssertThrowsError(try ZoneCompiler.load(path: nul, origin: "example.test.")) { error in
+            XCTAssertTrue("\(error)".contains("NUL"), "\(error)")
+        }
+    }
+
+    /// RFC 3597 TYPEnnnn / CLASSnnnn beyond 16 bits (ldns accepts them) are load errors on their line,
+    /// not a trap; TYPE65535 is the largest that loads.
+    func testGenericTypeAndClassOutOfRange() {
+        let dir = TempDir()
+        for (text, reason) in [("x TYPE97614 \\# 4 0A000001", "type TYPE97614 is out of range (0-65535)"),
+                               ("x CLASS70000 TYPE1 \\# 4 0A000001", "class CLASS70000 is out of range (0-65535)")] {
+            let path = dir.write("zone-\(reason.prefix(4)).zone", Self.header + "\nns1 A 192.0.2.1\n" + text + "\n")
+            XCTAssertThrowsError(try ZoneCompiler.load(path: path, origin: "example.test.")) { error in
+                XCTAssertEqual(error as? ZoneError, ZoneError(file: path, line: 6, reason: reason))
+            }
+        }
+        let ok = dir.write("ok.zone", Self.header + "\nns1 A 192.0.2.1\nx TYPE65535 \\# 4 0A000001\n")
+        XCTAssertNoThrow(try ZoneCompiler.load(path: ok, origin: "example.test."))
+    }
+
     static let structureZone = """
         $ORIGIN example.test.
         $TTL 600
