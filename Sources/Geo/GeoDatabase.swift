@@ -253,6 +253,7 @@ struct TreeWalker {
     var recordIndex = OffsetTable() // data-section offset -> record index
     var interned: [RawGeoFields: Int32] = [:]
     var lastOffset = UInt32.max // no entry's offset (see OffsetTable)
+    var visited = 0 // search nodes walked (bounded: see `walk`)
     var lastKey: Int32 = -1
 
     init(mmdb: UnsafeMutablePointer<MMDB_s>, fields: GeoFields) {
@@ -295,6 +296,14 @@ struct TreeWalker {
     /// Recursion depth is bounded by the address width (<= 128).
     private mutating func walk(_ node: UInt32, depth: Int, prefix: UInt128, width: Int, ipv4Node: UInt32?,
                                into out: inout PrefixPartition) throws {
+        // A search tree visits each node once (the IPv4 subtree's aliases are not followed). Nodes that
+        // point back up (a zero-filled tree: every record is node 0) would make the walk exponential in
+        // the depth, so more visits than twice the node count mean a corrupt file.
+        visited += 1
+        guard visited <= 2 * Int(nodeCount) + 256 else {
+            throw GeoError(file: String(cString: mmdb.pointee.filename),
+                           reason: "corrupt search tree: nodes are reached more than once (\(nodeCount) nodes)")
+        }
         let n = try read(node)
         let bit = UInt128(1) << UInt128(width - depth - 1)
         try visit(n.left_record_type, n.left_record, n.left_record_entry, depth: depth + 1, start: prefix,
@@ -316,8 +325,11 @@ struct TreeWalker {
             }
         case MMDB_RECORD_TYPE_DATA:
             out.append(start: start, key: try recordKey(entry))
-        default: // EMPTY: not in the database
+        case MMDB_RECORD_TYPE_EMPTY: // not in the database
             out.append(start: start, key: -1)
+        default: // INVALID: a pointer to node 0 or into the separator (a zero-filled or cut tree)
+            throw GeoError(file: String(cString: mmdb.pointee.filename),
+                           reason: "corrupt search tree: an invalid record (\(record)) below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))/\(depth)")
         }
     }
 

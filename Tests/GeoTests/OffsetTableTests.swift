@@ -56,3 +56,56 @@ final class RawGeoFieldsTests: XCTestCase {
         XCTAssertEqual(Set(db.records).count, db.records.count)
     }
 }
+
+/// A corrupt search tree is a load error, not a walk without end nor networks silently missing: a
+/// tree whose nodes point back up (here every record points at node 1) would otherwise be walked
+/// 2^32 times, and a record libmaxminddb calls invalid (a pointer to node 0, as in a zero-filled tree)
+/// was read as "not in the database".
+final class CorruptSearchTreeTests: XCTestCase {
+    /// The MaxMind DB data format (spec §"Output Data Section"): control byte type << 5 | size;
+    /// types above 7 are "extended" (type 0, then type - 7 in the next byte).
+    static func field(_ type: UInt8, _ size: Int, _ payload: [UInt8] = []) -> [UInt8] {
+        type <= 7 ? [type << 5 | UInt8(size)] + payload : [UInt8(size), type - 7] + payload
+    }
+    static func string(_ s: String) -> [UInt8] { field(2, s.utf8.count, Array(s.utf8)) }
+    static func uint(_ type: UInt8, _ v: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var x = v
+        while x > 0 { bytes.insert(UInt8(x & 0xFF), at: 0); x >>= 8 }
+        return field(type, bytes.count, bytes)
+    }
+
+    /// A one-network-per-node IPv4 database whose tree is `tree` (24-bit records, 6 octets a node).
+    static func database(tree: [UInt8], nodeCount: UInt64) -> String {
+        var metadata: [UInt8] = field(7, 9) // map of 9 pairs
+        metadata += string("node_count") + uint(6, nodeCount)
+        metadata += string("record_size") + uint(5, 24)
+        metadata += string("ip_version") + uint(5, 4)
+        metadata += string("database_type") + string("Corrupt-Test")
+        metadata += string("languages") + field(11, 0)
+        metadata += string("binary_format_major_version") + uint(5, 2)
+        metadata += string("binary_format_minor_version") + uint(5, 0)
+        metadata += string("build_epoch") + uint(9, 1)
+        metadata += string("description") + field(7, 0)
+        let file = tree + [UInt8](repeating: 0, count: 16) + [0xAB, 0xCD, 0xEF] + Array("MaxMind.com".utf8) + metadata
+        let path = NSTemporaryDirectory() + "/meridian-corrupt-\(getpid())-\(tree.hashValue).mmdb"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(file)))
+        return path
+    }
+
+    func testTreeThatPointsBackUpIsRefused() throws {
+        let path = Self.database(tree: [UInt8]((0..<4).flatMap { _ in [0, 0, 1, 0, 0, 1] as [UInt8] }), nodeCount: 4)
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
+            XCTAssertTrue("\(error)".contains("corrupt search tree: nodes are reached more than once"), "\(error)")
+        }
+    }
+
+    func testZeroFilledTreeIsRefused() throws {
+        let path = Self.database(tree: [UInt8](repeating: 0, count: 4 * 6), nodeCount: 4)
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
+            XCTAssertTrue("\(error)".contains("corrupt search tree: an invalid record"), "\(error)")
+        }
+    }
+}
