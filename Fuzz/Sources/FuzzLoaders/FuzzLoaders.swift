@@ -137,28 +137,18 @@ final class LoaderHarness {
     }
 }
 
-nonisolated(unsafe) var harness: LoaderHarness?
+/// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
+nonisolated(unsafe) let harness = LoaderHarness()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let h: LoaderHarness
-    if let existing = harness {
-        h = existing
-    } else {
-        h = LoaderHarness()
-        harness = h
-    }
-    h.run(UnsafeRawBufferPointer(start: data, count: size))
+    harness.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
 
-/// SwiftPM links executables on Linux with `--defsym main=FuzzLoaders_main`, so this replaces
-/// libFuzzer's main(); it runs libFuzzer with the same command line (flags, corpus dirs, files).
+/// SwiftPM links executables on Linux with `--defsym main=FuzzLoaders_main`, so this replaces libFuzzer's
+/// main() (see Sources/CFuzzerDriver).
 @_cdecl("FuzzLoaders_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-        fuzz(data!, size)
-    }
+    meridian_fuzzer_main(argc, argv)
 }

@@ -190,28 +190,18 @@ final class Harness {
     }
 }
 
-nonisolated(unsafe) var harness: Harness?
+/// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
+nonisolated(unsafe) let harness = Harness()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let h: Harness
-    if let existing = harness {
-        h = existing
-    } else {
-        h = Harness()
-        harness = h
-    }
-    h.run(UnsafeRawBufferPointer(start: data, count: size))
+    harness.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
 
-/// SwiftPM links executables on Linux with `--defsym main=FuzzQueryEngine_main`, so this replaces
-/// libFuzzer's main(); it runs libFuzzer with the same command line (flags, corpus dirs, files).
+/// SwiftPM links executables on Linux with `--defsym main=FuzzQueryEngine_main`, so this replaces libFuzzer's
+/// main() (see Sources/CFuzzerDriver).
 @_cdecl("FuzzQueryEngine_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-        fuzz(data!, size)
-    }
+    meridian_fuzzer_main(argc, argv)
 }

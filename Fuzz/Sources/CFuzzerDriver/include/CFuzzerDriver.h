@@ -8,4 +8,13 @@
 
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 
+/* Defined by each fuzz target (@_cdecl("LLVMFuzzerTestOneInput")). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What every target's <Target>_main does: run libFuzzer on the target's LLVMFuzzerTestOneInput with
+   the process's own command line (flags, corpus directories, files). */
+static inline int meridian_fuzzer_main(int argc, char **argv) {
+    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput);
+}
+
 #endif
