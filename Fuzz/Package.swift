@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
-// libFuzzer targets for Meridian (FuzzQueryEngine: packets; FuzzLoaders: zone files, config, CSV tables), kept apart from the main package so that the sanitizer flags
+// libFuzzer targets for Meridian (FuzzQueryEngine: packets; FuzzLoaders: zone files, config, CSV tables, .mmdb), kept apart from the main package so that the sanitizer flags
 // (-sanitize=fuzzer,address) never reach the server build. See Fuzz/run.sh and DESIGN.md §7.
 //
 //   Fuzz/run.sh build            # release build with libFuzzer + ASan
-//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables) on a copy of its corpus
+//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables, mmdb) on a copy of its corpus
 //   Fuzz/run.sh replay           # run every corpus and regression input once (used by `make test`)
 import PackageDescription
 

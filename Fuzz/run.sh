@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # libFuzzer harnesses (Fuzz/Sources): FuzzQueryEngine (the packet parser + query engine) and
-# FuzzLoaders (zone files, the YAML config, the CSV region/latency tables; $MERIDIAN_FUZZ_LOADER).
-# Targets: query-engine, zone, config, tables; each has a corpus in Tests/FuzzCorpus/<target>/ and
-# past crashes in Tests/FuzzCorpus/regressions/ (query-engine) or regressions-<target>/.
+# FuzzLoaders (zone files, the YAML config, the CSV region/latency tables, .mmdb databases;
+# $MERIDIAN_FUZZ_LOADER). Targets: query-engine, zone, config, tables, mmdb; each has a corpus in
+# Tests/FuzzCorpus/<target>/ and past crashes in Tests/FuzzCorpus/regressions/ (query-engine) or
+# regressions-<target>/. The mmdb seeds are written by Fuzz/make-mmdb-seeds.py.
 #
 #   Fuzz/run.sh build                  build both fuzzers (release, -sanitize=fuzzer,address) into Fuzz/.build-fuzz
 #   Fuzz/run.sh fuzz SECONDS [TARGET]  fuzz TARGET (default query-engine) for SECONDS on a copy of its
@@ -18,7 +19,7 @@ FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
 SCRATCH="$FUZZ_DIR/.build-fuzz"
 ARTIFACTS="$ROOT/fuzz-artifacts"
-TARGETS="query-engine zone config tables"
+TARGETS="query-engine zone config tables mmdb"
 
 # Sets PRODUCT, BIN, CORPUS, REGRESSIONS, MAX_LEN and exports MERIDIAN_FUZZ_LOADER for target $1.
 use_target() {
@@ -26,7 +27,7 @@ use_target() {
         query-engine)
             PRODUCT=FuzzQueryEngine; CORPUS="$ROOT/Tests/FuzzCorpus/query-engine"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions"; MAX_LEN=4096; unset MERIDIAN_FUZZ_LOADER ;;
-        zone|config|tables)
+        zone|config|tables|mmdb)
             PRODUCT=FuzzLoaders; CORPUS="$ROOT/Tests/FuzzCorpus/$1"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-$1"; MAX_LEN=65536; export MERIDIAN_FUZZ_LOADER="$1" ;;
         *) echo "run.sh: unknown target '$1' (one of: $TARGETS)" >&2; exit 2 ;;
@@ -39,6 +40,10 @@ if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v llvm-symbolizer >/dev/null 2
     export ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer)"
 fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:symbolize=1}"
+# A Swift trap goes to libFuzzer as the crash it is; the Swift runtime's backtracer would read the
+# crashed process's memory first and ASan would report that read instead.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$FUZZ_DIR/lsan.supp:print_suppressions=0}"
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 usage() {
     sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2

@@ -40,5 +40,6 @@ static inline void meridian_mmdb_close(MMDB_s *mmdb) {
 
 static inline int meridian_mmdb_ip_version(const MMDB_s *mmdb) { return (int)mmdb->metadata.ip_version; }
 static inline uint32_t meridian_mmdb_node_count(const MMDB_s *mmdb) { return mmdb->metadata.node_count; }
+static inline uint32_t meridian_mmdb_data_section_size(const MMDB_s *mmdb) { return mmdb->data_section_size; }
 static inline const char *meridian_mmdb_type(const MMDB_s *mmdb) { return mmdb->metadata.database_type; }
 static inline uint64_t meridian_mmdb_build_epoch(const MMDB_s *mmdb) { return mmdb->metadata.build_epoch; }

@@ -91,10 +91,15 @@ public final class GeoDatabase: @unchecked Sendable {
             if fields.isEmpty {
                 // no policy reads the database: nothing to compile from it
             } else if ipVersion == 6 {
-                let v4Start = try walker.followZeros(96)
-                v4 = try v4Start.map { try walker.partition(root: $0, width: 32, ipv4Node: nil) }
-                    ?? PrefixPartition(width: 32, key: -1)
-                v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
+                switch try walker.followZeros(96) {
+                case let .node(v4Start):
+                    v4 = try walker.partition(root: v4Start, width: 32, ipv4Node: nil)
+                    v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
+                case let .leaf(key):
+                    // a network of ::/96 or wider holds all of IPv4 (libmaxminddb's IPv4 lookups stop there too)
+                    v4 = PrefixPartition(width: 32, key: key)
+                    v6 = try walker.partition(root: 0, width: 128, ipv4Node: nil)
+                }
             } else {
                 v4 = try walker.partition(root: 0, width: 32, ipv4Node: nil)
             }
@@ -248,6 +253,7 @@ struct RawGeoFields: Hashable {
 struct TreeWalker {
     let mmdb: UnsafeMutablePointer<MMDB_s>
     let nodeCount: UInt32
+    let dataSectionSize: UInt32
     let fields: GeoFields
     var records: [GeoRecord] = []
     var recordIndex = OffsetTable() // data-section offset -> record index
@@ -260,6 +266,7 @@ struct TreeWalker {
         self.mmdb = mmdb
         self.fields = fields
         nodeCount = meridian_mmdb_node_count(mmdb)
+        dataSectionSize = meridian_mmdb_data_section_size(mmdb)
     }
 
     func read(_ node: UInt32) throws -> MMDB_search_node_s {
@@ -271,15 +278,24 @@ struct TreeWalker {
         return n
     }
 
-    /// Follows `count` left branches from the root: the IPv4 subtree of an IPv6 database (::/96).
-    func followZeros(_ count: Int) throws -> UInt32? {
+    /// Where `count` left branches from the root lead: the IPv4 subtree of an IPv6 database (::/96),
+    /// or the network (a record key, -1 for none) that holds ::/96 when the tree ends above it.
+    enum ZerosEnd { case node(UInt32), leaf(Int32) }
+
+    mutating func followZeros(_ count: Int) throws -> ZerosEnd {
         var node: UInt32 = 0
-        for _ in 0..<count {
+        for depth in 0..<count {
             let n = try read(node)
-            guard Int32(n.left_record_type) == MMDB_RECORD_TYPE_SEARCH_NODE else { return nil }
-            node = UInt32(n.left_record)
+            switch Int32(n.left_record_type) {
+            case MMDB_RECORD_TYPE_SEARCH_NODE: node = UInt32(n.left_record)
+            case MMDB_RECORD_TYPE_DATA: return .leaf(try recordKey(n.left_record_entry))
+            case MMDB_RECORD_TYPE_EMPTY: return .leaf(-1)
+            default:
+                throw GeoError(file: String(cString: mmdb.pointee.filename),
+                               reason: "corrupt search tree: an invalid record (\(n.left_record)) below ::/\(depth + 1)")
+            }
         }
-        return node
+        return .node(node)
     }
 
     /// `ipv4Node`: in an IPv6 tree, the IPv4 subtree's node (reached at ::/96). Where the walk reaches
@@ -319,7 +335,10 @@ struct TreeWalker {
             if UInt32(record) == ipv4Node, depth <= width - 32 {
                 out.append(start: start, key: PrefixPartition.aliasKey(shift: width - 32 - depth))
             } else if depth >= width {
-                out.append(start: start, key: -1)
+                // a node below the last address bit: libmaxminddb's lookup runs out of bits there and
+                // returns the node number as if it were a data offset (garbage), so refuse the file
+                throw GeoError(file: String(cString: mmdb.pointee.filename),
+                               reason: "corrupt search tree: deeper than \(width) bits below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))")
             } else {
                 try walk(UInt32(record), depth: depth, prefix: start, width: width, ipv4Node: ipv4Node, into: &out)
             }
@@ -336,6 +355,13 @@ struct TreeWalker {
     /// The record index for a data entry, decoding each distinct data offset once. Neighbouring
     /// leaves often share an entry (31 % of GeoLite2-City's 3.4 million), so the last one is kept.
     mutating func recordKey(_ entry: MMDB_entry_s) throws -> Int32 {
+        // libmaxminddb calls a record that points into the 16-octet separator a data record too, with
+        // an offset below the data section (as UInt32: 2^32 - 16 and up); its lookups then decode
+        // garbage. Invariant below: offsets lie within the data section (so never `UInt32.max`).
+        guard entry.offset < dataSectionSize else {
+            throw GeoError(file: String(cString: mmdb.pointee.filename),
+                           reason: "corrupt search tree: a record points outside the data section (offset \(Int32(bitPattern: entry.offset)))")
+        }
         if entry.offset == lastOffset { return lastKey }
         let key: Int32
         if let k = recordIndex.value(for: entry.offset) {

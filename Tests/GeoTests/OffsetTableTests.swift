@@ -58,9 +58,9 @@ final class RawGeoFieldsTests: XCTestCase {
 }
 
 /// A corrupt search tree is a load error, not a walk without end nor networks silently missing: a
-/// tree whose nodes point back up (here every record points at node 1) would otherwise be walked
-/// 2^32 times, and a record libmaxminddb calls invalid (a pointer to node 0, as in a zero-filled tree)
-/// was read as "not in the database".
+/// tree whose nodes point back up or are shared would otherwise be walked up to 2^32 times, a record
+/// libmaxminddb calls invalid (a pointer to node 0, as in a zero-filled tree) was read as "not in the
+/// database", and so was a path deeper than the address.
 final class CorruptSearchTreeTests: XCTestCase {
     /// The MaxMind DB data format (spec §"Output Data Section"): control byte type << 5 | size;
     /// types above 7 are "extended" (type 0, then type - 7 in the next byte).
@@ -75,29 +75,100 @@ final class CorruptSearchTreeTests: XCTestCase {
         return field(type, bytes.count, bytes)
     }
 
-    /// A one-network-per-node IPv4 database whose tree is `tree` (24-bit records, 6 octets a node).
-    static func database(tree: [UInt8], nodeCount: UInt64) -> String {
+    /// A database whose tree is `tree` (24-bit records, 6 octets a node) and data section `data`.
+    static func database(tree: [UInt8], nodeCount: UInt64, ipVersion: UInt64 = 4, data: [UInt8] = []) -> String {
         var metadata: [UInt8] = field(7, 9) // map of 9 pairs
         metadata += string("node_count") + uint(6, nodeCount)
         metadata += string("record_size") + uint(5, 24)
-        metadata += string("ip_version") + uint(5, 4)
+        metadata += string("ip_version") + uint(5, ipVersion)
         metadata += string("database_type") + string("Corrupt-Test")
         metadata += string("languages") + field(11, 0)
         metadata += string("binary_format_major_version") + uint(5, 2)
         metadata += string("binary_format_minor_version") + uint(5, 0)
         metadata += string("build_epoch") + uint(9, 1)
         metadata += string("description") + field(7, 0)
-        let file = tree + [UInt8](repeating: 0, count: 16) + [0xAB, 0xCD, 0xEF] + Array("MaxMind.com".utf8) + metadata
+        let file = tree + [UInt8](repeating: 0, count: 16) + data + [0xAB, 0xCD, 0xEF] + Array("MaxMind.com".utf8) + metadata
         let path = NSTemporaryDirectory() + "/meridian-corrupt-\(getpid())-\(tree.hashValue).mmdb"
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(file)))
         return path
     }
 
     func testTreeThatPointsBackUpIsRefused() throws {
+        // every record points at node 1: the leftmost path runs past the 32nd bit at once
         let path = Self.database(tree: [UInt8]((0..<4).flatMap { _ in [0, 0, 1, 0, 0, 1] as [UInt8] }), nodeCount: 4)
         defer { unlink(path) }
         XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
+            XCTAssertTrue("\(error)".contains("corrupt search tree: deeper than 32 bits"), "\(error)")
+        }
+    }
+
+    /// Node i's two records both point at node i + 1 (12 nodes, no cycle, no path deeper than 12
+    /// bits): a walk would visit 2^12 nodes, and 2^32 with 32 of them; more than twice the node count
+    /// is refused.
+    func testTreeWhoseNodesAreSharedIsRefused() throws {
+        let nodes = 12
+        func record(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        var tree: [UInt8] = []
+        for i in 0..<nodes {
+            let child = i < nodes - 1 ? i + 1 : nodes
+            tree += record(child) + record(child)
+        }
+        let path = Self.database(tree: tree, nodeCount: UInt64(nodes))
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
             XCTAssertTrue("\(error)".contains("corrupt search tree: nodes are reached more than once"), "\(error)")
+        }
+    }
+
+    /// A chain of 34 nodes down the left edge: the 33rd address bit still meets a search node, where
+    /// libmaxminddb would hand out node 33 as a data offset. (Before, 0.0.0.0/32 was "not found".)
+    func testTreeDeeperThanTheAddressIsRefused() throws {
+        let nodes = 34
+        func record(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        var tree: [UInt8] = []
+        for i in 0..<nodes { tree += record(i < nodes - 1 ? i + 1 : nodes) + record(nodes) }
+        let path = Self.database(tree: tree, nodeCount: UInt64(nodes))
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
+            XCTAssertTrue("\(error)".contains("corrupt search tree: deeper than 32 bits below 0.0.0.0"), "\(error)")
+        }
+        // one node fewer is a sound tree: 0.0.0.0/32 is the last left leaf
+        var sound: [UInt8] = []
+        for i in 0..<(nodes - 2) { sound += record(i < nodes - 3 ? i + 1 : nodes - 2) + record(nodes - 2) }
+        let soundPath = Self.database(tree: sound, nodeCount: UInt64(nodes - 2))
+        defer { unlink(soundPath) }
+        XCTAssertNoThrow(try GeoDatabase(path: soundPath, fields: [.continent]))
+    }
+
+    /// An IPv6 tree whose root's left record is a network (::/1): IPv4 lookups reach it before the
+    /// 96th bit, and libmaxminddb answers every IPv4 address with it. (Before, IPv4 was "not found".)
+    func testNetworkAboveTheIPv4SubtreeHoldsAllOfIPv4() throws {
+        let data = Self.field(7, 1) + Self.string("continent") + Self.field(7, 1) + Self.string("code") + Self.string("EU")
+        // one node: left = data at offset 0 (node count + 16), right = empty (the node count)
+        let path = Self.database(tree: [0, 0, 17, 0, 0, 1], nodeCount: 1, ipVersion: 6, data: data)
+        defer { unlink(path) }
+        let db = try GeoDatabase(path: path, fields: .all)
+        for text in ["8.8.8.8", "0.0.0.0", "255.255.255.255", "::1.2.3.4", "2001:db8::1"] {
+            let (family, address) = try XCTUnwrap(IPPrefix.parseAddress(text))
+            XCTAssertEqual(db.lookup(family: family, address: address).record?.continent, "EU", text)
+        }
+        let (family, address) = try XCTUnwrap(IPPrefix.parseAddress("8000::1"))
+        XCTAssertNil(db.lookup(family: family, address: address).record)
+        // and libmaxminddb agrees once the compiled partitions are released
+        db.releaseCompileInputs()
+        XCTAssertEqual(db.lookup(family: 4, address: 0x0808_0808).record?.continent, "EU")
+    }
+
+    /// A record that points into the 16-octet separator (here node count + 15): libmaxminddb calls it
+    /// a data record at offset -1 and its lookups decode garbage. (Before, it read as the walk's
+    /// "no entry" sentinel: "not in the database".)
+    func testRecordIntoTheSeparatorIsRefused() throws {
+        let data = Self.field(7, 1) + Self.string("continent") + Self.field(7, 1) + Self.string("code") + Self.string("EU")
+        XCTAssertGreaterThan(data.count, 16) // so that libmaxminddb does not call the record invalid itself
+        let path = Self.database(tree: [0, 0, 16, 0, 0, 1], nodeCount: 1, data: data)
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
+            XCTAssertTrue("\(error)".contains("corrupt search tree: a record points outside the data section (offset -1)"), "\(error)")
         }
     }
 

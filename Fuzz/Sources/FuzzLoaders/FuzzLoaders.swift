@@ -1,8 +1,8 @@
-// libFuzzer entry point for the load-time parsers (DESIGN.md §7): zone files, the YAML config and the
-// CSV tables (region and latency). Which one is fuzzed is chosen by $MERIDIAN_FUZZ_LOADER
-// (`zone`, `config` or `tables`; Fuzz/run.sh sets it per corpus). Every input is one file as an
+// libFuzzer entry point for the load-time parsers (DESIGN.md §7): zone files, the YAML config, the
+// CSV tables (region and latency) and MaxMind databases (.mmdb). Which one is fuzzed is chosen by
+// $MERIDIAN_FUZZ_LOADER (`zone`, `config`, `tables` or `mmdb`; Fuzz/run.sh sets it per corpus). Every input is one file as an
 // operator would write it. A bad file must be refused with an error, never crash or hang; what loads
-// must hold the invariants the server relies on (checked below: they trap). Address sanitizer
+// must hold the invariants the server relies on (checked below by `require`: they abort). Address sanitizer
 // catches memory errors.
 import CFuzzerDriver
 import Config
@@ -19,7 +19,7 @@ import Darwin
 
 /// The parser under test and the private directory its input files are written to.
 final class LoaderHarness {
-    enum Loader: String { case zone, config, tables }
+    enum Loader: String { case zone, config, tables, mmdb }
     let loader: Loader
     let directory: String
     /// MERIDIAN_FUZZ_VERBOSE=1: print what each input loaded to, or why it was refused.
@@ -28,7 +28,7 @@ final class LoaderHarness {
     init() {
         let name = getenv("MERIDIAN_FUZZ_LOADER").map { String(cString: $0) } ?? ""
         guard let loader = Loader(rawValue: name) else {
-            fatalError("set MERIDIAN_FUZZ_LOADER to zone, config or tables (got '\(name)')")
+            fatalError("set MERIDIAN_FUZZ_LOADER to zone, config, tables or mmdb (got '\(name)')")
         }
         self.loader = loader
         var template = Array("/tmp/meridian-fuzz-loader-XXXXXX".utf8CString)
@@ -58,6 +58,7 @@ final class LoaderHarness {
         case .zone: zone(write(input, "fuzz.zone"))
         case .config: config(input)
         case .tables: tables(write(input, "fuzz.csv"))
+        case .mmdb: mmdb(write(input, "fuzz.mmdb"))
         }
     }
 
@@ -74,28 +75,28 @@ final class LoaderHarness {
             return
         }
         if verbose { print("zone loaded: \(zone.recordCount) records, \(zone.nodes.count) nodes") }
-        precondition(zone.apexNode >= 0 && Int(zone.apexNode) < zone.nodes.count, "apex node out of range")
+        require(zone.apexNode >= 0 && Int(zone.apexNode) < zone.nodes.count, "apex node out of range")
         let (apex, apexLength) = zone.name(of: zone.apexNode)
-        precondition(apexLength == zone.origin.count && (0..<apexLength).allSatisfy { apex[$0] == zone.origin[$0] },
-                     "the apex node's name is not the origin")
+        require(apexLength == zone.origin.count && (0..<apexLength).allSatisfy { apex[$0] == zone.origin[$0] },
+                "the apex node's name is not the origin")
         for i in zone.nodes.indices {
             let node = zone.nodes[i]
-            precondition(Int(node.nameOffset) + Int(node.nameLength) <= zone.names.count, "node \(i)'s name out of range")
+            require(Int(node.nameOffset) + Int(node.nameLength) <= zone.names.count, "node \(i)'s name out of range")
             let (name, length) = zone.name(of: Int32(i))
-            precondition(zone.find(name, length: length) == Int32(i), "node \(i) is not found by its own name")
-            precondition(Int(node.firstRRSet) + Int(node.rrsetCount) <= zone.rrsets.count, "node \(i)'s RRsets out of range")
+            require(zone.find(name, length: length) == Int32(i), "node \(i) is not found by its own name")
+            require(Int(node.firstRRSet) + Int(node.rrsetCount) <= zone.rrsets.count, "node \(i)'s RRsets out of range")
             for r in 0..<Int(node.rrsetCount) {
                 let set = zone.rrsets[Int(node.firstRRSet) + r]
-                precondition(set.offset >= 0 && Int(set.offset) + Int(set.length) <= zone.data.count, "node \(i)'s RRset out of range")
-                precondition(zone.rrset(of: Int32(i), type: set.type) >= 0, "node \(i)'s RRset of type \(set.type) is not found")
+                require(set.offset >= 0 && Int(set.offset) + Int(set.length) <= zone.data.count, "node \(i)'s RRset out of range")
+                require(zone.rrset(of: Int32(i), type: set.type) >= 0, "node \(i)'s RRset of type \(set.type) is not found")
             }
-            precondition(Int(node.glueStart) + Int(node.glueCount) <= zone.glue.count, "node \(i)'s glue out of range")
+            require(Int(node.glueStart) + Int(node.glueCount) <= zone.glue.count, "node \(i)'s glue out of range")
         }
         for g in zone.glue {
-            precondition(g.node >= 0 && Int(g.node) < zone.nodes.count && g.rrset >= 0 && Int(g.rrset) < zone.rrsets.count,
-                         "glue reference out of range")
+            require(g.node >= 0 && Int(g.node) < zone.nodes.count && g.rrset >= 0 && Int(g.rrset) < zone.rrsets.count,
+                    "glue reference out of range")
         }
-        precondition(Int(zone.negativeSOA.offset) + Int(zone.negativeSOA.length) <= zone.data.count, "negative SOA out of range")
+        require(Int(zone.negativeSOA.offset) + Int(zone.negativeSOA.length) <= zone.data.count, "negative SOA out of range")
     }
 
     /// The YAML config, parsed twice: a config that parses must parse to the same value again
@@ -112,9 +113,9 @@ final class LoaderHarness {
             }
         }
         switch (first, second) {
-        case let (.success(a), .success(b)): precondition(a == b, "the same config parsed to two values")
+        case let (.success(a), .success(b)): require(a == b, "the same config parsed to two values")
         case (.failure, .failure): break
-        default: preconditionFailure("the same config parsed once and failed once")
+        default: require(false, "the same config parsed once and failed once")
         }
     }
 
@@ -126,15 +127,90 @@ final class LoaderHarness {
             print("latency table: " + ((try? NetworkTable.readLatencyTable(path: path)).map { "\($0.rows.count) rows" } ?? "refused"))
         }
         if let rows = try? NetworkTable.readRegionTable(path: path) {
-            for row in rows { precondition(row.prefix.length <= (row.prefix.family == 4 ? 32 : 128), "prefix length out of range") }
+            for row in rows { require(row.prefix.length <= (row.prefix.family == 4 ? 32 : 128), "prefix length out of range") }
         }
         if let table = try? NetworkTable.readLatencyTable(path: path) {
             for (entry, values) in table.rows {
-                precondition(values.count == table.regions.count, "a latency row is not as wide as the header")
-                precondition(entry.prefix.length <= (entry.prefix.family == 4 ? 32 : 128), "prefix length out of range")
+                require(values.count == table.regions.count, "a latency row is not as wide as the header")
+                require(entry.prefix.length <= (entry.prefix.family == 4 ? 32 : 128), "prefix length out of range")
             }
         }
     }
+}
+
+extension LoaderHarness {
+    /// A MaxMind database as `serve` loads one (every field decoded), then checked against
+    /// libmaxminddb itself: the partitions are complete and sorted with keys in range, and at every
+    /// range's edges (and fixed probes: aliases, the ends of the space) the compiled lookup gives the
+    /// record libmaxminddb's own lookup gives after `releaseCompileInputs()`, on a range that holds
+    /// libmaxminddb's network. A second load decodes countries only (as a country map's does, where
+    /// records that differ elsewhere are one) and must agree with it on the country.
+    func mmdb(_ path: String) {
+        let db: GeoDatabase
+        do {
+            db = try GeoDatabase(path: path, fields: .all)
+        } catch {
+            if verbose { print("mmdb refused: \(error)") }
+            return
+        }
+        if verbose { print("mmdb loaded: \(db.records.count) records, \(db.v4.count) + \(db.v6.count) ranges") }
+        var probes: [(family: Int, address: UInt128)] = []
+        for (family, partition) in [(4, db.v4), (6, db.v6)] {
+            let width = family == 4 ? 32 : 128
+            require(partition.width == width && partition.starts.first == 0, "partition \(family) does not start at 0")
+            for i in partition.starts.indices {
+                require(i == 0 || partition.starts[i - 1] < partition.starts[i], "partition \(family) is not sorted")
+                let key = partition.keys[i]
+                if PrefixPartition.isAlias(key) {
+                    require(family == 6 && PrefixPartition.aliasShift(key) <= 96, "alias key \(key) in partition \(family)")
+                } else {
+                    require(key >= -1 && Int(key) < db.records.count, "key \(key) out of range in partition \(family)")
+                }
+                if i < 256 { probes += [(family, partition.starts[i]), (family, partition.end(of: i))] }
+            }
+        }
+        for text in ["0.0.0.0", "255.255.255.255", "81.2.69.1", "::", "::1.2.3.4", "::ffff:8.8.8.8",
+                     "2001:0:808:808::", "2002:102:304::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+            if let probe = IPPrefix.parseAddress(text) { probes.append(probe) }
+        }
+        let compiled = probes.map { db.lookup(family: $0.family, address: $0.address) }
+        let countries = (try? GeoDatabase(path: path, fields: [.country])).map { c in probes.map { c.lookup(family: $0.family, address: $0.address) } }
+        db.releaseCompileInputs()
+        for (i, (probe, before)) in zip(probes, compiled).enumerated() {
+            let after = db.lookup(family: probe.family, address: probe.address)
+            let where_ = IPPrefix.formatAddress(family: probe.family, probe.address)
+            require(LoaderHarness.same(before.record, after.record),
+                    "\(where_): compiled \(before.record?.summary ?? "nothing"), libmaxminddb \(after.record?.summary ?? "nothing")")
+            if let countries {
+                let country = countries[i]
+                require(country.record?.country == after.record?.country && country.first <= probe.address && probe.address <= country.last,
+                        "\(where_): country-only load says \(country.record?.country ?? "nothing"), libmaxminddb \(after.record?.country ?? "nothing")")
+            } else {
+                require(false, "the country-only load refused what the full load took")
+            }
+            if before.record != nil {
+                require(before.first <= probe.address && probe.address <= before.last, "\(where_): outside its own range")
+                require(after.first >= before.first && after.last <= before.last,
+                    "\(where_): libmaxminddb's network is not inside the compiled range")
+            }
+        }
+    }
+
+    /// Equal records, coordinates compared by bit pattern (a database may hold NaN).
+    static func same(_ a: GeoRecord?, _ b: GeoRecord?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.continent == b.continent && a.country == b.country && a.subdivision == b.subdivision
+            && a.latitude?.bitPattern == b.latitude?.bitPattern && a.longitude?.bitPattern == b.longitude?.bitPattern
+    }
+}
+
+/// A failed invariant: its message on stderr, then abort (libFuzzer saves the input). `precondition`
+/// drops its message in optimized builds.
+func require(_ holds: Bool, _ message: @autoclosure () -> String) {
+    guard !holds else { return }
+    let text = Array("invariant failed: \(message())\n".utf8)
+    _ = text.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    abort()
 }
 
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
