@@ -23,7 +23,7 @@ help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
 	@echo "make test        install test deps, run unit, golden, integration tests and the fuzz corpus replay"
 	@echo "make acceptance  run ../shared/acceptance against the fixture config"
-	@echo "make fuzz        fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb) for FUZZ_SECONDS (default 600)"
+	@echo "make fuzz        fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control) for FUZZ_SECONDS (default 600)"
 
 deps:
 	@missing=""; for p in $(BUILD_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -131,7 +131,7 @@ integration: test-deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
 
 # Replays the kept corpora and past crashes through the libFuzzer builds (query engine; zone files,
-# config, CSV tables and .mmdb files).
+# config, CSV tables, .mmdb files; control API connections).
 fuzz-replay: deps
 	Fuzz/run.sh build
 	Fuzz/run.sh replay

@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Geo", targets: ["Geo"]),
         .library(name: "SourceFiles", targets: ["SourceFiles"]),
         .library(name: "Config", targets: ["Config"]),
+        .library(name: "Control", targets: ["Control"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
-// libFuzzer targets for Meridian (FuzzQueryEngine: packets; FuzzLoaders: zone files, config, CSV tables, .mmdb), kept apart from the main package so that the sanitizer flags
+// libFuzzer targets for Meridian (FuzzQueryEngine: packets; FuzzLoaders: zone files, config, CSV tables, .mmdb;
+// FuzzControl: the control API's HTTP connections), kept apart from the main package so that the sanitizer flags
 // (-sanitize=fuzzer,address) never reach the server build. See Fuzz/run.sh and DESIGN.md §7.
 //
 //   Fuzz/run.sh build            # release build with libFuzzer + ASan
-//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables, mmdb) on a copy of its corpus
+//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables, mmdb, control) on a copy of its corpus
 //   Fuzz/run.sh replay           # run every corpus and regression input once (used by `make test`)
 import PackageDescription
 
@@ -12,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "Meridian", path: ".."),
+        // the same packages Meridian resolves (the control target drives an EmbeddedChannel and a Logger)
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .target(name: "CFuzzerDriver"),
@@ -23,6 +27,17 @@ let package = Package(
             .product(name: "Steering", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "SourceFiles", package: "Meridian"),
+        ]),
+        .executableTarget(name: "FuzzControl", dependencies: [
+            "CFuzzerDriver",
+            .product(name: "Control", package: "Meridian"),
+            .product(name: "Engine", package: "Meridian"),
+            .product(name: "Geo", package: "Meridian"),
+            .product(name: "Steering", package: "Meridian"),
+            .product(name: "Zones", package: "Meridian"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "FuzzLoaders", dependencies: [
             "CFuzzerDriver",

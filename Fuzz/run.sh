@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# libFuzzer harnesses (Fuzz/Sources): FuzzQueryEngine (the packet parser + query engine) and
+# libFuzzer harnesses (Fuzz/Sources): FuzzQueryEngine (the packet parser + query engine),
 # FuzzLoaders (zone files, the YAML config, the CSV region/latency tables, .mmdb databases;
-# $MERIDIAN_FUZZ_LOADER). Targets: query-engine, zone, config, tables, mmdb; each has a corpus in
+# $MERIDIAN_FUZZ_LOADER) and FuzzControl (a connection to the control API). Targets: query-engine,
+# zone, config, tables, mmdb, control; each has a corpus in
 # Tests/FuzzCorpus/<target>/ and past crashes in Tests/FuzzCorpus/regressions/ (query-engine) or
 # regressions-<target>/. The mmdb seeds are written by Fuzz/make-mmdb-seeds.py.
 #
-#   Fuzz/run.sh build                  build both fuzzers (release, -sanitize=fuzzer,address) into Fuzz/.build-fuzz
+#   Fuzz/run.sh build                  build the fuzzers (release, -sanitize=fuzzer,address) into Fuzz/.build-fuzz
 #   Fuzz/run.sh fuzz SECONDS [TARGET]  fuzz TARGET (default query-engine) for SECONDS on a copy of its
 #                                      corpus in /tmp; crash inputs go to fuzz-artifacts/ at the
 #                                      repository root; prints libFuzzer's final stats
@@ -19,7 +20,7 @@ FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
 SCRATCH="$FUZZ_DIR/.build-fuzz"
 ARTIFACTS="$ROOT/fuzz-artifacts"
-TARGETS="query-engine zone config tables mmdb"
+TARGETS="query-engine zone config tables mmdb control"
 
 # Sets PRODUCT, BIN, CORPUS, REGRESSIONS, MAX_LEN and exports MERIDIAN_FUZZ_LOADER for target $1.
 use_target() {
@@ -27,6 +28,9 @@ use_target() {
         query-engine)
             PRODUCT=FuzzQueryEngine; CORPUS="$ROOT/Tests/FuzzCorpus/query-engine"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions"; MAX_LEN=4096; unset MERIDIAN_FUZZ_LOADER ;;
+        control)
+            PRODUCT=FuzzControl; CORPUS="$ROOT/Tests/FuzzCorpus/control"
+            REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-control"; MAX_LEN=8192; unset MERIDIAN_FUZZ_LOADER ;;
         zone|config|tables|mmdb)
             PRODUCT=FuzzLoaders; CORPUS="$ROOT/Tests/FuzzCorpus/$1"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-$1"; MAX_LEN=65536; export MERIDIAN_FUZZ_LOADER="$1" ;;
@@ -71,7 +75,7 @@ cmd_build() {
     # SwiftPM links executables on Linux with --defsym main=<Target>_main; the target defines that
     # symbol and hands over to LLVMFuzzerRunDriver (see Sources/CFuzzerDriver).
     local product
-    for product in FuzzQueryEngine FuzzLoaders; do
+    for product in FuzzQueryEngine FuzzLoaders FuzzControl; do
         swift build -c release \
             -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
             --scratch-path "$SCRATCH" --product "$product"

@@ -42,11 +42,17 @@ public final class ControlServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(context: context, logger: logger))
+                    try ControlServer.configure(channel, context: context, logger: logger)
                 }
             }
             .bind(host: host, port: port).wait()
+    }
+
+    /// Sets up one accepted connection: NIO's HTTP/1.1 server codec, then the control API's handler.
+    /// (Also what the control fuzz target drives, through an EmbeddedChannel.) On the channel's loop.
+    public static func configure(_ channel: Channel, context: Context, logger: Logger) throws {
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+        try channel.pipeline.syncOperations.addHandler(ControlHandler(context: context, logger: logger))
     }
 }
 

@@ -1,0 +1,181 @@
+// libFuzzer entry point for the control API (DESIGN.md §7): every input is the byte stream of one TCP
+// connection to the control port, fed through the server's own pipeline (`ControlServer.configure`:
+// NIO's HTTP/1.1 codec, then our handler: URL and query parsing, JSON bodies, routing, overrides,
+// `explain` with any name, type and client) on an EmbeddedChannel, against a snapshot with GSLB
+// services of several policies. A request must get an HTTP response, never a crash; what comes back
+// must be well-formed responses (checked below by `require`). Address sanitizer catches memory errors.
+import CFuzzerDriver
+import Control
+import Engine
+import Geo
+import Health
+import Logging
+import NIOCore
+import NIOEmbedded
+import Server
+import Steering
+import Zones
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The snapshot (built once) and what each input gets afresh: a store, overrides and a channel.
+final class ControlHarness {
+    static let token = "fuzz-token"
+    let snapshot: Snapshot
+    let logger = Logger(label: "fuzz-control", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// MERIDIAN_FUZZ_VERBOSE=1: print the responses (for reading a corpus or a crash input).
+    let verbose = getenv("MERIDIAN_FUZZ_VERBOSE") != nil
+
+    init() {
+        var template = Array("/tmp/meridian-fuzz-control-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            fatalError("fuzz setup: mkdtemp failed")
+        }
+        let directory = String(cString: made)
+        let zonePath = directory + "/gslb.test.zone", networksPath = directory + "/networks.csv"
+        ControlHarness.write(zonePath, """
+            $TTL 300
+            @ IN SOA ns1 hostmaster 1 3600 600 86400 60
+            @ IN NS ns1
+            ns1 IN A 192.0.2.53
+            static IN A 192.0.2.100
+
+            """)
+        ControlHarness.write(networksPath, "192.0.2.0/24,eu\n198.51.100.0/24,na,eu\n10.0.0.0/8,na\n2001:db8::/32,ap,na\n")
+        do {
+            let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+                           RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
+            let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
+                         PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2")], weight: 2),
+                         PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")])]
+            func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
+                var s = ServiceSpec(name: label + ".gslb.test.")
+                s.policy = policy
+                s.ttl = 30
+                s.pools = pools
+                s.declaredAt = "fuzz:\(label)"
+                edit(&s)
+                return s
+            }
+            let specs = [
+                spec("geo", .geo) { $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"] },
+                spec("near", .nearest) { $0.networks = networksPath; $0.map.defaultRegions = ["ap"] },
+                spec("fo", .failover) { $0.order = ["na", "eu", "ap"] },
+                spec("wrr", .weighted) { $0.select = .weighted; $0.maxAnswers = 1 },
+                spec("hash", .hash) { $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40 },
+            ]
+            let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
+            let services = try specs.map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
+            let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
+            snapshot = try Snapshot(zones: [zone], services: services, health: HealthTable(allUp: services))
+        } catch {
+            fatalError("fuzz setup: \(error)")
+        }
+        unlink(zonePath)
+        unlink(networksPath)
+        rmdir(directory)
+    }
+
+    static func write(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let bytes = Array(text.utf8)
+        guard fd >= 0, bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress!, $0.count) }) == bytes.count else {
+            fatalError("fuzz setup: cannot write \(path)")
+        }
+        close(fd)
+    }
+
+    /// One connection's bytes in, every response out, then checked.
+    func run(_ input: UnsafeRawBufferPointer) {
+        let store = SnapshotStore(snapshot)
+        guard let overrides = try? OverrideStore(path: nil) else { fatalError("fuzz setup: override store") }
+        let context = ControlServer.Context(store: store, publisher: HealthPublisher(store: store, overrides: overrides),
+                                           monitor: nil, token: ControlHarness.token)
+        let channel = EmbeddedChannel()
+        do {
+            try ControlServer.configure(channel, context: context, logger: logger)
+        } catch {
+            fatalError("fuzz setup: \(error)")
+        }
+        var buffer = channel.allocator.buffer(capacity: input.count)
+        buffer.writeBytes(input)
+        // a request NIO's decoder refuses is answered 400 and the connection closed: an error here is fine
+        _ = try? channel.writeInbound(buffer)
+        channel.embeddedEventLoop.run()
+        var output: [UInt8] = []
+        while let part = try? channel.readOutbound(as: IOData.self) {
+            if case var .byteBuffer(b) = part { output += b.readBytes(length: b.readableBytes) ?? [] }
+        }
+        _ = try? channel.finish()
+        ControlHarness.check(output, verbose: verbose)
+    }
+
+    /// `output` is zero or more HTTP/1.1 responses, each a status line, headers, a blank line and
+    /// exactly Content-Length octets of body; a JSON body decodes.
+    static func check(_ output: [UInt8], verbose: Bool) {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var at = 0
+        while at < output.count {
+            let rest = output[at...]
+            require(rest.starts(with: Array("HTTP/1.1 ".utf8)), "a response does not start with HTTP/1.1 at octet \(at)")
+            guard let end = (at..<(output.count - 3)).first(where: { Array(output[$0..<($0 + 4)]) == separator }) else {
+                require(false, "a response head has no end")
+                return
+            }
+            let head = String(decoding: output[at..<end], as: UTF8.self)
+            let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
+            let status = lines[0].split(separator: " ")
+            require(status.count >= 2 && Int(status[1]).map { (100..<600).contains($0) } == true, "bad status line: \(lines[0])")
+            var length = 0, json = false
+            for line in lines.dropFirst() {
+                let field = line.lowercased()
+                if field.hasPrefix("content-length:") { length = Int(field.dropFirst(15).trimmingCharacters(in: " ")) ?? -1 }
+                if field.hasPrefix("content-type: application/json") { json = true }
+            }
+            require(length >= 0 && end + 4 + length <= output.count, "Content-Length \(length) does not match the body")
+            let body = Array(output[(end + 4)..<(end + 4 + length)])
+            if verbose { print(lines[0], String(decoding: body, as: UTF8.self)) }
+            if json { require(JSONValue.decode(body) != nil, "a JSON body does not decode: \(String(decoding: body, as: UTF8.self))") }
+            at = end + 4 + length
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+extension String {
+    func trimmingCharacters(in set: String) -> String { Substring(self).trimmingCharacters(in: set) }
+}
+
+/// A failed invariant: its message on stderr, then abort (libFuzzer saves the input).
+func require(_ holds: Bool, _ message: @autoclosure () -> String) {
+    guard !holds else { return }
+    let text = Array("invariant failed: \(message())\n".utf8)
+    _ = text.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    abort()
+}
+
+/// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
+nonisolated(unsafe) let harness = ControlHarness()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    harness.run(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+/// SwiftPM links executables on Linux with `--defsym main=FuzzControl_main`, so this replaces libFuzzer's
+/// main() (see Sources/CFuzzerDriver).
+@_cdecl("FuzzControl_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    meridian_fuzzer_main(argc, argv)
+}
