@@ -12,6 +12,8 @@
 #                                      repository root; prints libFuzzer's final stats
 #   Fuzz/run.sh replay                 run every corpus and regression input of every target once (no
 #                                      fuzzing); non-zero on any crash
+#   Fuzz/run.sh merge TARGET DIR...    add to TARGET's corpus in the repository the inputs of DIR... (a
+#                                      grown corpus from `fuzz`) that reach code it does not yet reach
 #
 # `make test` runs `Fuzz/run.sh build && Fuzz/run.sh replay`.
 set -euo pipefail
@@ -50,7 +52,7 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$FUZZ_DIR/lsan.supp:print_supp
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -148,8 +150,18 @@ cmd_replay() {
     echo "fuzz replay: $REPLAYED inputs replayed, 0 crashes"
 }
 
+cmd_merge() {
+    [ $# -ge 2 ] || usage
+    use_target "$1"
+    shift
+    need_binary
+    "$BIN" -merge=1 -max_len="$MAX_LEN" -timeout=10 "$CORPUS" "$@" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
+    echo "corpus $CORPUS: $(find "$CORPUS" -maxdepth 1 -type f | wc -l) inputs"
+}
+
 case "${1:-}" in
     build) cmd_build ;;
+    merge) shift; cmd_merge "$@" ;;
     fuzz) shift; cmd_fuzz "$@" ;;
     replay) cmd_replay ;;
     *) usage ;;
