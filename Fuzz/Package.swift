@@ -19,6 +19,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFuzzerDriver"),
+        .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzQueryEngine", dependencies: [
             "CFuzzerDriver",
             .product(name: "DNSWire", package: "Meridian"),
@@ -29,7 +30,8 @@ let package = Package(
             .product(name: "SourceFiles", package: "Meridian"),
         ]),
         .executableTarget(name: "FuzzControl", dependencies: [
-            "CFuzzerDriver",
+            "CFuzzerDriver", "FuzzSupport",
+            .product(name: "SourceFiles", package: "Meridian"),
             .product(name: "Control", package: "Meridian"),
             .product(name: "Engine", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
@@ -40,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "FuzzLoaders", dependencies: [
-            "CFuzzerDriver",
+            "CFuzzerDriver", "FuzzSupport",
             .product(name: "Config", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),

@@ -7,12 +7,14 @@
 import CFuzzerDriver
 import Control
 import Engine
+import FuzzSupport
 import Geo
 import Health
 import Logging
 import NIOCore
 import NIOEmbedded
 import Server
+import SourceFiles
 import Steering
 import Zones
 
@@ -83,12 +85,7 @@ final class ControlHarness {
     }
 
     static func write(_ path: String, _ text: String) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let bytes = Array(text.utf8)
-        guard fd >= 0, bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress!, $0.count) }) == bytes.count else {
-            fatalError("fuzz setup: cannot write \(path)")
-        }
-        close(fd)
+        Array(text.utf8).withUnsafeBytes { writeFile(path, $0) }
     }
 
     /// One connection's bytes in, every response out, then checked.
@@ -135,7 +132,7 @@ final class ControlHarness {
             var length = 0, json = false
             for line in lines.dropFirst() {
                 let field = line.lowercased()
-                if field.hasPrefix("content-length:") { length = Int(field.dropFirst(15).trimmingCharacters(in: " ")) ?? -1 }
+                if field.hasPrefix("content-length:") { length = Int(field.dropFirst(15).trimmingWhitespace()) ?? -1 }
                 if field.hasPrefix("content-type: application/json") { json = true }
             }
             require(length >= 0 && end + 4 + length <= output.count, "Content-Length \(length) does not match the body")
@@ -145,23 +142,6 @@ final class ControlHarness {
             at = end + 4 + length
         }
     }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-extension String {
-    func trimmingCharacters(in set: String) -> String { Substring(self).trimmingCharacters(in: set) }
-}
-
-/// A failed invariant: its message on stderr, then abort (libFuzzer saves the input).
-func require(_ holds: Bool, _ message: @autoclosure () -> String) {
-    guard !holds else { return }
-    let text = Array("invariant failed: \(message())\n".utf8)
-    _ = text.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    abort()
 }
 
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.

@@ -6,6 +6,7 @@
 // catches memory errors.
 import CFuzzerDriver
 import Config
+import FuzzSupport
 import Geo
 import Zones
 
@@ -41,15 +42,7 @@ final class LoaderHarness {
     /// Writes `input` to `name` in the private directory and returns its path.
     func write(_ input: UnsafeRawBufferPointer, _ name: String) -> String {
         let path = directory + "/" + name
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { fatalError("fuzz: cannot write \(path)") }
-        var done = 0
-        while done < input.count {
-            let n = Glibc.write(fd, input.baseAddress! + done, input.count - done)
-            guard n > 0 else { fatalError("fuzz: short write to \(path)") }
-            done += n
-        }
-        close(fd)
+        writeFile(path, input)
         return path
     }
 
@@ -202,15 +195,6 @@ extension LoaderHarness {
         return a.continent == b.continent && a.country == b.country && a.subdivision == b.subdivision
             && a.latitude?.bitPattern == b.latitude?.bitPattern && a.longitude?.bitPattern == b.longitude?.bitPattern
     }
-}
-
-/// A failed invariant: its message on stderr, then abort (libFuzzer saves the input). `precondition`
-/// drops its message in optimized builds.
-func require(_ holds: Bool, _ message: @autoclosure () -> String) {
-    guard !holds else { return }
-    let text = Array("invariant failed: \(message())\n".utf8)
-    _ = text.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    abort()
 }
 
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
