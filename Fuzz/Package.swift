@@ -19,9 +19,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFuzzerDriver"),
-        .target(name: "FuzzSupport"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
         .executableTarget(name: "FuzzQueryEngine", dependencies: [
-            "CFuzzerDriver",
+            "FuzzSupport",
             .product(name: "DNSWire", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),
             .product(name: "Engine", package: "Meridian"),
@@ -30,7 +30,7 @@ let package = Package(
             .product(name: "SourceFiles", package: "Meridian"),
         ]),
         .executableTarget(name: "FuzzControl", dependencies: [
-            "CFuzzerDriver", "FuzzSupport",
+            "FuzzSupport",
             .product(name: "SourceFiles", package: "Meridian"),
             .product(name: "Control", package: "Meridian"),
             .product(name: "Engine", package: "Meridian"),
@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "FuzzLoaders", dependencies: [
-            "CFuzzerDriver", "FuzzSupport",
+            "FuzzSupport",
             .product(name: "Config", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),

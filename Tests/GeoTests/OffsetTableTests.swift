@@ -93,13 +93,27 @@ final class CorruptSearchTreeTests: XCTestCase {
         return path
     }
 
+    /// A search tree of 24-bit records, node i being `nodes[i]` (6 octets a node).
+    static func tree(_ nodes: [(left: Int, right: Int)]) -> [UInt8] {
+        func record(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        return nodes.flatMap { record($0.left) + record($0.right) }
+    }
+
+    /// A data section holding one record, {"continent": {"code": "EU"}}, at offset 0 (31 octets).
+    static let continentEU = field(7, 1) + string("continent") + field(7, 1) + string("code") + string("EU")
+
+    /// Loading the database at `path` fails with an error that names `reason`; the file is removed.
+    func assertRefused(_ path: String, _ reason: String, line: UInt = #line) {
+        defer { unlink(path) }
+        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent]), line: line) { error in
+            XCTAssertTrue("\(error)".contains(reason), "\(error)", line: line)
+        }
+    }
+
     func testTreeThatPointsBackUpIsRefused() throws {
         // every record points at node 1: the leftmost path runs past the 32nd bit at once
-        let path = Self.database(tree: [UInt8]((0..<4).flatMap { _ in [0, 0, 1, 0, 0, 1] as [UInt8] }), nodeCount: 4)
-        defer { unlink(path) }
-        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
-            XCTAssertTrue("\(error)".contains("corrupt search tree: deeper than 32 bits"), "\(error)")
-        }
+        assertRefused(Self.database(tree: Self.tree(Array(repeating: (1, 1), count: 4)), nodeCount: 4),
+                      "corrupt search tree: deeper than 32 bits")
     }
 
     /// Node i's two records both point at node i + 1 (12 nodes, no cycle, no path deeper than 12
@@ -107,35 +121,18 @@ final class CorruptSearchTreeTests: XCTestCase {
     /// is refused.
     func testTreeWhoseNodesAreSharedIsRefused() throws {
         let nodes = 12
-        func record(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-        var tree: [UInt8] = []
-        for i in 0..<nodes {
-            let child = i < nodes - 1 ? i + 1 : nodes
-            tree += record(child) + record(child)
-        }
-        let path = Self.database(tree: tree, nodeCount: UInt64(nodes))
-        defer { unlink(path) }
-        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
-            XCTAssertTrue("\(error)".contains("corrupt search tree: nodes are reached more than once"), "\(error)")
-        }
+        let tree = Self.tree((0..<nodes).map { i in i < nodes - 1 ? (i + 1, i + 1) : (nodes, nodes) })
+        assertRefused(Self.database(tree: tree, nodeCount: UInt64(nodes)), "corrupt search tree: nodes are reached more than once")
     }
 
     /// A chain of 34 nodes down the left edge: the 33rd address bit still meets a search node, where
     /// libmaxminddb would hand out node 33 as a data offset. (Before, 0.0.0.0/32 was "not found".)
     func testTreeDeeperThanTheAddressIsRefused() throws {
-        let nodes = 34
-        func record(_ v: Int) -> [UInt8] { [UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-        var tree: [UInt8] = []
-        for i in 0..<nodes { tree += record(i < nodes - 1 ? i + 1 : nodes) + record(nodes) }
-        let path = Self.database(tree: tree, nodeCount: UInt64(nodes))
-        defer { unlink(path) }
-        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
-            XCTAssertTrue("\(error)".contains("corrupt search tree: deeper than 32 bits below 0.0.0.0"), "\(error)")
-        }
-        // one node fewer is a sound tree: 0.0.0.0/32 is the last left leaf
-        var sound: [UInt8] = []
-        for i in 0..<(nodes - 2) { sound += record(i < nodes - 3 ? i + 1 : nodes - 2) + record(nodes - 2) }
-        let soundPath = Self.database(tree: sound, nodeCount: UInt64(nodes - 2))
+        // node i's left record is node i + 1, the last node's and every right record empty (= the node count)
+        func chain(_ nodes: Int) -> [UInt8] { Self.tree((0..<nodes).map { i in (i < nodes - 1 ? i + 1 : nodes, nodes) }) }
+        assertRefused(Self.database(tree: chain(34), nodeCount: 34), "corrupt search tree: deeper than 32 bits below 0.0.0.0")
+        // 32 nodes are a sound tree: 0.0.0.0/32 is the last left leaf
+        let soundPath = Self.database(tree: chain(32), nodeCount: 32)
         defer { unlink(soundPath) }
         XCTAssertNoThrow(try GeoDatabase(path: soundPath, fields: [.continent]))
     }
@@ -143,9 +140,8 @@ final class CorruptSearchTreeTests: XCTestCase {
     /// An IPv6 tree whose root's left record is a network (::/1): IPv4 lookups reach it before the
     /// 96th bit, and libmaxminddb answers every IPv4 address with it. (Before, IPv4 was "not found".)
     func testNetworkAboveTheIPv4SubtreeHoldsAllOfIPv4() throws {
-        let data = Self.field(7, 1) + Self.string("continent") + Self.field(7, 1) + Self.string("code") + Self.string("EU")
         // one node: left = data at offset 0 (node count + 16), right = empty (the node count)
-        let path = Self.database(tree: [0, 0, 17, 0, 0, 1], nodeCount: 1, ipVersion: 6, data: data)
+        let path = Self.database(tree: Self.tree([(17, 1)]), nodeCount: 1, ipVersion: 6, data: Self.continentEU)
         defer { unlink(path) }
         let db = try GeoDatabase(path: path, fields: .all)
         for text in ["8.8.8.8", "0.0.0.0", "255.255.255.255", "::1.2.3.4", "2001:db8::1"] {
@@ -163,20 +159,12 @@ final class CorruptSearchTreeTests: XCTestCase {
     /// a data record at offset -1 and its lookups decode garbage. (Before, it read as the walk's
     /// "no entry" sentinel: "not in the database".)
     func testRecordIntoTheSeparatorIsRefused() throws {
-        let data = Self.field(7, 1) + Self.string("continent") + Self.field(7, 1) + Self.string("code") + Self.string("EU")
-        XCTAssertGreaterThan(data.count, 16) // so that libmaxminddb does not call the record invalid itself
-        let path = Self.database(tree: [0, 0, 16, 0, 0, 1], nodeCount: 1, data: data)
-        defer { unlink(path) }
-        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
-            XCTAssertTrue("\(error)".contains("corrupt search tree: a record points outside the data section (offset -1)"), "\(error)")
-        }
+        XCTAssertGreaterThan(Self.continentEU.count, 16) // so that libmaxminddb does not call the record invalid itself
+        assertRefused(Self.database(tree: Self.tree([(16, 1)]), nodeCount: 1, data: Self.continentEU),
+                      "corrupt search tree: a record points outside the data section (offset -1)")
     }
 
     func testZeroFilledTreeIsRefused() throws {
-        let path = Self.database(tree: [UInt8](repeating: 0, count: 4 * 6), nodeCount: 4)
-        defer { unlink(path) }
-        XCTAssertThrowsError(try GeoDatabase(path: path, fields: [.continent])) { error in
-            XCTAssertTrue("\(error)".contains("corrupt search tree: an invalid record"), "\(error)")
-        }
+        assertRefused(Self.database(tree: [UInt8](repeating: 0, count: 4 * 6), nodeCount: 4), "corrupt search tree: an invalid record")
     }
 }

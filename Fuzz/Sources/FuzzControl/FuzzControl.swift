@@ -4,7 +4,6 @@
 // `explain` with any name, type and client) on an EmbeddedChannel, against a snapshot with GSLB
 // services of several policies. A request must get an HTTP response, never a crash; what comes back
 // must be well-formed responses (checked below by `require`). Address sanitizer catches memory errors.
-import CFuzzerDriver
 import Control
 import Engine
 import FuzzSupport
@@ -147,15 +146,9 @@ final class ControlHarness {
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
 nonisolated(unsafe) let harness = ControlHarness()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    harness.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-/// SwiftPM links executables on Linux with `--defsym main=FuzzControl_main`, so this replaces libFuzzer's
-/// main() (see Sources/CFuzzerDriver).
+/// SwiftPM links executables on Linux with `--defsym main=FuzzControl_main`: libFuzzer runs from here
+/// (see FuzzSupport's `runFuzzer`).
 @_cdecl("FuzzControl_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    meridian_fuzzer_main(argc, argv)
+    runFuzzer(argc, argv) { harness.run($0) }
 }

@@ -4,7 +4,6 @@
 // operator would write it. A bad file must be refused with an error, never crash or hang; what loads
 // must hold the invariants the server relies on (checked below by `require`: they abort). Address sanitizer
 // catches memory errors.
-import CFuzzerDriver
 import Config
 import FuzzSupport
 import Geo
@@ -200,15 +199,9 @@ extension LoaderHarness {
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
 nonisolated(unsafe) let harness = LoaderHarness()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    harness.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-/// SwiftPM links executables on Linux with `--defsym main=FuzzLoaders_main`, so this replaces libFuzzer's
-/// main() (see Sources/CFuzzerDriver).
+/// SwiftPM links executables on Linux with `--defsym main=FuzzLoaders_main`: libFuzzer runs from here
+/// (see FuzzSupport's `runFuzzer`).
 @_cdecl("FuzzLoaders_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    meridian_fuzzer_main(argc, argv)
+    runFuzzer(argc, argv) { harness.run($0) }
 }

@@ -7,7 +7,7 @@
 // failover with a region down, weighted, all, hash, CNAME pools, all-down fallback), from a client
 // address picked by the query ID. Address sanitizer catches memory errors; the checks below trap on
 // wrong responses.
-import CFuzzerDriver
+import FuzzSupport
 import DNSWire
 import Engine
 import Geo
@@ -193,15 +193,9 @@ final class Harness {
 /// Built on the first input (a lazy global) and kept for the whole run; libFuzzer calls on one thread.
 nonisolated(unsafe) let harness = Harness()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    harness.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-/// SwiftPM links executables on Linux with `--defsym main=FuzzQueryEngine_main`, so this replaces libFuzzer's
-/// main() (see Sources/CFuzzerDriver).
+/// SwiftPM links executables on Linux with `--defsym main=FuzzQueryEngine_main`: libFuzzer runs from here
+/// (see FuzzSupport's `runFuzzer`).
 @_cdecl("FuzzQueryEngine_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    meridian_fuzzer_main(argc, argv)
+    runFuzzer(argc, argv) { harness.run($0) }
 }

@@ -1,4 +1,7 @@
-// What the Swift fuzz targets share: their invariant check and writing an input to a file.
+// What the Swift fuzz targets share: libFuzzer's entry points, their invariant check and writing an
+// input to a file.
+import CFuzzerDriver
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -27,4 +30,23 @@ public func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer) {
         done += n
     }
     close(fd)
+}
+
+/// The running target's input handler, set once by `runFuzzer` before libFuzzer starts (libFuzzer
+/// calls on one thread).
+nonisolated(unsafe) private var handleInput: ((UnsafeRawBufferPointer) -> Void)?
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    handleInput!(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+/// What each target's `<Target>_main` does (SwiftPM links executables on Linux with
+/// `--defsym main=<Target>_main`, which replaces libFuzzer's main()): run libFuzzer with the process's
+/// command line, handing every input to `handle`.
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                      _ handle: @escaping (UnsafeRawBufferPointer) -> Void) -> CInt {
+    handleInput = handle
+    return meridian_fuzzer_main(argc, argv)
 }
