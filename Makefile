@@ -163,9 +163,18 @@ LATENCY_ROUNDS ?= 11
 latency: release
 	CEILING_KIND=latency Benchmarks/ceiling/ceiling.sh $(LATENCY_ROUNDS) $(CEILING_SECONDS)
 
-# In-process micro-benchmark of the query engine: instructions (callgrind) and allocations per query.
+# In-process micro-benchmarks: ns per geo-table lookup for IPv4 and IPv6 clients (GeoLookupBench), and
+# the lookup's instructions and simulated cache misses (callgrind: 64 KiB D1, 2 MiB last level) when
+# 4 KiB are read elsewhere between lookups; the query engine's allocations and instructions per query.
 microbench: deps
 	$(SWIFT) build -c release --product AllocationGate
+	$(SWIFT) build -c release --product GeoLookupBench
+	.build/release/GeoLookupBench $(GEOIP_DB)
+	objcopy --strip-debug .build/release/GeoLookupBench /tmp/meridian-geolookupbench
+	@for f in 4 6; do valgrind --tool=callgrind --cache-sim=yes --D1=65536,8,64 --LL=2097152,16,64 \
+	  --toggle-collect='*tableLookup*' --callgrind-out-file=/tmp/meridian-geolookup.out \
+	  /tmp/meridian-geolookupbench $(GEOIP_DB) --family $$f --evict 4 --lookups 100000 --rounds 1 2>&1 | \
+	  awk -v f=$$f '/Collected/ { n = 200000; printf "IPv%s lookup, 4 KiB read elsewhere between lookups (callgrind): %.1f instructions, %.2f D1 and %.2f last-level read misses per lookup\n", f, $$4 / n, $$8 / n, $$11 / n }'; done
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate --queries 1000000
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
 	objcopy --strip-debug .build/release/AllocationGate /tmp/meridian-allocationgate

@@ -100,3 +100,8 @@ package.targets += [
     .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
     .executableTarget(name: "AllocationGate", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "SourceFiles", "CMallocCounter"]),
 ]
+
+// Geo lookup micro-benchmark (`make microbench`): ns per compiled-table lookup, IPv4 and IPv6 clients.
+package.targets += [
+    .executableTarget(name: "GeoLookupBench", dependencies: ["Geo", "Steering"]),
+]

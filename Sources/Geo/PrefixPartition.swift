@@ -28,10 +28,22 @@ public struct PrefixPartition: Sendable {
     public let width: Int
     public private(set) var starts: [UInt128]
     public private(set) var keys: [Int32]
-    /// Optional first-level index on the top `bucketBits` bits: bucket b's addresses lie in ranges
-    /// buckets[b] ... buckets[b + 1] (built by `indexed()`; empty = plain binary search).
-    public private(set) var buckets: [Int32] = []
-    public static let bucketBits = 16
+    /// A 128-bit partition after `indexed()`: a static search tree of fanout 8 over the top 64 bits
+    /// of `starts`, its levels root first in one array. Below the root, entry j of a level is the top
+    /// half of the first start under it: level L's entry j covers entries 8j ..< 8j+8 of the level
+    /// below, and the last level's entry j covers `starts[8j ..< 8j+8]`. Every level is padded to a
+    /// multiple of 8 with UInt64.max, so a step's probes stay inside its block of 8 (64 octets)
+    /// without a bound check. A lookup reads one block per level (the top levels, ~11 KiB for
+    /// GeoLite2's 76,587 IPv6 ranges, stay cached) and one block of `starts`. It replaced a 256 KiB
+    /// index on the top 16 bits, which GeoLite2 fills in only 59 buckets of up to 9,852 ranges each
+    /// (`make microbench`: 18 % less time, 39 % fewer L1 and 20 % fewer last-level misses per IPv6
+    /// lookup). Empty for 32-bit partitions and for partitions of at most 8 ranges.
+    public private(set) var tree: [UInt64] = []
+    /// Per level of `tree`, root first: its offset in `tree` and its count of real entries.
+    public private(set) var treeOffsets: [Int] = []
+    public private(set) var treeCounts: [Int] = []
+    /// Bits of the first-level index over `packed` for 32-bit partitions at most.
+    static let packedBucketBitsMax = 16
     /// A 32-bit partition after `indexed()`: range i packed as `start << 32 | UInt32(bitPattern: key)`,
     /// so that a lookup reads one array, where a range's start, its key and the next range's start
     /// (its end) usually share a cache line (`starts` and `keys` cost two or three misses per query
@@ -59,16 +71,44 @@ public struct PrefixPartition: Sendable {
 
     public var count: Int { starts.count }
 
-    /// Index of the range containing `address` (bucket index, then binary search; no allocation).
+    /// Index of the range containing `address`: down `tree` when it is there, else a binary search
+    /// (no allocation either way).
     @inlinable
     public func index(of address: UInt128) -> Int {
-        var lo = 0
-        var hi = starts.count - 1
-        if !buckets.isEmpty {
-            let b = Int(truncatingIfNeeded: address >> UInt128(width - PrefixPartition.bucketBits))
-            lo = Int(buckets[b])
-            hi = Int(buckets[b + 1])
+        if tree.isEmpty && starts.count > 8 { return index(of: address, below: starts.count) }
+        let top = UInt64(truncatingIfNeeded: address >> 64)
+        var j = 0
+        for level in 0..<treeOffsets.count {
+            // the last of the block's 8 entries <= top, in three halving steps without branches; the
+            // first one always is (the entry chosen above it, or the root's first: starts[0]'s top
+            // half, 0); padding is <= top only when top == UInt64.max, and then the level's last real
+            // entry is the one
+            let base = treeOffsets[level] &+ j &* 8
+            var i = base
+            i = tree[i &+ 4] <= top ? i &+ 4 : i
+            i = tree[i &+ 2] <= top ? i &+ 2 : i
+            i = tree[i &+ 1] <= top ? i &+ 1 : i
+            j = min(j &* 8 &+ (i &- base), treeCounts[level] &- 1)
         }
+        let first = j &* 8
+        // the block's first start has a top half <= top's; when equal, its low half may still lie
+        // above the address (ranges inside one /64): then the range is further left
+        if starts[first] > address { return index(of: address, below: first) }
+        // the same halving steps over the block (the last one may be short)
+        let last = starts.count &- 1
+        var i = first
+        if i &+ 4 <= last && starts[i &+ 4] <= address { i &+= 4 }
+        if i &+ 2 <= last && starts[i &+ 2] <= address { i &+= 2 }
+        if i &+ 1 <= last && starts[i &+ 1] <= address { i &+= 1 }
+        return i
+    }
+
+    /// Binary search for the range containing `address` among the first `end` ranges, where
+    /// starts[end] > address (or end == count).
+    @inlinable
+    func index(of address: UInt128, below end: Int) -> Int {
+        var lo = 0
+        var hi = end - 1
         while lo < hi {
             let mid = (lo + hi + 1) >> 1
             if starts[mid] <= address { lo = mid } else { hi = mid - 1 }
@@ -118,22 +158,43 @@ public struct PrefixPartition: Sendable {
         i + 1 < starts.count ? starts[i + 1] - 1 : IPPrefix.all(width)
     }
 
-    /// A copy with a first-level index: for 128-bit partitions `buckets` (256 KiB; lookups then search
-    /// only the ranges of the client's top 16 bits), for 32-bit ones `packed` and `packedBuckets`.
+    /// A copy with a search index: for 128-bit partitions `tree`, for 32-bit ones `packed` and
+    /// `packedBuckets`.
     public func indexed() -> PrefixPartition {
         var copy = self
         if width != 32 {
-            copy.buckets = PrefixPartition.bucketTable(starts, width: width, bits: PrefixPartition.bucketBits)
+            (copy.tree, copy.treeOffsets, copy.treeCounts) = PrefixPartition.searchTree(starts)
         } else {
             // IPv4 queries read `packed` through its own, smaller index; `index(of:)` (explain, tests)
             // searches the whole table
             copy.packed = zip(starts, keys).map { UInt64(truncatingIfNeeded: $0.0) << 32 | UInt64(UInt32(bitPattern: $0.1)) }
             var bits = 8
-            while bits < PrefixPartition.bucketBits && (starts.count >> bits) > 8 { bits += 1 }
+            while bits < PrefixPartition.packedBucketBitsMax && (starts.count >> bits) > 8 { bits += 1 }
             copy.packedShift = UInt32(32 - bits)
             copy.packedBuckets = PrefixPartition.bucketTable(starts, width: 32, bits: bits)
         }
         return copy
+    }
+
+    /// `tree`, `treeOffsets` and `treeCounts` over `starts` (empty for at most 8 ranges): levels
+    /// built from the bottom (the top half of every 8th start, then of every 8th entry) until one
+    /// has at most 8 entries, then laid out root first, each padded to a multiple of 8.
+    static func searchTree(_ starts: [UInt128]) -> (tree: [UInt64], offsets: [Int], counts: [Int]) {
+        var levels: [[UInt64]] = []
+        var below = starts.map { UInt64(truncatingIfNeeded: $0 >> 64) }
+        while below.count > 8 {
+            let level = stride(from: 0, to: below.count, by: 8).map { below[$0] }
+            levels.append(level)
+            below = level
+        }
+        var tree: [UInt64] = [], offsets: [Int] = [], counts: [Int] = []
+        for level in levels.reversed() {
+            offsets.append(tree.count)
+            counts.append(level.count)
+            tree += level
+            tree += [UInt64](repeating: .max, count: (8 - level.count % 8) % 8)
+        }
+        return (tree, offsets, counts)
     }
 
     /// Entry b: the range holding the first address of bucket b (the top `bits` bits = b); one more

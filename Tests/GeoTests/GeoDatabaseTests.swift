@@ -151,6 +151,63 @@ final class PrefixPartitionTests: XCTestCase {
         XCTAssertGreaterThan(compared, 6 * 20_000)
     }
 
+    /// The IPv6 search tree (`indexed()`'s `tree`) finds the same range as a plain binary search over
+    /// `starts`, for partitions of every size (up to five tree levels), with starts spread over the
+    /// space, crowded into a few /16s (as GeoLite2's are), and many inside one /64 (equal top halves,
+    /// where the tree must look at the low half), including ranges at the very top of the space
+    /// (top half UInt64.max, where the padding compares equal): at random addresses, at every
+    /// range's first and last address and just around them.
+    func testSearchTreeMatchesBinarySearch() {
+        var rng = SplitMix64(seed: 7)
+        var compared = 0
+        for (ranges, shape) in [(1, 0), (5, 0), (8, 0), (9, 0), (64, 0), (65, 2), (600, 1), (5_000, 2), (70_000, 1), (300_000, 0)] {
+            var starts: Set<UInt128> = [0]
+            while starts.count < ranges {
+                let r = UInt128(rng.next()) << 64 | UInt128(rng.next())
+                switch shape {
+                case 0: starts.insert(r)                                                  // anywhere
+                case 1: starts.insert(UInt128(0x2001 + rng.next() % 4) << 112 | r >> 16)  // a few /16s
+                default:                                                                  // shared /64s, the top one too
+                    let top: UInt128 = [0x2A00_0000_0000_0001, 0xFFFF_FFFF_FFFF_FFFF, UInt128(rng.next())][Int(rng.next() % 3)]
+                    starts.insert(top << 64 | UInt128(rng.next() % 64))
+                }
+            }
+            var part = PrefixPartition(width: 128, key: 0)
+            for (i, start) in starts.sorted().enumerated() where start != 0 { part.append(start: start, key: Int32(i)) }
+            let indexed = part.indexed()
+            var levels = 0, width = ranges
+            while width > 8 { width = (width + 7) / 8; levels += 1 }
+            XCTAssertEqual(indexed.treeOffsets.count, levels, "\(ranges) ranges")
+            var probes: [UInt128] = [0, 1, .max, .max - 1, UInt128(UInt64.max) << 64, UInt128(1) << 127]
+            for _ in 0..<10_000 { probes.append(UInt128(rng.next()) << 64 | UInt128(rng.next())) }
+            for i in stride(from: 0, to: part.count, by: max(1, part.count / 5_000)) {
+                let first = part.starts[i], last = part.end(of: i)
+                probes += [first, last, first &+ 1, last &- 1, first & ~UInt128(UInt64.max), first | UInt128(UInt64.max)]
+            }
+            for address in probes {
+                let plain = lastStart(atOrBelow: address, in: part.starts)
+                let tree = indexed.index(of: address)
+                guard tree == plain else {
+                    XCTFail("\(ranges) ranges (shape \(shape)), address \(String(address, radix: 16)): tree \(tree), binary search \(plain)")
+                    return
+                }
+                XCTAssertEqual(indexed.lookup(address).key, part.keys[plain])
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 10 * 10_000)
+    }
+
+    /// The index of the last of `starts` (sorted, starts[0] == 0) at or below `address`.
+    func lastStart(atOrBelow address: UInt128, in starts: [UInt128]) -> Int {
+        var lo = 0, hi = starts.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if starts[mid] <= address { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
     func p(_ s: String) -> IPPrefix { IPPrefix.parse(s)! }
 
     func testNestedPrefixesLongestMatch() {
