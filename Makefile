@@ -171,6 +171,7 @@ microbench: deps
 	$(SWIFT) build -c release --product GeoLookupBench
 	.build/release/GeoLookupBench $(GEOIP_DB)
 	objcopy --strip-debug .build/release/GeoLookupBench /tmp/meridian-geolookupbench
+	@# per lookup: the counts over the warm-up pass and the one round, 2 x 100,000 lookups
 	@for f in 4 6; do valgrind --tool=callgrind --cache-sim=yes --D1=65536,8,64 --LL=2097152,16,64 \
 	  --toggle-collect='*tableLookup*' --callgrind-out-file=/tmp/meridian-geolookup.out \
 	  /tmp/meridian-geolookupbench $(GEOIP_DB) --family $$f --evict 4 --lookups 100000 --rounds 1 2>&1 | \

@@ -121,12 +121,8 @@ func pass(_ set: [ClientKey], checksum: inout Int64) -> Double {
 
 func fmt(_ v: Double) -> String { "\(Double(Int((v * 10).rounded())) / 10)" }
 
-func describe(_ name: String, _ table: PrefixPartition) {
-    print("\(name): \(table.count) ranges")
-}
-
-describe("IPv4 table", service.v4)
-describe("IPv6 table", service.v6)
+print("IPv4 table: \(service.v4.count) ranges")
+print("IPv6 table: \(service.v6.count) ranges")
 var checksum: Int64 = 0
 for family in families {
     let set = clients(family: family)

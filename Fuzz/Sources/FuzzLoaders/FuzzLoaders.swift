@@ -135,7 +135,8 @@ extension LoaderHarness {
     /// libmaxminddb itself: the partitions are complete and sorted with keys in range, and at every
     /// range's edges (and fixed probes: aliases, the ends of the space) the compiled lookup gives the
     /// record libmaxminddb's own lookup gives after `releaseCompileInputs()`, on a range that holds
-    /// libmaxminddb's network. A second load decodes countries only (as a country map's does, where
+    /// libmaxminddb's network, and the indexed partitions services read agree with the plain search
+    /// there. A second load decodes countries only (as a country map's does, where
     /// records that differ elsewhere are one) and must agree with it on the country.
     func mmdb(_ path: String) {
         let db: GeoDatabase
@@ -158,12 +159,27 @@ extension LoaderHarness {
                 } else {
                     require(key >= -1 && Int(key) < db.records.count, "key \(key) out of range in partition \(family)")
                 }
-                if i < 256 { probes += [(family, partition.starts[i]), (family, partition.end(of: i))] }
+                if i < 256 {
+                    probes += [(family, partition.starts[i]), (family, partition.end(of: i))]
+                    // the /64 a range starts in: where the IPv6 search tree must compare low halves
+                    if family == 6 { probes.append((6, partition.starts[i] & ~UInt128(UInt64.max))) }
+                }
             }
         }
         for text in ["0.0.0.0", "255.255.255.255", "81.2.69.1", "::", "::1.2.3.4", "::ffff:8.8.8.8",
                      "2001:0:808:808::", "2002:102:304::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
             if let probe = IPPrefix.parseAddress(text) { probes.append(probe) }
+        }
+        // the indexed forms a compiled service reads (packed IPv4, the IPv6 search tree) find the
+        // range the plain search finds; that one is checked against libmaxminddb below
+        for (family, partition) in [(4, db.v4), (6, db.v6)] {
+            let indexed = partition.indexed()
+            for probe in probes where probe.family == family {
+                let i = partition.index(of: probe.address)
+                let found = indexed.lookup(probe.address)
+                require(found == (partition.keys[i], partition.starts[i], partition.end(of: i)),
+                        "\(IPPrefix.formatAddress(family: family, probe.address)): indexed lookup \(found), plain search range \(i)")
+            }
         }
         let compiled = probes.map { db.lookup(family: $0.family, address: $0.address) }
         let countries = (try? GeoDatabase(path: path, fields: [.country])).map { c in probes.map { c.lookup(family: $0.family, address: $0.address) } }
