@@ -103,5 +103,5 @@ package.targets += [
 
 // Geo lookup micro-benchmark (`make microbench`): ns per compiled-table lookup, IPv4 and IPv6 clients.
 package.targets += [
-    .executableTarget(name: "GeoLookupBench", dependencies: ["Geo", "Steering"]),
+    .executableTarget(name: "GeoLookupBench", dependencies: ["Geo", "Steering", "TestSupport"]),
 ]

@@ -19,6 +19,7 @@
 // build: swift build -c release --product GeoLookupBench      (`make microbench` runs it)
 import Geo
 import Steering
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,27 +64,16 @@ do {
 }
 let service = serviceSlot!
 
-/// xorshift64* (reproducible sets).
-nonisolated(unsafe) var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-func nextRandom() -> UInt64 {
-    state ^= state >> 12
-    state ^= state << 25
-    state ^= state >> 27
-    return state &* 0x2545_F491_4F6C_DD1D
-}
-
-func randomBelow(_ n: UInt128) -> UInt128 {
-    let r = UInt128(nextRandom()) << 64 | UInt128(nextRandom())
-    return n == 0 ? r : r % n
-}
+/// The sets are drawn with a fixed seed, so every run times the same addresses.
+nonisolated(unsafe) var rng = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
 
 /// LOOKUPS addresses of `family`: a random range of the compiled table, a random address in it.
 func clients(family: Int) -> [ClientKey] {
     let table = family == 4 ? service.v4 : service.v6
     return (0..<lookups).map { _ in
-        let i = Int(nextRandom() % UInt64(table.count))
+        let i = Int(rng.next() % UInt64(table.count))
         let span = table.end(of: i) - table.starts[i]
-        let offset = span == UInt128.max ? randomBelow(0) : randomBelow(span + 1)
+        let offset = span == UInt128.max ? rng.next128() : rng.next128() % (span + 1)
         return ClientKey(family: family, address: table.starts[i] + offset)
     }
 }

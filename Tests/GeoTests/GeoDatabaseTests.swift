@@ -163,7 +163,7 @@ final class PrefixPartitionTests: XCTestCase {
         for (ranges, shape) in [(1, 0), (5, 0), (8, 0), (9, 0), (64, 0), (65, 2), (600, 1), (5_000, 2), (70_000, 1), (300_000, 0)] {
             var starts: Set<UInt128> = [0]
             while starts.count < ranges {
-                let r = UInt128(rng.next()) << 64 | UInt128(rng.next())
+                let r = rng.next128()
                 switch shape {
                 case 0: starts.insert(r)                                                  // anywhere
                 case 1: starts.insert(UInt128(0x2001 + rng.next() % 4) << 112 | r >> 16)  // a few /16s
@@ -179,7 +179,7 @@ final class PrefixPartitionTests: XCTestCase {
             while width > 8 { width = (width + 7) / 8; levels += 1 }
             XCTAssertEqual(indexed.treeOffsets.count, levels, "\(ranges) ranges")
             var probes: [UInt128] = [0, 1, .max, .max - 1, UInt128(UInt64.max) << 64, UInt128(1) << 127]
-            for _ in 0..<10_000 { probes.append(UInt128(rng.next()) << 64 | UInt128(rng.next())) }
+            for _ in 0..<10_000 { probes.append(rng.next128()) }
             for i in stride(from: 0, to: part.count, by: max(1, part.count / 5_000)) {
                 let first = part.starts[i], last = part.end(of: i)
                 probes += [first, last, first &+ 1, last &- 1, first & ~UInt128(UInt64.max), first | UInt128(UInt64.max)]
