@@ -30,6 +30,8 @@ public enum ConfigLoader {
         config.sourceFile = file
         let baseDir = NodeReader.directory(of: file)
         let top = try reader.mapping(root, "the configuration")
+        var controlNode: YAMLNode? // where control: is, for errors about it
+        var stateFile: String?? // health.state_file as written (nil: not written; .some(nil): ~, memory only)
         for (key, value) in top {
             switch key {
             case "listen":
@@ -118,7 +120,9 @@ public enum ConfigLoader {
             case "health":
                 for (k, v) in try reader.mapping(value, "health") {
                     switch k {
-                    case "state_file": config.stateFile = try reader.optionalString(v, k).map { reader.resolve($0, baseDir) }
+                    case "state_file":
+                        stateFile = .some(try reader.optionalString(v, k).map { reader.resolve($0, baseDir) })
+                    case "strict_state_file": config.strictStateFile = try reader.bool(v, k)
                     case "wait_first_round": config.waitForFirstRound = try reader.bool(v, k)
                     case "initial":
                         // wait: GSLB answers wait for one round of checks (bounded); up / down: start so
@@ -128,10 +132,11 @@ public enum ConfigLoader {
                         case "up", "down": config.waitForFirstRound = false; config.initialState = text
                         default: throw reader.error(v, "initial must be wait, up or down")
                         }
-                    default: throw reader.error(v, "unknown health key '\(k)' (expected state_file, wait_first_round, initial)")
+                    default: throw reader.error(v, "unknown health key '\(k)' (expected state_file, strict_state_file, wait_first_round, initial)")
                     }
                 }
             case "control":
+                controlNode = value
                 for (k, v) in try reader.mapping(value, "control") {
                     switch k {
                     case "listen":
@@ -142,7 +147,9 @@ public enum ConfigLoader {
                             config.controlListen = nil
                         }
                     case "token": config.controlToken = try reader.optionalString(v, k)
-                    default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token)")
+                    case "max_connections": config.controlMaxConnections = try reader.int(v, k, in: 1...100_000)
+                    case "idle_timeout": config.controlIdleTimeout = try reader.duration(v, k)
+                    default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token, max_connections, idle_timeout)")
                     }
                 }
             case "decision_log":
@@ -153,15 +160,25 @@ public enum ConfigLoader {
                     default: throw reader.error(v, "unknown decision_log key '\(k)' (expected file, sample)")
                     }
                 }
+            case "state_dir":
+                let text = try reader.string(value, key)
+                guard !text.isEmpty, !text.utf8.contains(0) else { throw reader.error(value, "state_dir must be a directory path") }
+                config.stateDir = reader.resolve(text, baseDir)
             case "services":
                 for (name, v) in try reader.mapping(value, "services") {
                     config.services.append(try ServiceReader(reader: reader, baseDir: baseDir).read(name: name, node: v))
                 }
             default:
-                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, services)")
+                throw reader.error(value, "unknown key '\(key)' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
             }
         }
         guard !config.zones.isEmpty else { throw ConfigError(file: file, line: 0, reason: "no zones configured") }
+        config.stateFile = stateFile ?? config.stateDir + "/overrides.json"
+        // writes open to the network are refused (a token is required off loopback); on loopback,
+        // serve warns that any local user may write
+        if let listen = config.controlListen, config.controlToken == nil, !listen.isLoopback, let node = controlNode {
+            throw reader.error(node, "control.listen \(listen) is not a loopback address and no control.token is set: writes would be open to the network")
+        }
         let checkNames = Set(config.checks.map(\.name))
         for service in config.services {
             for pool in service.pools {

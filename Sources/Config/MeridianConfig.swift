@@ -14,6 +14,13 @@ public struct MeridianConfig: Sendable, Equatable {
         }
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+        /// 127.0.0.0/8, ::1 or localhost: reachable from this machine only.
+        public var isLoopback: Bool {
+            if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+            return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+        }
+
         /// Parses "127.0.0.1:53", "[::1]:53", "::1" (port 53), "0.0.0.0".
         public static func parse(_ text: String, defaultPort: Int = 53) -> ListenAddress? {
             if text.hasPrefix("[") {
@@ -72,8 +79,16 @@ public struct MeridianConfig: Sendable, Equatable {
     public var services: [ServiceSpec] = []
     /// Health checks by name, in declared order.
     public var checks: [CheckSpec] = []
-    /// Where admin overrides are persisted (nil: in memory only).
-    public var stateFile: String?
+    /// The directory for everything Meridian persists (overrides now; keys, secrets and estimates
+    /// later). Created mode 0700 by `serve` when missing; refused when group- or world-writable.
+    public static let defaultStateDir = "/var/lib/meridian"
+    public var stateDir = MeridianConfig.defaultStateDir
+    /// Where admin overrides are persisted: `health.state_file`, else `${state_dir}/overrides.json`;
+    /// nil (`state_file: ~`) keeps them in memory only.
+    public var stateFile: String? = MeridianConfig.defaultStateDir + "/overrides.json"
+    /// A corrupt overrides file at start: false (default) sets it aside and starts without overrides
+    /// (loudly); true refuses to start (`health.strict_state_file`).
+    public var strictStateFile = false
     /// Wait for the first round of checks (bounded by the longest timeout) before serving.
     public var waitForFirstRound = true
     /// State of endpoints before their first result when not waiting: "up" (optimistic) or "down".
@@ -81,6 +96,9 @@ public struct MeridianConfig: Sendable, Equatable {
     /// The control API (HTTP) address and bearer token for writes.
     public var controlListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8053)
     public var controlToken: String?
+    /// Control API connections open at once (more are closed at accept) and their idle timeout.
+    public var controlMaxConnections = 256
+    public var controlIdleTimeout = 10.0
     /// JSON-lines decision log (nil = off) and its sampling (1 in N GSLB answers).
     public var decisionLog: String?
     public var decisionLogSample = 100

@@ -3,10 +3,12 @@ import FoundationEssentials
 import Geo
 import Health
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Server
+import SourceFiles
 import Steering
 
 /// The control API over HTTP/1.1 (SwiftNIO's HTTP codec), on loopback by default. Reads are open;
@@ -35,39 +37,87 @@ public final class ControlServer: Sendable {
         }
     }
 
-    let channel: Channel
+    /// Limits on the control API's connections: each one costs a descriptor, and descriptors are
+    /// shared with DNS over TCP, probes and reloads, so neither idle nor abandoned clients may hold
+    /// them. Over `maxConnections` a new connection is closed at once; one with no request and no
+    /// response for `idleTimeout` is closed; a request body over `maxBodyBytes` is answered 413.
+    public struct Limits: Sendable {
+        public var maxConnections: Int
+        public var idleTimeout: TimeAmount
+        public var maxBodyBytes: Int
+        public init(maxConnections: Int = 256, idleTimeout: TimeAmount = .seconds(10), maxBodyBytes: Int = 65536) {
+            self.maxConnections = maxConnections
+            self.idleTimeout = idleTimeout
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
 
-    public init(host: String, port: Int, group: EventLoopGroup, context: Context, logger: Logger) throws {
-        channel = try ServerBootstrap(group: group)
+    let channel: Channel
+    /// Connections open now (updated on accept and close only).
+    let open = NIOLockedValueBox(0)
+    /// Connections closed at accept because `maxConnections` were open.
+    let refused = NIOLockedValueBox(0)
+
+    /// Binds HOST:PORT, or a Unix socket when `unixSocket` is set (HOST and PORT are then unused).
+    public init(host: String, port: Int, unixSocket: String? = nil, group: EventLoopGroup, context: Context,
+                limits: Limits = Limits(), logger: Logger) throws {
+        let open = self.open, refused = self.refused
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try ControlServer.configure(channel, context: context, logger: logger)
+                let count = open.withLockedValue { $0 += 1; return $0 }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                guard count <= limits.maxConnections else {
+                    refused.withLockedValue { $0 += 1 }
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
+                    try ControlServer.configure(channel, context: context, maxBodyBytes: limits.maxBodyBytes, logger: logger)
                 }
             }
-            .bind(host: host, port: port).wait()
+        if let unixSocket {
+            channel = try bootstrap.bind(unixDomainSocketPath: unixSocket, cleanupExistingSocketFile: true).wait()
+        } else {
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        }
     }
+
+    /// Connections open now, and those refused at the cap since start.
+    public var connections: (open: Int, refused: Int) { (open.withLockedValue { $0 }, refused.withLockedValue { $0 }) }
 
     /// Sets up one accepted connection: NIO's HTTP/1.1 server codec, then the control API's handler.
     /// (Also what the control fuzz target drives, through an EmbeddedChannel.) On the channel's loop.
-    public static func configure(_ channel: Channel, context: Context, logger: Logger) throws {
+    public static func configure(_ channel: Channel, context: Context, maxBodyBytes: Int = 65536, logger: Logger) throws {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-        try channel.pipeline.syncOperations.addHandler(ControlHandler(context: context, logger: logger))
+        try channel.pipeline.syncOperations.addHandler(ControlHandler(context: context, maxBodyBytes: maxBodyBytes, logger: logger))
     }
 }
 
-/// One HTTP request at a time per connection: gathers the body (up to 64 KiB), routes, answers JSON.
+/// One HTTP request at a time per connection: gathers the body (up to `maxBodyBytes`, else 413 and
+/// the request is not acted on), checks the method and the token, routes, answers JSON.
 final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The methods each path takes (405 with `Allow` otherwise); GET paths take HEAD too (RFC 9110 §9.3.2).
+    static let methods: [String: [HTTPMethod]] = [
+        "/v1/status": [.GET, .HEAD], "/v1/explain": [.GET, .HEAD], "/metrics": [.GET, .HEAD],
+        "/v1/override": [.POST], "/v1/push": [.POST], "/v1/reload": [.POST],
+    ]
+
     let context: ControlServer.Context
     let logger: Logger
+    let maxBodyBytes: Int
     var head: HTTPRequestHead?
     var body = ByteBuffer()
+    /// The body went past `maxBodyBytes`: the rest is discarded and the request answered 413.
+    var bodyTooLarge = false
 
-    init(context: ControlServer.Context, logger: Logger) {
+    init(context: ControlServer.Context, maxBodyBytes: Int = 65536, logger: Logger) {
         self.context = context
+        self.maxBodyBytes = maxBodyBytes
         self.logger = logger
     }
 
@@ -76,100 +126,131 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         case let .head(h):
             head = h
             body.clear()
+            bodyTooLarge = false
         case var .body(chunk):
-            if body.readableBytes + chunk.readableBytes <= 65536 { body.writeBuffer(&chunk) }
+            if bodyTooLarge { return }
+            if body.readableBytes + chunk.readableBytes <= maxBodyBytes {
+                body.writeBuffer(&chunk)
+            } else {
+                bodyTooLarge = true
+                body.clear()
+            }
         case .end:
             guard let head else { return }
             self.head = nil
+            if bodyTooLarge {
+                // RFC 9110 §15.5.14; the connection closes, as the client may still be sending
+                respond(ctx, head: head, status: .payloadTooLarge, json: ["error": .string("the request body is over \(maxBodyBytes) octets")],
+                        keepAlive: false)
+                return
+            }
             let path = URLComponents(string: head.uri)?.path ?? head.uri
-            if head.method == .GET && path == "/metrics" {
+            guard let allowed = Self.methods[path] else {
+                respond(ctx, head: head, status: .notFound, json: ["error": .string("no such endpoint: \(path)")])
+                return
+            }
+            guard allowed.contains(head.method) else {
+                respond(ctx, head: head, status: .methodNotAllowed, json: ["error": .string("method \(head.method) not allowed on \(path)")],
+                        extraHeaders: [("Allow", allowed.map(\.rawValue).joined(separator: ", "))])
+                return
+            }
+            if head.method == .POST, let denied = authorize(head) {
+                respond(ctx, head: head, status: .unauthorized, json: ["error": .string(denied)],
+                        extraHeaders: [("WWW-Authenticate", "Bearer realm=\"meridian\"")])
+                return
+            }
+            if path == "/metrics" {
                 let (snapshot, _) = context.store.current()
                 let text = context.metrics.map {
                     MetricsRenderer.render(sources: $0, snapshot: snapshot, states: context.publisher.endpointStates)
                 } ?? ""
-                respondText(ctx, text: text, keepAlive: head.isKeepAlive)
+                respond(ctx, head: head, status: .ok, bytes: Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
                 return
             }
-            if head.method == .POST && path == "/v1/reload" {
-                if let denied = authorize(head) { respond(ctx, status: denied.0, json: denied.1, keepAlive: head.isKeepAlive); return }
+            if path == "/v1/reload" {
                 guard let reloader = context.reloader else {
-                    respond(ctx, status: .serviceUnavailable, json: ["error": "reload is not available"], keepAlive: head.isKeepAlive)
+                    respond(ctx, head: head, status: .serviceUnavailable, json: ["error": "reload is not available"])
                     return
                 }
                 let promise = ctx.eventLoop.makePromise(of: String?.self)
                 reloader.reload(completing: promise)
-                let keepAlive = head.isKeepAlive
                 promise.futureResult.whenSuccess { error in
                     if let error {
-                        self.respond(ctx, status: .unprocessableEntity, json: ["result": "failed", "error": .string(error)], keepAlive: keepAlive)
+                        self.respond(ctx, head: head, status: .unprocessableEntity, json: ["result": "failed", "error": .string(error)])
                     } else {
                         let (snapshot, _) = self.context.store.current()
-                        self.respond(ctx, status: .ok, json: ["result": "reloaded",
-                                                              "zones": .array(snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial))] })],
-                                     keepAlive: keepAlive)
+                        self.respond(ctx, head: head, status: .ok, json: ["result": "reloaded",
+                                                                          "zones": .array(snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial))] })])
                     }
                 }
                 return
             }
-            let (status, json) = route(head, body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
-            respond(ctx, status: status, json: json, keepAlive: head.isKeepAlive)
+            let (status, json) = route(head, path: path, body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
+            respond(ctx, head: head, status: status, json: json)
         }
     }
 
-    func authorize(_ head: HTTPRequestHead) -> (HTTPResponseStatus, JSONValue)? {
-        if let token = context.token, !token.isEmpty, head.headers.first(name: "Authorization") != "Bearer \(token)" {
-            return (.unauthorized, ["error": "a bearer token is required for writes"])
+    func userInboundEventTriggered(context ctx: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            ctx.close(promise: nil) // no request and no response for the idle timeout
+        } else {
+            ctx.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context ctx: ChannelHandlerContext, error: Error) {
+        ctx.close(promise: nil) // a malformed request (NIO's HTTP decoder) or a reset: nothing to answer
+    }
+
+    /// nil when the request may write: no token configured, or `Authorization: Bearer TOKEN`. The
+    /// scheme is matched case-insensitively (RFC 9110 §11.1) and the token in constant time.
+    func authorize(_ head: HTTPRequestHead) -> String? {
+        guard let token = context.token, !token.isEmpty else { return nil }
+        guard let value = head.headers.first(name: "Authorization") else { return "a bearer token is required for writes" }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+              ConstantTime.equal(Array(parts[1].trimmingWhitespace().utf8), Array(token.utf8)) else {
+            return "the bearer token is wrong"
         }
         return nil
     }
 
-    func respondText(_ ctx: ChannelHandlerContext, text: String, keepAlive: Bool) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-        headers.add(name: "Content-Length", value: "\(text.utf8.count)")
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        var buffer = ctx.channel.allocator.buffer(capacity: text.utf8.count)
-        buffer.writeString(text)
-        ctx.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        ctx.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { ctx.close(promise: nil) }
-        }
+    func respond(_ ctx: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, json: JSONValue,
+                 keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []) {
+        respond(ctx, head: head, status: status, bytes: Array(json.encoded(pretty: true)) + [0x0A], contentType: "application/json",
+                keepAlive: keepAlive, extraHeaders: extraHeaders)
     }
 
-    func respond(_ ctx: ChannelHandlerContext, status: HTTPResponseStatus, json: JSONValue, keepAlive: Bool) {
-        let data = json.encoded(pretty: true)
+    /// Writes a whole response; HEAD gets the head only, with the Content-Length a GET would get.
+    func respond(_ ctx: ChannelHandlerContext, head request: HTTPRequestHead, status: HTTPResponseStatus, bytes: [UInt8],
+                 contentType: String, keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []) {
+        let keepAlive = keepAlive ?? request.isKeepAlive
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: "\(data.count + 1)")
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(bytes.count)")
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        var buffer = ctx.channel.allocator.buffer(capacity: data.count + 1)
-        buffer.writeBytes(data)
-        buffer.writeString("\n")
-        ctx.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if request.method != .HEAD {
+            ctx.write(wrapOutboundOut(.body(.byteBuffer(ctx.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+        }
         ctx.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { ctx.close(promise: nil) }
         }
     }
 
-    func route(_ head: HTTPRequestHead, body: String) -> (HTTPResponseStatus, JSONValue) {
+    /// The JSON endpoints (the method and the token are checked before).
+    func route(_ head: HTTPRequestHead, path: String, body: String) -> (HTTPResponseStatus, JSONValue) {
         let url = URLComponents(string: head.uri)
-        let path = url?.path ?? head.uri
         let query = Dictionary((url?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
-        switch (head.method, path) {
-        case (.GET, "/v1/status"): return (.ok, status())
-        case (.GET, "/v1/explain"): return explain(query)
-        case (.POST, "/v1/override"), (.POST, "/v1/push"):
-            if let denied = authorize(head) { return denied }
+        switch path {
+        case "/v1/status": return (.ok, status())
+        case "/v1/explain": return explain(query)
+        default:
             guard let object = JSONValue.decode(Array(body.utf8)), case .object = object else {
                 return (.badRequest, ["error": "the body must be a JSON object"])
             }
             return path == "/v1/override" ? override(object) : push(object)
-        case (_, "/v1/status"), (_, "/v1/explain"), (_, "/v1/override"), (_, "/v1/push"), (_, "/v1/reload"), (_, "/metrics"):
-            return (.methodNotAllowed, ["error": "method \(head.method) not allowed on \(path)"])
-        default:
-            return (.notFound, ["error": "no such endpoint: \(path)"])
         }
     }
 
@@ -189,6 +270,11 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let target = OverrideTarget(scope: scope, name: scope == .service ? (name.hasSuffix(".") ? name.lowercased() : name.lowercased() + ".") : name,
                                     service: o["service"]?.string)
+        // a typo must not silently do nothing; clearing one already stored is always allowed
+        if !(state == nil && context.publisher.overrides.current[target] != nil),
+           let unknown = OverrideTargets.unknown(target, in: context.store.current().0.services) {
+            return (.notFound, ["error": .string(unknown)])
+        }
         do {
             try context.publisher.overrides.set(target, state)
         } catch {

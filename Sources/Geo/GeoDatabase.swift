@@ -1,5 +1,7 @@
-import SourceFiles
+import CFileCopy
 import CMaxMindDB
+import Glibc
+import SourceFiles
 
 /// What a geo database says about a network: the fields the steering policies use.
 public struct GeoRecord: Hashable, Sendable {
@@ -50,94 +52,98 @@ public typealias GeoError = SourceProblem
 /// A MaxMind-format database (GeoLite2/GeoIP2 City or Country, DB-IP lite) compiled at load into
 /// one prefix partition per family whose keys index `records`.
 ///
-/// The search tree is walked once with `MMDB_read_node` (DFS, left before right, so ranges come out
-/// sorted and complete); each distinct data record is decoded once with `MMDB_aget_value`. Nothing
-/// of libmaxminddb is used after load, so the query path never touches it.
+/// The load reads the file once into a sealed in-memory copy (`meridian_sealed_copy`) and maps that:
+/// the file on disk may be rewritten, truncated or removed at any moment, during the load or after,
+/// and no mapping of it can fault. The search tree is walked once with `MMDB_read_node` (DFS, left
+/// before right, so ranges come out sorted and complete); each distinct data record is decoded once
+/// with `MMDB_aget_value`; then the copy is closed. Invariant: nothing of libmaxminddb, and no mapped
+/// memory, outlives `init`: services compile their decision tables from the partitions, and
+/// `lookup` (explain) reads the partitions and records, the data this load compiled.
 public final class GeoDatabase: @unchecked Sendable {
+    /// The largest database a load copies (GeoLite2-City: ~60 MB; GeoIP2-City: ~120 MB).
+    public static let maxFileSize: Int64 = 1 << 30
     public let path: String
     public let databaseType: String
     public let buildEpoch: UInt64
-    /// The fields `records` hold (`lookup` from the file, once compile inputs are released, decodes all).
+    /// The fields `records` hold: the union of what the configured policies read.
     public let fields: GeoFields
     /// The distinct data records the partitions' keys index, with `fields` only (GeoLite2-City:
     /// 133,652 with every field, ~10 MB; 8 with continents only).
-    /// Needed only while services compile; emptied by `releaseCompileInputs()`.
-    public private(set) var records: [GeoRecord]
-    /// The open database (memory-mapped; pages are resident only when read): `lookup` uses it once the
-    /// partitions are released.
-    private(set) var mmdb: UnsafeMutablePointer<MMDB_s>
-    let ipVersion: Int32
-    /// The compiled partitions, needed only while services compile. Invariant: released (set to nil)
-    /// only by `releaseCompileInputs()` before the database is shared with any other thread.
-    private var partitions: (v4: PrefixPartition, v6: PrefixPartition)?
+    public let records: [GeoRecord]
+    /// The database's IPv4 / IPv6 partitions.
+    public let v4: PrefixPartition
+    public let v6: PrefixPartition
 
     /// Walks the whole search tree when `fields` is not empty (nothing to walk for otherwise: every
-    /// network is then "not in the database" until `releaseCompileInputs()`).
+    /// network is then "not in the database").
     public init(path: String, fields: GeoFields = .all) throws {
+        let copy = meridian_sealed_copy(path, GeoDatabase.maxFileSize)
+        guard copy >= 0 else {
+            let reason = -copy == EFBIG ? "larger than \(GeoDatabase.maxFileSize) octets" : String(cString: strerror(-copy))
+            throw GeoError(file: path, reason: "cannot open MaxMind database: \(reason)")
+        }
+        defer { close(copy) } // the mapping made below holds the copy's pages until meridian_mmdb_close
+        var status: Int32 = 0
+        guard let mmdb = meridian_mmdb_open("/proc/self/fd/\(copy)", &status) else {
+            throw GeoError(file: path, reason: "cannot open MaxMind database: \(String(cString: MMDB_strerror(status)))")
+        }
+        defer { meridian_mmdb_close(mmdb) }
+        self.path = path
+        databaseType = String(cString: meridian_mmdb_type(mmdb))
+        buildEpoch = meridian_mmdb_build_epoch(mmdb)
+        let ipVersion = Int32(meridian_mmdb_ip_version(mmdb))
+        self.fields = fields
+        var walker = TreeWalker(mmdb: mmdb, path: path, fields: fields)
+        var v4 = PrefixPartition(width: 32, key: -1)
+        var v6 = PrefixPartition(width: 128, key: -1)
+        if fields.isEmpty {
+            // no policy reads the database: nothing to compile from it
+        } else if ipVersion == 6 {
+            switch try walker.followZeros(96) {
+            case let .node(v4Start):
+                v4 = try walker.partition(root: v4Start, width: 32, ipv4Node: nil)
+                v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
+            case let .leaf(key):
+                // a network of ::/96 or wider holds all of IPv4 (libmaxminddb's IPv4 lookups stop there too)
+                v4 = PrefixPartition(width: 32, key: key)
+                v6 = try walker.partition(root: 0, width: 128, ipv4Node: nil)
+            }
+        } else {
+            v4 = try walker.partition(root: 0, width: 32, ipv4Node: nil)
+        }
+        self.v4 = v4
+        self.v6 = v6
+        records = walker.records
+    }
+
+    /// The record for an address, and the range of the partition holding it (networks whose records
+    /// agree on `fields` are one range), from the data compiled at load (for `explain`).
+    public func lookup(family: Int, address: UInt128) -> (record: GeoRecord?, first: UInt128, last: UInt128) {
+        let r = (family == 4 ? v4 : v6).resolve(address, ipv4: v4)
+        return (r.key >= 0 ? records[Int(r.key)] : nil, r.first, r.last)
+    }
+}
+
+/// libmaxminddb's own lookup on a database file (`MMDB_lookup_string`, every field decoded): an
+/// independent reading for tests and fuzzing to check `GeoDatabase`'s compiled partitions against.
+/// The server never uses it (it maps the file for as long as it lives).
+public final class MaxMindReference {
+    private let mmdb: UnsafeMutablePointer<MMDB_s>
+    private let ipVersion: Int32
+
+    public init(path: String) throws {
         var status: Int32 = 0
         guard let mmdb = meridian_mmdb_open(path, &status) else {
             throw GeoError(file: path, reason: "cannot open MaxMind database: \(String(cString: MMDB_strerror(status)))")
         }
         self.mmdb = mmdb
-        self.path = path
-        databaseType = String(cString: meridian_mmdb_type(mmdb))
-        buildEpoch = meridian_mmdb_build_epoch(mmdb)
         ipVersion = Int32(meridian_mmdb_ip_version(mmdb))
-        self.fields = fields
-        var walker = TreeWalker(mmdb: mmdb, fields: fields)
-        var v4 = PrefixPartition(width: 32, key: -1)
-        var v6 = PrefixPartition(width: 128, key: -1)
-        do {
-            if fields.isEmpty {
-                // no policy reads the database: nothing to compile from it
-            } else if ipVersion == 6 {
-                switch try walker.followZeros(96) {
-                case let .node(v4Start):
-                    v4 = try walker.partition(root: v4Start, width: 32, ipv4Node: nil)
-                    v6 = try walker.partition(root: 0, width: 128, ipv4Node: v4Start)
-                case let .leaf(key):
-                    // a network of ::/96 or wider holds all of IPv4 (libmaxminddb's IPv4 lookups stop there too)
-                    v4 = PrefixPartition(width: 32, key: key)
-                    v6 = try walker.partition(root: 0, width: 128, ipv4Node: nil)
-                }
-            } else {
-                v4 = try walker.partition(root: 0, width: 32, ipv4Node: nil)
-            }
-        } catch {
-            meridian_mmdb_close(mmdb)
-            throw error
-        }
-        partitions = (v4, v6)
-        records = walker.records
     }
 
     deinit { meridian_mmdb_close(mmdb) }
 
-    /// The database's IPv4 / IPv6 partitions (empty after `releaseCompileInputs()`).
-    public var v4: PrefixPartition { partitions?.v4 ?? PrefixPartition(width: 32, key: -1) }
-    public var v6: PrefixPartition { partitions?.v6 ?? PrefixPartition(width: 128, key: -1) }
-
-    /// Frees the partitions and the decoded records once every service is compiled (they are the
-    /// bulk of the memory: each service keeps its own merged decision tables, and a reload walks
-    /// the database afresh). `lookup` then reads the mapped file.
-    /// The walk touched every page of the mapped file, and resident file pages count in RSS: the file
-    /// is mapped afresh so that only the pages later lookups read become resident.
-    public func releaseCompileInputs() {
-        partitions = nil
-        records = []
-        var status: Int32 = 0
-        if let fresh = meridian_mmdb_open(path, &status) {
-            meridian_mmdb_close(mmdb)
-            mmdb = fresh
-        }
-    }
-
-    /// The record for an address, and the database network containing it (for `explain`).
+    /// The record libmaxminddb finds for an address, and the database network containing it.
     public func lookup(family: Int, address: UInt128) -> (record: GeoRecord?, first: UInt128, last: UInt128) {
-        if let partitions {
-            let r = (family == 4 ? partitions.v4 : partitions.v6).resolve(address, ipv4: partitions.v4)
-            return (r.key >= 0 ? records[Int(r.key)] : nil, r.first, r.last)
-        }
         var gaiError: Int32 = 0
         var mmdbError: Int32 = 0
         let result = MMDB_lookup_string(mmdb, IPPrefix.formatAddress(family: family, address), &gaiError, &mmdbError)
@@ -252,6 +258,8 @@ struct RawGeoFields: Hashable {
 /// Depth-first walk of the MMDB search tree into a `PrefixPartition`.
 struct TreeWalker {
     let mmdb: UnsafeMutablePointer<MMDB_s>
+    /// The database file's name, for errors (the map is of its sealed copy).
+    let path: String
     let nodeCount: UInt32
     let dataSectionSize: UInt32
     let fields: GeoFields
@@ -262,8 +270,9 @@ struct TreeWalker {
     var visited = 0 // search nodes walked (bounded: see `walk`)
     var lastKey: Int32 = -1
 
-    init(mmdb: UnsafeMutablePointer<MMDB_s>, fields: GeoFields) {
+    init(mmdb: UnsafeMutablePointer<MMDB_s>, path: String, fields: GeoFields) {
         self.mmdb = mmdb
+        self.path = path
         self.fields = fields
         nodeCount = meridian_mmdb_node_count(mmdb)
         dataSectionSize = meridian_mmdb_data_section_size(mmdb)
@@ -273,7 +282,7 @@ struct TreeWalker {
         var n = MMDB_search_node_s()
         let status = MMDB_read_node(mmdb, node, &n)
         guard status == MMDB_SUCCESS else {
-            throw GeoError(file: String(cString: mmdb.pointee.filename), reason: "corrupt search tree: \(String(cString: MMDB_strerror(status)))")
+            throw GeoError(file: path, reason: "corrupt search tree: \(String(cString: MMDB_strerror(status)))")
         }
         return n
     }
@@ -291,7 +300,7 @@ struct TreeWalker {
             case MMDB_RECORD_TYPE_DATA: return .leaf(try recordKey(n.left_record_entry))
             case MMDB_RECORD_TYPE_EMPTY: return .leaf(-1)
             default:
-                throw GeoError(file: String(cString: mmdb.pointee.filename),
+                throw GeoError(file: path,
                                reason: "corrupt search tree: an invalid record (\(n.left_record)) below ::/\(depth + 1)")
             }
         }
@@ -317,7 +326,7 @@ struct TreeWalker {
         // the depth, so more visits than twice the node count mean a corrupt file.
         visited += 1
         guard visited <= 2 * Int(nodeCount) + 256 else {
-            throw GeoError(file: String(cString: mmdb.pointee.filename),
+            throw GeoError(file: path,
                            reason: "corrupt search tree: nodes are reached more than once (\(nodeCount) nodes)")
         }
         let n = try read(node)
@@ -337,7 +346,7 @@ struct TreeWalker {
             } else if depth >= width {
                 // a node below the last address bit: libmaxminddb's lookup runs out of bits there and
                 // returns the node number as if it were a data offset (garbage), so refuse the file
-                throw GeoError(file: String(cString: mmdb.pointee.filename),
+                throw GeoError(file: path,
                                reason: "corrupt search tree: deeper than \(width) bits below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))")
             } else {
                 try walk(UInt32(record), depth: depth, prefix: start, width: width, ipv4Node: ipv4Node, into: &out)
@@ -347,7 +356,7 @@ struct TreeWalker {
         case MMDB_RECORD_TYPE_EMPTY: // not in the database
             out.append(start: start, key: -1)
         default: // INVALID: a pointer to node 0 or into the separator (a zero-filled or cut tree)
-            throw GeoError(file: String(cString: mmdb.pointee.filename),
+            throw GeoError(file: path,
                            reason: "corrupt search tree: an invalid record (\(record)) below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))/\(depth)")
         }
     }
@@ -359,7 +368,7 @@ struct TreeWalker {
         // an offset below the data section (as UInt32: 2^32 - 16 and up); its lookups then decode
         // garbage. Invariant below: offsets lie within the data section (so never `UInt32.max`).
         guard entry.offset < dataSectionSize else {
-            throw GeoError(file: String(cString: mmdb.pointee.filename),
+            throw GeoError(file: path,
                            reason: "corrupt search tree: a record points outside the data section (offset \(Int32(bitPattern: entry.offset)))")
         }
         if entry.offset == lastOffset { return lastKey }

@@ -45,7 +45,12 @@ enum SnapshotBuilder {
             || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections {
             changed.append("server")
         }
-        if config.stateFile != running.stateFile { changed.append("health.state_file") }
+        if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
+            changed.append("state_dir, health.state_file")
+        }
+        if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout {
+            changed.append("control")
+        }
         guard changed.isEmpty else {
             throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
         }
@@ -71,7 +76,6 @@ enum SnapshotBuilder {
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
         try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
                                                     endpoints: HealthPublisher.endpoints(of: services))
-        sources.database?.releaseCompileInputs() // the services have their decision tables now
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []
@@ -123,6 +127,9 @@ struct Serve: ParsableCommand {
             if control == "off" {
                 cfg.controlListen = nil
             } else if let a = MeridianConfig.ListenAddress.parse(control) {
+                guard a.isLoopback || cfg.controlToken != nil else {
+                    throw ValidationError("--control \(control) is not a loopback address and no control.token is set: writes would be open to the network")
+                }
                 cfg.controlListen = a
             } else {
                 throw ValidationError("--control '\(control)' is not HOST:PORT")
@@ -144,13 +151,24 @@ struct Serve: ParsableCommand {
                                                   "records": "\(zone.recordCount)"])
         }
         let store = SnapshotStore(snapshot)
-        let control = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Probes and the control API on loops of their own: API clients never delay a probe.
+        let healthLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let controlLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let publisher: HealthPublisher
         var monitor: HealthMonitor?
         let metrics = MetricsSources(version: Meridian.version)
         let reloader: Reloader
         do {
-            publisher = HealthPublisher(store: store, overrides: try OverrideStore(path: cfg.stateFile))
+            try StateDirectory.prepare(cfg.stateDir)
+            let overrides = try OverrideStore(path: cfg.stateFile, strict: cfg.strictStateFile)
+            if let aside = overrides.setAside {
+                logger.critical("override state file is corrupt: set aside, starting WITHOUT overrides (health.strict_state_file: true refuses to start instead)",
+                                metadata: ["file": "\(aside.path)", "moved_to": "\(aside.movedTo)", "reason": "\(aside.reason)"])
+            }
+            if let listen = cfg.controlListen, cfg.controlToken == nil {
+                logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
+            }
+            publisher = HealthPublisher(store: store, overrides: overrides)
             publisher.publish() // overrides from the state file apply from the first answer
             let endpoints = HealthPublisher.endpoints(of: snapshot.services)
             if !endpoints.isEmpty {
@@ -162,7 +180,7 @@ struct Serve: ParsableCommand {
                         if let c = byName[e.check] { initial[e] = EndpointState(rise: c.rise, fall: c.fall, initial: .down) }
                     }
                 }
-                let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: control, logger: logger,
+                let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
                                           initial: initial, onChange: { publisher.update(states: $0) })
                 m.start()
                 if cfg.waitForFirstRound {
@@ -179,9 +197,11 @@ struct Serve: ParsableCommand {
             reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
                                 monitor: monitor, metrics: metrics, logger: logger)
             if let listen = cfg.controlListen {
-                _ = try ControlServer(host: listen.host, port: listen.port, group: control,
+                _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
                                       context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
                                                      reloader: reloader, metrics: metrics),
+                                      limits: .init(maxConnections: cfg.controlMaxConnections,
+                                                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
                                       logger: logger)
                 logger.info("control API", metadata: ["address": "\(listen)"])
             }
@@ -242,9 +262,13 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let (_, snapshot) = try SnapshotBuilder.build(configPath: config)
+            let (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)
+            // what `serve` would meet in the state directory (nothing is created or changed)
+            if let problem = StateDirectory.problem(loaded.stateDir) { throw ReloadRefused(description: "\(config): \(problem)") }
+            var overrides = 0
+            if let path = loaded.stateFile { overrides = try OverrideStore.read(path).count }
             let records = snapshot.zones.reduce(0) { $0 + $1.recordCount }
-            print("\(config): OK (\(snapshot.zones.count) zone(s), \(records) records)")
+            print("\(config): OK (\(snapshot.zones.count) zone(s), \(records) records, \(overrides) override(s) in force)")
         } catch {
             printError("\(error)")
             throw ExitCode(1)

@@ -75,10 +75,12 @@ final class GeoDatabaseTests: XCTestCase {
         XCTAssertGreaterThan(matched, 100, "most random public addresses are in the database")
     }
 
-    /// After `releaseCompileInputs()` (what `serve` does once services are compiled) the partitions and
-    /// the decoded records are gone, and `lookup` (explain) answers from the mapped file exactly as before.
-    func testLookupAfterReleasingCompileInputs() throws {
-        let db = try GeoDatabase(path: try Self.mmdbPath())
+    /// The compiled lookup (what explain reads) agrees with libmaxminddb's own on the file, and the
+    /// IPv6 aliases of the IPv4 data (6to4, Teredo, mapped, compatible) answer as that IPv4 address.
+    func testLookupAgreesWithLibmaxminddb() throws {
+        let path = try Self.mmdbPath()
+        let db = try GeoDatabase(path: path)
+        let reference = try MaxMindReference(path: path)
         var rng = SplitMix64(seed: 0x6e6f_7274_6821)
         var probes: [(Int, UInt128)] = []
         for text in ["193.0.0.1", "8.8.8.8", "10.1.2.3", "2001:67c:2e8::1", "2001:db8:ffff::1",
@@ -87,28 +89,57 @@ final class GeoDatabaseTests: XCTestCase {
         }
         for _ in 0..<2000 { probes.append((4, UInt128(UInt32(truncatingIfNeeded: rng.next())))) }
         for _ in 0..<500 { probes.append((6, UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60)) }
-        let before = probes.map { db.lookup(family: $0.0, address: $0.1) }
-        // the IPv6 aliases of the IPv4 data (6to4, Teredo, mapped, compatible) answer as that IPv4 address
+        let compiled = probes.map { db.lookup(family: $0.0, address: $0.1) }
         for (i, v4) in ["193.0.0.1", "8.8.8.8", "8.8.8.8", "193.0.0.1"].enumerated() {
             let (family, address) = try XCTUnwrap(IPPrefix.parseAddress(v4))
-            XCTAssertNotNil(before[5 + i].record)
-            XCTAssertEqual(before[5 + i].record, db.lookup(family: family, address: address).record, "alias probe \(i)")
+            XCTAssertNotNil(compiled[5 + i].record)
+            XCTAssertEqual(compiled[5 + i].record, db.lookup(family: family, address: address).record, "alias probe \(i)")
         }
         XCTAssertGreaterThan(db.records.count, 1000)
-        db.releaseCompileInputs()
-        XCTAssertEqual(db.records.count, 0)
-        XCTAssertEqual(db.v4.count, 1)
         var found = 0
-        for (probe, old) in zip(probes, before) {
-            let new = db.lookup(family: probe.0, address: probe.1)
-            XCTAssertEqual(new.record, old.record, IPPrefix.formatAddress(family: probe.0, probe.1))
-            if old.record != nil {
+        for (probe, mine) in zip(probes, compiled) {
+            let theirs = reference.lookup(family: probe.0, address: probe.1)
+            XCTAssertEqual(mine.record, theirs.record, IPPrefix.formatAddress(family: probe.0, probe.1))
+            if mine.record != nil {
                 found += 1
                 // the file's network lies within the partition's (merged) range
-                XCTAssertTrue(new.first >= old.first && new.last <= old.last, IPPrefix.formatAddress(family: probe.0, probe.1))
+                XCTAssertTrue(theirs.first >= mine.first && theirs.last <= mine.last, IPPrefix.formatAddress(family: probe.0, probe.1))
             }
         }
         XCTAssertGreaterThan(found, 1000)
+    }
+
+    /// A database file rewritten or truncated in place after its load (an operator's `cp` over it, a
+    /// download cut short) changes nothing the loaded database says: it maps no part of the file.
+    /// (When it kept the file mapped, a lookup after the truncation died of SIGBUS.)
+    func testFileTruncatedAfterLoadChangesNothing() throws {
+        let source = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try Self.mmdbPath())))
+        let path = "/tmp/meridian-geo-truncate-\(getpid()).mmdb"
+        defer { unlink(path) }
+        try Self.write(source, to: path)
+        let db = try GeoDatabase(path: path)
+        var rng = SplitMix64(seed: 0x7472_756e_63)
+        let probes: [(Int, UInt128)] = (0..<3000).map { _ in (4, UInt128(UInt32(truncatingIfNeeded: rng.next()))) }
+            + (0..<500).map { _ in (6, UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60) }
+        let before = probes.map { db.lookup(family: $0.0, address: $0.1).record }
+        XCTAssertEqual(truncate(path, 4096), 0)
+        for (probe, old) in zip(probes, before) {
+            XCTAssertEqual(db.lookup(family: probe.0, address: probe.1).record, old)
+        }
+        try Self.write(Array(repeating: 0xA5, count: 1 << 20), to: path) // garbage of another size
+        for (probe, old) in zip(probes, before) {
+            XCTAssertEqual(db.lookup(family: probe.0, address: probe.1).record, old)
+        }
+        XCTAssertGreaterThan(before.compactMap { $0 }.count, 1000)
+    }
+
+    /// Writes `bytes` over the file at `path` in place (same inode: truncated, then written).
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(bytes))
     }
 }
 

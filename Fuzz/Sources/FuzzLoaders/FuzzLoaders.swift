@@ -134,7 +134,7 @@ extension LoaderHarness {
     /// A MaxMind database as `serve` loads one (every field decoded), then checked against
     /// libmaxminddb itself: the partitions are complete and sorted with keys in range, and at every
     /// range's edges (and fixed probes: aliases, the ends of the space) the compiled lookup gives the
-    /// record libmaxminddb's own lookup gives after `releaseCompileInputs()`, on a range that holds
+    /// record libmaxminddb's own lookup gives (`MaxMindReference`), on a range that holds
     /// libmaxminddb's network, and the indexed partitions services read agree with the plain search
     /// there. A second load decodes countries only (as a country map's does, where
     /// records that differ elsewhere are one) and must agree with it on the country.
@@ -183,9 +183,12 @@ extension LoaderHarness {
         }
         let compiled = probes.map { db.lookup(family: $0.family, address: $0.address) }
         let countries = (try? GeoDatabase(path: path, fields: [.country])).map { c in probes.map { c.lookup(family: $0.family, address: $0.address) } }
-        db.releaseCompileInputs()
+        guard let reference = try? MaxMindReference(path: path) else {
+            require(false, "libmaxminddb refused what the load took")
+            return
+        }
         for (i, (probe, before)) in zip(probes, compiled).enumerated() {
-            let after = db.lookup(family: probe.family, address: probe.address)
+            let after = reference.lookup(family: probe.family, address: probe.address)
             let where_ = IPPrefix.formatAddress(family: probe.family, probe.address)
             require(LoaderHarness.same(before.record, after.record),
                     "\(where_): compiled \(before.record?.summary ?? "nothing"), libmaxminddb \(after.record?.summary ?? "nothing")")
