@@ -23,7 +23,7 @@ TMP=$(mktemp -d /tmp/meridian-zoneload.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 ORIGIN=bench.example.
 python3 "$ROOT/Benchmarks/gen-zone.py" --records "$RECORDS" --origin "$ORIGIN" "$TMP/$ORIGIN""zone"
-printf 'zones:\n  - origin: %s\n    file: %s\n' "$ORIGIN" "$TMP/${ORIGIN}zone" > "$TMP/meridian.yaml"
+printf 'zones:\n  - origin: %s\n    file: %s\nstate_dir: %s\n' "$ORIGIN" "$TMP/${ORIGIN}zone" "$TMP/state" > "$TMP/meridian.yaml"
 mkdir -p "$TMP/knot"
 cat > "$TMP/knot/knot.conf" <<KNOT
 server:

@@ -69,6 +69,7 @@ per=$((N / 50))
   echo "listen: [\"127.0.0.1:0\"]"
   echo "zones: [{ origin: hc.test., file: $work/z.zone }]"
   echo "control: { listen: off }"
+  echo "state_dir: $work/state"
   echo "checks:"
   echo "  tcp: { type: $CHECK, port: $PORT, interval: 1s, timeout: 500ms }"
   echo "services:"

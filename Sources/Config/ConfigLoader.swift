@@ -31,6 +31,7 @@ public enum ConfigLoader {
         let baseDir = NodeReader.directory(of: file)
         let top = try reader.mapping(root, "the configuration")
         var controlNode: YAMLNode? // where control: is, for errors about it
+        var controlSocket: String?? // control.socket as written (nil: not written; .some(nil): off)
         var stateFile: String?? // health.state_file as written (nil: not written; .some(nil): ~, memory only)
         for (key, value) in top {
             switch key {
@@ -147,9 +148,10 @@ public enum ConfigLoader {
                             config.controlListen = nil
                         }
                     case "token": config.controlToken = try reader.optionalString(v, k)
+                    case "socket": controlSocket = .some(try reader.optionalString(v, k).map { reader.resolve($0, baseDir) })
                     case "max_connections": config.controlMaxConnections = try reader.int(v, k, in: 1...100_000)
                     case "idle_timeout": config.controlIdleTimeout = try reader.duration(v, k)
-                    default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token, max_connections, idle_timeout)")
+                    default: throw reader.error(v, "unknown control key '\(k)' (expected listen, token, socket, max_connections, idle_timeout)")
                     }
                 }
             case "decision_log":
@@ -174,6 +176,7 @@ public enum ConfigLoader {
         }
         guard !config.zones.isEmpty else { throw ConfigError(file: file, line: 0, reason: "no zones configured") }
         config.stateFile = stateFile ?? config.stateDir + "/overrides.json"
+        config.controlSocket = controlSocket ?? config.stateDir + "/control.sock"
         // writes open to the network are refused (a token is required off loopback); on loopback,
         // serve warns that any local user may write
         if let listen = config.controlListen, config.controlToken == nil, !listen.isLoopback, let node = controlNode {

@@ -96,6 +96,10 @@ public struct MeridianConfig: Sendable, Equatable {
     /// The control API (HTTP) address and bearer token for writes.
     public var controlListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8053)
     public var controlToken: String?
+    /// The control API on a Unix socket (default `${state_dir}/control.sock`, mode 0600; `socket: ~`
+    /// turns it off): the socket file's permissions authenticate, so writes need no token there.
+    /// `meridian ctl` uses it when it exists.
+    public var controlSocket: String? = MeridianConfig.defaultStateDir + "/control.sock"
     /// Control API connections open at once (more are closed at accept) and their idle timeout.
     public var controlMaxConnections = 256
     public var controlIdleTimeout = 10.0

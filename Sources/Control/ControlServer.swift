@@ -39,8 +39,10 @@ public final class ControlServer: Sendable {
 
     /// Limits on the control API's connections: each one costs a descriptor, and descriptors are
     /// shared with DNS over TCP, probes and reloads, so neither idle nor abandoned clients may hold
-    /// them. Over `maxConnections` a new connection is closed at once; one with no request and no
-    /// response for `idleTimeout` is closed; a request body over `maxBodyBytes` is answered 413.
+    /// them. With `maxConnections` open, a new connection closes the oldest one (so a flood of idle
+    /// connections cannot lock an operator out, and never holds more descriptors than the cap); one
+    /// with no request and no response for `idleTimeout` is closed; a request body over
+    /// `maxBodyBytes` is answered 413 and not acted on.
     public struct Limits: Sendable {
         public var maxConnections: Int
         public var idleTimeout: TimeAmount
@@ -53,24 +55,27 @@ public final class ControlServer: Sendable {
     }
 
     let channel: Channel
-    /// Connections open now (updated on accept and close only).
-    let open = NIOLockedValueBox(0)
-    /// Connections closed at accept because `maxConnections` were open.
-    let refused = NIOLockedValueBox(0)
+    /// Open connections, oldest first (changed on accept and close only).
+    let open = NIOLockedValueBox<[Channel]>([])
+    /// Connections closed to make room for a newer one since start.
+    let evicted = NIOLockedValueBox(0)
 
-    /// Binds HOST:PORT, or a Unix socket when `unixSocket` is set (HOST and PORT are then unused).
+    /// Binds HOST:PORT, or the Unix socket `unixSocket` when set (HOST and PORT are then unused).
     public init(host: String, port: Int, unixSocket: String? = nil, group: EventLoopGroup, context: Context,
                 limits: Limits = Limits(), logger: Logger) throws {
-        let open = self.open, refused = self.refused
+        let open = self.open, evicted = self.evicted
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
-                let count = open.withLockedValue { $0 += 1; return $0 }
-                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
-                guard count <= limits.maxConnections else {
-                    refused.withLockedValue { $0 += 1 }
-                    return channel.close()
+                let oldest: Channel? = open.withLockedValue { list in
+                    list.append(channel)
+                    return list.count > limits.maxConnections ? list.removeFirst() : nil
+                }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0.removeAll { $0 === channel } } }
+                if let oldest {
+                    evicted.withLockedValue { $0 += 1 }
+                    oldest.close(promise: nil)
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
@@ -84,8 +89,8 @@ public final class ControlServer: Sendable {
         }
     }
 
-    /// Connections open now, and those refused at the cap since start.
-    public var connections: (open: Int, refused: Int) { (open.withLockedValue { $0 }, refused.withLockedValue { $0 }) }
+    /// Connections open now, and those closed to make room for newer ones since start.
+    public var connections: (open: Int, evicted: Int) { (open.withLockedValue { $0.count }, evicted.withLockedValue { $0 }) }
 
     /// Sets up one accepted connection: NIO's HTTP/1.1 server codec, then the control API's handler.
     /// (Also what the control fuzz target drives, through an EmbeddedChannel.) On the channel's loop.

@@ -14,7 +14,8 @@ enum ControlClient {
     static let timeout: TimeAmount = .seconds(10)
 
     static func request(base: String, method: String, path: String, token: String?, body: JSONValue?) throws -> (Int, String) {
-        let (host, port) = try endpoint(base)
+        let socket = base.hasPrefix("unix:") ? String(base.dropFirst(5)) : nil
+        let (host, port) = socket == nil ? try endpoint(base) : ("localhost", 0)
         let payload = body?.encoded()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
@@ -22,7 +23,7 @@ enum ControlClient {
         let response = loop.makePromise(of: (Int, String).self)
         loop.scheduleTask(in: timeout) { response.fail(Failure(description: "control API \(base): no answer within 10 s")) }
         do {
-            let channel = try ClientBootstrap(group: group)
+            let bootstrap = ClientBootstrap(group: group)
                 .connectTimeout(timeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -30,10 +31,10 @@ enum ControlClient {
                         try channel.pipeline.syncOperations.addHandler(ResponseReader(promise: response))
                     }
                 }
-                .connect(host: host, port: port).wait()
+            let channel = try (socket.map { bootstrap.connect(unixDomainSocketPath: $0) } ?? bootstrap.connect(host: host, port: port)).wait()
             defer { channel.close(promise: nil) }
             var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
-            head.headers.add(name: "Host", value: "\(host):\(port)")
+            head.headers.add(name: "Host", value: socket == nil ? "\(host):\(port)" : host)
             head.headers.add(name: "Connection", value: "close")
             if let token, !token.isEmpty { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
             if let payload {

@@ -48,7 +48,8 @@ enum SnapshotBuilder {
         if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
             changed.append("state_dir, health.state_file")
         }
-        if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout {
+        if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout
+            || config.controlSocket != running.controlSocket {
             changed.append("control")
         }
         guard changed.isEmpty else {
@@ -205,6 +206,18 @@ struct Serve: ParsableCommand {
                                       logger: logger)
                 logger.info("control API", metadata: ["address": "\(listen)"])
             }
+            if let socket = cfg.controlSocket {
+                // no token on the socket: only users who may open the file (mode 0600) reach it
+                let saved = umask(0o177)
+                defer { umask(saved) }
+                _ = try ControlServer(host: "", port: 0, unixSocket: socket, group: controlLoops,
+                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: nil,
+                                                     reloader: reloader, metrics: metrics),
+                                      limits: .init(maxConnections: cfg.controlMaxConnections,
+                                                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                                      logger: logger)
+                logger.info("control socket", metadata: ["path": "\(socket)"])
+            }
         } catch {
             printError("meridian: \(error)")
             throw ExitCode(1)
@@ -335,8 +348,11 @@ struct Ctl: ParsableCommand {
         ctl explain www.gslb.example. A 81.2.69.0/24
         """)
 
-    @Option(name: .long, help: "The control API base URL.")
-    var control = ProcessInfo.processInfo.environment["MERIDIAN_CONTROL"] ?? "http://127.0.0.1:8053"
+    @Option(name: .long, help: "The control API base URL (default: the control socket when it exists, else http://127.0.0.1:8053).")
+    var control = ProcessInfo.processInfo.environment["MERIDIAN_CONTROL"]
+
+    @Option(name: .long, help: "The control socket (its file permissions authenticate; no token needed).")
+    var socket = MeridianConfig.defaultStateDir + "/control.sock"
 
     @Option(name: .long, help: "Bearer token for writes (default: $MERIDIAN_TOKEN).")
     var token = ProcessInfo.processInfo.environment["MERIDIAN_TOKEN"]
@@ -371,7 +387,9 @@ struct Ctl: ParsableCommand {
         default:
             throw ValidationError("usage: ctl status | override SCOPE NAME STATE | push ADDRESS CHECK STATE | explain NAME TYPE CLIENT")
         }
-        let (status, text) = try ControlClient.request(base: control, method: method, path: path, token: token, body: body)
+        // the socket unless a URL is named: local writes then need no token
+        let base = control ?? (access(socket, F_OK) == 0 ? "unix:" + socket : "http://127.0.0.1:8053")
+        let (status, text) = try ControlClient.request(base: base, method: method, path: path, token: token, body: body)
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         if !(200..<300).contains(status) { throw ExitCode(1) }
     }

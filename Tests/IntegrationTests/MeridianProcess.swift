@@ -33,6 +33,7 @@ final class MeridianProcess {
           tcp_idle_timeout: 2s
         control:
           listen: off
+        state_dir: \(directory.path)/state
         \(extraConfig)
         """
         try config.write(to: directory.appendingPathComponent("meridian.yaml"), atomically: true, encoding: .utf8)

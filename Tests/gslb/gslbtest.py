@@ -72,6 +72,7 @@ zones:
     file: {zone}
 geo:
   database: {geo_db}
+state_dir: {tmp}/state
 regions:
   eu: {{ location: [50.11, 8.68] }}
   na: {{ location: [39.04, -77.49] }}

@@ -131,7 +131,8 @@ zones:
   - origin: ct.test.
     file: zone.db
 control: { listen: %s }
-""" % (dns_port, control)
+state_dir: %s/state
+""" % (dns_port, control, d)
 
 
 d = tempfile.mkdtemp(prefix="meridian-checktypes.")

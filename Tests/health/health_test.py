@@ -295,6 +295,7 @@ zones:
     file: {zone}
 control: {{ listen: "127.0.0.1:{control_port}", token: {TOKEN} }}
 health: {{ state_file: {tmp}/overrides.json }}
+state_dir: {tmp}/state
 checks:
   web: {{ type: http, port: {http_port}, {timings}, path: /healthz, expect: [200], body: ok }}
   tls: {{ type: https, port: {https_port}, {timings}, path: /healthz, expect: [200], body: ok, host: backend.test, ca_file: {ca_file} }}

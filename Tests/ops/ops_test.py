@@ -109,6 +109,7 @@ def config_text(dns_port, control_port, tmp, extra="", order=("geo", "fo")):
             "    file: ops.zone\n"
             f'control: {{ listen: "127.0.0.1:{control_port}", token: {TOKEN} }}\n'
             f"decision_log: {{ file: {tmp}/d.jsonl, sample: 1 }}\n"
+            f"state_dir: {tmp}/state\n"
             + services_text(order) + extra)
 
 

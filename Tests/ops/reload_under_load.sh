@@ -99,6 +99,7 @@ zones:
   - origin: rul.test.
     file: rul.zone
 control: { listen: "127.0.0.1:$CPORT", token: $TOKEN }
+state_dir: $TMP/state
 services:
   geo.rul.test.:
     policy: geo
