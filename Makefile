@@ -109,10 +109,12 @@ health-tests: test-deps
 	python3 Tests/health/health_test.py .build/debug/meridian
 	python3 Tests/health/check_types_test.py .build/debug/meridian
 
-# Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM.
+# Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM;
+# hostile input and unlucky operators (files changed under the server, limits, auth, state files).
 ops-tests: test-deps
 	$(SWIFT) build --product meridian
 	STRICT=1 python3 Tests/ops/ops_test.py .build/debug/meridian
+	python3 Tests/ops/hardening_test.py .build/debug/meridian $(GEOIP_DB)
 
 # Queries lost while reloading 20 times under 50k qps of dnsperf (a measurement; prints the figures).
 reload-bench: release test-deps

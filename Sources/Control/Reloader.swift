@@ -2,6 +2,7 @@ import Dispatch
 import Engine
 import Health
 import Logging
+import Server
 import NIOConcurrencyHelpers
 import NIOCore
 import Steering
@@ -47,12 +48,16 @@ public final class Reloader: Sendable {
                 metrics.foldAnswers(of: publisher.store.current().0)
                 publisher.install(snapshot, states: states)
                 metrics.reloaded(error: nil)
+                // the old snapshot goes once every worker has let go of it (within a second,
+                // UDPWorker.idleCheck, TCP loops likewise): then its heap pages go back to the kernel
+                queue.asyncAfter(deadline: .now() + 2.5) { releaseFreedMemory() }
                 logger.notice("reloaded", metadata: ["zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",
                                                      "serials": "\(snapshot.zones.map { "\($0.originText)=\($0.serial)" }.joined(separator: " "))"])
                 return nil
             } catch {
                 metrics.reloaded(error: "\(error)")
                 logger.error("reload failed; the previous configuration keeps serving", metadata: ["error": "\(error)"])
+                queue.async { releaseFreedMemory() } // what the failed build allocated
                 return "\(error)"
             }
         }

@@ -19,11 +19,18 @@ public final class UDPWorker: @unchecked Sendable {
     /// Sampled GSLB decisions (nil when the decision log is off); set before `start`.
     public var decisionRing: DecisionRing?
 
+    /// How long a receive waits before the worker looks at the store again: an idle worker lets go
+    /// of a replaced snapshot within this time, so a reload's old snapshot is freed whether or not
+    /// queries arrive.
+    static let idleCheck = timeval(tv_sec: 1, tv_usec: 0)
+
     /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
     public init(host: String, port: Int, store: SnapshotStore) throws {
         var message = [CChar](repeating: 0, count: 256)
         let fd = msock_open_udp(host, Int32(port), &message, message.count)
         guard fd >= 0 else { throw ServerError.bind(String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        var timeout = UDPWorker.idleCheck
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         self.fd = fd
         self.store = store
         self.label = "udp \(host):\(port)"
@@ -43,8 +50,8 @@ public final class UDPWorker: @unchecked Sendable {
         let capacity = Int(msock_buffer_size(batch))
         while true {
             let received = msock_recv(fd, batch)
-            if received <= 0 { continue } // EINTR and transient errors: keep serving
             if store.generation != generation { (snapshot, generation) = store.current() }
+            if received <= 0 { continue } // idle (SO_RCVTIMEO), EINTR and transient errors: keep serving
             var replies: UInt32 = 0
             for i in 0..<UInt32(received) {
                 let length = Int(msock_packet_length(batch, i))

@@ -116,9 +116,13 @@ struct Serve: ParsableCommand {
         if files.after != files.before {
             logger.info("open files limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
         }
-        let (loaded, snapshot): (MeridianConfig, Snapshot)
+        // The first snapshot goes straight into the store: nothing on this (main) thread, which
+        // lives as long as the process, may keep a reference to it, or a reload could never free it.
+        let loaded: MeridianConfig
+        let store: SnapshotStore
         do {
-            (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)
+            let (config, snapshot) = try SnapshotBuilder.build(configPath: config)
+            (loaded, store) = (config, SnapshotStore(snapshot))
         } catch {
             printError("meridian: \(error)")
             throw ExitCode(1)
@@ -147,11 +151,10 @@ struct Serve: ParsableCommand {
         }
         // Loading builds large temporary tables; hand the freed heap back to the kernel (RSS).
         releaseFreedMemory()
-        for zone in snapshot.zones {
+        for zone in store.current().0.zones {
             logger.info("zone loaded", metadata: ["zone": "\(zone.originText)", "serial": "\(zone.serial)",
                                                   "records": "\(zone.recordCount)"])
         }
-        let store = SnapshotStore(snapshot)
         // Probes and the control API on loops of their own: API clients never delay a probe.
         let healthLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let controlLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -171,7 +174,7 @@ struct Serve: ParsableCommand {
             }
             publisher = HealthPublisher(store: store, overrides: overrides)
             publisher.publish() // overrides from the state file apply from the first answer
-            let endpoints = HealthPublisher.endpoints(of: snapshot.services)
+            let endpoints = HealthPublisher.endpoints(of: store.current().0.services)
             if !endpoints.isEmpty {
                 // before the first result an endpoint is unknown (counted up) unless `initial: down`
                 var initial: [Endpoint: EndpointState] = [:]

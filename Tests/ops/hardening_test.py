@@ -47,6 +47,9 @@ from meridian_testlib import Tally, free_port  # noqa: E402
 ORIGIN = "hard.test."
 SERVICE = "geo.hard.test."
 TOKEN = "s3cret-token"
+# HARDENING_LEGACY=1 writes configs an older binary reads (no state_dir, no control limits), to show
+# which checks fail without the fixes; HARDENING_SECTIONS=mmdb,overrides,... runs only those.
+LEGACY = os.environ.get("HARDENING_LEGACY") == "1"
 tally = Tally()
 result = tally.result
 
@@ -68,13 +71,16 @@ class Server:
         with open(os.path.join(tmp, "z.zone"), "w") as f:
             f.write(ZONE)
         geo = f"geo: {{ database: {mmdb} }}\n" if mmdb else ""
-        ctl = f'control: {{ listen: "127.0.0.1:{self.control_port}", token: {token}, idle_timeout: 1s, max_connections: 40 }}\n' \
+        limits = "" if LEGACY else ", idle_timeout: 1s, max_connections: 40"
+        ctl = f'control: {{ listen: "127.0.0.1:{self.control_port}", token: {token}{limits} }}\n' \
             if control else "control: { listen: off }\n"
+        state = f"health: {{ state_file: {tmp}/overrides.json }}\n" if LEGACY and "state_file" not in extra \
+            else "" if LEGACY else f"state_dir: {self.state_dir}\n"
         self.config = os.path.join(tmp, "meridian.yaml")
         with open(self.config, "w") as f:
             f.write(f'listen: ["127.0.0.1:{self.dns_port}"]\n'
                     f"zones: [{{ origin: {ORIGIN}, file: z.zone }}]\n"
-                    f"state_dir: {self.state_dir}\n" + geo + ctl +
+                    + state + geo + ctl +
                     "regions: { eu: {}, na: {} }\n"
                     "services:\n"
                     f"  {SERVICE}:\n"
@@ -400,9 +406,12 @@ def main():
         print(__doc__)
         return 2
     bin_path, geo_db = os.path.abspath(sys.argv[1]), sys.argv[2]
+    only = [x for x in os.environ.get("HARDENING_SECTIONS", "").split(",") if x]
     for name, fn in [("mmdb", lambda: section_mmdb(bin_path, geo_db)), ("overrides", lambda: section_overrides(bin_path)),
                      ("body and auth", lambda: section_body_and_auth(bin_path)),
                      ("connections", lambda: section_connections(bin_path)), ("state", lambda: section_state(bin_path))]:
+        if only and name not in only:
+            continue
         print(f"# {name}", flush=True)
         try:
             fn()

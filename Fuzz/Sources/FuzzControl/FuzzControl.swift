@@ -28,6 +28,8 @@ import Darwin
 /// The snapshot (built once) and what each input gets afresh: a store, overrides and a channel.
 final class ControlHarness {
     static let token = "fuzz-token"
+    /// The body limit the harness's connections get (the server's default is 64 KiB).
+    static let maxBodyBytes = 256
     let snapshot: Snapshot
     let logger = Logger(label: "fuzz-control", factory: { _ in SwiftLogNoOpLogHandler() })
     /// MERIDIAN_FUZZ_VERBOSE=1: print the responses (for reading a corpus or a crash input).
@@ -95,7 +97,8 @@ final class ControlHarness {
                                            monitor: nil, token: ControlHarness.token)
         let channel = EmbeddedChannel()
         do {
-            try ControlServer.configure(channel, context: context, logger: logger)
+            // a small body limit, so that chunked bodies crossing it fit in the fuzzer's inputs
+            try ControlServer.configure(channel, context: context, maxBodyBytes: ControlHarness.maxBodyBytes, logger: logger)
         } catch {
             fatalError("fuzz setup: \(error)")
         }
@@ -109,12 +112,21 @@ final class ControlHarness {
             if case var .byteBuffer(b) = part { output += b.readBytes(length: b.readableBytes) ?? [] }
         }
         _ = try? channel.finish()
-        ControlHarness.check(output, verbose: verbose)
+        let statuses = ControlHarness.check(output, verbose: verbose)
+        // a body over the limit is answered 413 and the connection closes: nothing after it is read
+        if let tooLarge = statuses.firstIndex(of: 413) {
+            require(tooLarge == statuses.count - 1, "a response follows a 413: \(statuses)")
+        }
+        // an override is only ever in force after a request answered 200 (none over the limit)
+        require(overrides.current.count <= statuses.filter { $0 == 200 }.count,
+                "\(overrides.current.count) override(s) in force after \(statuses.filter { $0 == 200 }.count) successful request(s)")
     }
 
     /// `output` is zero or more HTTP/1.1 responses, each a status line, headers, a blank line and
-    /// exactly Content-Length octets of body; a JSON body decodes.
-    static func check(_ output: [UInt8], verbose: Bool) {
+    /// exactly Content-Length octets of body; a JSON body decodes. Returns the statuses in order.
+    @discardableResult
+    static func check(_ output: [UInt8], verbose: Bool) -> [Int] {
+        var statuses: [Int] = []
         let separator: [UInt8] = [13, 10, 13, 10]
         var at = 0
         while at < output.count {
@@ -122,12 +134,13 @@ final class ControlHarness {
             require(rest.starts(with: Array("HTTP/1.1 ".utf8)), "a response does not start with HTTP/1.1 at octet \(at)")
             guard let end = (at..<(output.count - 3)).first(where: { Array(output[$0..<($0 + 4)]) == separator }) else {
                 require(false, "a response head has no end")
-                return
+                return statuses
             }
             let head = String(decoding: output[at..<end], as: UTF8.self)
             let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
             let status = lines[0].split(separator: " ")
             require(status.count >= 2 && Int(status[1]).map { (100..<600).contains($0) } == true, "bad status line: \(lines[0])")
+            statuses.append(Int(status[1]) ?? 0)
             var length = 0, json = false
             for line in lines.dropFirst() {
                 let field = line.lowercased()
@@ -140,6 +153,7 @@ final class ControlHarness {
             if json { require(JSONValue.decode(body) != nil, "a JSON body does not decode: \(String(decoding: body, as: UTF8.self))") }
             at = end + 4 + length
         }
+        return statuses
     }
 }
 
