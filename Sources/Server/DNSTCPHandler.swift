@@ -142,37 +142,39 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     // MARK: answering
 
-    /// Answers the whole messages in `inbound` while the channel is writable; keeps the rest.
+    /// Answers the whole messages in `inbound` while the channel is writable and keeps the rest;
+    /// passes on a held `read()` unless it paused again.
     private func drain(context: ChannelHandlerContext) {
-        guard var buffer = inbound else { return }
-        inbound = nil // `buffer` is now the only reference: no copy-on-write below
-        draining = true
         paused = false
-        defer { draining = false }
-        while true {
-            if !context.channel.isWritable {
-                context.flush()
+        if var buffer = inbound {
+            inbound = nil // `buffer` is now the only reference: no copy-on-write below
+            draining = true
+            defer { draining = false }
+            while true {
                 if !context.channel.isWritable {
-                    paused = true
-                    break
+                    context.flush()
+                    if !context.channel.isWritable {
+                        paused = true
+                        break
+                    }
                 }
+                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
+                guard length > 0 else {
+                    context.close(promise: nil) // a zero length is not a DNS message: close
+                    return
+                }
+                guard buffer.readableBytes >= 2 + Int(length) else { break }
+                buffer.moveReaderIndex(forwardBy: 2)
+                messageStart = nil
+                answer(buffer.readSlice(length: Int(length))!, context: context)
             }
-            guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
-            guard length > 0 else {
-                context.close(promise: nil) // a zero length is not a DNS message: close
-                return
-            }
-            guard buffer.readableBytes >= 2 + Int(length) else { break }
-            buffer.moveReaderIndex(forwardBy: 2)
-            messageStart = nil
-            answer(buffer.readSlice(length: Int(length))!, context: context)
-        }
-        if buffer.readableBytes > 0 {
-            inbound = buffer
-            if !paused && messageStart == nil {
-                // The start of a message: it must be complete by the message deadline.
-                messageStart = .now()
-                armTimer(context: context)
+            if buffer.readableBytes > 0 {
+                inbound = buffer
+                if !paused && messageStart == nil {
+                    // The start of a message: it must be complete by the message deadline.
+                    messageStart = .now()
+                    armTimer(context: context)
+                }
             }
         }
         if !paused && readHeld {
