@@ -17,6 +17,8 @@ Two servers on free loopback ports (helpers in tcp_nonreader.py):
      - a client pipelines 200,000 queries for a ~1 KB TXT answer and never reads: the server's RSS
        stays under baseline + 64 MB, a normal TCP query is answered meanwhile, and RSS is back within
        30 MB of the baseline 3 s after the client goes
+     - a client that pipelines 10,000 of those queries and starts reading 1 s later (the server
+       pauses meanwhile) gets every answer, in order
      - 25 idle connections from 127.0.0.1: the 15 oldest are closed to make room (per-client cap 10)
        and a new connection from 127.0.0.1 is answered
      - 10 connections from 127.0.0.1 each with a message in progress (none idle): a new one from
@@ -35,8 +37,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from meridian_testlib import Tally  # noqa: E402
-from tcp_nonreader import (ORIGIN, Server, answered_within, build_query, closed_by_server, frame,  # noqa: E402
-                           pipeline_without_reading, tcp_query)
+from tcp_nonreader import (ORIGIN, Server, answered_within, build_query, frame, pipeline_without_reading,  # noqa: E402
+                           recv_exact, tcp_query)
 
 tally = Tally(detail_on_pass=True)
 result = tally.result
@@ -109,6 +111,33 @@ class Dripper(threading.Thread):
                         data = b""
                     if not data:
                         self.closed[self.socks.index(s)] = time.monotonic() - t0
+
+
+def pipeline_then_read(port, n):
+    """Sends `n` TXT queries (IDs 0..n-1) with a small receive buffer, waits 1 s without reading (the
+    server's answers outgrow the socket buffers: it pauses), then reads: (answers read, all in order)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    data = b"".join(frame(build_query("big." + ORIGIN, 16, i)) for i in range(n))
+    sender = threading.Thread(target=lambda: s.sendall(data), daemon=True)
+    sender.start()
+    time.sleep(1.0)
+    got, in_order = 0, True
+    try:
+        for i in range(n):
+            head = recv_exact(s, 2)
+            body = head and recv_exact(s, int.from_bytes(head, "big"))
+            if not body:
+                break
+            in_order = in_order and int.from_bytes(body[:2], "big") == i
+            got += 1
+    except OSError:
+        pass
+    sender.join(2)
+    s.close()
+    return got, in_order
 
 
 def fmt(times):
@@ -184,6 +213,11 @@ def server_b_checks(bin_path):
             after = server.rss_kb()
         result(after <= base + 30 * 1024, "RSS is back within 30 MB of the baseline after the client goes",
                f"baseline {base / 1024:.1f} MB, after {after / 1024:.1f} MB")
+
+        got, in_order = pipeline_then_read(server.port, 10_000)
+        result(got == 10_000 and in_order,
+               "a client that pipelines 10,000 queries (~10 MB of answers) and reads only after 1 s gets every answer, in order",
+               f"{got} answers, in order: {in_order}")
 
         print("# per-client cap", flush=True)
         stalled = connect(server.port, 25)

@@ -13,7 +13,6 @@ RSS 2 s after the client closes; the server is killed by PID at the end.
 Also the helpers `tcp_abuse_test.py` uses (query building, the server process, RSS sampling).
 """
 import os
-import select
 import shutil
 import signal
 import socket
@@ -92,22 +91,6 @@ def answered_within(port, seconds, host="127.0.0.1", source=None):
             return time.monotonic() - t0
         time.sleep(0.05)
     return None
-
-
-def closed_by_server(s, timeout):
-    """True when the server closes `s` (EOF or reset) within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        readable, _, _ = select.select([s], [], [], left)
-        if readable:
-            try:
-                if not s.recv(65536):
-                    return True
-            except OSError:
-                return True
 
 
 def rss_kb(pid):
