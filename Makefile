@@ -115,6 +115,7 @@ ops-tests: test-deps
 	$(SWIFT) build --product meridian
 	STRICT=1 python3 Tests/ops/ops_test.py .build/debug/meridian
 	python3 Tests/ops/hardening_test.py .build/debug/meridian $(GEOIP_DB)
+	python3 Tests/ops/tcp_abuse_test.py .build/debug/meridian
 
 # Queries lost while reloading 20 times under 50k qps of dnsperf (a measurement; prints the figures).
 reload-bench: release test-deps

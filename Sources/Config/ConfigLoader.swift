@@ -78,8 +78,10 @@ public enum ConfigLoader {
                     case "workers": config.workers = try reader.int(v, k, in: 0...256)
                     case "tcp_idle_timeout": config.tcpIdleTimeout = try reader.duration(v, k)
                     case "tcp_max_connections": config.tcpMaxConnections = try reader.int(v, k, in: 1...1_000_000)
+                    case "tcp_message_timeout": config.tcpMessageTimeout = try reader.duration(v, k)
+                    case "tcp_max_connections_per_client": config.tcpMaxConnectionsPerClient = try reader.int(v, k, in: 1...1_000_000)
                     default:
-                        throw reader.error(v, "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections)")
+                        throw reader.error(v, "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections, tcp_message_timeout, tcp_max_connections_per_client)")
                     }
                 }
             case "geo":

@@ -65,8 +65,12 @@ public struct MeridianConfig: Sendable, Equatable {
     public var workers = 0
     /// Seconds a TCP connection may stay idle (RFC 7766 §6.2.3).
     public var tcpIdleTimeout = 10.0
-    /// Concurrent TCP connections accepted; more are closed at once (RFC 7766 §6.2.2).
+    /// Concurrent TCP connections; at the cap a new one closes the oldest idle one, or is refused (RFC 7766 §6.2.2).
     public var tcpMaxConnections = 1024
+    /// Seconds a TCP message may take from its first octet to its last (RFC 7766 §6.2.3).
+    public var tcpMessageTimeout = 3.0
+    /// Concurrent TCP connections per client address (RFC 7766 §6.2.2); at the cap a new one closes the oldest idle one.
+    public var tcpMaxConnectionsPerClient = 32
     /// The config file this came from.
     public var sourceFile = ""
     /// Geo data: a MaxMind-format database and the operator's CIDR table (paths resolved).

@@ -10,11 +10,27 @@ public final class DNSServer: Sendable {
         public var workers: Int
         public var tcpIdleTimeout: Double
         public var tcpMaxConnections: Int
-        public init(listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int) {
+        public var tcpMessageTimeout: Double
+        public var tcpMaxConnectionsPerClient: Int
+        public init(listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int,
+                    tcpMessageTimeout: Double = TCPLimits().messageTimeout,
+                    tcpMaxConnectionsPerClient: Int = TCPLimits().maxConnectionsPerClient) {
             self.listen = listen
             self.workers = workers
             self.tcpIdleTimeout = tcpIdleTimeout
             self.tcpMaxConnections = tcpMaxConnections
+            self.tcpMessageTimeout = tcpMessageTimeout
+            self.tcpMaxConnectionsPerClient = tcpMaxConnectionsPerClient
+        }
+
+        /// The TCP limits these options set (the rest keep `TCPLimits`' defaults).
+        var tcpLimits: TCPLimits {
+            var limits = TCPLimits()
+            limits.idleTimeout = tcpIdleTimeout
+            limits.maxConnections = tcpMaxConnections
+            limits.messageTimeout = tcpMessageTimeout
+            limits.maxConnectionsPerClient = tcpMaxConnectionsPerClient
+            return limits
         }
     }
 
@@ -31,8 +47,7 @@ public final class DNSServer: Sendable {
         for address in options.listen {
             for _ in 0..<workers { udp.append(try UDPWorker(host: address.host, port: address.port, store: store)) }
         }
-        tcp = TCPServer(store: store, threads: min(workers, System.coreCount),
-                        idleTimeout: options.tcpIdleTimeout, maxConnections: options.tcpMaxConnections)
+        tcp = TCPServer(store: store, threads: min(workers, System.coreCount), limits: options.tcpLimits)
         var channels: [Channel] = []
         for address in options.listen {
             do {

@@ -42,7 +42,9 @@ enum SnapshotBuilder {
         if config.controlListen != running.controlListen || config.controlToken != running.controlToken { changed.append("control") }
         if config.decisionLog != running.decisionLog || config.decisionLogSample != running.decisionLogSample { changed.append("decision_log") }
         if config.workers != running.workers || config.udpPayloadSize != running.udpPayloadSize
-            || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections {
+            || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections
+            || config.tcpMessageTimeout != running.tcpMessageTimeout
+            || config.tcpMaxConnectionsPerClient != running.tcpMaxConnectionsPerClient {
             changed.append("server")
         }
         if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
@@ -226,7 +228,9 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         let options = DNSServer.Options(listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
-                                        tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections)
+                                        tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections,
+                                        tcpMessageTimeout: cfg.tcpMessageTimeout,
+                                        tcpMaxConnectionsPerClient: cfg.tcpMaxConnectionsPerClient)
         let server: DNSServer
         do {
             server = try DNSServer(store: store, options: options, logger: logger)

@@ -33,6 +33,8 @@ final class ConfigLoaderTests: XCTestCase {
           workers: 3
           tcp_idle_timeout: 500ms
           tcp_max_connections: 10
+          tcp_message_timeout: 2s
+          tcp_max_connections_per_client: 4
         """)
         XCTAssertEqual(c.listen, [.init(host: "127.0.0.1", port: 5353), .init(host: "::1", port: 53), .init(host: "0.0.0.0", port: 53)])
         XCTAssertEqual(c.zones.map(\.origin), ["gslb.example.", "other.example."])
@@ -44,6 +46,8 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(c.workers, 3)
         XCTAssertEqual(c.tcpIdleTimeout, 0.5, accuracy: 1e-9)
         XCTAssertEqual(c.tcpMaxConnections, 10)
+        XCTAssertEqual(c.tcpMessageTimeout, 2, accuracy: 1e-9)
+        XCTAssertEqual(c.tcpMaxConnectionsPerClient, 4)
     }
 
     func testEnvironmentExpansion() throws {
@@ -58,6 +62,8 @@ final class ConfigLoaderTests: XCTestCase {
         expectError("zones:\n  - origin: a.\n    fil: z\n", line: 3, containing: "unknown zone key 'fil'")
         expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  workers: many\n", line: 5, containing: "workers must be an integer")
         expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_idle_timeout: soon\n", line: 5, containing: "duration")
+        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_max_connections_per_client: 0\n", line: 5, containing: "tcp_max_connections_per_client")
+        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_message_timout: 2s\n", line: 5, containing: "tcp_message_timeout, tcp_max_connections_per_client")
         expectError("zones:\n  - origin: a.\n    file: z\n  - origin: A.\n    file: y\n", line: 4, containing: "declared twice")
         expectError("zones: [\n", line: 2, containing: "YAML")
     }

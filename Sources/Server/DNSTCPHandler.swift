@@ -1,0 +1,269 @@
+import DNSWire
+import Engine
+import NIOCore
+
+/// Told to a connection when the server starts running more than half full: its idle timer is re-armed
+/// with the short busy timeout.
+struct TCPBusyNotice: Sendable {}
+
+/// One DNS-over-TCP connection: splits the byte stream into two-octet-length framed messages
+/// (RFC 1035 §4.2.2, RFC 7766 §8) and answers each in order (pipelining, RFC 7766 §6.2.1.1).
+///
+/// Backpressure: before answering a message it checks the channel is writable; above the high
+/// water mark it flushes and pauses, holding the messages already read and the next `read()`, and
+/// resumes when writability returns (the socket drained below the low mark). A client that sends and
+/// never reads therefore holds at most the write buffer's high mark plus one reply in user space,
+/// and at most `maxInboundBytes` of unparsed input (more closes the connection).
+///
+/// Timeouts (RFC 7766 §6.2.3), one scheduled task per connection, re-armed only when it fires or
+/// when a deadline moves earlier: the idle timeout since the last byte read or the last write
+/// progress (the busy timeout while the server is more than half full), and the message deadline: a
+/// message begun must be complete within `messageTimeout`. It tells its connection-table slot when it
+/// goes busy (a message partly read, replies paused or waiting to be written) or idle, so that the
+/// table can close its oldest idle connections to make room (RFC 7766 §6.2.2).
+final class DNSTCPHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let store: SnapshotStore
+    let state: TCPLoopState
+    let slot: TCPConnectionSlot
+    let table: TCPConnectionTable
+    let timeouts: TCPLimits.Timeouts
+    let maxInboundBytes: Int
+
+    /// Bytes read and not yet answered: a partial message, or whole ones held while paused.
+    private var inbound: ByteBuffer?
+    /// Not writable: answering and reading stop until writability returns.
+    private var paused = false
+    /// A `read()` not passed on while paused.
+    private var readHeld = false
+    /// Inside `drain` (writability events fired by its own writes and flushes must not re-enter it).
+    private var draining = false
+    /// What the slot was last told.
+    private var reportedIdle = true
+    private var lastActivity = NIODeadline.now()
+    /// When the first octet of the partly read message arrived.
+    private var messageStart: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerDue = NIODeadline.distantFuture
+
+    init(store: SnapshotStore, state: TCPLoopState, slot: TCPConnectionSlot, table: TCPConnectionTable, limits: TCPLimits) {
+        self.store = store
+        self.state = state
+        self.slot = slot
+        self.table = table
+        timeouts = TCPLimits.Timeouts(limits)
+        maxInboundBytes = limits.maxInboundBytes
+    }
+
+    // MARK: inbound
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastActivity = .now()
+        armTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        inbound = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        inbound = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Evicted by the table (it was idle): it is being closed; what arrives now is not answered.
+        guard !slot.isEvicted else { return }
+        var bytes = unwrapInboundIn(data)
+        lastActivity = .now()
+        if inbound == nil {
+            inbound = bytes
+        } else {
+            inbound!.discardReadBytes()
+            inbound!.writeBuffer(&bytes)
+        }
+        guard inbound!.readableBytes <= maxInboundBytes else {
+            inbound = nil
+            context.close(promise: nil)
+            return
+        }
+        drain(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        reportIdleness(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            lastActivity = .now() // the client is reading: progress, not idleness
+            if paused && !draining {
+                drain(context: context)
+                context.flush()
+                reportIdleness(context: context)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TCPBusyNotice {
+            armTimer(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: outbound
+
+    /// Reads are held while paused: the client's data then waits in the kernel, whose buffer fills and
+    /// makes the client's sends block (TCP flow control) instead of our memory growing.
+    func read(context: ChannelHandlerContext) {
+        if paused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: answering
+
+    /// Answers the whole messages in `inbound` while the channel is writable and keeps the rest;
+    /// passes on a held `read()` unless it paused again.
+    private func drain(context: ChannelHandlerContext) {
+        paused = false
+        if var buffer = inbound {
+            inbound = nil // `buffer` is now the only reference: no copy-on-write below
+            draining = true
+            defer { draining = false }
+            while true {
+                if !context.channel.isWritable {
+                    context.flush()
+                    if !context.channel.isWritable {
+                        paused = true
+                        break
+                    }
+                }
+                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
+                guard length > 0 else {
+                    context.close(promise: nil) // a zero length is not a DNS message: close
+                    return
+                }
+                guard buffer.readableBytes >= 2 + Int(length) else { break }
+                buffer.moveReaderIndex(forwardBy: 2)
+                messageStart = nil
+                answer(buffer.readSlice(length: Int(length))!, context: context)
+            }
+            if buffer.readableBytes > 0 {
+                inbound = buffer
+                if !paused && messageStart == nil {
+                    // The start of a message: it must be complete by the message deadline.
+                    messageStart = .now()
+                    armTimer(context: context)
+                }
+            }
+        }
+        if !paused && readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func answer(_ query: ByteBuffer, context: ChannelHandlerContext) {
+        if state.generation != store.generation || state.snapshot == nil {
+            (state.snapshot, state.generation) = store.current()
+        }
+        let snapshot = state.snapshot!
+        let client = Self.clientAddress(context.remoteAddress)
+        let length = query.withUnsafeReadableBytes { bytes in
+            state.processor.process(query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,
+                                    transport: .tcp, client: client, snapshot: snapshot)
+        }
+        guard length > 0 else { return }
+        var out = context.channel.allocator.buffer(capacity: length + 2)
+        out.writeInteger(UInt16(length))
+        out.writeBytes(UnsafeRawBufferPointer(start: state.response, count: length))
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Idle for the connection table: no message partly read or held, and nothing waiting to be written.
+    private func reportIdleness(context: ChannelHandlerContext) {
+        var idle = inbound == nil && !paused
+        if idle, let pending = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), pending > 0 {
+            idle = false
+        }
+        guard idle != reportedIdle else { return }
+        reportedIdle = idle
+        slot.set(idle: idle)
+    }
+
+    // MARK: timeouts
+
+    /// The earlier of the idle deadline and the partly read message's deadline.
+    private func nextDeadline() -> NIODeadline {
+        let idle = lastActivity + (table.isBusy ? timeouts.busyIdle : timeouts.idle)
+        guard let start = messageStart else { return idle }
+        return min(idle, start + timeouts.message)
+    }
+
+    /// Schedules the timer for `nextDeadline()` unless one already fires at or before it (that one
+    /// re-checks when it fires).
+    private func armTimer(context: ChannelHandlerContext) {
+        let due = nextDeadline()
+        if timer != nil {
+            guard due < timerDue else { return }
+            timer!.cancel()
+        }
+        timerDue = due
+        let loop = context.eventLoop.assumeIsolated()
+        timer = loop.scheduleTask(deadline: due) { [self] in
+            self.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDue = .distantFuture
+        guard context.channel.isActive else { return }
+        let now = NIODeadline.now()
+        if let start = messageStart, now >= start + timeouts.message {
+            context.close(promise: nil) // RFC 7766 §6.2.3: a message must not hold the connection indefinitely
+            return
+        }
+        if now >= lastActivity + (table.isBusy ? timeouts.busyIdle : timeouts.idle) {
+            context.close(promise: nil) // RFC 7766 §6.2.3: idle connections are closed by the server
+            return
+        }
+        armTimer(context: context)
+    }
+
+    static func clientAddress(_ address: SocketAddress?) -> ClientAddress {
+        switch address {
+        case let .v4(a)?:
+            return ClientAddress(family: 1, high: UInt64(UInt32(bigEndian: a.address.sin_addr.s_addr)) << 32, low: 0)
+        case let .v6(a)?:
+            var high: UInt64 = 0, low: UInt64 = 0
+            withUnsafeBytes(of: a.address.sin6_addr) { bytes in
+                for k in 0..<8 { high = high << 8 | UInt64(bytes[k]) }
+                for k in 8..<16 { low = low << 8 | UInt64(bytes[k]) }
+            }
+            return ClientAddress(family: 2, high: high, low: low)
+        default:
+            return .none
+        }
+    }
+}
