@@ -27,7 +27,14 @@ public final class TCPServer: Sendable {
         table = TCPConnectionTable(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient,
                                    busyNoticeInterval: .nanoseconds(Int64(limits.busyIdleTimeout * 1e9)))
         var states: [ObjectIdentifier: TCPLoopState] = [:]
-        for loop in group.makeIterator() { states[ObjectIdentifier(loop)] = TCPLoopState() }
+        for loop in group.makeIterator() {
+            let state = TCPLoopState()
+            states[ObjectIdentifier(loop)] = state
+            // a loop with no queries lets go of a replaced snapshot within a second (a reload frees it)
+            loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [store] _ in
+                if state.generation != store.generation { state.release() }
+            }
+        }
         self.states = states
     }
 
@@ -75,5 +82,11 @@ final class TCPLoopState: @unchecked Sendable {
     lazy var processor = QueryProcessor(counters: counters)
     var snapshot: Snapshot?
     var generation: UInt64 = .max
+
+    /// Drops the cached snapshot; the next query takes the store's current one.
+    func release() {
+        snapshot = nil
+        generation = .max
+    }
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: WireLimits.maxTCPMessage)
 }
