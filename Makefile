@@ -17,13 +17,13 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz acceptance bench ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak-probes acceptance bench ceiling latency microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
 	@echo "make test        install test deps, run unit, golden, integration tests and the fuzz corpus replay"
 	@echo "make acceptance  run ../shared/acceptance against the fixture config"
-	@echo "make fuzz        fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control) for FUZZ_SECONDS (default 600)"
+	@echo "make fuzz        fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
 
 deps:
 	@missing=""; for p in $(BUILD_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -127,14 +127,21 @@ alloc-gate: deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate
 
 unit: deps
-	$(SWIFT) test --filter 'DNSWireTests|ZonesTests|EngineTests|ConfigTests'
+	$(SWIFT) test --filter 'DNSWireTests|ZonesTests|EngineTests|ConfigTests|HealthTests'
 
 integration: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
 
+# Descriptors and CPU of the server while its checks probe misbehaving loopback backends (never
+# answering, slow headers, stalled TLS, endless body, UDP echo) for SOAK_SECONDS (default 600).
+SOAK_SECONDS ?= 600
+soak-probes: deps
+	$(SWIFT) build --product meridian
+	DURATION=$(SOAK_SECONDS) python3 Tests/health/probe_soak.py .build/debug/meridian
+
 # Replays the kept corpora and past crashes through the libFuzzer builds (query engine; zone files,
-# config, CSV tables, .mmdb files; control API connections).
+# config, CSV tables, .mmdb files; control API connections; replies to the DNS health check).
 fuzz-replay: deps
 	Fuzz/run.sh build
 	Fuzz/run.sh replay

@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "SourceFiles", targets: ["SourceFiles"]),
         .library(name: "Config", targets: ["Config"]),
         .library(name: "Control", targets: ["Control"]),
+        .library(name: "Health", targets: ["Health"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -92,6 +93,13 @@ let package = Package(
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "HealthTests", dependencies: [
+            "Health",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

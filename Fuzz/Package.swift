@@ -1,10 +1,10 @@
 // swift-tools-version:6.0
 // libFuzzer targets for Meridian (FuzzQueryEngine: packets; FuzzLoaders: zone files, config, CSV tables, .mmdb;
-// FuzzControl: the control API's HTTP connections), kept apart from the main package so that the sanitizer flags
+// FuzzControl: the control API's HTTP connections; FuzzDNSCheck: replies to the DNS health check), kept apart from the main package so that the sanitizer flags
 // (-sanitize=fuzzer,address) never reach the server build. See Fuzz/run.sh and DESIGN.md §7.
 //
 //   Fuzz/run.sh build            # release build with libFuzzer + ASan
-//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables, mmdb, control) on a copy of its corpus
+//   Fuzz/run.sh fuzz SECONDS [T] # fuzz target T (query-engine, zone, config, tables, mmdb, control, dns-check) on a copy of its corpus
 //   Fuzz/run.sh replay           # run every corpus and regression input once (used by `make test`)
 import PackageDescription
 
@@ -46,6 +46,10 @@ let package = Package(
             .product(name: "Config", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),
+        ]),
+        .executableTarget(name: "FuzzDNSCheck", dependencies: [
+            "FuzzSupport",
+            .product(name: "Health", package: "Meridian"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # libFuzzer harnesses (Fuzz/Sources): FuzzQueryEngine (the packet parser + query engine),
 # FuzzLoaders (zone files, the YAML config, the CSV region/latency tables, .mmdb databases;
-# $MERIDIAN_FUZZ_LOADER) and FuzzControl (a connection to the control API). Targets: query-engine,
-# zone, config, tables, mmdb, control; each has a corpus in
+# $MERIDIAN_FUZZ_LOADER), FuzzControl (a connection to the control API) and FuzzDNSCheck (a reply to
+# the DNS health check's query). Targets: query-engine, zone, config, tables, mmdb, control, dns-check;
+# each has a corpus in
 # Tests/FuzzCorpus/<target>/ and past crashes in Tests/FuzzCorpus/regressions/ (query-engine) or
 # regressions-<target>/. The mmdb seeds are written by Fuzz/make-mmdb-seeds.py.
 #
@@ -22,7 +23,7 @@ FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$FUZZ_DIR/.." && pwd)"
 SCRATCH="$FUZZ_DIR/.build-fuzz"
 ARTIFACTS="$ROOT/fuzz-artifacts"
-TARGETS="query-engine zone config tables mmdb control"
+TARGETS="query-engine zone config tables mmdb control dns-check"
 
 # Sets PRODUCT, BIN, CORPUS, REGRESSIONS, MAX_LEN and exports MERIDIAN_FUZZ_LOADER for target $1.
 use_target() {
@@ -33,6 +34,9 @@ use_target() {
         control)
             PRODUCT=FuzzControl; CORPUS="$ROOT/Tests/FuzzCorpus/control"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-control"; MAX_LEN=8192; unset MERIDIAN_FUZZ_LOADER ;;
+        dns-check)
+            PRODUCT=FuzzDNSCheck; CORPUS="$ROOT/Tests/FuzzCorpus/dns-check"
+            REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-dns-check"; MAX_LEN=1500; unset MERIDIAN_FUZZ_LOADER ;;
         zone|config|tables|mmdb)
             PRODUCT=FuzzLoaders; CORPUS="$ROOT/Tests/FuzzCorpus/$1"
             REGRESSIONS="$ROOT/Tests/FuzzCorpus/regressions-$1"; MAX_LEN=65536; export MERIDIAN_FUZZ_LOADER="$1" ;;
@@ -52,7 +56,7 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$FUZZ_DIR/lsan.supp:print_supp
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -77,7 +81,7 @@ cmd_build() {
     # SwiftPM links executables on Linux with --defsym main=<Target>_main; the target defines that
     # symbol and hands over to LLVMFuzzerRunDriver (see Sources/CFuzzerDriver).
     local product
-    for product in FuzzQueryEngine FuzzLoaders FuzzControl; do
+    for product in FuzzQueryEngine FuzzLoaders FuzzControl FuzzDNSCheck; do
         swift build -c release \
             -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
             --scratch-path "$SCRATCH" --product "$product"

@@ -41,7 +41,9 @@ public struct ProbeResult: Sendable {
 
 /// One probe per call, all asynchronous on a NIO event loop (no thread per check). Every probe is
 /// bounded by the check's timeout and turns every failure (refused, unresolvable, TLS error, bad
-/// status, hung script) into a down result with a reason; none throws.
+/// status, hung script) into a down result with a reason; none throws. Every channel a probe opens is
+/// closed when the probe's result is set (`closeWhenDone`), whatever the peer does: the timeout sets the
+/// result, so a peer that never answers costs its descriptor for the timeout only.
 public enum Probe {
     public static func run(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
                            pushed: ProbeResult?) -> EventLoopFuture<ProbeResult> {
@@ -51,10 +53,16 @@ public enum Probe {
         let timeout = loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
             promise.succeed(ProbeResult(ok: false, reason: "timeout after \(check.timeout)s", latency: elapsed()))
         }
-        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        let done = promise.futureResult
+        let finished = NIOLoopBoundBox.makeBoxSendingValue(false, as: Bool.self, eventLoop: loop) // done is fulfilled (read on the loop)
+        done.whenComplete { _ in
+            timeout.cancel()
+            finished.value = true
+        }
         switch check.kind {
         case .tcp:
-            // SO_LINGER 0: close with RST, so probes leave no TIME_WAIT sockets behind (as HAProxy does)
+            // SO_LINGER 0: close with RST, so probes leave no TIME_WAIT sockets behind (as HAProxy does).
+            // A connection made after the timeout fired is closed as soon as it is made.
             ClientBootstrap(group: loop)
                 .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
                 .connect(to: address, port: check.port)
@@ -75,16 +83,19 @@ public enum Probe {
             // made by TCPProbeEngine; the snapshot build refuses configurations it cannot take (a name, no CAP_NET_RAW)
             promise.succeed(ProbeResult(ok: false, reason: "tcp-half-open: the probe engine could not take \(address)", latency: elapsed()))
         case .http, .https:
-            let first = loop.makePromise(of: ProbeResult.self)
-            http(check, address: address, on: loop, tls: tls, promise: first, elapsed: elapsed)
-            first.futureResult.whenSuccess { result in
+            // The response's verdict; the probe's result is set from it (after a TLS diagnosis when
+            // verification failed). The connection closes when either is set.
+            let response = loop.makePromise(of: ProbeResult.self)
+            http(check, address: address, on: loop, tls: tls, response: response, done: done, elapsed: elapsed)
+            response.futureResult.whenSuccess { result in
                 // A failed verification says only CERTIFICATE_VERIFY_FAILED: look at the certificate
-                // without verifying it to tell an expired one from an untrusted or wrong-host one.
-                guard !result.ok, check.kind == .https, result.reason.contains("CERTIFICATE_VERIFY_FAILED") else {
+                // without verifying it to tell an expired one from an untrusted or wrong-host one
+                // (unless the timeout has already set the result).
+                guard !result.ok, check.kind == .https, result.reason.contains("CERTIFICATE_VERIFY_FAILED"), !finished.value else {
                     promise.succeed(result)
                     return
                 }
-                TLSDiagnosis.explain(check, address: address, on: loop).whenComplete { diagnosis in
+                TLSDiagnosis.explain(check, address: address, on: loop, done: done).whenComplete { diagnosis in
                     var refined = result
                     if case let .success(text?) = diagnosis { refined.reason = "TLS: \(text)" }
                     promise.succeed(refined)
@@ -99,7 +110,24 @@ public enum Probe {
         case .push:
             promise.succeed(pushed ?? ProbeResult(ok: false, reason: "no state pushed yet", latency: 0))
         }
-        return promise.futureResult
+        return done
+    }
+
+    /// Closes `channel` once any of `futures` completes (or at once if one has). The close goes to the
+    /// socket directly, below a TLS handler if there is one: NIOSSL's orderly close waits for the peer's
+    /// close_notify (and keeps reading, and decrypting, whatever the peer sends meanwhile) for up to its
+    /// shutdown timeout, 5 s by default; a probe that has its verdict owes the peer nothing.
+    static func closeWhenDone<Value>(_ channel: Channel, _ futures: EventLoopFuture<Value>...) {
+        let close: @Sendable (Result<Value, Error>) -> Void = { _ in
+            channel.eventLoop.execute {
+                if let tls = try? channel.pipeline.syncOperations.context(handlerType: NIOSSLClientHandler.self) {
+                    tls.close(promise: nil) // the next handler towards the socket: the socket itself
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+        }
+        for future in futures { future.whenComplete(close) }
     }
 
     /// The errno of a failure that says nothing about the endpoint: this process ran out of descriptors
@@ -118,8 +146,16 @@ public enum Probe {
 
     // MARK: HTTP / HTTPS
 
+    /// Most of a response the probe reads: its header block (the HTTP decoder's limits) and its body
+    /// (`HTTPProbeHandler.bodyLimit`); `ReadLimit` ends the connection past their sum and some slack.
+    static let headerLimit = NIOHTTPDecoderLimitConfiguration.probe
+    static let readLimit = 32 * 1024 + HTTPProbeHandler.bodyLimit + 16 * 1024
+
+    /// Sends the check's request and sets `response` from the reply; the connection closes when
+    /// `response` or `done` (the probe's result) is set, or a read limit is passed.
     static func http(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
-                     promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+                     response: EventLoopPromise<ProbeResult>, done: EventLoopFuture<ProbeResult>,
+                     elapsed: @escaping @Sendable () -> Double) {
         let hostHeader = check.host ?? address
         let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
         ClientBootstrap(group: loop)
@@ -130,14 +166,16 @@ public enum Probe {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, promise: promise, elapsed: elapsed))
+                    try channel.pipeline.syncOperations.addHandler(ReadLimit(limit: readLimit))
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(decoderLimitConfiguration: headerLimit)
+                    try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, promise: response, elapsed: elapsed))
                 }
             }
             .connect(to: address, port: check.port)
             .whenComplete { result in
                 switch result {
                 case let .success(channel):
+                    closeWhenDone(channel, response.futureResult, done)
                     var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: check.method), uri: check.path)
                     head.headers.add(name: "Host", value: hostHeader)
                     head.headers.add(name: "User-Agent", value: "meridian-health/1")
@@ -145,24 +183,22 @@ public enum Probe {
                     for (name, value) in check.headers { head.headers.add(name: name, value: value) }
                     channel.write(HTTPClientRequestPart.head(head), promise: nil)
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 case let .failure(error):
-                    promise.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
+                    response.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
                 }
             }
     }
 
     // MARK: DNS
 
+    /// Sends one query from a fresh socket (port 0: a random source port) with a random ID and waits
+    /// for the server's answer (`DNSProbeHandler`); the socket closes when the result is set.
     static func dns(_ check: CheckSpec, address: String, on loop: EventLoop,
                     promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
-        let id = UInt16.random(in: 0...UInt16.max)
-        var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-        for label in check.queryName.split(separator: ".") where !label.isEmpty {
-            query.append(UInt8(label.utf8.count))
-            query.append(contentsOf: label.utf8)
+        guard let query = DNSCheckQuery(id: UInt16.random(in: 0...UInt16.max), name: check.queryName, type: check.queryType) else {
+            promise.succeed(ProbeResult(ok: false, reason: "query name '\(check.queryName)' is not a domain name", latency: elapsed()))
+            return
         }
-        query += [0, UInt8(check.queryType >> 8), UInt8(check.queryType & 0xFF), 0, 1]
         let remote: SocketAddress
         do {
             remote = try SocketAddress.makeAddressResolvingHost(address, port: check.port)
@@ -173,7 +209,7 @@ public enum Probe {
         DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSProbeHandler(id: id, expect: check.expectRCode,
+                    try channel.pipeline.syncOperations.addHandler(DNSProbeHandler(query: query, server: remote, expect: check.expectRCode,
                                                                                    promise: promise, elapsed: elapsed))
                 }
             }
@@ -181,10 +217,11 @@ public enum Probe {
             .whenComplete { result in
                 switch result {
                 case let .success(channel):
-                    var buffer = channel.allocator.buffer(capacity: query.count)
-                    buffer.writeBytes(query)
+                    closeWhenDone(channel, promise.futureResult)
+                    let datagram = query.datagram
+                    var buffer = channel.allocator.buffer(capacity: datagram.count)
+                    buffer.writeBytes(datagram)
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
-                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 case let .failure(error):
                     promise.succeed(.failed("socket: \(error)", error: error, latency: elapsed()))
                 }
@@ -284,15 +321,21 @@ public enum Probe {
     }
 }
 
-/// Reads one HTTP response: status, and the body up to 64 KiB when a substring is expected.
+/// Reads one HTTP response: status, and the body up to `bodyLimit` bytes. A longer body ends the read
+/// there: the verdict is the status's when no body substring is expected or the substring is in what
+/// was read, else "response too large".
 final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
+    static let bodyLimit = 64 * 1024
     let check: CheckSpec
     let promise: EventLoopPromise<ProbeResult>
     let elapsed: @Sendable () -> Double
     var status = 0
-    var body = ""
+    var body: [UInt8] = []
+    var bodyBytes = 0
     var certificateDaysLeft: Int?
+    /// The promise is set: what else arrives is dropped.
+    var finished = false
 
     init(check: CheckSpec, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
         self.check = check
@@ -301,6 +344,7 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !finished else { return } // the verdict is in; the connection is closing
         switch unwrapInboundIn(data) {
         case let .head(head):
             status = Int(head.status.code)
@@ -308,60 +352,126 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
                let cert = handler.peerCertificate {
                 certificateDaysLeft = Int((Double(cert.notValidAfter) - Date().timeIntervalSince1970) / 86400)
             }
-        case var .body(buffer):
-            if check.bodyContains != nil, body.utf8.count < 65536 {
-                body += buffer.readString(length: buffer.readableBytes) ?? ""
+        case let .body(buffer):
+            bodyBytes += buffer.readableBytes
+            if check.bodyContains != nil {
+                body += buffer.readableBytesView.prefix(Self.bodyLimit - body.count)
             }
+            if bodyBytes > Self.bodyLimit { finish(overLimit: true) }
         case .end:
-            finish()
+            finish(overLimit: false)
         }
     }
 
-    func finish() {
+    func finish(overLimit: Bool) {
         var ok = check.expect.contains(status)
         var reason = "HTTP \(status)"
-        if ok, let needle = check.bodyContains, !body.contains(needle) {
-            ok = false
-            reason += ", body lacks '\(needle)'"
-        } else if !ok {
+        if !ok {
             reason += " (expected \(check.expect.map(String.init).joined(separator: "/")))"
+        } else if let needle = check.bodyContains, !String(decoding: body, as: UTF8.self).contains(needle) {
+            ok = false
+            reason += overLimit ? ", response too large (no '\(needle)' in its first \(Self.bodyLimit) bytes)" : ", body lacks '\(needle)'"
+        } else if overLimit {
+            reason += " (body over \(Self.bodyLimit) bytes, not read further)"
         }
+        finished = true
         promise.succeed(ProbeResult(ok: ok, reason: reason, latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        finished = true
         promise.succeed(ProbeResult(ok: false, reason: status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
                                     latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        promise.succeed(ProbeResult(ok: false, reason: Probe.describe(error), latency: elapsed()))
-        context.close(promise: nil)
+        let reason: String
+        switch error {
+        case is ReadLimit.Exceeded: reason = "response too large (over \(Probe.readLimit) bytes)"
+        case let e as HTTPParserError where e == .headerOverflow: reason = "response headers too large"
+        default: reason = Probe.describe(error)
+        }
+        finished = true
+        promise.succeed(ProbeResult(ok: false, reason: reason, latency: elapsed())) // and the connection closes
     }
 }
 
-/// Waits for the DNS reply with our ID and compares its RCODE.
+/// Passes on at most `limit` bytes of a connection's input; past that, drops the rest and raises
+/// `Exceeded` once (the probe fails, unless it had its verdict from what was passed on, and closes the
+/// connection).
+final class ReadLimit: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    /// The error `ReadLimit` raises.
+    struct Exceeded: Error {}
+    let limit: Int
+    var read = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard read <= limit else { return }
+        var buffer = unwrapInboundIn(data)
+        let count = buffer.readableBytes
+        if read + count <= limit {
+            read += count
+            context.fireChannelRead(data)
+            return
+        }
+        // the part within the limit, then the error
+        let allowed = limit - read
+        read += count
+        if allowed > 0, let head = buffer.readSlice(length: allowed) { context.fireChannelRead(wrapInboundOut(head)) }
+        context.fireErrorCaught(Exceeded())
+    }
+}
+
+extension NIOHTTPDecoderLimitConfiguration {
+    /// A health probe's header limits: 32 KiB of header names and values, 8 KiB in one field, 256
+    /// fields (NIO's defaults are 80 KiB and 65,534 fields).
+    static var probe: NIOHTTPDecoderLimitConfiguration {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = 32 * 1024
+        limits.maxHeaderFieldSize = 8 * 1024
+        limits.maxHeaderFieldCount = 256
+        return limits
+    }
+}
+
+/// Waits for the reply to a DNS check's query from the probed server (address and port) and judges it
+/// (`DNSCheckReply`): datagrams from elsewhere or with another ID are ignored (the probe keeps waiting
+/// until its timeout); a reply with our ID that is not a well-formed answer to our question fails the
+/// probe with the reason; an answer is up when its RCODE is the expected one.
 final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let id: UInt16
+    let query: DNSCheckQuery
+    let server: SocketAddress
     let expect: Int
     let promise: EventLoopPromise<ProbeResult>
     let elapsed: @Sendable () -> Double
 
-    init(id: UInt16, expect: Int, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
-        self.id = id
+    init(query: DNSCheckQuery, server: SocketAddress, expect: Int, promise: EventLoopPromise<ProbeResult>,
+         elapsed: @escaping @Sendable () -> Double) {
+        self.query = query
+        self.server = server
         self.expect = expect
         self.promise = promise
         self.elapsed = elapsed
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data).data
-        guard buffer.readableBytes >= 12, let rid = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self), rid == id,
-              let flags = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return }
-        let rcode = Int(flags & 0x000F)
-        promise.succeed(ProbeResult(ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
-                                    latency: elapsed()))
+        let envelope = unwrapInboundIn(data)
+        guard envelope.remoteAddress == server else { return }
+        switch envelope.data.withUnsafeReadableBytes({ DNSCheckReply.judge($0, for: query) }) {
+        case .notOurs:
+            return
+        case let .invalid(why):
+            promise.succeed(ProbeResult(ok: false, reason: "bad reply: \(why)", latency: elapsed()))
+        case let .answer(rcode):
+            promise.succeed(ProbeResult(ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
+                                        latency: elapsed()))
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -385,10 +495,15 @@ enum TLSDiagnosis {
         return try? NIOSSLContext(configuration: config)
     }()
 
-    static func explain(_ check: CheckSpec, address: String, on loop: EventLoop) -> EventLoopFuture<String?> {
+    /// The cause of a verification failure, or nil (no answer within the check's timeout, no
+    /// certificate). The connection closes when the diagnosis is set or `done` (the probe's result) is.
+    static func explain(_ check: CheckSpec, address: String, on loop: EventLoop,
+                        done: EventLoopFuture<ProbeResult>) -> EventLoopFuture<String?> {
         guard let context else { return loop.makeSucceededFuture(nil) }
         let promise = loop.makePromise(of: String?.self)
-        loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) { promise.succeed(nil) }
+        let timeout = loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) { promise.succeed(nil) }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        done.whenComplete { _ in promise.succeed(nil) }
         let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
         ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(Int64(check.timeout * 1e9)))
@@ -401,7 +516,8 @@ enum TLSDiagnosis {
             .connect(host: address, port: check.port)
             .whenComplete { result in
                 switch result {
-                case let .success(channel): promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case let .success(channel):
+                    Probe.closeWhenDone(channel, promise.futureResult)
                 case .failure: promise.succeed(nil)
                 }
             }
@@ -431,8 +547,7 @@ enum TLSDiagnosis {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: Error) {
-            promise.succeed(nil)
-            context.close(promise: nil)
+            promise.succeed(nil) // and the connection closes
         }
     }
 }
