@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak-probes acceptance bench ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
 
 help:
 	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
@@ -133,9 +133,19 @@ integration: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build --filter IntegrationTests
 
-# Descriptors and CPU of the server while its checks probe misbehaving loopback backends (never
-# answering, slow headers, stalled TLS, endless body, UDP echo) for SOAK_SECONDS (default 600).
+# Long figures, outside CI (release build): descriptors and CPU while checks probe misbehaving
+# loopback backends (never answering, slow headers, stalled TLS, endless body, UDP echo) for
+# SOAK_SECONDS; RSS across SOAK_RELOADS reloads of 300 services on distinct country maps and of a
+# 1M-record zone; RSS under a TCP client that pipelines 4M queries and never reads.
 SOAK_SECONDS ?= 600
+SOAK_RELOADS ?= 50
+soak: release test-deps
+	DURATION=$(SOAK_SECONDS) python3 Tests/health/probe_soak.py .build/release/meridian
+	python3 Tests/ops/reload_memory.py .build/release/meridian $(GEOIP_DB) --services 300 --reloads $(SOAK_RELOADS)
+	python3 Tests/ops/reload_memory.py .build/release/meridian $(GEOIP_DB) --services 0 --zone-records 1000000 --reloads $(SOAK_RELOADS)
+	python3 Tests/ops/tcp_nonreader.py .build/release/meridian 4000000
+
+# The probe soak alone, on the debug build.
 soak-probes: deps
 	$(SWIFT) build --product meridian
 	DURATION=$(SOAK_SECONDS) python3 Tests/health/probe_soak.py .build/debug/meridian

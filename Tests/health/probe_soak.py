@@ -152,6 +152,7 @@ zones:
   - origin: soak.test.
     file: {zone}
 control: {{ listen: "127.0.0.1:{control_port}" }}
+state_dir: {tmp}/state
 health: {{ wait_first_round: false }}
 checks:
   http: {{ type: http, port: {tcp_port}, {timings}, path: /healthz }}

@@ -113,7 +113,7 @@ class Server:
         with open(os.path.join(self.tmp, "meridian.yaml"), "w") as f:
             f.write(f'listen: ["127.0.0.1:{self.port}", "[::1]:{self.port}"]\n'
                     f"zones:\n  - origin: {ORIGIN}\n    file: zone.db\n"
-                    f"server:\n{keys}control:\n  listen: off\n")
+                    f"server:\n{keys}control:\n  listen: off\nstate_dir: {self.tmp}/state\n")
         self.log = open(os.path.join(self.tmp, "log"), "w")
         self.proc = subprocess.Popen([bin_path, "serve", "--config", os.path.join(self.tmp, "meridian.yaml")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
