@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import free_port  # noqa: E402
+from meridian_testlib import free_port, rss_kb  # noqa: E402
 
 COUNTRIES = ("US CA MX BR AR CL CO PE VE EC GB IE FR DE NL BE LU CH AT IT ES PT DK NO SE FI IS PL CZ SK HU "
              "RO BG GR TR CY RU UA BY LT LV EE MD RS HR SI BA ME MK AL XK GE AM AZ KZ UZ TM KG TJ AF PK IN "
@@ -29,14 +29,6 @@ COUNTRIES = ("US CA MX BR AR CL CO PE VE EC GB IE FR DE NL BE LU CH AT IT ES PT 
              "PF WS TO KI TV NR FM MH PW EG LY TN DZ MA SD SS ET ER DJ SO KE UG TZ RW BI CD CG GA CM NG NE "
              "TD CF GQ ST BJ TG GH CI LR SL GN GW SN GM ML MR BF CV AO ZM ZW MW MZ MG MU SC KM ZA NA BW LS "
              "SZ IL JO LB SY IQ IR SA YE OM AE QA BH KW").split()
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():

@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import free_port, stop_process  # noqa: E402
+from meridian_testlib import free_port, rss_kb, stop_process  # noqa: E402
 
 ORIGIN = "tcp.test."
 BIG_TXT = " ".join('"' + c * 250 + '"' for c in "abcd")  # ~1 KB of RDATA per answer
@@ -91,14 +91,6 @@ def answered_within(port, seconds, host="127.0.0.1", source=None):
             return time.monotonic() - t0
         time.sleep(0.05)
     return None
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Server:

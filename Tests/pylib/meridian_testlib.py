@@ -72,3 +72,15 @@ def stop_process(p, sig=signal.SIGTERM):
         except subprocess.TimeoutExpired:
             os.kill(p.pid, signal.SIGKILL)
             p.wait(timeout=5)
+
+
+def rss_kb(pid):
+    """A process's resident set (VmRSS) in KiB, 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
