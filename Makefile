@@ -144,6 +144,7 @@ soak: release test-deps
 	python3 Tests/ops/reload_memory.py .build/release/meridian $(GEOIP_DB) --services 300 --reloads $(SOAK_RELOADS)
 	python3 Tests/ops/reload_memory.py .build/release/meridian $(GEOIP_DB) --services 0 --zone-records 1000000 --reloads $(SOAK_RELOADS)
 	python3 Tests/ops/tcp_nonreader.py .build/release/meridian 4000000
+	python3 Tests/ops/control_flood.py .build/release/meridian 20000
 
 # The probe soak alone, on the debug build.
 soak-probes: deps

@@ -174,6 +174,11 @@ struct Serve: ParsableCommand {
             if let listen = cfg.controlListen, cfg.controlToken == nil {
                 logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
             }
+            let endpointCount = HealthPublisher.endpoints(of: store.current().0.services).count
+            if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
+                                                      controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
+                logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
+            }
             publisher = HealthPublisher(store: store, overrides: overrides)
             publisher.publish() // overrides from the state file apply from the first answer
             let endpoints = HealthPublisher.endpoints(of: store.current().0.services)

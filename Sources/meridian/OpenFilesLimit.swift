@@ -15,4 +15,18 @@ enum OpenFilesLimit {
         guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (before, before) }
         return (before, UInt64(limit.rlim_max))
     }
+
+    /// Descriptors kept for what no cap bounds: listening and UDP sockets, zone and database files
+    /// read by a reload, the state file, logs, script probes' pipes.
+    static let reserve: UInt64 = 256
+
+    /// Every descriptor consumer that clients or the config can grow is capped (TCP connections, the
+    /// control API on TCP and on its socket, one probe per endpoint at a time); when the caps and the
+    /// reserve do not fit under `limit`, what to tell the operator (nil when they fit).
+    static func shortfall(limit: UInt64, tcpConnections: Int, controlConnections: Int, endpoints: Int) -> String? {
+        let needed = UInt64(tcpConnections + 2 * controlConnections + endpoints) + reserve
+        guard limit > 0, limit < needed else { return nil }
+        return "the open-files limit (\(limit)) is below what the caps allow (\(tcpConnections) TCP + 2 x \(controlConnections) control "
+            + "connections + \(endpoints) probes + \(reserve) reserved = \(needed)): raise LimitNOFILE or lower server.tcp_max_connections"
+    }
 }

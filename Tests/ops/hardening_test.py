@@ -64,14 +64,15 @@ ns1 IN A 127.0.0.1
 class Server:
     """One `meridian serve` with its config in `tmp`."""
 
-    def __init__(self, bin_path, tmp, extra="", mmdb=None, control=True, token=TOKEN, state_dir=None):
+    def __init__(self, bin_path, tmp, extra="", mmdb=None, control=True, token=TOKEN, state_dir=None,
+                 control_limits=", idle_timeout: 1s, max_connections: 40"):
         self.bin, self.tmp = bin_path, tmp
         self.dns_port, self.control_port = free_port(), free_port()
         self.state_dir = state_dir or os.path.join(tmp, "state")
         with open(os.path.join(tmp, "z.zone"), "w") as f:
             f.write(ZONE)
         geo = f"geo: {{ database: {mmdb} }}\n" if mmdb else ""
-        limits = "" if LEGACY else ", idle_timeout: 1s, max_connections: 40"
+        limits = "" if LEGACY else control_limits
         ctl = f'control: {{ listen: "127.0.0.1:{self.control_port}", token: {token}{limits} }}\n' \
             if control else "control: { listen: off }\n"
         state = f"health: {{ state_file: {tmp}/overrides.json }}\n" if LEGACY and "state_file" not in extra \
