@@ -39,6 +39,7 @@ let package = Package(
             .product(name: "Zones", package: "Meridian"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "FuzzLoaders", dependencies: [

@@ -12,6 +12,7 @@ import Health
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import Server
 import SourceFiles
 import Steering
@@ -112,7 +113,7 @@ final class ControlHarness {
             if case var .byteBuffer(b) = part { output += b.readBytes(length: b.readableBytes) ?? [] }
         }
         _ = try? channel.finish()
-        let statuses = ControlHarness.check(output, verbose: verbose)
+        let statuses = ControlHarness.check(output, toHEAD: ControlHarness.headRequests(input), verbose: verbose)
         // a body over the limit is answered 413 and the connection closes: nothing after it is read
         if let tooLarge = statuses.firstIndex(of: 413) {
             require(tooLarge == statuses.count - 1, "a response follows a 413: \(statuses)")
@@ -122,10 +123,24 @@ final class ControlHarness {
                 "\(overrides.current.count) override(s) in force after \(statuses.filter { $0 == 200 }.count) successful request(s)")
     }
 
+    /// For each request NIO's decoder reads from `input`, in order: whether it is a HEAD (answered
+    /// with GET's Content-Length and no body, RFC 9110 §9.3.2).
+    static func headRequests(_ input: UnsafeRawBufferPointer) -> [Bool] {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
+        var heads: [Bool] = []
+        _ = try? channel.writeInbound(channel.allocator.buffer(bytes: input))
+        while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) {
+            if case let .head(head) = part { heads.append(head.method == .HEAD) }
+        }
+        _ = try? channel.finish()
+        return heads
+    }
+
     /// `output` is zero or more HTTP/1.1 responses, each a status line, headers, a blank line and
-    /// exactly Content-Length octets of body; a JSON body decodes. Returns the statuses in order.
+    /// exactly Content-Length octets of body (none for a HEAD request: `toHEAD`); a JSON body
+    /// decodes. Returns the statuses in order.
     @discardableResult
-    static func check(_ output: [UInt8], verbose: Bool) -> [Int] {
+    static func check(_ output: [UInt8], toHEAD: [Bool] = [], verbose: Bool) -> [Int] {
         var statuses: [Int] = []
         let separator: [UInt8] = [13, 10, 13, 10]
         var at = 0
@@ -147,6 +162,8 @@ final class ControlHarness {
                 if field.hasPrefix("content-length:") { length = Int(field.dropFirst(15).trimmingWhitespace()) ?? -1 }
                 if field.hasPrefix("content-type: application/json") { json = true }
             }
+            let answersHEAD = statuses.count <= toHEAD.count && toHEAD[statuses.count - 1]
+            if answersHEAD { (length, json) = (0, false) } // a HEAD's answer has no body
             require(length >= 0 && end + 4 + length <= output.count, "Content-Length \(length) does not match the body")
             let body = Array(output[(end + 4)..<(end + 4 + length)])
             if verbose { print(lines[0], String(decoding: body, as: UTF8.self)) }
