@@ -149,7 +149,8 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
                         keepAlive: false)
                 return
             }
-            let path = URLComponents(string: head.uri)?.path ?? head.uri
+            let url = URLComponents(string: head.uri)
+            let path = url?.path ?? head.uri
             guard let allowed = Self.methods[path] else {
                 respond(ctx, head: head, status: .notFound, json: ["error": .string("no such endpoint: \(path)")])
                 return
@@ -190,7 +191,8 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
                 return
             }
-            let (status, json) = route(head, path: path, body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
+            let (status, json) = route(path: path, query: url?.queryItems ?? [],
+                                       body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "")
             respond(ctx, head: head, status: status, json: json)
         }
     }
@@ -245,9 +247,8 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// The JSON endpoints (the method and the token are checked before).
-    func route(_ head: HTTPRequestHead, path: String, body: String) -> (HTTPResponseStatus, JSONValue) {
-        let url = URLComponents(string: head.uri)
-        let query = Dictionary((url?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
+    func route(path: String, query items: [URLQueryItem], body: String) -> (HTTPResponseStatus, JSONValue) {
+        let query = Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
         switch path {
         case "/v1/status": return (.ok, status())
         case "/v1/explain": return explain(query)

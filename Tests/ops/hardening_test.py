@@ -42,7 +42,7 @@ import dns.query
 import dns.rcode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port  # noqa: E402
+from meridian_testlib import Tally, free_port, run_sections  # noqa: E402
 
 ORIGIN = "hard.test."
 SERVICE = "geo.hard.test."
@@ -301,7 +301,7 @@ def section_body_and_auth(bin_path):
                              capture_output=True, text=True, timeout=20, env={k: v for k, v in os.environ.items() if k != "MERIDIAN_TOKEN"})
         result(ctl.returncode == 0 and any(o["target"] == "region na" for o in s.overrides()),
                "socket: `meridian ctl --socket` writes an override without a token", ctl.stdout[-200:] + ctl.stderr[-200:])
-        result("override" in s.log_text(), "auth: overrides are logged")
+        result("target=region eu" in s.log_text() and "target=region na" in s.log_text(), "auth: overrides are logged with their target")
     finally:
         s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -408,16 +408,9 @@ def main():
         return 2
     bin_path, geo_db = os.path.abspath(sys.argv[1]), sys.argv[2]
     only = [x for x in os.environ.get("HARDENING_SECTIONS", "").split(",") if x]
-    for name, fn in [("mmdb", lambda: section_mmdb(bin_path, geo_db)), ("overrides", lambda: section_overrides(bin_path)),
-                     ("body and auth", lambda: section_body_and_auth(bin_path)),
-                     ("connections", lambda: section_connections(bin_path)), ("state", lambda: section_state(bin_path))]:
-        if only and name not in only:
-            continue
-        print(f"# {name}", flush=True)
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - one section's crash must not hide the others
-            result(False, f"{name} section ran without an exception", repr(e))
+    run_sections(tally, [("mmdb", lambda: section_mmdb(bin_path, geo_db)), ("overrides", lambda: section_overrides(bin_path)),
+                         ("body and auth", lambda: section_body_and_auth(bin_path)),
+                         ("connections", lambda: section_connections(bin_path)), ("state", lambda: section_state(bin_path))], only)
     print(f"{tally.passed} passed, {tally.failed} failed, {tally.skipped} skipped")
     return 1 if tally.failed else 0
 

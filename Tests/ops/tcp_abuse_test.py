@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from meridian_testlib import Tally  # noqa: E402
+from meridian_testlib import Tally, run_sections  # noqa: E402
 from tcp_nonreader import (ORIGIN, Server, answered_within, build_query, frame, pipeline_without_reading,  # noqa: E402
                            recv_exact, tcp_query)
 
@@ -251,11 +251,7 @@ def main():
         return 2
     bin_path = os.path.abspath(sys.argv[1])
     t0 = time.monotonic()
-    for section in (server_a_checks, server_b_checks):
-        try:
-            section(bin_path)
-        except Exception as e:  # noqa: BLE001 - one section's crash must not hide the other
-            result(False, f"{section.__name__} ran without an exception", repr(e))
+    run_sections(tally, [(f.__name__, lambda f=f: f(bin_path)) for f in (server_a_checks, server_b_checks)])
     print(f"{tally.passed} passed, {tally.failed} failed ({time.monotonic() - t0:.1f} s)")
     return 1 if tally.failed else 0
 

@@ -84,3 +84,17 @@ def rss_kb(pid):
     except FileNotFoundError:
         pass
     return 0
+
+
+def run_sections(tally, sections, only=()):
+    """Runs (name, fn) sections in order, each under a "# name" line; an exception in one is a
+    failure of that section and the next ones still run. `only`: run just these names."""
+    for name, fn in sections:
+        if only and name not in only:
+            continue
+        print(f"# {name}", flush=True)
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - one section's crash must not hide the others
+            tally.result(False, f"{name} section ran without an exception", repr(e))
+
