@@ -2,7 +2,7 @@
 # Runs ../shared/acceptance against Meridian serving Tests/Fixtures/acceptance/meridian.yaml.
 # Environment: ACCEPTANCE_DIR (the kit), PORT (default 5354), MERIDIAN (the binary),
 # SCRIPTS (default "01 02 03 04"). 04's answer change is wired to Tests/acceptance-change.sh, which
-# edits a copy of the config and restarts Meridian (a reload API arrives with issue #5).
+# edits a copy of the config and restarts Meridian.
 set -u
 cd "$(dirname "$0")/.."
 KIT=${ACCEPTANCE_DIR:?}; PORT=${PORT:-5354}; BIN=$(realpath "${MERIDIAN:-.build/release/meridian}")

@@ -33,10 +33,9 @@ final class EdgeCaseTests: XCTestCase {
         XCTAssertEqual(d?.answer, ["version.bind. 0 CH TXT \"\(String(repeating: "v", count: 255))\" \"\(String(repeating: "v", count: 45))\""])
     }
 
-    /// BUG (QueryProcessor.swift, chaosAnswer + the CHAOS branch of process): a configured CHAOS answer that
-    /// does not fit the UDP size is reported as REFUSED instead of being truncated (TC=1), so the client never
-    /// retries over TCP.
-    func testBug_OversizedCHAOSAnswerIsRefusedInsteadOfTruncated() {
+    /// A configured CHAOS answer that does not fit the UDP size is truncated (TC=1), so the client
+    /// retries over TCP, rather than refused.
+    func testOversizedCHAOSAnswerIsTruncated() {
         let version = String(repeating: "v", count: 600)
         let snap = Snapshot(zones: [], identity: ServerIdentity(version: version), udpPayloadSize: 1232)
         let d = LDNS.decode(answer(Wire.query("version.bind.", 16, qclass: 3), transport: .udp, snapshot: snap))

@@ -283,10 +283,9 @@ final class PolicyTableTests: XCTestCase {
         XCTAssertEqual(small.bytes.count, 32)
     }
 
-    /// BUG: `all` with no AAAA in any pool decides pool 0 instead of Decision.noData
-    /// (CompiledService.swift `case .all: return Decision(pool: 0, ...)`), so the engine writes an empty
-    /// answer without the SOA that RFC 2308 §2.2 NODATA needs.
-    func testBug_AllPolicyAAAAWithoutAnyAAAAIsNotNoData() {
+    /// `all` with no AAAA in any pool decides `Decision.noData`, so the engine answers NODATA with the
+    /// SOA that RFC 2308 §2.2 needs rather than an empty answer.
+    func testAllPolicyAAAAWithoutAnyAAAAIsNoData() {
         let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1")]),
                      PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")])]
         let s = Fx.compile(Fx.spec(.all, pools: pools))
@@ -379,11 +378,9 @@ final class PolicyTableTests: XCTestCase {
         XCTAssertEqual(Double(r.onRemoved) / 5000, 0.25, accuracy: 0.03)
     }
 
-    /// BUG: the rendezvous score is keyed on the pool's index (CompiledService.rendezvous(key:family:pool:weight:),
-    /// `0x9E37_79B9_7F4A_7C15 &* UInt64(pool &+ 1)`), not on its region, so removing a region that is not the
-    /// last one renumbers the following pools and moves clients of surviving regions too, contrary to
-    /// PolicyKind.hash's "adding or removing a region moves only that region's share of clients".
-    func testBug_HashRemovingAMiddleRegionMovesOtherRegionsClients() {
+    /// The rendezvous score is keyed on the region, not on the pool's index: removing a region that is
+    /// not the last one moves only that region's share of clients (PolicyKind.hash).
+    func testHashRemovingAMiddleRegionMovesOnlyItsClients() {
         let r = hashRemoval(removing: 1)
         XCTAssertEqual(r.movedSurvivors, 0, "clients of eu/ap/sa that moved after removing na")
         XCTAssertEqual(Double(r.onRemoved) / 5000, 0.25, accuracy: 0.03)

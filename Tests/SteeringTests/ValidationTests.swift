@@ -91,10 +91,9 @@ final class ValidationTests: XCTestCase {
         XCTAssertEqual(e?.location, "\(path):1")
     }
 
-    /// BUG: the header's location is hard-coded as line 1 (ServiceCompiler.swift,
-    /// `throw SteeringError("\(path):1", "unknown region '\(r)' in the latency table header")`), although
-    /// `#` comment lines may precede the header: here the header is on line 3 and the error points at a comment.
-    func testBug_LatencyHeaderErrorNamesLine1AfterComments() {
+    /// An unknown region in a latency table's header is reported at the header's own line, after any
+    /// `#` comment lines (here line 3).
+    func testLatencyHeaderErrorNamesTheHeaderLineAfterComments() {
         let path = Temp.file("lat.csv", "# measured 2024-06\n# by probe fleet\nnetwork,eu,sa\n192.0.2.0/24,10,20\n")
         let e = error(Fx.spec(.latency) { $0.latencyTable = path })
         assertMentions(e, ["unknown region 'sa'"])

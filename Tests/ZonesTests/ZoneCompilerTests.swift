@@ -82,9 +82,8 @@ final class ZoneCompilerTests: XCTestCase {
         }
     }
 
-    /// BUG (ZoneFileReader.swift:86): the error line is ldns's line counter after the call, but ldns has
-    /// already skipped the blank lines that follow the bad record, so the error points past it.
-    func testBug_SyntaxErrorLineIgnoresFollowingBlankLines() {
+    /// A syntax error names the bad record's line, not ldns's counter after the blank lines that follow it.
+    func testSyntaxErrorLineIgnoresFollowingBlankLines() {
         let dir = TempDir()
         let path = dir.write("zone.db", Self.header + "\nns1 IN A 192.0.2.1\nbad IN A 999.1.1.1\n\n\nok IN A 192.0.2.2\n")
         XCTAssertThrowsError(try ZoneCompiler.load(path: path, origin: "example.test.")) { error in
@@ -92,9 +91,9 @@ final class ZoneCompilerTests: XCTestCase {
         }
     }
 
-    /// BUG (ZoneFileReader.swift:86): a bad record on the last line without a trailing newline is
-    /// reported one line too early (ldns only counts lines at '\n').
-    func testBug_SyntaxErrorOnLastLineWithoutNewline() {
+    /// A bad record on the last line without a trailing newline is reported on that line (ldns only
+    /// counts lines at '\n').
+    func testSyntaxErrorOnLastLineWithoutNewline() {
         let dir = TempDir()
         let path = dir.write("zone.db", Self.header + "\nns1 IN A 192.0.2.1\nbad IN A 999.1.1.1")
         XCTAssertThrowsError(try ZoneCompiler.load(path: path, origin: "example.test.")) { error in
@@ -102,9 +101,8 @@ final class ZoneCompilerTests: XCTestCase {
         }
     }
 
-    /// BUG (ZoneFileReader.swift:52): same cause for semantic errors: a CNAME beside data followed by a
-    /// blank line is reported at the blank line.
-    func testBug_SemanticErrorLineIgnoresFollowingBlankLines() {
+    /// A semantic error (a CNAME beside data) followed by a blank line is reported at the record's line.
+    func testSemanticErrorLineIgnoresFollowingBlankLines() {
         let dir = TempDir()
         let path = dir.write("zone.db", Self.header + "\nns1 IN A 192.0.2.1\nx IN CNAME ns1\n\nx IN A 192.0.2.9\n")
         XCTAssertThrowsError(try ZoneCompiler.load(path: path, origin: "example.test.")) { error in

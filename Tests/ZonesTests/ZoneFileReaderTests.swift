@@ -87,18 +87,17 @@ final class ZoneFileReaderTests: XCTestCase {
         XCTAssertEqual(records[2].line, 9)
     }
 
-    /// BUG (ZoneFileReader.swift:52): a record's line is taken from ldns's counter after the call, which
-    /// has already skipped the blank lines after the record: "a" (line 2) is reported at line 4.
-    func testBug_RecordLineIgnoresFollowingBlankLines() throws {
+    /// A record's line is its own, not ldns's counter after the call (which has already skipped the
+    /// blank lines after the record): "a" is on line 2.
+    func testRecordLineIgnoresFollowingBlankLines() throws {
         let dir = TempDir()
         let path = dir.write("z", "$ORIGIN example.test.\na IN A 192.0.2.1\n\n\nb IN A 192.0.2.2\n")
         let records = try ZoneFileReader.read(path: path, origin: "example.test.")
         XCTAssertEqual(records.map(\.line), [2, 5])
     }
 
-    /// BUG (ZoneFileReader.swift:52): the last record of a file without a trailing newline is reported
-    /// one line early.
-    func testBug_LastRecordWithoutNewline() throws {
+    /// The last record of a file without a trailing newline is reported on its own line.
+    func testLastRecordWithoutNewline() throws {
         let dir = TempDir()
         let path = dir.write("z", "$ORIGIN example.test.\na IN A 192.0.2.1\nb IN A 192.0.2.2")
         let records = try ZoneFileReader.read(path: path, origin: "example.test.")
