@@ -165,7 +165,7 @@ tsan: deps
 # Style: the configuration in .swift-format, as `swift format -i` with it would write the files.
 FORMAT_DIRS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources Fuzz/Package.swift Fuzz/Sources
 format-check:
-	$(SWIFT) format lint --strict --recursive --configuration .swift-format $(FORMAT_DIRS)
+	$(SWIFT) format lint --strict --recursive --parallel --configuration .swift-format $(FORMAT_DIRS)
 
 integration: test-deps
 	$(SWIFT) build --build-tests

@@ -8,8 +8,8 @@ import PackageDescription
 /// linked, and none of the dynamic loader's per-library work (relocating a library's data, touching its
 /// symbol tables) costs resident pages. Measured in docs/PERFORMANCE.md ("What limits each figure", RSS).
 /// The libraries are load-time parsers (zone files, YAML); ldns's OpenSSL is only reached by DNSSEC code.
-/// Unsafe flags: set on executable and test targets only, never on a library another package links
-/// (Fuzz/ and Benchmarks/ link the same libraries by name, `cLibraries`).
+/// Unsafe flags, so set on the executable and test targets only, never on a library product another
+/// package links: Fuzz/Package.swift and Benchmarks/Package.swift give their executables the same archives.
 func staticC(_ archives: [String]) -> [LinkerSetting] {
     archives.map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
 }
@@ -44,7 +44,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // ldns (and the OpenSSL it calls), libyaml: linked from their static archives (see staticC above).
+        // ldns (and the OpenSSL it calls), libyaml: the executable and the tests link their archives (cArchives).
         .systemLibrary(name: "CLDNS", providers: [.apt(["libldns-dev", "libssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
