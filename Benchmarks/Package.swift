@@ -20,23 +20,27 @@ let package = Package(
     name: "MeridianBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "Meridian", path: ".."),
+        .package(name: "Meridian", path: "..")
     ],
     targets: [
         .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
-        .executableTarget(name: "AllocationGate", dependencies: [
-            "CMallocCounter",
-            .product(name: "DNSWire", package: "Meridian"),
-            .product(name: "Engine", package: "Meridian"),
-            .product(name: "Geo", package: "Meridian"),
-            .product(name: "SourceFiles", package: "Meridian"),
-            .product(name: "Steering", package: "Meridian"),
-            .product(name: "Zones", package: "Meridian"),
-        ], linkerSettings: ldnsArchives),
-        .executableTarget(name: "GeoLookupBench", dependencies: [
-            .product(name: "Geo", package: "Meridian"),
-            .product(name: "Steering", package: "Meridian"),
-        ]),
+        .executableTarget(
+            name: "AllocationGate",
+            dependencies: [
+                "CMallocCounter",
+                .product(name: "DNSWire", package: "Meridian"),
+                .product(name: "Engine", package: "Meridian"),
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "SourceFiles", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+                .product(name: "Zones", package: "Meridian"),
+            ], linkerSettings: ldnsArchives),
+        .executableTarget(
+            name: "GeoLookupBench",
+            dependencies: [
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

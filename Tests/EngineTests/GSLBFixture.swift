@@ -33,13 +33,17 @@ enum Fx {
     static let apA = "203.0.113.1" // ap has no AAAA on purpose
     /// eu (0), na (1), ap (2, A only).
     static var threePools: [PoolSpec] {
-        [PoolSpec(region: "eu", addresses: [PoolAddress(text: euA), PoolAddress(text: euAAAA)]),
-         PoolSpec(region: "na", addresses: [PoolAddress(text: naA), PoolAddress(text: naAAAA)]),
-         PoolSpec(region: "ap", addresses: [PoolAddress(text: apA)])]
+        [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: euA), PoolAddress(text: euAAAA)]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: naA), PoolAddress(text: naAAAA)]),
+            PoolSpec(region: "ap", addresses: [PoolAddress(text: apA)]),
+        ]
     }
 
-    static func spec(_ policy: PolicyKind, name: String, pools: [PoolSpec] = Fx.threePools,
-                     _ configure: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
+    static func spec(
+        _ policy: PolicyKind, name: String, pools: [PoolSpec] = Fx.threePools,
+        _ configure: (inout ServiceSpec) -> Void = { _ in }
+    ) -> ServiceSpec {
         var s = ServiceSpec(name: name)
         s.policy = policy
         s.pools = pools
@@ -48,8 +52,10 @@ enum Fx {
         return s
     }
 
-    static func compile(_ spec: ServiceSpec, sources: GeoSources = GeoSources(),
-                        file: StaticString = #filePath, line: UInt = #line) -> CompiledService {
+    static func compile(
+        _ spec: ServiceSpec, sources: GeoSources = GeoSources(),
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> CompiledService {
         do {
             return try ServiceCompiler.compile(spec, regions: regions, sources: sources)
         } catch {
@@ -68,6 +74,7 @@ func octets(_ text: String) -> [UInt8] {
 
 /// A health table with per-pool flags, every address up and nothing degraded.
 func health(_ services: [CompiledService], up: [[Bool]]) -> HealthTable {
-    HealthTable(up: up, addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
-                degraded: services.map { _ in false })
+    HealthTable(
+        up: up, addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+        degraded: services.map { _ in false })
 }

@@ -58,8 +58,9 @@ final class EndpointStateTests: XCTestCase {
 
     func testRiseAndFallOfOneFollowEveryResult() {
         var s = EndpointState(rise: 1, fall: 1, initial: .up)
-        XCTAssertEqual(feed(&s, [false, true, true, false]),
-                       [Transition(from: .up, to: .down), Transition(from: .down, to: .up), nil, Transition(from: .up, to: .down)])
+        XCTAssertEqual(
+            feed(&s, [false, true, true, false]),
+            [Transition(from: .up, to: .down), Transition(from: .down, to: .up), nil, Transition(from: .up, to: .down)])
     }
 
     func testRecordKeepsTheLastResultsDetails() {
