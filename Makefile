@@ -17,13 +17,36 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
 
 help:
-	@echo "make run         build (release) and serve zones/ on 127.0.0.1:5353"
-	@echo "make test        install test deps, run unit, golden, integration tests and the fuzz corpus replay"
-	@echo "make acceptance  run ../shared/acceptance against the fixture config"
-	@echo "make fuzz        fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
+	@echo "make help           this list"
+	@echo "make deps           install the Debian packages the build needs"
+	@echo "make test-deps      install the build and test tools (dig, kdig, unbound, dnsperf, Python packages)"
+	@echo "make build          debug build"
+	@echo "make release        release build of the server (static Swift runtime, code layout)"
+	@echo "make run            build (release) and serve zones/ on 127.0.0.1:5353"
+	@echo "make test           install test deps, run every test layer below marked (test) and the fuzz corpus replay"
+	@echo "make unit           every Swift unit test target (test)"
+	@echo "make tsan           the health and control unit tests under ThreadSanitizer, in .build/tsan (test)"
+	@echo "make format-check   swift format lint --strict with .swift-format over Sources, Tests, Benchmarks, Fuzz (test)"
+	@echo "make no-foundation  fail on a Foundation import in Sources/ (test)"
+	@echo "make integration    the Swift integration tests against the debug binary (test)"
+	@echo "make gslb-tests     GSLB answers for random subnets against an independent Python model (test)"
+	@echo "make health-tests   health checks against real HTTP/HTTPS/script backends on loopback (test)"
+	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
+	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
+	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
+	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
+	@echo "make acceptance     run ../shared/acceptance (ACCEPTANCE_DIR) against the fixture config"
+	@echo "make reload-bench   queries lost while reloading under 50k qps (release)"
+	@echo "make soak           long figures: probe soak, RSS across reloads, TCP non-reader, control flood (release)"
+	@echo "make soak-probes    the probe soak alone, on the debug build"
+	@echo "make bench          side by side with gdnsd, Knot and NSD (../shared/bench, BENCH_ARGS)"
+	@echo "make ceiling        the ceiling of a UDP-socket server here, alternated with Meridian and gdnsd"
+	@echo "make latency        latency at 20k qps for Meridian, gdnsd and fixed-answer, LATENCY_ROUNDS rounds"
+	@echo "make microbench     ns per geo-table lookup and the query engine's allocations and instructions per query"
+	@echo "make clean          remove the build directories"
 
 deps:
 	@missing=""; for p in $(BUILD_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -86,7 +109,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) no-foundation gslb-tests health-tests ops-tests alloc-gate fuzz-replay
+	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests alloc-gate fuzz-replay
 
 # The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
 # CoreFoundation, whose start-up pages stayed resident (docs/PERFORMANCE.md, "What limits each figure"). Fails on an import.
@@ -121,13 +144,28 @@ ops-tests: test-deps
 reload-bench: release test-deps
 	RUNS=3 Tests/ops/reload_under_load.sh .build/release/meridian
 
-# The query path must not allocate: counts mallocs per query (release build) and fails above 0.
+# The query path must not allocate: counts mallocs per query (release build of the Benchmarks
+# package) and fails above 0.
 alloc-gate: deps
-	$(SWIFT) build -c release --product AllocationGate
-	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate
+	$(SWIFT) build -c release --package-path Benchmarks --product AllocationGate
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) Benchmarks/.build/release/AllocationGate
 
-unit: deps
-	$(SWIFT) test --filter 'DNSWireTests|ZonesTests|EngineTests|ConfigTests|HealthTests'
+# Every Swift unit test target (IntegrationTests, which runs the binary, is `make integration`).
+UNIT_TESTS = SourceFilesTests|DNSWireTests|ZonesTests|EngineTests|ConfigTests|GeoTests|SteeringTests|HealthTests
+unit: test-deps
+	$(SWIFT) build --build-tests
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(SWIFT) test --skip-build --filter '$(UNIT_TESTS)'
+
+# The unit tests of the code that runs on several threads (health probes, the control API; a name
+# without a test target matches nothing), under ThreadSanitizer, built apart from the debug build.
+TSAN_TESTS = HealthTests|ControlTests
+tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --filter '$(TSAN_TESTS)'
+
+# Style: the configuration in .swift-format, as `swift format -i` with it would write the files.
+FORMAT_DIRS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources Fuzz/Package.swift Fuzz/Sources
+format-check:
+	$(SWIFT) format lint --strict --recursive --parallel --configuration .swift-format $(FORMAT_DIRS)
 
 integration: test-deps
 	$(SWIFT) build --build-tests
@@ -187,23 +225,24 @@ latency: release
 # In-process micro-benchmarks: ns per geo-table lookup for IPv4 and IPv6 clients (GeoLookupBench), and
 # the lookup's instructions and simulated cache misses (callgrind: 64 KiB D1, 2 MiB last level) when
 # 4 KiB are read elsewhere between lookups; the query engine's allocations and instructions per query.
+BENCH_BIN = Benchmarks/.build/release
 microbench: deps
-	$(SWIFT) build -c release --product AllocationGate
-	$(SWIFT) build -c release --product GeoLookupBench
-	.build/release/GeoLookupBench $(GEOIP_DB)
-	objcopy --strip-debug .build/release/GeoLookupBench /tmp/meridian-geolookupbench
+	$(SWIFT) build -c release --package-path Benchmarks --product AllocationGate
+	$(SWIFT) build -c release --package-path Benchmarks --product GeoLookupBench
+	$(BENCH_BIN)/GeoLookupBench $(GEOIP_DB)
+	objcopy --strip-debug $(BENCH_BIN)/GeoLookupBench /tmp/meridian-geolookupbench
 	@# per lookup: the counts over the warm-up pass and the one round, 2 x 100,000 lookups
 	@for f in 4 6; do valgrind --tool=callgrind --cache-sim=yes --D1=65536,8,64 --LL=2097152,16,64 \
 	  --toggle-collect='*tableLookup*' --callgrind-out-file=/tmp/meridian-geolookup.out \
 	  /tmp/meridian-geolookupbench $(GEOIP_DB) --family $$f --evict 4 --lookups 100000 --rounds 1 2>&1 | \
 	  awk -v f=$$f '/Collected/ { n = 200000; printf "IPv%s lookup, 4 KiB read elsewhere between lookups (callgrind): %.1f instructions, %.2f D1 and %.2f last-level read misses per lookup\n", f, $$4 / n, $$8 / n, $$11 / n }'; done
-	MERIDIAN_GEOIP_DB=$(GEOIP_DB) .build/release/AllocationGate --queries 1000000
+	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(BENCH_BIN)/AllocationGate --queries 1000000
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
-	objcopy --strip-debug .build/release/AllocationGate /tmp/meridian-allocationgate
+	objcopy --strip-debug $(BENCH_BIN)/AllocationGate /tmp/meridian-allocationgate
 	valgrind --tool=callgrind --toggle-collect='*measure*' --callgrind-out-file=/tmp/meridian-callgrind.out \
 	  /tmp/meridian-allocationgate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected|per query'
 	@echo "instructions per query = Collected / 40000 (20000 static + 20000 GSLB queries)"
 	callgrind_annotate /tmp/meridian-callgrind.out 2>/dev/null | head -30
 
 clean:
-	rm -rf .build Fuzz/.build Fuzz/.build-fuzz
+	rm -rf .build Fuzz/.build Fuzz/.build-fuzz Benchmarks/.build

@@ -8,9 +8,18 @@ import PackageDescription
 /// linked, and none of the dynamic loader's per-library work (relocating a library's data, touching its
 /// symbol tables) costs resident pages. Measured in docs/PERFORMANCE.md ("What limits each figure", RSS).
 /// The libraries are load-time parsers (zone files, YAML); ldns's OpenSSL is only reached by DNSSEC code.
+/// Unsafe flags, so set on the executable and test targets only, never on a library product another
+/// package links: Fuzz/Package.swift and Benchmarks/Package.swift give their executables the same archives.
 func staticC(_ archives: [String]) -> [LinkerSetting] {
     archives.map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
 }
+
+/// The archives of the C libraries that CLDNS (ldns, with the OpenSSL it calls) and CYAML (libyaml)
+/// wrap, in link order (a library before the ones it calls). Their module maps name no library.
+let cArchives = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"]
+
+/// Swift settings every Swift target shares.
+let common: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "Meridian",
@@ -35,7 +44,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // ldns (and the OpenSSL it calls), libyaml: linked from their static archives (see staticC above).
+        // ldns (and the OpenSSL it calls), libyaml: the executable and the tests link their archives (cArchives).
         .systemLibrary(name: "CLDNS", providers: [.apt(["libldns-dev", "libssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
@@ -45,8 +54,7 @@ let package = Package(
         .target(name: "CSocket"),
         .target(name: "CProbe"),
         .target(name: "DNSWire"),
-        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"],
-                linkerSettings: staticC(["libldns.a", "libssl.a", "libcrypto.a"])),
+        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Health", dependencies: [
@@ -59,11 +67,11 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"],
-                linkerSettings: staticC(["libyaml.a"])),
+        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"]),
         .target(name: "Server", dependencies: [
-            "Engine", "CSocket",
+            "Engine", "DNSWire", "CSocket",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Logging", package: "swift-log"),
@@ -83,15 +91,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
-        .testTarget(name: "ZonesTests", dependencies: ["Zones", "CLDNS"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "DNSWire", "CLDNS", "TestSupport"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
-        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"]),
+        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),
         .testTarget(name: "HealthTests", dependencies: [
             "Health",
@@ -100,18 +108,10 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-    ],
-    swiftLanguageModes: [.v6]
+    ]
 )
 
-// Allocation gate (DESIGN.md §3): `swift build -c release --product AllocationGate` then run
-// .build/release/AllocationGate GeoLite2-City.mmdb; CMallocCounter interposes malloc & co. in it.
-package.targets += [
-    .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
-    .executableTarget(name: "AllocationGate", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "SourceFiles", "CMallocCounter"]),
-]
-
-// Geo lookup micro-benchmark (`make microbench`): ns per compiled-table lookup, IPv4 and IPv6 clients.
-package.targets += [
-    .executableTarget(name: "GeoLookupBench", dependencies: ["Geo", "Steering", "TestSupport"]),
-]
+// Every Swift target: the shared settings.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = common + (target.swiftSettings ?? [])
+}

@@ -8,6 +8,12 @@
 //   Fuzz/run.sh replay           # run every corpus and regression input once (used by `make test`)
 import PackageDescription
 
+/// ldns (with the OpenSSL it calls) and libyaml from their static archives, as the server links them
+/// (../Package.swift, `staticC`); Meridian's CLDNS and CYAML module maps name no library.
+let cArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"].map {
+    .unsafeFlags(["-Xlinker", "-l:\($0)"])
+}
+
 let package = Package(
     name: "MeridianFuzz",
     platforms: [.macOS(.v13)],
@@ -28,7 +34,7 @@ let package = Package(
             .product(name: "Steering", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "SourceFiles", package: "Meridian"),
-        ]),
+        ], linkerSettings: cArchives),
         .executableTarget(name: "FuzzControl", dependencies: [
             "FuzzSupport",
             .product(name: "SourceFiles", package: "Meridian"),
@@ -41,13 +47,13 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], linkerSettings: cArchives),
         .executableTarget(name: "FuzzLoaders", dependencies: [
             "FuzzSupport",
             .product(name: "Config", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "Zones", package: "Meridian"),
-        ]),
+        ], linkerSettings: cArchives),
         .executableTarget(name: "FuzzDNSCheck", dependencies: [
             "FuzzSupport",
             .product(name: "Health", package: "Meridian"),

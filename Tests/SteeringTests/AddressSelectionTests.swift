@@ -1,6 +1,7 @@
 import DNSWire
 import Engine
 import Steering
+import TestSupport
 import XCTest
 import Zones
 
@@ -23,12 +24,12 @@ final class AddressSelectionTests: XCTestCase {
 
     /// The A addresses answered to a client in 198.51.100.0/24 with host byte `host`, by a fresh processor with `seed`.
     func answer(_ snap: Snapshot, host: UInt8, seed: UInt64) -> [[UInt8]] {
-        let q = Msg.query("s.sel.test.", DNSType.a, edns: true, ecs: (1, 32, [198, 51, 100, host]))
+        let q = Wire.query("s.sel.test.", DNSType.a, edns: true, ecs: (1, 32, [198, 51, 100, host]))
         let p = QueryProcessor(seed: seed)
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
         defer { out.deallocate() }
         let n = q.withUnsafeBytes { p.process(query: $0, response: out, capacity: 4096, transport: .udp, client: .none, snapshot: snap) }
-        return Msg.decode(Array(UnsafeBufferPointer(start: out, count: n))).answer.map(\.rdata)
+        return Wire.decode(Array(UnsafeBufferPointer(start: out, count: n))).answer.map(\.rdata)
     }
 
     func testAllAnswersEveryAddress() throws {

@@ -51,6 +51,14 @@ public enum Wire {
             + additional.flatMap { $0 }
     }
 
+    /// A query without RD, with an OPT record (UDP size 1232) when `edns`; `ecs` = (family, source
+    /// prefix, address octets) adds an ECS option (RFC 7871 §6) to it.
+    public static func query(_ qname: String, _ qtype: UInt16, id: UInt16 = 0x4242, edns: Bool,
+                             ecs: (UInt16, UInt8, [UInt8])? = nil) -> [UInt8] {
+        let options = ecs.map { family, source, address in Wire.ecs(family: family, source: source, address: address) } ?? []
+        return query(qname, qtype, id: id, flags: 0x0000, additional: edns ? [opt(rdata: options)] : [])
+    }
+
     /// Lower-case hex, two digits per octet.
     public static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()

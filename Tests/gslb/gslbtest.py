@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rdatatype
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import free_port  # noqa: E402
+from meridian_testlib import free_port, geolite2_path  # noqa: E402,F401 (geolite2_path: g.geolite2_path in the tests)
 
 ORIGIN = "gslb.test."
 SERVICE = "geo.gslb.test."
@@ -53,11 +53,6 @@ POOLS_YAML = """    pools:
       na: { addresses: [192.0.2.2, "2001:db8:2::1"] }
       ap: { addresses: [192.0.2.3, "2001:db8:3::1"] }
 """
-
-
-def geolite2_path():
-    import _maxminddb_geolite2
-    return os.path.join(os.path.dirname(_maxminddb_geolite2.__file__), "GeoLite2-City.mmdb")
 
 
 def write_config(tmp, geo_db, service_yaml):

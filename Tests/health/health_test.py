@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port, stop_process  # noqa: E402
+from meridian_testlib import Tally, free_port, stop_process, wait_tcp, wait_until  # noqa: E402
 
 ORIGIN = "hc.test."
 TOKEN = "s3cret-token"
@@ -179,17 +179,6 @@ class Procs:
                 print(f"warning: stopping pid {p.pid}: {e}", file=sys.stderr)
 
 
-def wait_tcp(addr, port, bound=10.0):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 # ---------------------------------------------------------------- DNS and control helpers
 
 class Dns:
@@ -212,18 +201,6 @@ class Dns:
                 addrs += [rd.address for rd in rrset]
                 ttl = rrset.ttl
         return r.rcode(), sorted(addrs), ttl
-
-
-def wait_until(pred, bound, step=0.05):
-    """Polls pred() until it returns a truthy value or bound seconds pass. Returns (value, elapsed)."""
-    start = time.monotonic()
-    value = None
-    while time.monotonic() - start < bound:
-        value = pred()
-        if value:
-            return value, time.monotonic() - start
-        time.sleep(step)
-    return value, time.monotonic() - start
 
 
 def http_json(url, method="GET", body=None, token=None, timeout=5):

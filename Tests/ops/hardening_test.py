@@ -42,7 +42,7 @@ import dns.query
 import dns.rcode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port, run_sections  # noqa: E402
+from meridian_testlib import Tally, free_port, run_sections, wait_answering  # noqa: E402
 
 ORIGIN = "hard.test."
 SERVICE = "geo.hard.test."
@@ -101,15 +101,7 @@ class Server:
                 return self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 return None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if self.query(ORIGIN, "SOA", timeout=0.3).rcode() == 0:
-                    return True
-            except Exception:  # noqa: BLE001
-                pass
-            time.sleep(0.1)
-        return False
+        return wait_answering(self.proc, self.dns_port, ORIGIN, 20)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -46,7 +46,7 @@ import dns.rdatatype
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from meridian_testlib import Tally, free_port  # noqa: E402
+from meridian_testlib import Tally, free_port, wait_for  # noqa: E402
 
 TOKEN = "secret"
 ORIGIN = "ops.test."
@@ -191,15 +191,6 @@ def metrics():
 
 def m(snapshot, name, **labels):
     return snapshot.get((name, frozenset(labels.items())))
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 # ---------------------------------------------------------------- the tests

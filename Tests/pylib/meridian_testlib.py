@@ -4,6 +4,7 @@ import random
 import signal
 import socket
 import subprocess
+import time
 
 _given = set()
 
@@ -98,3 +99,65 @@ def run_sections(tally, sections, only=()):
         except Exception as e:  # noqa: BLE001 - one section's crash must not hide the others
             tally.result(False, f"{name} section ran without an exception", repr(e))
 
+
+
+def geolite2_path():
+    """GeoLite2-City.mmdb of the PyPI package maxminddb-geolite2 (installed by `make test-deps`): the
+    path the Makefile's GEOIP_DB names."""
+    import _maxminddb_geolite2
+    return os.path.join(os.path.dirname(_maxminddb_geolite2.__file__), "GeoLite2-City.mmdb")
+
+
+def wait_until(pred, bound, step=0.05):
+    """Polls pred() until it returns a truthy value or bound seconds pass. Returns (value, elapsed)."""
+    start = time.monotonic()
+    value = None
+    while time.monotonic() - start < bound:
+        value = pred()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(step)
+    return value, time.monotonic() - start
+
+
+def wait_for(pred, timeout, step=0.05):
+    """Polls pred() until it is true or `timeout` seconds pass; then asks it once more. Returns a bool."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
+def wait_tcp(addr, port, bound=10.0):
+    """True once a TCP connection to (addr, port) succeeds, False after `bound` seconds."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((addr, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def udp_query(port, name, rdtype="A", timeout=2.0, host="127.0.0.1"):
+    """One query over UDP (dnspython), the response message; raises dns.exception.Timeout."""
+    import dns.message
+    import dns.query
+    return dns.query.udp(dns.message.make_query(name, rdtype), host, port=port, timeout=timeout)
+
+
+def wait_answering(proc, port, origin, bound=20.0, host="127.0.0.1"):
+    """True once the server `proc` answers `origin` SOA with NOERROR over UDP on `port`; False when it
+    exits first or `bound` seconds pass."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if udp_query(port, origin, "SOA", timeout=0.3, host=host).rcode() == 0:
+                return True
+        except Exception:  # noqa: BLE001 - not listening yet, or a timeout: poll again
+            pass
+        time.sleep(0.1)
+    return False

@@ -2,6 +2,7 @@ import DNSWire
 import Engine
 import Geo
 import Steering
+import TestSupport
 import XCTest
 import Zones
 
@@ -47,25 +48,25 @@ final class EngineIntegrationTests: XCTestCase {
     }
 
     func ask(_ snap: Snapshot, _ name: String, _ qtype: UInt16, ecs: (UInt16, UInt8, [UInt8])? = nil, edns: Bool = true,
-             client: ClientAddress = .none) -> Msg.Response {
-        let q = Msg.query(name, qtype, edns: edns, ecs: ecs)
+             client: ClientAddress = .none) -> Wire.Response {
+        let q = Wire.query(name, qtype, edns: edns, ecs: ecs)
         let p = QueryProcessor(seed: 7)
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
         defer { out.deallocate() }
         let n = q.withUnsafeBytes { p.process(query: $0, response: out, capacity: 65535, transport: .udp, client: client, snapshot: snap) }
         XCTAssertGreaterThan(n, 12)
-        return Msg.decode(Array(UnsafeBufferPointer(start: out, count: n)))
+        return Wire.decode(Array(UnsafeBufferPointer(start: out, count: n)))
     }
 
-    func a(_ owner: String, _ ttl: UInt32, _ address: String) -> Msg.RR {
-        Msg.RR(owner: owner, type: DNSType.a, ttl: ttl, rdata: octets(address), target: nil)
+    func a(_ owner: String, _ ttl: UInt32, _ address: String) -> Wire.Record {
+        Wire.Record(owner: owner, type: DNSType.a, ttl: ttl, rdata: octets(address), target: nil)
     }
 
-    func aaaa(_ owner: String, _ ttl: UInt32, _ address: String) -> Msg.RR {
-        Msg.RR(owner: owner, type: DNSType.aaaa, ttl: ttl, rdata: octets(address), target: nil)
+    func aaaa(_ owner: String, _ ttl: UInt32, _ address: String) -> Wire.Record {
+        Wire.Record(owner: owner, type: DNSType.aaaa, ttl: ttl, rdata: octets(address), target: nil)
     }
 
-    func assertECS(_ r: Msg.Response, family: UInt16, source: UInt8, scope: UInt8, address: [UInt8],
+    func assertECS(_ r: Wire.Response, family: UInt16, source: UInt8, scope: UInt8, address: [UInt8],
                    file: StaticString = #filePath, line: UInt = #line) {
         guard let ecs = r.ecs else { return XCTFail("no ECS option echoed", file: file, line: line) }
         XCTAssertEqual(ecs.family, family, file: file, line: line)

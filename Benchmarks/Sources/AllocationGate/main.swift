@@ -7,9 +7,9 @@
 // calls per set, cycling through the packets over UDP and TCP.
 //
 // usage: AllocationGate [GeoLite2-City.mmdb] [--queries N]   (or MERIDIAN_GEOIP_DB=PATH)
-// build: swift build -c release --product AllocationGate
+// build: swift build -c release --package-path Benchmarks --product AllocationGate
 // exit:  0 no allocation; 1 allocations on the query path; 2 the counter is broken; 3 setup failed.
-// Where: MALLOC_COUNTER_TRAP=1 (2: warm-up too) gdb -batch -ex run -ex bt --args .build/release/AllocationGate DB
+// Where: MALLOC_COUNTER_TRAP=1 (2: warm-up too) gdb -batch -ex run -ex bt --args Benchmarks/.build/release/AllocationGate DB
 import CMallocCounter
 import DNSWire
 import Engine

@@ -1,4 +1,4 @@
-/* Allocation counter for Sources/AllocationGate: see include/cmalloccounter.h. */
+/* Allocation counter for Benchmarks/Sources/AllocationGate: see include/cmalloccounter.h. */
 #define _GNU_SOURCE
 #include "cmalloccounter.h"
 

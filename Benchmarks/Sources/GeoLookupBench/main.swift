@@ -16,10 +16,9 @@
 //
 // usage: GeoLookupBench [GeoLite2-City.mmdb] [--lookups N] [--rounds R] [--evict KB] [--family 4|6]
 //        (or MERIDIAN_GEOIP_DB=PATH)
-// build: swift build -c release --product GeoLookupBench      (`make microbench` runs it)
+// build: swift build -c release --package-path Benchmarks --product GeoLookupBench   (`make microbench` runs it)
 import Geo
 import Steering
-import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

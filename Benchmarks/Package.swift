@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// Measurement tools for Meridian, kept apart from the main package so that Sources/ holds the product only
+// (see docs/PERFORMANCE.md):
+//
+//   AllocationGate  the query path must not allocate (DESIGN.md §3): counts mallocs per answered query
+//                   (CMallocCounter interposes malloc & co.); `make alloc-gate`, `make microbench`
+//   GeoLookupBench  ns per compiled geo-table lookup, IPv4 and IPv6 clients; `make microbench`
+//
+//   swift build -c release --package-path Benchmarks --product AllocationGate
+//   MERIDIAN_GEOIP_DB=GeoLite2-City.mmdb Benchmarks/.build/release/AllocationGate   (from the repository root)
+import PackageDescription
+
+/// ldns (and the OpenSSL it calls) from their static archives, as the server links them (../Package.swift,
+/// `staticC`); Meridian's CLDNS module map names no library.
+let ldnsArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a"].map {
+    .unsafeFlags(["-Xlinker", "-l:\($0)"])
+}
+
+let package = Package(
+    name: "MeridianBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Meridian", path: "..")
+    ],
+    targets: [
+        .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
+        .executableTarget(
+            name: "AllocationGate",
+            dependencies: [
+                "CMallocCounter",
+                .product(name: "DNSWire", package: "Meridian"),
+                .product(name: "Engine", package: "Meridian"),
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "SourceFiles", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+                .product(name: "Zones", package: "Meridian"),
+            ], linkerSettings: ldnsArchives),
+        .executableTarget(
+            name: "GeoLookupBench",
+            dependencies: [
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+            ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,14 @@
+/// SplitMix64 (Steele, Lea, Flood 2014): a seeded generator, so that every run draws the same client
+/// addresses (the same generator as Tests/TestSupport/SplitMix64.swift).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func next128() -> UInt128 { UInt128(next()) << 64 | UInt128(next()) }
+}
