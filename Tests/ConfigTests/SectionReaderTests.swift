@@ -156,6 +156,22 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(s.pools[0].addresses.map(\.weight), [1, 3])
         XCTAssertEqual(s.pools[0].declaredAt, "/etc/meridian/m.yaml:10")
         XCTAssertEqual(s.pools[1].cname, "backup.example.")
+        let hashed = try parse(zone + """
+        services:
+          h.a:
+            policy: hash
+            hash_prefix: { v4: 16 }
+            all_down: { cname: sorry.example. }
+            map: { default: static }
+            pools: { eu: { addresses: [192.0.2.1] } }
+        """).services[0]
+        XCTAssertEqual([hashed.hashPrefixV4, hashed.hashPrefixV6], [16, 48])
+        XCTAssertEqual(hashed.allDown, .cname("sorry.example."))
+        XCTAssertEqual(hashed.map.defaultRegions, [])
+        XCTAssertEqual(s.allDown, .failOpen)
+        expectError(zone + "services:\n  h.a:\n    hash_prefix: { v5: 1 }\n", line: 6, containing: "hash_prefix keys are v4 and v6")
+        expectError(zone + "services:\n  h.a:\n    all_down: closed\n", line: 6,
+                    containing: "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
         expectError(zone + "services:\n  www.a:\n    policy: failover\n", line: 6, containing: "service www.a needs pools")
         expectError(zone + "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
                     containing: "pool eu of www.a. uses check 'web', which is not defined under checks")
