@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Meridian: an authoritative DNS server that acts as a global server load balancer.
 // Module graph (dependencies point one way): DNSWire <- Zones <- Engine <- Server <- meridian;
-// Config feeds the executable only. See docs/ARCHITECTURE.md.
+// Config feeds SnapshotAssembly (config -> snapshot), which the executable calls. See docs/ARCHITECTURE.md.
 import PackageDescription
 
 /// Links C libraries from their static archives (`-l:libX.a`): only the objects the server calls are
@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "Config", targets: ["Config"]),
         .library(name: "Control", targets: ["Control"]),
         .library(name: "Health", targets: ["Health"]),
+        .library(name: "SnapshotAssembly", targets: ["SnapshotAssembly"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -84,8 +85,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
+        .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Control"]),
         .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control",
+            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control", "SnapshotAssembly",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], linkerSettings: staticC(cArchives)),
+        .testTarget(name: "SnapshotAssemblyTests", dependencies: ["SnapshotAssembly", "Config", "Engine"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),

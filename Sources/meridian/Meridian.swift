@@ -11,6 +11,7 @@ import FoundationEssentials
 import Glibc
 import Logging
 import Server
+import SnapshotAssembly
 import Zones
 
 /// `meridian`: the command-line entry point. Wiring only; the work lives in the modules.
@@ -22,76 +23,6 @@ struct Meridian: ParsableCommand {
         abstract: "Authoritative DNS server and global server load balancer.",
         version: version,
         subcommands: [Serve.self, Check.self, Explain.self, Ctl.self])
-}
-
-/// Loads the config, geo data, services and zones and compiles them into one snapshot (all or
-/// nothing); errors carry file:line.
-enum SnapshotBuilder {
-    static func build(configPath: String) throws -> (MeridianConfig, Snapshot) {
-        let config = try ConfigLoader.load(path: configPath)
-        return (config, try build(config))
-    }
-
-    /// Builds the snapshot and returns the checks too (what a reload needs). Settings bound at start
-    /// (listen, control, decision log, server) must be unchanged: a reload that changes them fails
-    /// (all or nothing) and says a restart is needed.
-    static func reloadBuild(configPath: String, running: MeridianConfig) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
-        let config = try ConfigLoader.load(path: configPath)
-        var changed: [String] = []
-        if config.listen != running.listen { changed.append("listen") }
-        if config.controlListen != running.controlListen || config.controlToken != running.controlToken { changed.append("control") }
-        if config.decisionLog != running.decisionLog || config.decisionLogSample != running.decisionLogSample { changed.append("decision_log") }
-        if config.workers != running.workers || config.udpPayloadSize != running.udpPayloadSize
-            || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections
-            || config.tcpMessageTimeout != running.tcpMessageTimeout
-            || config.tcpMaxConnectionsPerClient != running.tcpMaxConnectionsPerClient {
-            changed.append("server")
-        }
-        if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
-            changed.append("state_dir, health.state_file")
-        }
-        if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout
-            || config.controlSocket != running.controlSocket {
-            changed.append("control")
-        }
-        guard changed.isEmpty else {
-            throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
-        }
-        return (try build(config), config.checks)
-    }
-
-    static func build(_ config: MeridianConfig) throws -> Snapshot {
-        var sources = GeoSources()
-        if let path = config.geoDatabase {
-            do {
-                let fields = config.services.reduce(into: GeoFields()) { $0.formUnion($1.geoFields) }
-                sources.database = try GeoDatabase(path: path, fields: fields)
-            } catch {
-                throw ReloadRefused(description: "\(config.geoDeclaredAt): geo.database: \(error)")
-            }
-        }
-        if let path = config.geoNetworks { sources.networks = try NetworkTable.readRegionTable(path: path) }
-        for check in config.checks { try check.validate() }
-        for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
-            throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
-        }
-        let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
-        let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
-        try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-                                                    endpoints: HealthPublisher.endpoints(of: services))
-        var zones: [CompiledZone] = []
-        for zone in config.zones {
-            let origin = WireName.fromText(zone.origin) ?? []
-            let owners = services.map(\.name).filter { name in
-                name.withUnsafeBufferPointer { n in origin.withUnsafeBufferPointer { o in
-                    WireName.isSubdomain(n.baseAddress!, n.count, of: o.baseAddress!, o.count) } }
-            }
-            zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners))
-        }
-        let identity = ServerIdentity(version: config.identity.version, id: config.identity.id,
-                                      nsid: config.identity.nsid.map { Array($0.utf8) })
-        return try Snapshot(zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize))
-    }
 }
 
 struct Serve: ParsableCommand {
@@ -114,21 +45,53 @@ struct Serve: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "meridian")
         logger.logLevel = .info
-        let files = OpenFilesLimit.raise()
-        if files.after != files.before {
-            logger.info("open files limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
-        }
-        // The first snapshot goes straight into the store: nothing on this (main) thread, which
-        // lives as long as the process, may keep a reference to it, or a reload could never free it.
-        let loaded: MeridianConfig
-        let store: SnapshotStore
+        // The one error boundary of start-up: a command-line mistake goes to ArgumentParser (which
+        // prints it with the usage); anything else is printed as "meridian: ..." and exits 1.
+        let running: Running
         do {
-            let (config, snapshot) = try SnapshotBuilder.build(configPath: config)
-            (loaded, store) = (config, SnapshotStore(snapshot))
+            running = try start(logger: logger)
+        } catch let usage as ValidationError {
+            throw usage
         } catch {
             printError("meridian: \(error)")
             throw ExitCode(1)
         }
+        let (server, reloader) = (running.server, running.reloader)
+        logger.info("serving", metadata: ["version": "\(Meridian.version)"])
+        while true {
+            let signal = SignalWaiter.wait()
+            if signal == SIGHUP {
+                logger.notice("SIGHUP: reloading")
+                reloader.reload()
+                continue
+            }
+            break
+        }
+        // graceful stop: no new TCP connections, in-flight ones get up to 2 s to finish
+        logger.info("stopping")
+        server.stopAcceptingTCP()
+        let deadline = Date().addingTimeInterval(2)
+        while server.tcpConnections > 0 && Date() < deadline { usleep(50_000) }
+    }
+
+    /// What `start` leaves running for the signal loop: the DNS server (stopped gracefully), the
+    /// reloader (SIGHUP, and through it the publisher, monitor and metrics) and the probe and control
+    /// event loops, all held until the process ends. Holds no snapshot: the main thread lives as long
+    /// as the process, so a snapshot held here could never be freed after a reload.
+    struct Running {
+        let server: DNSServer
+        let reloader: Reloader
+        let eventLoops: [MultiThreadedEventLoopGroup]
+    }
+
+    /// Loads the configuration, applies the command-line overrides, starts health checks, the
+    /// control API, the DNS server and the decision log, in that order. Throws on the first failure.
+    func start(logger: Logger) throws -> Running {
+        let files = OpenFilesLimit.raise()
+        if files.after != files.before {
+            logger.info("open files limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
+        }
+        let (loaded, store) = try Self.load(configPath: config)
         var cfg = loaded
         if let control {
             if control == "off" {
@@ -164,118 +127,90 @@ struct Serve: ParsableCommand {
         var monitor: HealthMonitor?
         let metrics = MetricsSources(version: Meridian.version)
         let reloader: Reloader
-        do {
-            try StateDirectory.prepare(cfg.stateDir)
-            let overrides = try OverrideStore(path: cfg.stateFile, strict: cfg.strictStateFile)
-            if let aside = overrides.setAside {
-                logger.critical("override state file is corrupt: set aside, starting WITHOUT overrides (health.strict_state_file: true refuses to start instead)",
-                                metadata: ["file": "\(aside.path)", "moved_to": "\(aside.movedTo)", "reason": "\(aside.reason)"])
-            }
-            if let listen = cfg.controlListen, cfg.controlToken == nil {
-                logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
-            }
-            let endpointCount = HealthPublisher.endpoints(of: store.current().0.services).count
-            if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
-                                                      controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
-                logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
-            }
-            publisher = HealthPublisher(store: store, overrides: overrides)
-            publisher.publish() // overrides from the state file apply from the first answer
-            let endpoints = HealthPublisher.endpoints(of: store.current().0.services)
-            if !endpoints.isEmpty {
-                // before the first result an endpoint is unknown (counted up) unless `initial: down`
-                var initial: [Endpoint: EndpointState] = [:]
-                if !cfg.waitForFirstRound && cfg.initialState == "down" {
-                    let byName = Dictionary(cfg.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                    for e in endpoints {
-                        if let c = byName[e.check] { initial[e] = EndpointState(rise: c.rise, fall: c.fall, initial: .down) }
-                    }
+        try StateDirectory.prepare(cfg.stateDir)
+        let overrides = try OverrideStore(path: cfg.stateFile, strict: cfg.strictStateFile)
+        if let aside = overrides.setAside {
+            logger.critical("override state file is corrupt: set aside, starting WITHOUT overrides (health.strict_state_file: true refuses to start instead)",
+                            metadata: ["file": "\(aside.path)", "moved_to": "\(aside.movedTo)", "reason": "\(aside.reason)"])
+        }
+        if let listen = cfg.controlListen, cfg.controlToken == nil {
+            logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
+        }
+        let endpointCount = HealthPublisher.endpoints(of: store.current().0.services).count
+        if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
+                                                  controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
+            logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
+        }
+        publisher = HealthPublisher(store: store, overrides: overrides)
+        publisher.publish() // overrides from the state file apply from the first answer
+        let endpoints = HealthPublisher.endpoints(of: store.current().0.services)
+        if !endpoints.isEmpty {
+            // before the first result an endpoint is unknown (counted up) unless `initial: down`
+            var initial: [Endpoint: EndpointState] = [:]
+            if !cfg.waitForFirstRound && cfg.initialState == "down" {
+                let byName = Dictionary(cfg.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                for e in endpoints {
+                    if let c = byName[e.check] { initial[e] = EndpointState(rise: c.rise, fall: c.fall, initial: .down) }
                 }
-                let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
-                                          initial: initial, onChange: { publisher.update(states: $0) })
-                m.start()
-                if cfg.waitForFirstRound {
-                    // GSLB names wait for one round of checks, bounded by the longest timeout
-                    let bound = (cfg.checks.map { $0.timeout }.max() ?? 1) + 0.5
-                    let complete = m.waitForFirstRound(timeout: bound)
-                    logger.info("first health round", metadata: ["endpoints": "\(endpoints.count)", "complete": "\(complete)"])
-                }
-                publisher.update(states: m.currentStates)
-                monitor = m
             }
-            let path = config
-            let running = loaded
-            reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-                                monitor: monitor, metrics: metrics, logger: logger)
-            if let listen = cfg.controlListen {
-                _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
-                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
-                                                     reloader: reloader, metrics: metrics),
-                                      limits: .init(maxConnections: cfg.controlMaxConnections,
-                                                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
-                                      logger: logger)
-                logger.info("control API", metadata: ["address": "\(listen)"])
+            let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
+                                      initial: initial, onChange: { publisher.update(states: $0) })
+            m.start()
+            if cfg.waitForFirstRound {
+                // GSLB names wait for one round of checks, bounded by the longest timeout
+                let bound = (cfg.checks.map { $0.timeout }.max() ?? 1) + 0.5
+                let complete = m.waitForFirstRound(timeout: bound)
+                logger.info("first health round", metadata: ["endpoints": "\(endpoints.count)", "complete": "\(complete)"])
             }
-            if let socket = cfg.controlSocket {
-                // no token on the socket: only users who may open the file (mode 0600) reach it
-                let saved = umask(0o177)
-                defer { umask(saved) }
-                _ = try ControlServer(host: "", port: 0, unixSocket: socket, group: controlLoops,
-                                      context: .init(store: store, publisher: publisher, monitor: monitor, token: nil,
-                                                     reloader: reloader, metrics: metrics),
-                                      limits: .init(maxConnections: cfg.controlMaxConnections,
-                                                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
-                                      logger: logger)
-                logger.info("control socket", metadata: ["path": "\(socket)"])
-            }
-        } catch {
-            printError("meridian: \(error)")
-            throw ExitCode(1)
+            publisher.update(states: m.currentStates)
+            monitor = m
+        }
+        let path = config
+        let running = loaded
+        reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
+                            monitor: monitor, metrics: metrics, logger: logger)
+        if let listen = cfg.controlListen {
+            _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
+                                  context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
+                                                 reloader: reloader, metrics: metrics),
+                                  limits: .init(maxConnections: cfg.controlMaxConnections,
+                                                idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                                  logger: logger)
+            logger.info("control API", metadata: ["address": "\(listen)"])
+        }
+        if let socket = cfg.controlSocket {
+            // no token on the socket: only users who may open the file (mode 0600) reach it
+            let saved = umask(0o177)
+            defer { umask(saved) }
+            _ = try ControlServer(host: "", port: 0, unixSocket: socket, group: controlLoops,
+                                  context: .init(store: store, publisher: publisher, monitor: monitor, token: nil,
+                                                 reloader: reloader, metrics: metrics),
+                                  limits: .init(maxConnections: cfg.controlMaxConnections,
+                                                idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                                  logger: logger)
+            logger.info("control socket", metadata: ["path": "\(socket)"])
         }
         let options = DNSServer.Options(listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
                                         tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections,
                                         tcpMessageTimeout: cfg.tcpMessageTimeout,
                                         tcpMaxConnectionsPerClient: cfg.tcpMaxConnectionsPerClient)
-        let server: DNSServer
-        do {
-            server = try DNSServer(store: store, options: options, logger: logger)
-        } catch {
-            printError("meridian: \(error)")
-            throw ExitCode(1)
-        }
+        let server = try DNSServer(store: store, options: options, logger: logger)
         metrics.register(server.counters, tcpConnections: { server.tcpConnections })
         if let path = cfg.decisionLog {
-            do {
-                let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
-                                                   store: store, logger: logger)
-                try writer.start()
-                logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
-            } catch {
-                printError("meridian: \(error)")
-                throw ExitCode(1)
-            }
+            let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
+                                               store: store, logger: logger)
+            try writer.start()
+            logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
         }
-        do {
-            try server.start()
-        } catch {
-            printError("meridian: \(error)")
-            throw ExitCode(1)
-        }
-        logger.info("serving", metadata: ["version": "\(Meridian.version)"])
-        while true {
-            let signal = SignalWaiter.wait()
-            if signal == SIGHUP {
-                logger.notice("SIGHUP: reloading")
-                reloader.reload()
-                continue
-            }
-            break
-        }
-        // graceful stop: no new TCP connections, in-flight ones get up to 2 s to finish
-        logger.info("stopping")
-        server.stopAcceptingTCP()
-        let deadline = Date().addingTimeInterval(2)
-        while server.tcpConnections > 0 && Date() < deadline { usleep(50_000) }
+        try server.start()
+        return Running(server: server, reloader: reloader, eventLoops: [healthLoops, controlLoops])
+    }
+
+    /// Builds the first snapshot straight into the store: nothing on the main thread, which lives as
+    /// long as the process, may keep a reference to it, or a reload could never free it.
+    static func load(configPath: String) throws -> (MeridianConfig, SnapshotStore) {
+        let (config, snapshot) = try SnapshotBuilder.build(configPath: configPath)
+        return (config, SnapshotStore(snapshot))
     }
 }
 
@@ -299,11 +234,6 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
     }
-}
-
-/// A configuration problem reported with its config location (also a reload that would need a restart).
-struct ReloadRefused: Error, CustomStringConvertible {
-    let description: String
 }
 
 struct Explain: ParsableCommand {

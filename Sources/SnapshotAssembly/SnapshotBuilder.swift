@@ -1,0 +1,66 @@
+import Config
+import Control
+import DNSWire
+import Engine
+import Geo
+import Health
+import Steering
+import Zones
+
+/// Loads the config, geo data, services and zones and compiles them into one snapshot (all or
+/// nothing); errors carry file:line. `meridian check`, `serve`, `explain` and the reload path all
+/// build through here, so `check` accepts exactly what `serve` would.
+public enum SnapshotBuilder {
+    /// Loads the configuration at `configPath` and builds its snapshot.
+    public static func build(configPath: String) throws -> (MeridianConfig, Snapshot) {
+        let config = try ConfigLoader.load(path: configPath)
+        return (config, try build(config))
+    }
+
+    /// Builds the snapshot and returns the checks too (what a reload needs). Settings bound at start
+    /// (`RestartSettings`) must be unchanged: a reload that changes them fails (all or nothing) and
+    /// says a restart is needed.
+    public static func reloadBuild(configPath: String, running: MeridianConfig) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
+        let config = try ConfigLoader.load(path: configPath)
+        let changed = RestartSettings.changed(running: running, loaded: config)
+        guard changed.isEmpty else {
+            throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
+        }
+        return (try build(config), config.checks)
+    }
+
+    /// Builds the snapshot of a loaded configuration: geo sources, compiled services (refusing
+    /// half-open checks that cannot be probed), then the zones with the services' names as owners.
+    public static func build(_ config: MeridianConfig) throws -> Snapshot {
+        var sources = GeoSources()
+        if let path = config.geoDatabase {
+            do {
+                let fields = config.services.reduce(into: GeoFields()) { $0.formUnion($1.geoFields) }
+                sources.database = try GeoDatabase(path: path, fields: fields)
+            } catch {
+                throw ReloadRefused(description: "\(config.geoDeclaredAt): geo.database: \(error)")
+            }
+        }
+        if let path = config.geoNetworks { sources.networks = try NetworkTable.readRegionTable(path: path) }
+        for check in config.checks { try check.validate() }
+        for service in config.services where service.policy == .nearest && config.regions.allSatisfy({ $0.latitude == nil }) {
+            throw SteeringError(service.declaredAt, "policy nearest needs regions with a location")
+        }
+        let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
+        let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
+        try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                                                    endpoints: HealthPublisher.endpoints(of: services))
+        var zones: [CompiledZone] = []
+        for zone in config.zones {
+            let origin = WireName.fromText(zone.origin) ?? []
+            let owners = services.map(\.name).filter { name in
+                name.withUnsafeBufferPointer { n in origin.withUnsafeBufferPointer { o in
+                    WireName.isSubdomain(n.baseAddress!, n.count, of: o.baseAddress!, o.count) } }
+            }
+            zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners))
+        }
+        let identity = ServerIdentity(version: config.identity.version, id: config.identity.id,
+                                      nsid: config.identity.nsid.map { Array($0.utf8) })
+        return try Snapshot(zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize))
+    }
+}

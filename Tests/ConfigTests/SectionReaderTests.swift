@@ -1,0 +1,179 @@
+import Config
+import XCTest
+
+/// One case per section reader: what an absent section leaves (the defaults), what a written one
+/// reads, and one error with its file:line. Every case starts from a three-line `zones:` section,
+/// so the section under test begins on line 4.
+final class SectionReaderTests: XCTestCase {
+    let zone = "zones:\n  - origin: a.\n    file: z\n"
+
+    func testDefaultsOfAnAbsentSection() throws {
+        let c = try parse(zone)
+        XCTAssertEqual(c.listen, [.init(host: "127.0.0.1", port: 5353)])
+        XCTAssertEqual(c.zones.map { [$0.origin, $0.file, $0.declaredAt] }, [["a.", "/etc/meridian/z", "/etc/meridian/m.yaml:2"]])
+        XCTAssertEqual([c.identity.version, c.identity.id, c.identity.nsid], [nil, nil, nil])
+        XCTAssertEqual(c.udpPayloadSize, 1232)
+        XCTAssertEqual(c.workers, 0)
+        XCTAssertEqual(c.tcpIdleTimeout, 10)
+        XCTAssertEqual(c.tcpMaxConnections, 1024)
+        XCTAssertEqual(c.tcpMessageTimeout, 3)
+        XCTAssertEqual(c.tcpMaxConnectionsPerClient, 32)
+        XCTAssertNil(c.geoDatabase)
+        XCTAssertNil(c.geoNetworks)
+        XCTAssertTrue(c.regions.isEmpty && c.checks.isEmpty && c.services.isEmpty)
+        XCTAssertEqual(c.stateDir, "/var/lib/meridian")
+        XCTAssertEqual(c.stateFile, "/var/lib/meridian/overrides.json")
+        XCTAssertFalse(c.strictStateFile)
+        XCTAssertTrue(c.waitForFirstRound)
+        XCTAssertEqual(c.initialState, "up")
+        XCTAssertEqual(c.controlListen, .init(host: "127.0.0.1", port: 8053))
+        XCTAssertNil(c.controlToken)
+        XCTAssertEqual(c.controlSocket, "/var/lib/meridian/control.sock")
+        XCTAssertEqual(c.controlMaxConnections, 256)
+        XCTAssertEqual(c.controlIdleTimeout, 10)
+        XCTAssertNil(c.decisionLog)
+        XCTAssertEqual(c.decisionLogSample, 100)
+        XCTAssertEqual(c.sourceFile, "/etc/meridian/m.yaml")
+    }
+
+    func testUnknownTopLevelKeyListsEverySection() {
+        expectError(zone + "listn: []\n", line: 4, containing:
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
+        expectError(zone + "listen: []\nlisten: []\n", line: 5, containing: "duplicate key 'listen'")
+    }
+
+    func testZones() {
+        expectError("zones:\n  - file: z\n", line: 2, containing: "zone needs 'origin'")
+        expectError("zones:\n  - origin: a.\n", line: 2, containing: "zone a. needs 'file'")
+        XCTAssertThrowsError(try parse("listen: []\n")) { XCTAssertEqual("\($0)", "/etc/meridian/m.yaml: no zones configured") }
+    }
+
+    func testIdentity() throws {
+        let c = try parse(zone + "identity: { version: v1, id: ns1, nsid: abc }\n")
+        XCTAssertEqual([c.identity.version, c.identity.id, c.identity.nsid], ["v1", "ns1", "abc"])
+        expectError(zone + "identity:\n  name: x\n", line: 5, containing: "unknown identity key 'name' (expected version, id, nsid)")
+    }
+
+    func testServer() {
+        expectError(zone + "server:\n  udp_payload_size: 256\n", line: 5,
+                    containing: "udp_payload_size must be an integer in 512...4096, got '256'")
+    }
+
+    func testStateDirMovesTheDefaultsInsideIt() throws {
+        let c = try parse(zone + "state_dir: state\n")
+        XCTAssertEqual(c.stateDir, "/etc/meridian/state")
+        XCTAssertEqual(c.stateFile, "/etc/meridian/state/overrides.json")
+        XCTAssertEqual(c.controlSocket, "/etc/meridian/state/control.sock")
+        let written = try parse(zone + "state_dir: /srv/m\nhealth: { state_file: o.json }\ncontrol: { socket: ~ }\n")
+        XCTAssertEqual(written.stateFile, "/etc/meridian/o.json", "health.state_file is taken as written")
+        XCTAssertNil(written.controlSocket)
+        XCTAssertNil(try parse(zone + "health: { state_file: ~ }\n").stateFile, "~ keeps overrides in memory")
+        expectError(zone + "state_dir: \"\"\n", line: 4, containing: "state_dir must be a directory path")
+    }
+
+    func testGeo() throws {
+        let c = try parse(zone + "geo:\n  database: g.mmdb\n  networks: off\n")
+        XCTAssertEqual(c.geoDatabase, "/etc/meridian/g.mmdb")
+        XCTAssertNil(c.geoNetworks)
+        XCTAssertEqual(c.geoDeclaredAt, "/etc/meridian/m.yaml:5")
+        expectError(zone + "geo:\n  db: g.mmdb\n", line: 5, containing: "unknown geo key 'db' (expected database, networks)")
+    }
+
+    func testRegions() throws {
+        let c = try parse(zone + "regions:\n  eu: { location: [50.1, 8.7] }\n  na:\n")
+        XCTAssertEqual(c.regions.map(\.name), ["eu", "na"])
+        XCTAssertEqual(c.regions[0].latitude, 50.1)
+        XCTAssertEqual(c.regions[0].longitude, 8.7)
+        XCTAssertNil(c.regions[1].latitude)
+        expectError(zone + "regions:\n  eu: { location: [91, 0] }\n", line: 5, containing: "location must be [latitude, longitude] in degrees")
+        expectError(zone + "regions:\n  eu: west\n", line: 5, containing: "region eu must be a mapping such as { location: [lat, lon] }")
+    }
+
+    func testHealth() throws {
+        let down = try parse(zone + "health: { initial: down, strict_state_file: yes }\n")
+        XCTAssertFalse(down.waitForFirstRound)
+        XCTAssertEqual(down.initialState, "down")
+        XCTAssertTrue(down.strictStateFile)
+        XCTAssertTrue(try parse(zone + "health: { wait_first_round: false, initial: wait }\n").waitForFirstRound)
+        expectError(zone + "health:\n  initial: maybe\n", line: 5, containing: "initial must be wait, up or down")
+        expectError(zone + "health:\n  strict_state_file: maybe\n", line: 5, containing: "strict_state_file must be true or false")
+    }
+
+    func testControl() throws {
+        let c = try parse(zone + "control: { listen: \"[::1]:9053\", token: t, max_connections: 8, idle_timeout: 2s }\n")
+        XCTAssertEqual(c.controlListen, .init(host: "::1", port: 9053))
+        XCTAssertEqual(c.controlToken, "t")
+        XCTAssertEqual(c.controlMaxConnections, 8)
+        XCTAssertEqual(c.controlIdleTimeout, 2)
+        XCTAssertNil(try parse(zone + "control: { listen: off }\n").controlListen)
+        XCTAssertEqual(try parse(zone + "control: { listen: \"0.0.0.0:8053\", token: t }\n").controlListen?.host, "0.0.0.0")
+        expectError(zone + "control:\n  listen: \"0.0.0.0:8053\"\n", line: 5,
+                    containing: "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
+        expectError(zone + "control:\n  port: 1\n", line: 5,
+                    containing: "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
+    }
+
+    func testDecisionLog() throws {
+        let c = try parse(zone + "decision_log: { file: d.jsonl, sample: 5 }\n")
+        XCTAssertEqual(c.decisionLog, "/etc/meridian/d.jsonl")
+        XCTAssertEqual(c.decisionLogSample, 5)
+        expectError(zone + "decision_log:\n  sample: 0\n", line: 5, containing: "sample must be an integer in 1...1000000, got '0'")
+    }
+
+    func testChecks() throws {
+        let c = try parse(zone + "checks:\n  web: { type: http, port: 80, interval: 2s, timeout: 1s, expect: [200, 204], ca_file: ca.pem }\n")
+        XCTAssertEqual(c.checks.map(\.name), ["web"])
+        XCTAssertEqual(c.checks[0].kind, .http)
+        XCTAssertEqual(c.checks[0].port, 80)
+        XCTAssertEqual(c.checks[0].expect, [200, 204])
+        XCTAssertEqual(c.checks[0].caFile, "/etc/meridian/ca.pem")
+        XCTAssertEqual(c.checks[0].declaredAt, "/etc/meridian/m.yaml:5")
+        expectError(zone + "checks:\n  web: { port: 80 }\n", line: 5, containing: "check web needs a type")
+        expectError(zone + "checks:\n  web: { type: tcp, port: 80, interval: 1s, timeout: 2s }\n", line: 5,
+                    containing: "timeout (2.0s) must be below interval (1.0s)")
+    }
+
+    func testServices() throws {
+        let c = try parse(zone + """
+        services:
+          www.a:
+            policy: failover
+            order: [eu, na]
+            map: { continent: { eu: eu } }
+            pools:
+              eu: { addresses: [192.0.2.1, { address: 192.0.2.2, weight: 3 }], check: web }
+              na: { cname: backup.example. }
+        checks:
+          web: { type: tcp, port: 80 }
+        """)
+        let s = try XCTUnwrap(c.services.first)
+        XCTAssertEqual(s.name, "www.a.")
+        XCTAssertEqual(s.policy, .failover)
+        XCTAssertEqual(s.ttl, 30)
+        XCTAssertEqual(s.order, ["eu", "na"])
+        XCTAssertEqual(s.map.continent, ["EU": ["eu"]])
+        XCTAssertEqual(s.pools.map(\.region), ["eu", "na"])
+        XCTAssertEqual(s.pools[0].addresses.map(\.weight), [1, 3])
+        XCTAssertEqual(s.pools[0].declaredAt, "/etc/meridian/m.yaml:10")
+        XCTAssertEqual(s.pools[1].cname, "backup.example.")
+        let hashed = try parse(zone + """
+        services:
+          h.a:
+            policy: hash
+            hash_prefix: { v4: 16 }
+            all_down: { cname: sorry.example. }
+            map: { default: static }
+            pools: { eu: { addresses: [192.0.2.1] } }
+        """).services[0]
+        XCTAssertEqual([hashed.hashPrefixV4, hashed.hashPrefixV6], [16, 48])
+        XCTAssertEqual(hashed.allDown, .cname("sorry.example."))
+        XCTAssertEqual(hashed.map.defaultRegions, [])
+        XCTAssertEqual(s.allDown, .failOpen)
+        expectError(zone + "services:\n  h.a:\n    hash_prefix: { v5: 1 }\n", line: 6, containing: "hash_prefix keys are v4 and v6")
+        expectError(zone + "services:\n  h.a:\n    all_down: closed\n", line: 6,
+                    containing: "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
+        expectError(zone + "services:\n  www.a:\n    policy: failover\n", line: 6, containing: "service www.a needs pools")
+        expectError(zone + "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
+                    containing: "pool eu of www.a. uses check 'web', which is not defined under checks")
+    }
+}
