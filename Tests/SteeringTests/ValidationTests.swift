@@ -91,9 +91,8 @@ final class ValidationTests: XCTestCase {
         XCTAssertEqual(e?.location, "\(path):1")
     }
 
-    /// BUG: the header's location is hard-coded as line 1 (ServiceCompiler.swift,
-    /// `throw SteeringError("\(path):1", "unknown region '\(r)' in the latency table header")`), although
-    /// `#` comment lines may precede the header: here the header is on line 3 and the error points at a comment.
+    /// `#` comment lines may precede the latency table's header: an unknown region in it is reported at
+    /// the header's own line (3 here), not at line 1 (`LatencyOrderBuilder`).
     func testBug_LatencyHeaderErrorNamesLine1AfterComments() {
         let path = Temp.file("lat.csv", "# measured 2024-06\n# by probe fleet\nnetwork,eu,sa\n192.0.2.0/24,10,20\n")
         let e = error(Fx.spec(.latency) { $0.latencyTable = path })
