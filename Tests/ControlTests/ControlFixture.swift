@@ -105,6 +105,7 @@ final class Connection {
         return responses[0]
     }
 
+    /// Output that is not a sequence of well-formed HTTP/1.1 responses.
     struct ParseError: Error, CustomStringConvertible {
         let description: String
         init(_ d: String) { description = d }
