@@ -105,6 +105,13 @@ let package = Package(
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "ControlTests", dependencies: [
+            "Control", "Engine", "Server", "Health", "Steering", "Zones", "Geo",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "HealthTests", dependencies: [
             "Health",
             .product(name: "NIOCore", package: "swift-nio"),

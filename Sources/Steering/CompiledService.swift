@@ -84,7 +84,7 @@ public final class CompiledService: @unchecked Sendable {
     public let degradedData: UnsafeRawBufferPointer
     /// Region orders (pool indices; an empty order means "static records"), flat and frozen for the
     /// query path: order i is `orderPools[orderStart[i] ..< orderStart[i + 1]]` (an array of arrays
-    /// cost a retain and a release per query). `order(_:)` reads one for the control plane.
+    /// would cost a retain and a release per query). `order(_:)` reads one for the control plane.
     let orderStart: UnsafeBufferPointer<Int32>
     let orderPools: UnsafeBufferPointer<Int32>
     /// Pools that are regions; a last-resort pool (all_down) follows them at index `regularPools`.
@@ -130,6 +130,9 @@ public final class CompiledService: @unchecked Sendable {
         Array(orderPools[Int(orderStart[i])..<Int(orderStart[i + 1])])
     }
 
+    /// Whether some client is answered from the zone's static records (then the zone must have some).
+    public var usesStaticRecords: Bool { (0..<orderStart.count - 1).contains { orderStart[$0] == orderStart[$0 + 1] } }
+
     deinit {
         data.deallocate()
         degradedData.deallocate()
@@ -141,8 +144,8 @@ public final class CompiledService: @unchecked Sendable {
 
     /// Decides for `client` and `qtype` given pool health (`up(i)`), per DESIGN.md §5: the first
     /// healthy pool in the client's order that has data of the type; an empty order -> static records.
-    /// When every pool of a non-empty order is down, health is ignored (fail open) so that the answer
-    /// is never empty; issue #4's `all_down` settings refine this.
+    /// When every pool of a non-empty order is down, the last-resort pool answers (`all_down`), else
+    /// health is ignored (fail open) so that the answer is never empty.
     @inline(__always)
     public func decide(client: ClientKey, qtype: UInt16, random: UInt64, up: (Int) -> Bool) -> Decision {
         switch kind {
@@ -206,8 +209,8 @@ public final class CompiledService: @unchecked Sendable {
     /// whose embedded addresses share the client's IPv4 range.
     @inline(__always)
     public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
-        // on the stored tables themselves: a `family == 4 ? v4 : v6` copy would retain their arrays
-        // (and IPv4 needs no alias step: `v4.resolve(_, ipv4: v4)` retained them too, callgrind)
+        // on the stored tables themselves: a `family == 4 ? v4 : v6` copy, or `v4.resolve(_, ipv4: v4)`,
+        // would retain their arrays per query (IPv4 needs no alias step)
         let r = client.family == 4 ? v4.lookup(client.address) : v6.resolve(client.address, ipv4: v4)
         return (r.key, r.first, r.last)
     }
@@ -249,7 +252,7 @@ public final class CompiledService: @unchecked Sendable {
                             writer w: inout ResponseWriter) -> Bool {
         let bytes = degraded ? degradedData : data
         if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
-        // the pool's fields one by one: a copy of the whole CompiledPool retained its region name
+        // the pool's fields one by one: a copy of the whole CompiledPool would retain its region name
         let p = Int(decision.pool)
         let cnameOffset = pools[p].cnameOffset
         if cnameOffset >= 0 {
