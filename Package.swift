@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Meridian: an authoritative DNS server that acts as a global server load balancer.
 // Module graph (dependencies point one way): DNSWire <- Zones <- Engine <- Server <- meridian;
+// Engine, Health <- Verdicts <- Control <- meridian;
 // Config feeds the executable only. See docs/ARCHITECTURE.md.
 import PackageDescription
 
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "Config", targets: ["Config"]),
         .library(name: "Control", targets: ["Control"]),
         .library(name: "Health", targets: ["Health"]),
+        .library(name: "Verdicts", targets: ["Verdicts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -48,7 +50,10 @@ let package = Package(
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"],
                 linkerSettings: staticC(["libldns.a", "libssl.a", "libcrypto.a"])),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
-        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
+        // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
+        // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
+        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")],
+                swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .target(name: "Health", dependencies: [
             "CProbe", "SourceFiles",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -59,17 +64,20 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // health verdicts and overrides -> the snapshot's health table, and its publication
+        .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
         .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"],
                 linkerSettings: staticC(["libyaml.a"])),
         .target(name: "Server", dependencies: [
-            "Engine", "CSocket",
+            "Engine", "CSocket", "DNSWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Control", dependencies: [
-            "Engine", "Server", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
+            "Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +85,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control",
+            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -93,6 +101,7 @@ let package = Package(
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health", "Geo", "Zones", "DNSWire"]),
         .testTarget(name: "HealthTests", dependencies: [
             "Health",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Server
+import Verdicts
 import SourceFiles
 import Steering
 
@@ -307,13 +307,14 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         let (snapshot, _) = context.store.current()
         let states = context.publisher.endpointStates
         let zones: [JSONValue] = snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial)), "records": .int($0.recordCount)] }
+        let catalog = EndpointCatalog(services: snapshot.services)
         var services: [JSONValue] = []
         for (s, service) in snapshot.services.enumerated() {
             var regions: [JSONValue] = []
             for (p, pool) in service.spec.pools.enumerated() {
                 var endpoints: [JSONValue] = []
-                let addresses = HealthPublisher.orderedAddresses(pool) + (pool.cname.map { [String($0.trimmingSuffix("."))] } ?? [])
-                for (i, address) in addresses.enumerated() {
+                for (i, id) in catalog.ids(service: s, service, pool: p).enumerated() {
+                    let address = catalog.keys[id].address
                     var e: [String: JSONValue] = ["address": .string(address)]
                     if i < service.pools[p].aCount + service.pools[p].aaaaCount {
                         e["in_answers"] = .bool(snapshot.health.isAddressUp(service: s, address: Int(service.pools[p].weightOffset) + i))

@@ -7,6 +7,7 @@ import DNSWire
 import Engine
 import Geo
 import Steering
+import Verdicts
 import FoundationEssentials
 import Glibc
 import Logging
@@ -78,7 +79,7 @@ enum SnapshotBuilder {
         let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
         try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-                                                    endpoints: HealthPublisher.endpoints(of: services))
+                                                    endpoints: EndpointCatalog(services: services).monitored)
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []
@@ -174,14 +175,14 @@ struct Serve: ParsableCommand {
             if let listen = cfg.controlListen, cfg.controlToken == nil {
                 logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
             }
-            let endpointCount = HealthPublisher.endpoints(of: store.current().0.services).count
+            let endpointCount = EndpointCatalog(services: store.current().0.services).monitored.count
             if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
                                                       controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
                 logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
             }
             publisher = HealthPublisher(store: store, overrides: overrides)
             publisher.publish() // overrides from the state file apply from the first answer
-            let endpoints = HealthPublisher.endpoints(of: store.current().0.services)
+            let endpoints = EndpointCatalog(services: store.current().0.services).monitored
             if !endpoints.isEmpty {
                 // before the first result an endpoint is unknown (counted up) unless `initial: down`
                 var initial: [Endpoint: EndpointState] = [:]
@@ -206,7 +207,7 @@ struct Serve: ParsableCommand {
             let path = config
             let running = loaded
             reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-                                monitor: monitor, metrics: metrics, logger: logger)
+                                monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
             if let listen = cfg.controlListen {
                 _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
                                       context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
@@ -248,7 +249,7 @@ struct Serve: ParsableCommand {
             do {
                 let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
                                                    store: store, logger: logger)
-                try writer.start()
+                try DetachedThread.start(name: "decision-log") { writer.run() }
                 logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
             } catch {
                 printError("meridian: \(error)")
