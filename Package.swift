@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
-        .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health", "Geo", "Zones", "DNSWire"]),
+        .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(name: "HealthTests", dependencies: [
             "Health",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -125,6 +125,8 @@ public final class CompiledService: @unchecked Sendable {
         self.latencyRegions = latencyRegions
         self.latencyRows = latencyRows
         self.regions = regions
+        precondition(endpoints.addresses.count == weights.count && endpoints.targets.count == pools.count,
+                     "one endpoint id per address and one target per pool")
         self.endpoints = endpoints
     }
 

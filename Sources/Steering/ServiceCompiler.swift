@@ -223,14 +223,9 @@ public enum ServiceCompiler {
         }
         guard (0...1).contains(spec.upShare) else { throw SteeringError(at, "up_share must be between 0 and 1") }
         let degradedTTL = spec.degradedTTL ?? spec.ttl
-        var endpointIds: [Int32] = []
-        var targetIds: [Int32] = []
-        for (p, pool) in allPools.enumerated() {
+        for pool in allPools {
             var a: [(rdata: [UInt8], weight: Int)] = []
             var aaaa: [(rdata: [UInt8], weight: Int)] = []
-            // endpoint ids in compiled order (IPv4, then IPv6); the last-resort pool has none
-            let probed = p < spec.pools.count
-            var aIds: [Int32] = [], aaaaIds: [Int32] = []
             for address in pool.addresses {
                 guard let (family, value) = IPPrefix.parseAddress(address.text) else {
                     throw SteeringError(pool.declaredAt.isEmpty ? at : pool.declaredAt, "'\(address.text)' is not an IP address")
@@ -239,11 +234,7 @@ public enum ServiceCompiler {
                 let octets = family == 4 ? 4 : 16
                 let rdata = (0..<octets).map { UInt8(truncatingIfNeeded: value >> UInt128(8 * (octets - 1 - $0))) }
                 if family == 4 { a.append((rdata, address.weight)) } else { aaaa.append((rdata, address.weight)) }
-                let id = probed ? tables.endpoints.id(EndpointKey(address: address.text, check: pool.check)) : -1
-                if family == 4 { aIds.append(id) } else { aaaaIds.append(id) }
             }
-            endpointIds += aIds + aaaaIds
-            targetIds.append(probed ? pool.cname.map { tables.endpoints.id(EndpointKey(address: $0.hasSuffix(".") ? String($0.dropLast()) : $0, check: pool.check)) } ?? -1 : -1)
             let aOffset = Int32(data.count)
             for x in a {
                 appendBody(&data, type: DNSType.a, ttl: spec.ttl, rdata: x.rdata)
@@ -281,7 +272,7 @@ public enum ServiceCompiler {
                                weights: weights, data: data, degradedData: degradedData, regularPools: spec.pools.count,
                                lastResort: allPools.count > spec.pools.count ? Int32(spec.pools.count) : -1, sources: sources, serviceNetworks: serviceNetworks,
                                latencyRegions: latencyRegions, latencyRows: latencyRows, regions: regions,
-                               endpoints: ServiceEndpoints(index: tables.endpoints, addresses: endpointIds, targets: targetIds))
+                               endpoints: ServiceEndpoints(pools: allPools, regularPools: spec.pools.count, index: tables.endpoints))
     }
 
     /// TYPE CLASS(IN) TTL RDLENGTH RDATA (RFC 1035 §4.1.3).
