@@ -8,7 +8,9 @@ import Synchronization
 /// Invariant: the counter is bumped (releasing) after the new snapshot is stored, so a worker that
 /// sees generation g and then calls `current()` gets the snapshot of generation g or a newer one.
 public final class SnapshotStore: Sendable {
-    private let generationCounter = Atomic<UInt64>(0)
+    /// Bumped by every publish; visible to inlined code so that `generation` inlines into the
+    /// workers (another module).
+    @usableFromInline let generationCounter = Atomic<UInt64>(0)
     private let box: Mutex<Snapshot>
 
     public init(_ initial: Snapshot) {
@@ -21,7 +23,8 @@ public final class SnapshotStore: Sendable {
         generationCounter.wrappingAdd(1, ordering: .releasing)
     }
 
-    @inline(__always) public var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
+    /// The generation of the current snapshot: one acquiring atomic load, no lock.
+    @inlinable public var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
 
     /// The current snapshot and its generation (takes the lock: call only when the generation moved).
     public func current() -> (Snapshot, UInt64) {
