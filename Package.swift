@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Meridian: an authoritative DNS server that acts as a global server load balancer.
 // Module graph (dependencies point one way): DNSWire <- Zones <- Engine <- Server <- meridian;
+// Engine, Health <- Verdicts <- Control <- meridian;
 // Config feeds SnapshotAssembly (config -> snapshot), which the executable calls. See docs/ARCHITECTURE.md.
 import PackageDescription
 
@@ -36,6 +37,7 @@ let package = Package(
         .library(name: "Control", targets: ["Control"]),
         .library(name: "Health", targets: ["Health"]),
         .library(name: "SnapshotAssembly", targets: ["SnapshotAssembly"]),
+        .library(name: "Verdicts", targets: ["Verdicts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -57,7 +59,10 @@ let package = Package(
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
-        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")]),
+        // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
+        // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
+        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")],
+                swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .target(name: "Health", dependencies: [
             "CProbe", "SourceFiles",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -68,6 +73,8 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // health verdicts and overrides -> the snapshot's health table, and its publication
+        .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
         .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"]),
         .target(name: "Server", dependencies: [
             "Engine", "DNSWire", "CSocket",
@@ -78,7 +85,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Control", dependencies: [
-            "Engine", "Server", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
+            "Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,9 +93,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
-        .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Control"]),
+        .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts"]),
         .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Control", "SnapshotAssembly",
+            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "SnapshotAssembly",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,12 +113,13 @@ let package = Package(
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "Engine", "Server", "Health", "Steering", "Zones", "Geo",
+            "Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(name: "HealthTests", dependencies: [
             "Health",
             .product(name: "NIOCore", package: "swift-nio"),

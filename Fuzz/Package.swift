@@ -39,6 +39,7 @@ let package = Package(
             "FuzzSupport",
             .product(name: "SourceFiles", package: "Meridian"),
             .product(name: "Control", package: "Meridian"),
+            .product(name: "Verdicts", package: "Meridian"),
             .product(name: "Engine", package: "Meridian"),
             .product(name: "Geo", package: "Meridian"),
             .product(name: "Steering", package: "Meridian"),

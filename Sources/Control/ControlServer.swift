@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Server
+import Verdicts
 
 /// The control API over HTTP/1.1 (SwiftNIO's HTTP codec), on loopback by default. Reads are open;
 /// writes need `Authorization: Bearer TOKEN` when a token is configured.

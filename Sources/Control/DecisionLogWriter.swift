@@ -3,7 +3,6 @@ import FoundationEssentials
 import Glibc
 import Geo
 import Logging
-import Server
 import Steering
 
 /// Drains the workers' decision rings every 200 ms and appends JSON lines (time, qname, qtype,
@@ -26,12 +25,11 @@ public final class DecisionLogWriter: @unchecked Sendable {
         self.logger = logger
     }
 
-    public func start() throws {
-        try DetachedThread.start(name: "decision-log") { [self] in
-            while true {
-                usleep(200_000)
-                flush()
-            }
+    /// Flushes every 200 ms, forever: the body of a thread of its own (the executable starts it).
+    public func run() -> Never {
+        while true {
+            usleep(200_000)
+            flush()
         }
     }
 

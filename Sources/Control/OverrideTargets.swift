@@ -42,3 +42,10 @@ enum ConstantTime {
         return difference == 0
     }
 }
+
+extension String {
+    /// The string without `suffix` at its end (unchanged when it does not end so).
+    func trimmingSuffix(_ suffix: String) -> Substring {
+        hasSuffix(suffix) ? dropLast(suffix.count) : Substring(self)
+    }
+}

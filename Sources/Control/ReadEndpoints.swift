@@ -4,6 +4,7 @@ import Geo
 import Health
 import NIOHTTP1
 import Steering
+import Verdicts
 
 extension ControlEndpoints {
     /// `GET /v1/status`: zones, services with their regions and endpoints (state, reason, whether in
@@ -12,13 +13,14 @@ extension ControlEndpoints {
         let (snapshot, _) = context.store.current()
         let states = context.publisher.endpointStates
         let zones: [JSONValue] = snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial)), "records": .int($0.recordCount)] }
+        let catalog = EndpointCatalog(services: snapshot.services)
         var services: [JSONValue] = []
         for (s, service) in snapshot.services.enumerated() {
             var regions: [JSONValue] = []
             for (p, pool) in service.spec.pools.enumerated() {
                 var endpoints: [JSONValue] = []
-                let addresses = HealthPublisher.orderedAddresses(pool) + (pool.cname.map { [String($0.trimmingSuffix("."))] } ?? [])
-                for (i, address) in addresses.enumerated() {
+                for (i, id) in catalog.ids(service: s, service, pool: p).enumerated() {
+                    let address = catalog.keys[id].address
                     var e: [String: JSONValue] = ["address": .string(address)]
                     if i < service.pools[p].aCount + service.pools[p].aaaaCount {
                         e["in_answers"] = .bool(snapshot.health.isAddressUp(service: s, address: Int(service.pools[p].weightOffset) + i))

@@ -2,10 +2,10 @@ import Dispatch
 import Engine
 import Health
 import Logging
-import Server
 import NIOConcurrencyHelpers
 import NIOCore
 import Steering
+import Verdicts
 
 /// Reloads configuration, zones, geo data and tables: all or nothing. The new snapshot is built off
 /// the query path; on any error the old one keeps serving and the error is reported (log, API answer,
@@ -20,15 +20,19 @@ public final class Reloader: Sendable {
     let monitor: HealthMonitor?
     let metrics: MetricsSources
     let logger: Logger
+    /// Hands freed heap back to the kernel after a load (the executable passes the server's).
+    let releaseMemory: @Sendable () -> Void
     let lock = NIOLock()
     let queue = DispatchQueue(label: "meridian.reload")
 
-    public init(build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger) {
+    public init(build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger,
+                releaseMemory: @escaping @Sendable () -> Void) {
         self.build = build
         self.publisher = publisher
         self.monitor = monitor
         self.metrics = metrics
         self.logger = logger
+        self.releaseMemory = releaseMemory
     }
 
     /// Reloads now (blocking the caller); returns nil on success or the error message.
@@ -37,7 +41,7 @@ public final class Reloader: Sendable {
         lock.withLock {
             do {
                 let (snapshot, checks) = try build()
-                let endpoints = HealthPublisher.endpoints(of: snapshot.services)
+                let endpoints = EndpointCatalog(services: snapshot.services).monitored
                 var states: HealthMonitor.States?
                 if let monitor {
                     try monitor.reconfigure(checks: checks, endpoints: endpoints)
@@ -50,14 +54,14 @@ public final class Reloader: Sendable {
                 metrics.reloaded(error: nil)
                 // the old snapshot goes once every worker has let go of it (within a second,
                 // UDPWorker.idleCheck, TCP loops likewise): then its heap pages go back to the kernel
-                queue.asyncAfter(deadline: .now() + 2.5) { releaseFreedMemory() }
+                queue.asyncAfter(deadline: .now() + 2.5) { self.releaseMemory() }
                 logger.notice("reloaded", metadata: ["zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",
                                                      "serials": "\(snapshot.zones.map { "\($0.originText)=\($0.serial)" }.joined(separator: " "))"])
                 return nil
             } catch {
                 metrics.reloaded(error: "\(error)")
                 logger.error("reload failed; the previous configuration keeps serving", metadata: ["error": "\(error)"])
-                queue.async { releaseFreedMemory() } // what the failed build allocated
+                queue.async { self.releaseMemory() } // what the failed build allocated
                 return "\(error)"
             }
         }

@@ -2,19 +2,6 @@ import DNSWire
 import Steering
 import Zones
 
-/// Answers the server gives about itself: CHAOS TXT (version.bind, id.server) and NSID (RFC 5001).
-/// A nil value means "refuse" (CHAOS) or "omit" (NSID).
-public struct ServerIdentity: Sendable {
-    public var version: String?
-    public var id: String?
-    public var nsid: [UInt8]?
-    public init(version: String? = nil, id: String? = nil, nsid: [UInt8]? = nil) {
-        self.version = version
-        self.id = id
-        self.nsid = nsid
-    }
-}
-
 /// Everything the query path reads, compiled at load and never mutated: the zones, a name table to
 /// find the zone of a query, and the identity answers. Reloads build a new snapshot and swap it whole.
 public final class Snapshot: @unchecked Sendable {
@@ -182,99 +169,5 @@ public final class Snapshot: @unchecked Sendable {
             pos += Int(name[pos]) + 1
         }
         return -1
-    }
-}
-
-/// Unmanaged copies of a snapshot's object references (see `Snapshot.zoneRefs`); frees them when the
-/// last snapshot sharing it goes. The references stay valid because every such snapshot holds the
-/// arrays they were copied from.
-final class RefTables: @unchecked Sendable {
-    let zones: UnsafeBufferPointer<Unmanaged<CompiledZone>>
-    let services: UnsafeBufferPointer<Unmanaged<CompiledService>>
-    let nodeServices: UnsafeBufferPointer<Int32>
-    let nodeServiceStart: UnsafeBufferPointer<Int>
-
-    init(zones: [CompiledZone], services: [CompiledService], serviceOfNode: [[Int32]]) {
-        self.zones = UnsafeBufferPointer.frozenCopy(of: zones.map { Unmanaged.passUnretained($0) })
-        self.services = UnsafeBufferPointer.frozenCopy(of: services.map { Unmanaged.passUnretained($0) })
-        nodeServiceStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(serviceOfNode))
-        nodeServices = UnsafeBufferPointer.frozenCopy(of: Array(serviceOfNode.joined()))
-    }
-
-    deinit {
-        zones.deallocate()
-        services.deallocate()
-        nodeServices.deallocate()
-        nodeServiceStart.deallocate()
-    }
-}
-
-/// Where each row starts when `rows` are laid end to end (`Array(rows.joined())`).
-private func rowStarts<T>(_ rows: [[T]]) -> [Int] {
-    var starts: [Int] = []
-    var at = 0
-    for row in rows {
-        starts.append(at)
-        at += row.count
-    }
-    starts.append(at) // the end of the last row
-    return starts
-}
-
-
-/// The snapshot could not be built (a service outside the zones, ...).
-public struct SnapshotError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// Health as the data plane sees it, per service: one flag per pool (region) and one per address,
-/// and whether the service is degraded (some region down: `degraded_ttl` applies). Immutable; the
-/// health publisher builds a new table and a new snapshot when a state changes.
-/// Stored once, flat, for the query path (no reference counting per query, see `Snapshot.zoneRefs`):
-/// service s's pool p at `upFlat[upStart[s] + p]`, its address i at
-/// `addressUpFlat[addressUpStart[s] + i]`; each start table has one entry more than there are
-/// services (row s ends where row s + 1 starts). Freed with the table.
-public final class HealthTable: @unchecked Sendable {
-    let upFlat: UnsafeBufferPointer<Bool>
-    let upStart: UnsafeBufferPointer<Int>
-    let addressUpFlat: UnsafeBufferPointer<Bool>
-    let addressUpStart: UnsafeBufferPointer<Int>
-    let degradedFlat: UnsafeBufferPointer<Bool>
-
-    /// `up[s][p]`: pool p of service s answers; `addressUp[s][i]`: address i (in `weights` order);
-    /// `degraded[s]`: some region of service s is down.
-    public init(up: [[Bool]], addressUp: [[Bool]], degraded: [Bool]) {
-        precondition(up.count == degraded.count && addressUp.count == degraded.count, "one health row per service")
-        upFlat = UnsafeBufferPointer.frozenCopy(of: Array(up.joined()))
-        upStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(up))
-        addressUpFlat = UnsafeBufferPointer.frozenCopy(of: Array(addressUp.joined()))
-        addressUpStart = UnsafeBufferPointer.frozenCopy(of: rowStarts(addressUp))
-        degradedFlat = UnsafeBufferPointer.frozenCopy(of: degraded)
-    }
-    public convenience init(allUp services: [CompiledService]) {
-        self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
-                  addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
-                  degraded: services.map { _ in false })
-    }
-
-    /// Services the table has rows for.
-    public var serviceCount: Int { degradedFlat.count }
-    /// Service s's pool flags (a copy: explain, status).
-    public func up(_ s: Int) -> [Bool] { Array(upFlat[upStart[s]..<upStart[s + 1]]) }
-    public func isUp(service s: Int, pool p: Int) -> Bool { upFlat[upStart[s] + p] }
-    public func isAddressUp(service s: Int, address i: Int) -> Bool { addressUpFlat[addressUpStart[s] + i] }
-    public func isDegraded(_ s: Int) -> Bool { degradedFlat[s] }
-    /// Flags in service s's pool and address rows.
-    func rowLengths(_ s: Int) -> (pools: Int, addresses: Int) {
-        (upStart[s + 1] - upStart[s], addressUpStart[s + 1] - addressUpStart[s])
-    }
-
-    deinit {
-        upFlat.deallocate()
-        upStart.deallocate()
-        addressUpFlat.deallocate()
-        addressUpStart.deallocate()
-        degradedFlat.deallocate()
     }
 }

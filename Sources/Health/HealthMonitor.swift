@@ -243,8 +243,13 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// External state for `push` checks (the control API). Returns false for an unknown endpoint.
     public func push(_ endpoint: Endpoint, up: Bool, reason: String) -> Bool {
-        guard states[endpoint] != nil, checks[endpoint.check]?.kind == .push else { return false }
-        lock.withLock { pushed[endpoint] = ProbeResult(ok: up, reason: "pushed: \(reason)", latency: 0) }
+        // `states` and `checks` change on reconfigure: read them under the lock, with the write
+        let accepted: Bool = lock.withLock {
+            guard states[endpoint] != nil, checks[endpoint.check]?.kind == .push else { return false }
+            pushed[endpoint] = ProbeResult(ok: up, reason: "pushed: \(reason)", latency: 0)
+            return true
+        }
+        guard accepted else { return false }
         let loop = group.next()
         loop.execute { self.probe(endpoint, on: loop) }
         return true

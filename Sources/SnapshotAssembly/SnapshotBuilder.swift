@@ -1,5 +1,5 @@
 import Config
-import Control
+import Verdicts
 import DNSWire
 import Engine
 import Geo
@@ -49,7 +49,7 @@ public enum SnapshotBuilder {
         let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
         try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-                                                    endpoints: HealthPublisher.endpoints(of: services))
+                                                    endpoints: EndpointCatalog(services: services).monitored)
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []

@@ -96,11 +96,13 @@ public final class CompiledService: @unchecked Sendable {
     public let latencyRegions: [String]
     public let latencyRows: [(NetworkEntry, [Double?])]
     public let regions: [RegionSpec]
+    /// Health endpoint ids of the addresses and CNAME targets (control plane).
+    public let endpoints: ServiceEndpoints
 
     init(spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
          v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, weights: [UInt32],
          data: [UInt8], degradedData: [UInt8], regularPools: Int, lastResort: Int32, sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
-         latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec]) {
+         latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec], endpoints: ServiceEndpoints) {
         self.spec = spec
         self.name = name
         self.ttl = spec.ttl
@@ -123,6 +125,9 @@ public final class CompiledService: @unchecked Sendable {
         self.latencyRegions = latencyRegions
         self.latencyRows = latencyRows
         self.regions = regions
+        precondition(endpoints.addresses.count == weights.count && endpoints.targets.count == pools.count,
+                     "one endpoint id per address and one target per pool")
+        self.endpoints = endpoints
     }
 
     /// Pool indices of order `i` (control plane: explain, tests).

@@ -26,6 +26,8 @@ public final class DecisionTableCache {
     }
 
     public let sources: GeoSources
+    /// The endpoint ids of the build's services.
+    public let endpoints = EndpointIndex()
     private var tables: [Key: PrefixPartition] = [:]
     /// The database records' codes as numbers, for every geo service of the build (made at the first).
     lazy var recordCodes = RecordCodes(records: sources.database?.records ?? [])

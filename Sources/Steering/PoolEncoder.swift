@@ -11,6 +11,8 @@ struct EncodedPools {
     var degradedData: [UInt8] = []
     /// Index of the last-resort pool (after the regions), -1 without one.
     var lastResort: Int32 = -1
+    /// The pools laid out, in layout order (the regions' pools, then the last-resort pool).
+    var specs: [PoolSpec] = []
 }
 
 /// Lays out a service's pools and addresses (control plane): the regions' pools in declared order,
@@ -33,6 +35,7 @@ enum PoolEncoder {
         var out = EncodedPools()
         for pool in allPools { try encode(pool, of: spec, into: &out) }
         if allPools.count > spec.pools.count { out.lastResort = Int32(spec.pools.count) }
+        out.specs = allPools
         return out
     }
 

@@ -31,6 +31,7 @@ public enum ServiceCompiler {
                                weights: encoded.weights, data: encoded.data, degradedData: encoded.degradedData,
                                regularPools: spec.pools.count, lastResort: encoded.lastResort,
                                sources: tables.sources, serviceNetworks: serviceNetworks,
-                               latencyRegions: plan.latencyRegions, latencyRows: plan.latencyRows, regions: regions)
+                               latencyRegions: plan.latencyRegions, latencyRows: plan.latencyRows, regions: regions,
+                               endpoints: ServiceEndpoints(pools: encoded.specs, regularPools: spec.pools.count, index: tables.endpoints))
     }
 }

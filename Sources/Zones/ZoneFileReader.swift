@@ -211,7 +211,7 @@ public enum ZoneFileReader {
     /// mmap'd arrays, not to small per-record ones -- glibc trims the heap top after every entry and grows
     /// it again on the next: a brk pair and ~50 page faults per entry, 2.2 s instead of 0.27 s for 100,000
     /// entries parsed by ldns. Keeping 1 MiB of padding at the top (M_TOP_PAD, set once per process)
-    /// stops that; `SnapshotStore`'s malloc_trim after a load still returns free memory to the kernel.
+    /// stops that; `releaseFreedMemory` (malloc_trim) after a load still returns free memory to the kernel.
     static let heapKeptForLDNS: Void = {
         _ = mallopt(M_TOP_PAD, 1 << 20)
     }()

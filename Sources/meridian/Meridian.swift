@@ -7,6 +7,7 @@ import DNSWire
 import Engine
 import Geo
 import Steering
+import Verdicts
 import FoundationEssentials
 import Glibc
 import Logging
@@ -136,14 +137,14 @@ struct Serve: ParsableCommand {
         if let listen = cfg.controlListen, cfg.controlToken == nil {
             logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
         }
-        let endpointCount = HealthPublisher.endpoints(of: store.current().0.services).count
+        let endpointCount = EndpointCatalog(services: store.current().0.services).monitored.count
         if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
                                                   controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
             logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
         }
         publisher = HealthPublisher(store: store, overrides: overrides)
         publisher.publish() // overrides from the state file apply from the first answer
-        let endpoints = HealthPublisher.endpoints(of: store.current().0.services)
+        let endpoints = EndpointCatalog(services: store.current().0.services).monitored
         if !endpoints.isEmpty {
             // before the first result an endpoint is unknown (counted up) unless `initial: down`
             var initial: [Endpoint: EndpointState] = [:]
@@ -168,7 +169,7 @@ struct Serve: ParsableCommand {
         let path = config
         let running = loaded
         reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-                            monitor: monitor, metrics: metrics, logger: logger)
+                            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
         if let listen = cfg.controlListen {
             _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
                                   context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
@@ -199,7 +200,7 @@ struct Serve: ParsableCommand {
         if let path = cfg.decisionLog {
             let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
                                                store: store, logger: logger)
-            try writer.start()
+            try DetachedThread.start(name: "decision-log") { writer.run() }
             logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
         }
         try server.start()

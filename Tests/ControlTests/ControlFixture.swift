@@ -7,8 +7,8 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import Server
 import Steering
+import Verdicts
 import Zones
 
 /// The server context the route tests drive, built in `make` only: the types behind a

@@ -13,9 +13,9 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import Server
 import SourceFiles
 import Steering
+import Verdicts
 import Zones
 
 #if canImport(Glibc)
