@@ -158,9 +158,12 @@ unit: test-deps
 
 # The unit tests of the code that runs on several threads (health probes, the control API; a name
 # without a test target matches nothing), under ThreadSanitizer, built apart from the debug build.
+# TSAN_SKIP: two probe tests race a 0.3 s probe timeout against reading 32 or 64 KiB from loopback;
+# under ThreadSanitizer's slowdown the timeout can come first. They run in make test's plain run.
 TSAN_TESTS = HealthTests|ControlTests
+TSAN_SKIP = ProbeCleanupTests.testEndless(HeadersStopAtTheHeaderLimit|BodyIsCutAndClosed)
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --filter '$(TSAN_TESTS)'
+	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --filter '$(TSAN_TESTS)' --skip '$(TSAN_SKIP)'
 
 # Style: the configuration in .swift-format, as `swift format -i` with it would write the files.
 FORMAT_DIRS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources Fuzz/Package.swift Fuzz/Sources
