@@ -1,3 +1,4 @@
+import Engine
 import Health
 import Logging
 import NIOConcurrencyHelpers
