@@ -41,7 +41,7 @@ let package = Package(
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         .target(name: "SourceFiles"),
         .target(name: "CFileCopy"),
-        .target(name: "Geo", dependencies: ["CMaxMindDB", "CFileCopy", "SourceFiles"]),
+        .target(name: "Geo", dependencies: ["DNSWire", "CMaxMindDB", "CFileCopy", "SourceFiles"]),
         .target(name: "CSocket"),
         .target(name: "CProbe"),
         .target(name: "DNSWire"),
@@ -113,5 +113,5 @@ package.targets += [
 
 // Geo lookup micro-benchmark (`make microbench`): ns per compiled-table lookup, IPv4 and IPv6 clients.
 package.targets += [
-    .executableTarget(name: "GeoLookupBench", dependencies: ["Geo", "Steering", "TestSupport"]),
+    .executableTarget(name: "GeoLookupBench", dependencies: ["DNSWire", "Geo", "Steering", "TestSupport"]),
 ]

@@ -128,17 +128,19 @@ public enum QueryParser {
     /// RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS. Returns nil (FORMERR)
     /// for an unknown family, a prefix beyond the family's width, an ADDRESS that is not exactly
     /// ceil(SOURCE/8) octets, or address bits set beyond SOURCE PREFIX-LENGTH.
+    @inline(__always)
     static func parseClientSubnet(_ packet: UnsafeRawBufferPointer, at pos: Int, length: Int) -> ClientSubnet? {
         guard length >= 4 else { return nil }
         let family = be16(packet, pos)
         let source = Int(packet[pos + 2])
         let scope = packet[pos + 3]
-        let width: Int
+        let ipFamily: IPAddress.Family
         switch family {
-        case 1: width = 32
-        case 2: width = 128
+        case 1: ipFamily = .v4
+        case 2: ipFamily = .v6
         default: return nil
         }
+        let width = ipFamily.width
         guard source <= width, length - 4 == (source + 7) / 8 else { return nil }
         // ADDRESS (at most 16 octets, checked above) into a zeroed 16-octet buffer, read as two
         // big-endian words: the address left-aligned in 128 bits
@@ -149,7 +151,8 @@ public enum QueryParser {
         // bits beyond the source prefix must be zero
         let (maskHigh, maskLow) = prefixMask(source)
         guard high & ~maskHigh == 0, low & ~maskLow == 0 else { return nil }
-        return ClientSubnet(family: family, sourcePrefix: UInt8(source), queryScope: scope, high: high, low: low)
+        return ClientSubnet(address: IPAddress(family: ipFamily, leftAligned: UInt128(high) << 64 | UInt128(low)),
+                            sourcePrefix: UInt8(source), queryScope: scope)
     }
 
     /// The left-aligned 128-bit mask of `bits` leading ones.
