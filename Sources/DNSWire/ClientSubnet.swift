@@ -24,7 +24,8 @@ public struct ClientSubnet: Equatable, Sendable {
 
     /// Octet `i` of the address as it appears on the wire.
     @inlinable public func octet(_ i: Int) -> UInt8 {
-        UInt8(truncatingIfNeeded: address.leftAligned >> UInt128(120 - 8 * i))
+        let (high, low) = address.leftAlignedWords
+        return i < 8 ? UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * i)) : UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * (i - 8)))
     }
 
     /// Wire length of the option body (FAMILY, SOURCE, SCOPE, ADDRESS).

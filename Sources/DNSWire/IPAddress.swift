@@ -21,11 +21,12 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         @inlinable public var width: Int { self == .v4 ? 32 : 128 }
     }
 
-    public let family: Family
-    // `value` stored as two words: 8-byte alignment, so that the types embedding an address
-    // (ClientSubnet, ParsedQuery) are not padded to UInt128's 16-byte alignment.
+    // `value` stored as two words and the family after them: 8-byte alignment and 17 bytes, so that
+    // the types embedding an address (ClientSubnet, ParsedQuery) are not padded to UInt128's 16-byte
+    // alignment and can pack their small fields after it.
     @usableFromInline let high: UInt64
     @usableFromInline let low: UInt64
+    public let family: Family
 
     /// Bits of `value` beyond the family's width are dropped (canonical form).
     @inlinable public init(family: Family, value: UInt128) {
@@ -33,6 +34,13 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         self.family = family
         self.high = UInt64(truncatingIfNeeded: v >> 64)
         self.low = UInt64(truncatingIfNeeded: v)
+    }
+
+    /// From the two words of `value`, already in canonical form (IPv4: `high` 0, `low` < 2^32).
+    @inlinable init(family: Family, high: UInt64, low: UInt64) {
+        self.family = family
+        self.high = high
+        self.low = low
     }
 
     /// The address as an integer of `family.width` bits (see the canonical form above).
@@ -43,14 +51,14 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     // MARK: prefixes
 
     /// `length` leading ones within `width` bits (0 for length <= 0, all ones for length >= width).
-    @inlinable public static func mask(_ length: Int, width: Int) -> UInt128 {
+    @inlinable @inline(__always) public static func mask(_ length: Int, width: Int) -> UInt128 {
         if length <= 0 { return 0 }
         let ones = all(width)
         return length >= width ? ones : ones ^ (ones >> UInt128(length))
     }
 
     /// The `width` low bits set.
-    @inlinable public static func all(_ width: Int) -> UInt128 {
+    @inlinable @inline(__always) public static func all(_ width: Int) -> UInt128 {
         width >= 128 ? ~UInt128(0) : (UInt128(1) << UInt128(width)) - 1
     }
 
@@ -63,11 +71,26 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// The address left-aligned in 128 bits (IPv4 in the top 32): the order of its octets on the wire,
     /// as in the ECS ADDRESS field (RFC 7871 §6).
-    @inlinable public var leftAligned: UInt128 { family == .v4 ? UInt128(low) << 96 : value }
+    @inlinable public var leftAligned: UInt128 {
+        let (high, low) = leftAlignedWords
+        return UInt128(high) << 64 | UInt128(low)
+    }
+
+    /// `leftAligned` as two words, most significant first.
+    @inlinable public var leftAlignedWords: (UInt64, UInt64) { family == .v4 ? (low << 32, 0) : (high, low) }
 
     /// The inverse of `leftAligned`: an IPv4 address is read from the top 32 bits.
     @inlinable public init(family: Family, leftAligned: UInt128) {
-        self.init(family: family, value: family == .v4 ? leftAligned >> 96 : leftAligned)
+        self.init(family: family, leftAlignedWords: (UInt64(truncatingIfNeeded: leftAligned >> 64), UInt64(truncatingIfNeeded: leftAligned)))
+    }
+
+    /// The inverse of `leftAlignedWords`.
+    @inlinable public init(family: Family, leftAlignedWords words: (UInt64, UInt64)) {
+        if family == .v4 {
+            self.init(family: .v4, high: 0, low: words.0 >> 32)
+        } else {
+            self.init(family: .v6, high: words.0, low: words.1)
+        }
     }
 
     /// Decodes a socket address (`sockaddr_in` or `sockaddr_in6`, read without alignment

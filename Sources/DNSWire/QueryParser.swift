@@ -128,7 +128,6 @@ public enum QueryParser {
     /// RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS. Returns nil (FORMERR)
     /// for an unknown family, a prefix beyond the family's width, an ADDRESS that is not exactly
     /// ceil(SOURCE/8) octets, or address bits set beyond SOURCE PREFIX-LENGTH.
-    @inline(__always)
     static func parseClientSubnet(_ packet: UnsafeRawBufferPointer, at pos: Int, length: Int) -> ClientSubnet? {
         guard length >= 4 else { return nil }
         let family = be16(packet, pos)
@@ -151,7 +150,7 @@ public enum QueryParser {
         // bits beyond the source prefix must be zero
         let (maskHigh, maskLow) = prefixMask(source)
         guard high & ~maskHigh == 0, low & ~maskLow == 0 else { return nil }
-        return ClientSubnet(address: IPAddress(family: ipFamily, leftAligned: UInt128(high) << 64 | UInt128(low)),
+        return ClientSubnet(address: IPAddress(family: ipFamily, leftAlignedWords: (high, low)),
                             sourcePrefix: UInt8(source), queryScope: scope)
     }
 
