@@ -53,7 +53,7 @@ let package = Package(
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
         .target(name: "SourceFiles"),
         .target(name: "CFileCopy"),
-        .target(name: "Geo", dependencies: ["CMaxMindDB", "CFileCopy", "SourceFiles"]),
+        .target(name: "Geo", dependencies: ["DNSWire", "CMaxMindDB", "CFileCopy", "SourceFiles"]),
         .target(name: "CSocket"),
         .target(name: "CProbe"),
         .target(name: "DNSWire"),

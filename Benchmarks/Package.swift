@@ -38,6 +38,7 @@ let package = Package(
         .executableTarget(
             name: "GeoLookupBench",
             dependencies: [
+                .product(name: "DNSWire", package: "Meridian"),
                 .product(name: "Geo", package: "Meridian"),
                 .product(name: "Steering", package: "Meridian"),
             ]),

@@ -108,20 +108,7 @@ unsigned msock_packet_length(const msock_batch *b, unsigned i) {
     return b->in[i].msg_len;
 }
 
-void msock_source(const msock_batch *b, unsigned i, uint16_t *family, uint64_t *high, uint64_t *low) {
-    const struct sockaddr_storage *ss = &b->in_addr[i];
-    *family = 0; *high = 0; *low = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        *family = 1;
-        *high = (uint64_t)ntohl(s4->sin_addr.s_addr) << 32;
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        *family = 2;
-        for (int k = 0; k < 8; k++) *high = (*high << 8) | s6->sin6_addr.s6_addr[k];
-        for (int k = 8; k < 16; k++) *low = (*low << 8) | s6->sin6_addr.s6_addr[k];
-    }
-}
+const void *msock_peer(const msock_batch *b, unsigned i) { return &b->in_addr[i]; }
 
 unsigned char *msock_reply_buffer(msock_batch *b, unsigned j) { return b->out_buf + (size_t)j * b->bufsize; }
 unsigned msock_buffer_size(const msock_batch *b) { return b->bufsize; }

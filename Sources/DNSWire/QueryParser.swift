@@ -133,12 +133,13 @@ public enum QueryParser {
         let family = be16(packet, pos)
         let source = Int(packet[pos + 2])
         let scope = packet[pos + 3]
-        let width: Int
+        let ipFamily: IPAddress.Family
         switch family {
-        case 1: width = 32
-        case 2: width = 128
+        case 1: ipFamily = .v4
+        case 2: ipFamily = .v6
         default: return nil
         }
+        let width = ipFamily.width
         guard source <= width, length - 4 == (source + 7) / 8 else { return nil }
         // ADDRESS (at most 16 octets, checked above) into a zeroed 16-octet buffer, read as two
         // big-endian words: the address left-aligned in 128 bits
@@ -149,7 +150,8 @@ public enum QueryParser {
         // bits beyond the source prefix must be zero
         let (maskHigh, maskLow) = prefixMask(source)
         guard high & ~maskHigh == 0, low & ~maskLow == 0 else { return nil }
-        return ClientSubnet(family: family, sourcePrefix: UInt8(source), queryScope: scope, high: high, low: low)
+        return ClientSubnet(address: IPAddress(family: ipFamily, leftAlignedWords: (high, low)),
+                            sourcePrefix: UInt8(source), queryScope: scope)
     }
 
     /// The left-aligned 128-bit mask of `bits` leading ones.

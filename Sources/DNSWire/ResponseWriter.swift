@@ -118,7 +118,8 @@ public struct ResponseWriter {
             base[count + 1] = scope
             count += 2
             // ADDRESS: the first ceil(SOURCE/8) octets of the big-endian address (RFC 7871 §6)
-            withUnsafeBytes(of: (ecs.high.bigEndian, ecs.low.bigEndian)) {
+            let (high, low) = ecs.address.leftAlignedWords
+            withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) {
                 UnsafeMutableRawPointer(base + count).copyMemory(from: $0.baseAddress!, byteCount: ecs.addressOctets)
             }
             count += ecs.addressOctets

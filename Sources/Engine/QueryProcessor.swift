@@ -28,11 +28,6 @@ public final class QueryProcessor {
     // turned off for these properties.
     /// xorshift64* state for weighted and round-robin choices (per worker: no shared state).
     @exclusivity(unchecked) var randomState: UInt64
-    /// ECS SCOPE PREFIX-LENGTH for the response being built (0 unless a GSLB decision set it).
-    @exclusivity(unchecked) var scope: UInt8 = 0
-    /// The client as steering sees it for the query being answered.
-    @exclusivity(unchecked) var clientKey = ClientKey.none
-    @exclusivity(unchecked) var ecsSource: Int16 = -1
     /// Sampled GSLB decisions go here when the decision log is on (written by another thread).
     @exclusivity(unchecked) public var decisionRing: DecisionRing?
     /// Clock for decision records (wall time in nanoseconds); set with the ring.
@@ -62,9 +57,10 @@ public final class QueryProcessor {
     }
 
     /// Answers `query` into `response` (capacity octets). Returns the response length, or 0 when the
-    /// packet must not be answered (shorter than a header, or QR=1).
+    /// packet must not be answered (shorter than a header, or QR=1). `client` is the packet's source
+    /// address (nil when unknown).
     public func process(query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int,
-                        transport: Transport, client: ClientAddress, snapshot: Snapshot) -> Int {
+                        transport: Transport, client: IPAddress?, snapshot: Snapshot) -> Int {
         counters.bump(WorkerCounters.Slot.queries)
         counters.bump(transport == .udp ? WorkerCounters.Slot.udp : WorkerCounters.Slot.tcp)
         var q = ParsedQuery()
@@ -78,25 +74,9 @@ public final class QueryProcessor {
         case .query:
             break
         }
-        scope = 0
-        ecsSource = q.clientSubnet.map { Int16($0.sourcePrefix) } ?? -1
-        if let ecs = q.clientSubnet {
-            counters.bump(WorkerCounters.Slot.clientSubnet)
-            // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not tailor": no client information
-            if ecs.sourcePrefix == 0 {
-                clientKey = .none
-            } else if ecs.family == 1 {
-                clientKey = ClientKey(family: 4, address: UInt128(ecs.high >> 32))
-            } else {
-                clientKey = ClientKey(family: 6, address: UInt128(ecs.high) << 64 | UInt128(ecs.low))
-            }
-        } else if client.family == 1 {
-            clientKey = ClientKey(family: 4, address: UInt128(client.high >> 32))
-        } else if client.family == 2 {
-            clientKey = ClientKey(family: 6, address: UInt128(client.high) << 64 | UInt128(client.low))
-        } else {
-            clientKey = .none
-        }
+        if q.clientSubnet != nil { counters.bump(WorkerCounters.Slot.clientSubnet) }
+        // ECS SCOPE PREFIX-LENGTH of the response (RFC 7871 §7.2.1): 0 unless a GSLB decision sets it
+        var scope: UInt8 = 0
 
         // Response size: 512 without EDNS, else the client's size (at least 512) capped at ours
         // (RFC 6891 §6.2.3, §6.2.5); TCP up to 65535 (RFC 7766 §8).
@@ -132,9 +112,11 @@ public final class QueryProcessor {
                     rcode = RCode.refused // not authoritative; no upward referral
                 } else {
                     let result = snapshot.zoneRefs[zone]._withUnsafeGuaranteedRef {
-                        answer(zone: $0, zoneIndex: zone, snapshot: snapshot, q: q, transport: transport, writer: &w)
+                        answer(zone: $0, zoneIndex: zone, snapshot: snapshot, q: q, transport: transport, source: client,
+                               writer: &w)
                     }
                     rcode = result.rcode
+                    scope = result.scope
                     if result.authoritative { flags |= HeaderFlag.aa }
                     if result.truncated {
                         flags |= HeaderFlag.tc
@@ -186,26 +168,17 @@ public final class QueryProcessor {
 
     @inline(__always) func count(_ rcode: UInt16) { counters.bumpRCode(rcode) }
 
-    /// A stable hash of the client's /24 (IPv4) or /48 (IPv6), for `select: hash`.
-    @inline(__always) func clientHash() -> UInt64 {
-        let masked = clientKey.family == 4 ? clientKey.address >> 8 : clientKey.address >> 80
-        var h = UInt64(truncatingIfNeeded: masked) ^ UInt64(truncatingIfNeeded: masked >> 64) ^ UInt64(clientKey.family)
-        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 31)
-    }
-
     /// Copies the facts of a sampled decision into the ring (fixed-size record: no allocation).
-    func record(_ ring: DecisionRing, q: ParsedQuery, service: Int32, decision: Decision) {
+    func record(_ ring: DecisionRing, q: ParsedQuery, service: Int32, decision: Decision, client: SteeringClient) {
         var r = DecisionRecord()
         r.nanoseconds = clock?() ?? 0
         r.qtype = q.qtype
         r.service = service
         r.pool = decision.pool
         r.scope = decision.scope
-        r.family = UInt8(clientKey.family)
-        r.address = clientKey.address
-        r.ecsSource = ecsSource
+        r.family = UInt8(client.address?.family.rawValue ?? 0)
+        r.address = client.address?.value ?? 0
+        r.ecsSource = client.ecsSource
         r.qnameLength = UInt8(q.qnameLength)
         withUnsafeMutableBytes(of: &r.qname) { bytes in
             for i in 0..<q.qnameLength { bytes[i] = qname[i] }
@@ -242,42 +215,34 @@ public final class QueryProcessor {
 
     // MARK: GSLB
 
-    /// What a GSLB service did with the query.
-    enum SteerOutcome {
-        /// The answer (or the NODATA authority) was written; false when it did not fit.
-        case answered(Bool)
-        /// The decision is the zone's own records: answer from the zone (with the decision's scope).
-        case staticRecords
-    }
-
-    /// Decides for the client and writes service `s`'s answer (DESIGN.md §5). Health is read from the
-    /// snapshot's flat tables.
+    /// Decides service `s` for the query's client and writes its answer (DESIGN.md §5). Health is read
+    /// from the snapshot's flat tables; `source` is the packet's source address.
     @inline(__always)
-    func steer(_ service: CompiledService, _ s: Int32, snapshot: Snapshot, q: ParsedQuery, owner: ResponseWriter.Owner,
-               zone: CompiledZone, apexName: UnsafePointer<UInt8>, apexLength: Int,
-               writer w: inout ResponseWriter) -> SteerOutcome {
+    func steer(service s: Int32, snapshot: Snapshot, q: ParsedQuery, source: IPAddress?, owner: ResponseWriter.Owner,
+               writer w: inout ResponseWriter) -> SteerResult {
+        let client = SteeringClient(subnet: q.clientSubnet, source: source)
         let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
         let health = snapshot.health
         let up = health.upFlat.baseAddress! + health.upStart[Int(s)]
         let addressUp = health.addressUpFlat.baseAddress! + health.addressUpStart[Int(s)]
-        // `select: hash` starts at an address chosen by the client (sticky); others draw per query
-        let random = service.spec.select == .hash ? clientHash() : nextRandom()
-        let decision = service.decide(client: clientKey, qtype: qtype, random: random) { up[$0] }
-        scope = max(scope, decision.scope)
-        if let ring = decisionRing, ring.shouldSample() {
-            record(ring, q: q, service: s, decision: decision)
+        return snapshot.serviceRefs[Int(s)]._withUnsafeGuaranteedRef { service in
+            // `select: hash` starts at an address chosen by the client (sticky); others draw per query
+            let random = service.spec.select == .hash ? client.hash : nextRandom()
+            let decision = service.decide(client: client.address, qtype: qtype, random: random) { up[$0] }
+            if let ring = decisionRing, ring.shouldSample() {
+                record(ring, q: q, service: s, decision: decision, client: client)
+            }
+            let answer: SteerResult.Answer
+            if decision.pool >= 0 {
+                counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
+                answer = .written(fits: service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
+                                                            up: { up[$0] }, addressUp: { addressUp[$0] },
+                                                            degraded: health.degradedFlat[Int(s)], writer: &w))
+            } else {
+                answer = decision.pool == Decision.noData ? .noData : .staticRecords
+            }
+            return SteerResult(answer: answer, decision: decision, client: client)
         }
-        if decision.pool >= 0 {
-            counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
-            return .answered(service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
-                                                 up: { up[$0] }, addressUp: { addressUp[$0] },
-                                                 degraded: health.degradedFlat[Int(s)], writer: &w))
-        }
-        if decision.pool == Decision.noData {
-            return .answered(w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
-                                          records: 1, section: .authority))
-        }
-        return .staticRecords
     }
 
     // MARK: RFC 1034 §4.3.2
@@ -287,6 +252,8 @@ public final class QueryProcessor {
         var rcode: UInt16 = RCode.noError
         var authoritative = true
         var truncated = false
+        /// ECS SCOPE PREFIX-LENGTH the answer holds for (the widest of the GSLB decisions taken; 0 without).
+        var scope: UInt8 = 0
     }
 
     /// Where a name leads inside a zone.
@@ -333,7 +300,7 @@ public final class QueryProcessor {
     }
 
     func answer(zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
-                writer w: inout ResponseWriter) -> AnswerResult {
+                source: IPAddress?, writer w: inout ResponseWriter) -> AnswerResult {
         var result = AnswerResult()
         let mark = w.mark
         var current: UnsafePointer<UInt8> = UnsafePointer(qnameLower)
@@ -378,13 +345,16 @@ public final class QueryProcessor {
             if case .node = resolution, q.qtype == DNSType.a || q.qtype == DNSType.aaaa || q.qtype == DNSType.any {
                 let s = snapshot.service(zone: zoneIndex, node: node)
                 if s >= 0 {
-                    let outcome = snapshot.serviceRefs[Int(s)]._withUnsafeGuaranteedRef { service in
-                        steer(service, s, snapshot: snapshot, q: q, owner: owner, zone: zone,
-                              apexName: apexName, apexLength: apexLength, writer: &w)
-                    }
-                    switch outcome {
-                    case let .answered(fits):
+                    let steered = steer(service: s, snapshot: snapshot, q: q, source: source, owner: owner, writer: &w)
+                    result.scope = max(result.scope, steered.decision.scope)
+                    switch steered.answer {
+                    case let .written(fits):
                         ok = ok && fits
+                        break chain
+                    case .noData:
+                        // no region has data of the type: NODATA (RFC 2308 §2.2)
+                        ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                                                records: 1, section: .authority)
                         break chain
                     case .staticRecords: break
                     }

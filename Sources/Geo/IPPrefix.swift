@@ -1,80 +1,61 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DNSWire
 
-/// An IP network: family (4 or 6), the address as an integer of the family's width, and a prefix length.
-/// Invariant (enforced by `parse` and `init`): no bit beyond `length` is set.
+/// An IP network: an `IPAddress` with its host bits cleared and a prefix length (CIDR tables, `explain`).
+/// Invariant (enforced by `parse` and `init`): no bit of `network` beyond `length` is set.
 public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, Comparable {
-    public let family: Int
-    public let address: UInt128
+    public let network: IPAddress
     public let length: Int
 
-    public init(family: Int, address: UInt128, length: Int) {
-        self.family = family
+    public init(network: IPAddress, length: Int) {
+        self.network = network.masked(to: length)
         self.length = length
-        self.address = address & IPPrefix.mask(length, width: family == 4 ? 32 : 128)
     }
 
-    @inlinable public var width: Int { family == 4 ? 32 : 128 }
+    /// `family` is the IP version (4 or 6), `address` an integer of that family's width.
+    public init(family: Int, address: UInt128, length: Int) {
+        self.init(network: IPAddress(family: family == 4 ? .v4 : .v6, value: address), length: length)
+    }
+
+    /// The IP version, 4 or 6 (the partition tables are kept per family).
+    @inlinable public var family: Int { network.family.rawValue }
+    /// The network address as an integer of the family's width (`IPAddress.value`).
+    @inlinable public var address: UInt128 { network.value }
+    @inlinable public var width: Int { network.width }
     /// The last address inside the network.
-    public var last: UInt128 { address | ~IPPrefix.mask(length, width: width) & IPPrefix.all(width) }
+    public var last: UInt128 { address | ~IPAddress.mask(length, width: width) & IPAddress.all(width) }
 
-    /// `length` leading ones within `width` bits.
-    @inlinable public static func mask(_ length: Int, width: Int) -> UInt128 {
-        if length <= 0 { return 0 }
-        let ones = all(width)
-        return length >= width ? ones : ones ^ (ones >> UInt128(length))
-    }
+    /// `IPAddress.mask`, for the tables' integer arithmetic.
+    @inlinable public static func mask(_ length: Int, width: Int) -> UInt128 { IPAddress.mask(length, width: width) }
 
-    @inlinable public static func all(_ width: Int) -> UInt128 {
-        width >= 128 ? ~UInt128(0) : (UInt128(1) << UInt128(width)) - 1
-    }
+    /// `IPAddress.all`, for the tables' integer arithmetic.
+    @inlinable public static func all(_ width: Int) -> UInt128 { IPAddress.all(width) }
 
     /// "192.0.2.0/24", "2001:db8::/32", or a bare address (a host prefix). Host bits must be zero
     /// unless `strict` is false.
     public static func parse(_ text: String, strict: Bool = true) -> IPPrefix? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let (family, address) = parseAddress(String(parts[0])) else { return nil }
-        let width = family == 4 ? 32 : 128
+        guard parts.count <= 2, let address = IPAddress(String(parts[0])) else { return nil }
+        let width = address.width
         var length = width
         if parts.count == 2 {
             guard let l = Int(parts[1]), (0...width).contains(l) else { return nil }
             length = l
         }
-        if strict && address & ~mask(length, width: width) & all(width) != 0 { return nil }
-        return IPPrefix(family: family, address: address, length: length)
+        if strict && address.masked(to: length) != address { return nil }
+        return IPPrefix(network: address, length: length)
     }
 
-    /// Parses an IPv4 or IPv6 address into (family, integer).
+    /// `IPAddress` text parsing, as (IP version, integer) for the tables.
     public static func parseAddress(_ text: String) -> (Int, UInt128)? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            return (4, UInt128(UInt32(bigEndian: v4.s_addr)))
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            var value: UInt128 = 0
-            withUnsafeBytes(of: v6) { for b in $0 { value = value << 8 | UInt128(b) } }
-            return (6, value)
-        }
-        return nil
+        IPAddress(text).map { ($0.family.rawValue, $0.value) }
     }
 
+    /// `IPAddress` text of (IP version, integer).
     public static func formatAddress(family: Int, _ value: UInt128) -> String {
-        if family == 4 {
-            let v = UInt32(truncatingIfNeeded: value)
-            return "\(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).\(v & 255)"
-        }
-        var a = in6_addr()
-        withUnsafeMutableBytes(of: &a) { bytes in
-            for i in 0..<16 { bytes[i] = UInt8(truncatingIfNeeded: value >> UInt128(8 * (15 - i))) }
-        }
-        var buffer = [CChar](repeating: 0, count: 64)
-        inet_ntop(AF_INET6, &a, &buffer, 64)
-        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        IPAddress(family: family == 4 ? .v4 : .v6, value: value).description
     }
 
-    public var description: String { "\(IPPrefix.formatAddress(family: family, address))/\(length)" }
+    public var description: String { "\(network)/\(length)" }
 
     public static func < (a: IPPrefix, b: IPPrefix) -> Bool {
         (a.family, a.address, a.length) < (b.family, b.address, b.length)

@@ -188,7 +188,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             (state.snapshot, state.generation) = store.current()
         }
         let snapshot = state.snapshot!
-        let client = Self.clientAddress(context.remoteAddress)
+        let client = IPAddress(peer: context.remoteAddress)
         let length = query.withUnsafeReadableBytes { bytes in
             state.processor.process(query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,
                                     transport: .tcp, client: client, snapshot: snapshot)
@@ -249,21 +249,5 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             return
         }
         armTimer(context: context)
-    }
-
-    static func clientAddress(_ address: SocketAddress?) -> ClientAddress {
-        switch address {
-        case let .v4(a)?:
-            return ClientAddress(family: 1, high: UInt64(UInt32(bigEndian: a.address.sin_addr.s_addr)) << 32, low: 0)
-        case let .v6(a)?:
-            var high: UInt64 = 0, low: UInt64 = 0
-            withUnsafeBytes(of: a.address.sin6_addr) { bytes in
-                for k in 0..<8 { high = high << 8 | UInt64(bytes[k]) }
-                for k in 8..<16 { low = low << 8 | UInt64(bytes[k]) }
-            }
-            return ClientAddress(family: 2, high: high, low: low)
-        default:
-            return .none
-        }
     }
 }

@@ -1,33 +1,7 @@
 import Atomics
+import DNSWire
 import NIOConcurrencyHelpers
 import NIOCore
-
-/// The source address a per-client connection count is kept for (the whole address, IPv4 or IPv6).
-struct TCPClientKey: Hashable, Sendable {
-    let high: UInt64
-    let low: UInt64
-    let family: UInt8
-
-    init(_ address: SocketAddress?) {
-        var family: UInt8 = 0, high: UInt64 = 0, low: UInt64 = 0
-        switch address {
-        case let .v4(a)?:
-            family = 4
-            high = UInt64(UInt32(bigEndian: a.address.sin_addr.s_addr))
-        case let .v6(a)?:
-            family = 6
-            withUnsafeBytes(of: a.address.sin6_addr) { bytes in
-                for k in 0..<8 { high = high << 8 | UInt64(bytes[k]) }
-                for k in 8..<16 { low = low << 8 | UInt64(bytes[k]) }
-            }
-        default:
-            break
-        }
-        self.family = family
-        self.high = high
-        self.low = low
-    }
-}
 
 /// One open connection as the connection table sees it: its channel, its client, and whether it is
 /// idle (no message in progress, nothing waiting to be written), which its own event loop updates
@@ -39,7 +13,7 @@ final class TCPConnectionSlot: @unchecked Sendable {
     }
 
     let channel: Channel
-    let client: TCPClientKey
+    let client: IPAddress?
     private let state = ManagedAtomic<UInt8>(State.idle.rawValue)
 
     // The table's list in accept order; read and written only under the table's lock.
@@ -47,7 +21,7 @@ final class TCPConnectionSlot: @unchecked Sendable {
     var newer: TCPConnectionSlot?
     var linked = false
 
-    init(channel: Channel, client: TCPClientKey) {
+    init(channel: Channel, client: IPAddress?) {
         self.channel = channel
         self.client = client
     }
@@ -85,7 +59,7 @@ final class TCPConnectionTable: Sendable {
         var oldest: TCPConnectionSlot?
         var newest: TCPConnectionSlot?
         var count = 0
-        var perClient: [TCPClientKey: Int] = [:]
+        var perClient: [IPAddress?: Int] = [:]
         var lastBusyNotice = NIODeadline.uptimeNanoseconds(0)
     }
 
@@ -111,10 +85,10 @@ final class TCPConnectionTable: Sendable {
         state.withLockedValue { s in
             var victim: TCPConnectionSlot?
             if s.perClient[slot.client, default: 0] >= maxPerClient {
-                victim = Self.oldestIdle(in: s, client: slot.client)
+                victim = Self.oldestIdle(in: s, client: slot.client, anyClient: false)
                 if victim == nil { return .refused }
             } else if s.count >= maxConnections {
-                victim = Self.oldestIdle(in: s, client: nil)
+                victim = Self.oldestIdle(in: s, client: nil, anyClient: true)
                 if victim == nil { return .refused }
             }
             if let victim { Self.unlink(victim, in: &s) }
@@ -151,11 +125,12 @@ final class TCPConnectionTable: Sendable {
         }
     }
 
-    /// The oldest connection (of `client`, or of anyone) that is idle, claimed for eviction.
-    private static func oldestIdle(in s: State, client: TCPClientKey?) -> TCPConnectionSlot? {
+    /// The oldest connection (of `client`, or of anyone when `anyClient`) that is idle, claimed for
+    /// eviction. Connections are counted per source address; nil stands for a peer without one.
+    private static func oldestIdle(in s: State, client: IPAddress?, anyClient: Bool) -> TCPConnectionSlot? {
         var cursor = s.oldest
         while let c = cursor {
-            if client == nil || c.client == client!, c.evictIfIdle() { return c }
+            if anyClient || c.client == client, c.evictIfIdle() { return c }
             cursor = c.newer
         }
         return nil

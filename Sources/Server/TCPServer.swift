@@ -57,7 +57,7 @@ public final class TCPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: marks)
             .childChannelInitializer { [self] channel in
-                let slot = TCPConnectionSlot(channel: channel, client: TCPClientKey(channel.remoteAddress))
+                let slot = TCPConnectionSlot(channel: channel, client: IPAddress(peer: channel.remoteAddress))
                 switch self.table.admit(slot) {
                 case .refused:
                     return channel.close() // RFC 7766 §6.2.2: at the cap with no idle connection to close

@@ -56,12 +56,10 @@ public final class UDPWorker: @unchecked Sendable {
             for i in 0..<UInt32(received) {
                 let length = Int(msock_packet_length(batch, i))
                 guard length > 0 else { continue }
-                var family: UInt16 = 0, high: UInt64 = 0, low: UInt64 = 0
-                msock_source(batch, i, &family, &high, &low)
                 let answer = processor.process(
                     query: UnsafeRawBufferPointer(start: msock_packet(batch, i), count: length),
                     response: msock_reply_buffer(batch, replies), capacity: capacity, transport: .udp,
-                    client: ClientAddress(family: family, high: high, low: low), snapshot: snapshot)
+                    client: IPAddress(sockaddr: msock_peer(batch, i)), snapshot: snapshot)
                 if answer > 0 {
                     msock_set_reply(batch, replies, i, UInt32(answer))
                     replies += 1

@@ -37,18 +37,6 @@ public enum DecisionKind: Sendable {
     case hash
 }
 
-/// Client facts the decision reads: family 0 = no client information (ECS SOURCE 0).
-public struct ClientKey: Sendable {
-    public var family: Int
-    /// The address as an integer of the family's width (IPv4: 32 bits).
-    public var address: UInt128
-    public init(family: Int, address: UInt128) {
-        self.family = family
-        self.address = address
-    }
-    public static let none = ClientKey(family: 0, address: 0)
-}
-
 /// The outcome of a decision: which pool answers (or the zone's static records, or nothing), and the
 /// ECS scope over which that outcome holds (RFC 7871 §7.2.1).
 public struct Decision: Sendable, Equatable {
@@ -147,19 +135,20 @@ public final class CompiledService: @unchecked Sendable {
 
     // MARK: data plane (no allocation)
 
-    /// Decides for `client` and `qtype` given pool health (`up(i)`), per DESIGN.md §5: the first
+    /// Decides for `client` (nil: no client information, ECS SOURCE 0) and `qtype` given pool health
+    /// (`up(i)`), per DESIGN.md §5: the first
     /// healthy pool in the client's order that has data of the type; an empty order -> static records.
     /// When every pool of a non-empty order is down, the last-resort pool answers (`all_down`), else
     /// health is ignored (fail open) so that the answer is never empty.
     @inline(__always)
-    public func decide(client: ClientKey, qtype: UInt16, random: UInt64, up: (Int) -> Bool) -> Decision {
+    public func decide(client: IPAddress?, qtype: UInt16, random: UInt64, up: (Int) -> Bool) -> Decision {
         switch kind {
         case .table:
-            if client.family == 0 {
+            guard let client else {
                 return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up)
             }
             let (order, first, last) = tableLookup(client)
-            let scope = widestPrefix(containing: client.address, within: first, last, width: client.family == 4 ? 32 : 128)
+            let scope = widestPrefix(containing: client.value, within: first, last, width: client.width)
             return pick(order: order, qtype: qtype, scope: UInt8(scope), up: up)
         case let .fixed(order):
             return pick(order: order, qtype: qtype, scope: 0, up: up)
@@ -189,16 +178,15 @@ public final class CompiledService: @unchecked Sendable {
             for p in 0..<regularPools where pools[p].has(qtype) { return Decision(pool: Int32(p), scope: 0, order: -1) }
             return Decision(pool: Decision.noData, scope: 0, order: -1)
         case .hash:
-            guard client.family != 0 else { return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up) }
-            let width = client.family == 4 ? 32 : 128
-            let bits = client.family == 4 ? spec.hashPrefixV4 : spec.hashPrefixV6
-            let key = client.address & IPPrefix.mask(bits, width: width)
+            guard let client else { return pick(order: unknownClientOrder, qtype: qtype, scope: 0, up: up) }
+            let bits = client.family == .v4 ? spec.hashPrefixV4 : spec.hashPrefixV6
+            let key = client.masked(to: bits).value
             var best: Int32 = Decision.noData
             var bestScore = -1.0
             var bestAny: Int32 = Decision.noData
             var bestAnyScore = -1.0
             for p in 0..<regularPools where pools[p].has(qtype) {
-                let score = CompiledService.rendezvous(key: key, family: client.family, region: pools[p].regionHash, weight: pools[p].weight)
+                let score = CompiledService.rendezvous(key: key, family: client.family.rawValue, region: pools[p].regionHash, weight: pools[p].weight)
                 if score > bestAnyScore { bestAnyScore = score; bestAny = Int32(p) }
                 if up(p) && score > bestScore { bestScore = score; best = Int32(p) }
             }
@@ -213,10 +201,10 @@ public final class CompiledService: @unchecked Sendable {
     /// embedded in the client's (`PrefixPartition.aliasKey`): the range is then the part of the alias
     /// whose embedded addresses share the client's IPv4 range.
     @inline(__always)
-    public func tableLookup(_ client: ClientKey) -> (order: Int32, first: UInt128, last: UInt128) {
-        // on the stored tables themselves: a `family == 4 ? v4 : v6` copy, or `v4.resolve(_, ipv4: v4)`,
+    public func tableLookup(_ client: IPAddress) -> (order: Int32, first: UInt128, last: UInt128) {
+        // on the stored tables themselves: a `family == .v4 ? v4 : v6` copy, or `v4.resolve(_, ipv4: v4)`,
         // would retain their arrays per query (IPv4 needs no alias step)
-        let r = client.family == 4 ? v4.lookup(client.address) : v6.resolve(client.address, ipv4: v4)
+        let r = client.family == .v4 ? v4.lookup(client.value) : v6.resolve(client.value, ipv4: v4)
         return (r.key, r.first, r.last)
     }
 

@@ -7,12 +7,12 @@ extension CompiledService {
     /// health, the answer and the ECS scope. `client` nil = no client information (ECS SOURCE 0).
     public func explain(client: IPPrefix?, qtype: UInt16, up: [Bool]) -> [String] {
         var lines: [String] = []
-        let key: ClientKey
+        let key: IPAddress?
         if let client {
-            key = ClientKey(family: client.family, address: client.address)
-            lines.append("client: \(client) (decided on \(IPPrefix.formatAddress(family: client.family, client.address)))")
+            key = client.network
+            lines.append("client: \(client) (decided on \(client.network))")
         } else {
-            key = .none
+            key = nil
             lines.append("client: none (ECS SOURCE PREFIX-LENGTH 0 or no address): the unknown-client order applies")
         }
         lines.append("service: \(spec.name) policy \(spec.policy.rawValue), ttl \(spec.ttl), declared at \(spec.declaredAt)")
@@ -49,7 +49,7 @@ extension CompiledService {
         switch kind {
         case .table:
             if let client {
-                let range = tableLookup(key)
+                let range = tableLookup(client.network)
                 let first = IPPrefix.formatAddress(family: client.family, range.first)
                 let last = IPPrefix.formatAddress(family: client.family, range.last)
                 lines.append("scope: /\(decision.scope): every address from \(first) to \(last) is decided alike; /\(decision.scope) is the widest aligned block around the client inside that range")

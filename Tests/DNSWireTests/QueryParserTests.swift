@@ -32,7 +32,7 @@ final class QueryParserTests: XCTestCase {
         XCTAssertEqual(r.query.ednsVersion, 0)
         XCTAssertTrue(r.query.ednsDO)
         XCTAssertTrue(r.query.nsidRequested)
-        XCTAssertEqual(r.query.clientSubnet, ClientSubnet(family: 1, sourcePrefix: 24, high: 0xC000_0200_0000_0000, low: 0))
+        XCTAssertEqual(r.query.clientSubnet, ClientSubnet(address: IPAddress(family: .v4, value: 0xC000_0200), sourcePrefix: 24))
     }
 
     func testPlainQueryHasNoEDNS() {
@@ -178,22 +178,22 @@ final class QueryParserTests: XCTestCase {
 
     static let ecsCases: [ECSCase] = [
         ECSCase(label: "v4 /24", option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2]),
-                expect: ClientSubnet(family: 1, sourcePrefix: 24, high: 0xC000_0200_0000_0000, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC000_0200), sourcePrefix: 24)),
         ECSCase(label: "v4 /32", option: Wire.ecs(family: 1, source: 32, address: [198, 51, 100, 7]),
-                expect: ClientSubnet(family: 1, sourcePrefix: 32, high: 0xC633_6407_0000_0000, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC633_6407), sourcePrefix: 32)),
         ECSCase(label: "v4 /20", option: Wire.ecs(family: 1, source: 20, address: [10, 1, 0x10]),
-                expect: ClientSubnet(family: 1, sourcePrefix: 20, high: 0x0A01_1000_0000_0000, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0x0A01_1000), sourcePrefix: 20)),
         ECSCase(label: "v4 /0", option: Wire.ecs(family: 1, source: 0, address: []),
-                expect: ClientSubnet(family: 1, sourcePrefix: 0, high: 0, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0), sourcePrefix: 0)),
         ECSCase(label: "v4 /24 scope 16 in query", option: Wire.ecs(family: 1, source: 24, scope: 16, address: [203, 0, 113]),
-                expect: ClientSubnet(family: 1, sourcePrefix: 24, queryScope: 16, high: 0xCB00_7100_0000_0000, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xCB00_7100), sourcePrefix: 24, queryScope: 16)),
         ECSCase(label: "v6 /56", option: Wire.ecs(family: 2, source: 56, address: [0x20, 0x01, 0x0D, 0xB8, 0x00, 0x01, 0x02]),
-                expect: ClientSubnet(family: 2, sourcePrefix: 56, high: 0x2001_0DB8_0001_0200, low: 0)),
+                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0001_0200_0000_0000_0000_0000), sourcePrefix: 56)),
         ECSCase(label: "v6 /72", option: Wire.ecs(family: 2, source: 72, address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0xAB]),
-                expect: ClientSubnet(family: 2, sourcePrefix: 72, high: 0x2001_0DB8_0000_0000, low: 0xAB00_0000_0000_0000)),
+                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_AB00_0000_0000_0000), sourcePrefix: 72)),
         ECSCase(label: "v6 /128", option: Wire.ecs(family: 2, source: 128,
                                                    address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
-                expect: ClientSubnet(family: 2, sourcePrefix: 128, high: 0x2001_0DB8_0000_0000, low: 1)),
+                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_0000_0000_0000_0001), sourcePrefix: 128)),
         ECSCase(label: "family 3", option: Wire.ecs(family: 3, source: 8, address: [10]), expect: nil),
         ECSCase(label: "family 0", option: Wire.ecs(family: 0, source: 0, address: []), expect: nil),
         ECSCase(label: "v4 /33", option: Wire.ecs(family: 1, source: 33, address: [192, 0, 2, 1, 0]), expect: nil),

@@ -211,7 +211,7 @@ final class ResponseWriterTests: XCTestCase {
     }
 
     func testOPTWithECSAndNSID() {
-        let ecs = ClientSubnet(family: 1, sourcePrefix: 20, queryScope: 7, high: 0x0A01_1000_0000_0000, low: 0)
+        let ecs = ClientSubnet(address: IPAddress(family: .v4, value: 0x0A01_1000), sourcePrefix: 20, queryScope: 7)
         let nsid: [UInt8] = Array("ns-a".utf8)
         let box = WriterBox(question: "example.com", limit: 0) // OPT ignores the limit by design
         let mark = box.w.mark
@@ -230,7 +230,7 @@ final class ResponseWriterTests: XCTestCase {
         box.w.writeOPT(udpSize: 512, extendedRCode: 0, dnssecOK: false, clientSubnet: nil, scope: 0, nsid: nil)
         XCTAssertEqual(Array(box.bytes[mark...]), [0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0])
         XCTAssertEqual(ResponseWriter.optLength(clientSubnet: nil, nsidLength: nil), 11)
-        let v6 = ClientSubnet(family: 2, sourcePrefix: 56, high: 0x2001_0DB8_0001_0200, low: 0)
+        let v6 = ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0001_0200_0000_0000_0000_0000), sourcePrefix: 56)
         let box2 = WriterBox(question: "example.com")
         box2.w.writeOPT(udpSize: 1232, extendedRCode: 0, dnssecOK: false, clientSubnet: v6, scope: 48, nsid: nil)
         XCTAssertEqual(Array(box2.bytes[mark...]),

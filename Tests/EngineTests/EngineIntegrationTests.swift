@@ -48,7 +48,7 @@ final class EngineIntegrationTests: XCTestCase {
     }
 
     func ask(_ snap: Snapshot, _ name: String, _ qtype: UInt16, ecs: (UInt16, UInt8, [UInt8])? = nil, edns: Bool = true,
-             client: ClientAddress = .none) -> Wire.Response {
+             client: IPAddress? = nil) -> Wire.Response {
         let q = Wire.query(name, qtype, edns: edns, ecs: ecs)
         let p = QueryProcessor(seed: 7)
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
@@ -186,11 +186,11 @@ final class EngineIntegrationTests: XCTestCase {
 
     func testTransportAddressIsUsedWithoutECS() throws {
         let snap = try snapshot(setup())
-        let client = ClientAddress(family: 1, high: UInt64(0x0A01_0203) << 32, low: 0) // 10.1.2.3
+        let client = IPAddress(family: .v4, value: 0x0A01_0203) // 10.1.2.3
         let r = ask(snap, "www.gslb.test.", DNSType.a, client: client)
         XCTAssertEqual(r.answer, [a("www.gslb.test.", 20, Fx.apA)])
         XCTAssertNil(r.ecs)
-        let v6 = ClientAddress(family: 2, high: 0x2a00_0000_0000_0000, low: 1)
+        let v6 = IPAddress(family: .v6, value: 0x2a00_0000_0000_0000_0000_0000_0000_0001)
         XCTAssertEqual(ask(snap, "www.gslb.test.", DNSType.a, client: v6).answer, [a("www.gslb.test.", 300, "192.0.2.100")])
     }
 

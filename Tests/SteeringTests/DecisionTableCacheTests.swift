@@ -102,7 +102,7 @@ final class DecisionTableCacheTests: XCTestCase {
             else if record?.continent == "EU" { (expected, level) = (Fx.eu, "continent EU") }
             else { (expected, level) = (Decision.staticRecords, "default") }
             seen[level, default: 0] += 1
-            let client = ClientKey(family: 4, address: address)
+            let client = IPAddress(version: 4, value: address)
             XCTAssertEqual(decide(a, client).pool, expected, "\(IPPrefix.formatAddress(family: 4, address)) \(level)")
             XCTAssertEqual(decide(b, client).pool, expected)
         }
@@ -132,8 +132,8 @@ final class DecisionTableCacheTests: XCTestCase {
             let b = try ServiceCompiler.compile(spec, regions: Fx.regions, tables: DecisionTableCache(sources: GeoSources(database: partial)))
             var rng = SplitMix64(seed: 99)
             for i in 0..<25_000 {
-                let client = i < 20_000 ? ClientKey(family: 4, address: UInt128(UInt32(truncatingIfNeeded: rng.next())))
-                    : ClientKey(family: 6, address: UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60)
+                let client = i < 20_000 ? IPAddress(version: 4, value: UInt128(UInt32(truncatingIfNeeded: rng.next())))
+                    : IPAddress(version: 6, value: UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60)
                 let da = decide(a, client), db = decide(b, client)
                 guard da.pool == db.pool, da.scope == db.scope, orderRegions(a, da) == orderRegions(b, db) else {
                     return XCTFail("\(label): client #\(i) decided \(da) / \(orderRegions(a, da)) with every field, \(db) / \(orderRegions(b, db)) with \(fields)")

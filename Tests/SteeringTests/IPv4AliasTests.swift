@@ -23,17 +23,17 @@ final class IPv4AliasTests: XCTestCase {
     }
 
     /// Every probe of client/scope (its ends and 64 random addresses) has the client's order.
-    func assertScopeSound(_ s: CompiledService, _ client: ClientKey, _ d: Decision, _ rng: inout SplitMix64,
+    func assertScopeSound(_ s: CompiledService, _ client: IPAddress, _ d: Decision, _ rng: inout SplitMix64,
                           line: UInt = #line) {
-        let width = client.family == 4 ? 32 : 128
+        let width = client.version == 4 ? 32 : 128
         let mask = IPPrefix.mask(Int(d.scope), width: width)
-        let first = client.address & mask
+        let first = client.value & mask
         let last = first | (~mask & IPPrefix.all(width))
         var probes = [first, last]
         for _ in 0..<64 { probes.append(first | (rng.next128() & ~mask & IPPrefix.all(width))) }
         for p in probes {
-            let other = decide(s, ClientKey(family: client.family, address: p))
-            XCTAssertEqual(other.order, d.order, "scope /\(d.scope) of \(IPPrefix.formatAddress(family: client.family, client.address)) holds \(IPPrefix.formatAddress(family: client.family, p))", line: line)
+            let other = decide(s, IPAddress(version: client.version, value: p))
+            XCTAssertEqual(other.order, d.order, "scope /\(d.scope) of \(IPPrefix.formatAddress(family: client.version, client.value)) holds \(IPPrefix.formatAddress(family: client.version, p))", line: line)
         }
     }
 
@@ -43,7 +43,7 @@ final class IPv4AliasTests: XCTestCase {
         var placed = 0
         for _ in 0..<300 {
             let v4 = UInt128(UInt32(truncatingIfNeeded: rng.next()))
-            let direct = decide(s, ClientKey(family: 4, address: v4))
+            let direct = decide(s, IPAddress(version: 4, value: v4))
             if direct.pool != Decision.staticRecords { placed += 1 }
             let aliases: [(UInt128, Int)] = [
                 ((UInt128(0x2002) << 112) | (v4 << 80), 16),             // 6to4
@@ -51,7 +51,7 @@ final class IPv4AliasTests: XCTestCase {
                 ((UInt128(0xFFFF) << 32) | v4, 96),                      // IPv4-mapped
             ]
             for (address, depth) in aliases {
-                let client = ClientKey(family: 6, address: address)
+                let client = IPAddress(version: 6, value: address)
                 let d = decide(s, client)
                 let text = IPPrefix.formatAddress(family: 6, address)
                 XCTAssertEqual(d.pool, direct.pool, text)

@@ -217,7 +217,7 @@ final class PolicyTableTests: XCTestCase {
         var rng = SplitMix64(seed: 0xC0FFEE)
         var counts = [0, 0]
         for i in 0..<10000 {
-            let client: ClientKey = i % 2 == 0 ? key("192.0.2.9") : .none
+            let client: IPAddress? = i % 2 == 0 ? key("192.0.2.9") : .none
             let d = s.decide(client: client, qtype: DNSType.a, random: rng.next()) { _ in true }
             XCTAssertEqual(d.scope, 0)
             XCTAssertEqual(d.order, -1)
@@ -311,23 +311,23 @@ final class PolicyTableTests: XCTestCase {
         var counts = [Int32: Int]()
         for _ in 0..<2000 {
             let net = UInt128(UInt32.random(in: 0...UInt32.max, using: &rng) & 0xFFFF_FF00)
-            let d = decide(s, ClientKey(family: 4, address: net))
+            let d = decide(s, IPAddress(version: 4, value: net))
             XCTAssertEqual(d.scope, 24)
             XCTAssertEqual(d.order, -1)
             counts[d.pool, default: 0] += 1
             for _ in 0..<5 {
                 let host = net | UInt128(UInt8.random(in: 0...255, using: &rng))
-                XCTAssertEqual(decide(s, ClientKey(family: 4, address: host)).pool, d.pool)
-                XCTAssertEqual(decide(s, ClientKey(family: 4, address: host), DNSType.aaaa).pool, d.pool)
+                XCTAssertEqual(decide(s, IPAddress(version: 4, value: host)).pool, d.pool)
+                XCTAssertEqual(decide(s, IPAddress(version: 4, value: host), DNSType.aaaa).pool, d.pool)
             }
         }
         for p: Int32 in 0..<4 { XCTAssertEqual(Double(counts[p] ?? 0), 500, accuracy: 100, "share of pool \(p): \(counts)") }
         for _ in 0..<500 {
             let net = rng.next128() & IPPrefix.mask(48, width: 128)
-            let d = decide(s, ClientKey(family: 6, address: net))
+            let d = decide(s, IPAddress(version: 6, value: net))
             XCTAssertEqual(d.scope, 48)
             let host = net | (rng.next128() & ~IPPrefix.mask(48, width: 128))
-            XCTAssertEqual(decide(s, ClientKey(family: 6, address: host)).pool, d.pool)
+            XCTAssertEqual(decide(s, IPAddress(version: 6, value: host)).pool, d.pool)
         }
         // a different prefix setting changes the announced scope
         let wide = Fx.compile(Fx.spec(.hash, pools: Self.fourPools) { $0.hashPrefixV4 = 16; $0.hashPrefixV6 = 32 })
@@ -335,9 +335,9 @@ final class PolicyTableTests: XCTestCase {
         XCTAssertEqual(decide(wide, "10.1.2.3").pool, decide(wide, "10.1.250.7").pool)
         XCTAssertEqual(decide(wide, "2001:db8:1::1").scope, 32)
         // no client: declared order, scope 0
-        let unknown = decide(s, ClientKey.none)
+        let unknown = decide(s, nil)
         XCTAssertEqual([unknown.pool, Int32(unknown.scope), unknown.order], [0, 0, 0])
-        XCTAssertEqual(decide(s, ClientKey.none, down: [0]).pool, 1)
+        XCTAssertEqual(decide(s, nil, down: [0]).pool, 1)
     }
 
     func testHashHealthDownMovesOnlyThatPoolsClients() {
@@ -345,7 +345,7 @@ final class PolicyTableTests: XCTestCase {
         var rng = SplitMix64(seed: 0x5EED)
         var moved = 0
         for _ in 0..<5000 {
-            let net = ClientKey(family: 4, address: UInt128(UInt32.random(in: 0...UInt32.max, using: &rng) & 0xFFFF_FF00))
+            let net = IPAddress(version: 4, value: UInt128(UInt32.random(in: 0...UInt32.max, using: &rng) & 0xFFFF_FF00))
             let before = decide(s, net)
             let after = decide(s, net, down: [2])
             XCTAssertNotEqual(after.pool, 2)
@@ -364,7 +364,7 @@ final class PolicyTableTests: XCTestCase {
         var rng = SplitMix64(seed: 0xABCD + UInt64(index))
         var movedSurvivors = 0, onRemoved = 0
         for _ in 0..<5000 {
-            let net = ClientKey(family: 4, address: UInt128(UInt32.random(in: 0...UInt32.max, using: &rng) & 0xFFFF_FF00))
+            let net = IPAddress(version: 4, value: UInt128(UInt32.random(in: 0...UInt32.max, using: &rng) & 0xFFFF_FF00))
             let before = region(all, decide(all, net)), after = region(fewer, decide(fewer, net))
             XCTAssertNotEqual(after, removed)
             if before == removed { onRemoved += 1 } else if before != after { movedSurvivors += 1 }

@@ -56,16 +56,16 @@ final class ScopePropertyTests: XCTestCase {
     }
 
     /// A random client: half inside a random table prefix (to hit nesting), half anywhere.
-    static func randomClient(_ rng: inout SplitMix64, _ rows: [(IPPrefix, String)]) -> ClientKey {
+    static func randomClient(_ rng: inout SplitMix64, _ rows: [(IPPrefix, String)]) -> IPAddress {
         let family = Bool.random(using: &rng) ? 4 : 6
         let width = family == 4 ? 32 : 128
         let candidates = rows.filter { $0.0.family == family }
         let r = rng.next128() & IPPrefix.all(width)
         if Int.random(in: 0..<4, using: &rng) > 0, let (p, _) = candidates.randomElement(using: &rng) {
-            return ClientKey(family: family, address: p.address | (r & ~IPPrefix.mask(p.length, width: width) & IPPrefix.all(width)))
+            return IPAddress(version: family, value: p.address | (r & ~IPPrefix.mask(p.length, width: width) & IPPrefix.all(width)))
         }
-        if family == 6 && Bool.random(using: &rng) { return ClientKey(family: 6, address: (UInt128(0x2001_0db8) << 96) | (r >> 32)) }
-        return ClientKey(family: family, address: r)
+        if family == 6 && Bool.random(using: &rng) { return IPAddress(version: 6, value: (UInt128(0x2001_0db8) << 96) | (r >> 32)) }
+        return IPAddress(version: family, value: r)
     }
 
     /// Soundness and widest-ness for one compiled table service. `reference` (when given) is the
@@ -78,55 +78,55 @@ final class ScopePropertyTests: XCTestCase {
         var scopes = Set<UInt8>()
         for n in 0..<clients where failures < 5 {
             let client = Self.randomClient(&rng, rows)
-            let width = client.family == 4 ? 32 : 128
+            let width = client.version == 4 ? 32 : 128
             let d = decide(s, client)
             let scope = Int(d.scope)
             scopes.insert(d.scope)
-            let text = "seed \(seed) client #\(n) \(IPPrefix.formatAddress(family: client.family, client.address)) -> pool \(d.pool) order \(orderRegions(s, d)) scope /\(scope)"
+            let text = "seed \(seed) client #\(n) \(IPPrefix.formatAddress(family: client.version, client.value)) -> pool \(d.pool) order \(orderRegions(s, d)) scope /\(scope)"
             if let reference {
-                let expected = reference(client.family, client.address)
+                let expected = reference(client.version, client.value)
                 let got = d.pool == Decision.staticRecords ? nil : s.pools[Int(d.pool)].region
                 if expected != got { failures += 1; XCTFail("\(text): reference says \(expected ?? "static")") }
             }
             // soundness: 20 random addresses in client/scope decide alike
             let mask = IPPrefix.mask(scope, width: width)
-            let blockStart = client.address & mask
+            let blockStart = client.value & mask
             let hostBits = ~mask & IPPrefix.all(width)
             var probes = [blockStart, blockStart | hostBits]
             for _ in 0..<18 { probes.append(blockStart | (rng.next128() & hostBits)) }
-            let expected = reference?(client.family, client.address)
+            let expected = reference?(client.version, client.value)
             for (k, a) in probes.enumerated() {
-                let other = decide(s, ClientKey(family: client.family, address: a))
+                let other = decide(s, IPAddress(version: client.version, value: a))
                 if other.pool != d.pool || other.order != d.order || other.scope != d.scope {
                     failures += 1
-                    XCTFail("\(text): \(IPPrefix.formatAddress(family: client.family, a)) in the block -> pool \(other.pool) order \(orderRegions(s, other)) scope /\(other.scope)")
+                    XCTFail("\(text): \(IPPrefix.formatAddress(family: client.version, a)) in the block -> pool \(other.pool) order \(orderRegions(s, other)) scope /\(other.scope)")
                     break
                 }
                 // the brute-force reference is slow: the block's two ends and two random probes
-                if let reference, k < 4, reference(client.family, a) != expected {
+                if let reference, k < 4, reference(client.version, a) != expected {
                     failures += 1
-                    XCTFail("\(text): reference differs at \(IPPrefix.formatAddress(family: client.family, a)) inside the block")
+                    XCTFail("\(text): reference differs at \(IPPrefix.formatAddress(family: client.version, a)) inside the block")
                     break
                 }
             }
             // widest: the block at scope-1 is not inside the client's range, and holds an address decided differently
             guard scope > 0 else { continue }
-            let table = client.family == 4 ? s.v4 : s.v6
-            let i = table.index(of: client.address)
+            let table = client.version == 4 ? s.v4 : s.v6
+            let i = table.index(of: client.value)
             let lo = table.starts[i], hi = table.end(of: i)
             XCTAssertTrue(blockStart >= lo && (blockStart | hostBits) <= hi, "\(text): block not inside its range")
             let wider = IPPrefix.mask(scope - 1, width: width)
-            let wStart = client.address & wider, wEnd = wStart | (~wider & IPPrefix.all(width))
+            let wStart = client.value & wider, wEnd = wStart | (~wider & IPPrefix.all(width))
             guard wStart < lo || wEnd > hi else {
                 failures += 1
-                XCTFail("\(text): /\(scope - 1) block is inside the range \(IPPrefix.formatAddress(family: client.family, lo))-\(IPPrefix.formatAddress(family: client.family, hi)): scope not the widest")
+                XCTFail("\(text): /\(scope - 1) block is inside the range \(IPPrefix.formatAddress(family: client.version, lo))-\(IPPrefix.formatAddress(family: client.version, hi)): scope not the widest")
                 continue
             }
             let outside = wStart < lo ? lo - 1 : hi + 1
-            let o = decide(s, ClientKey(family: client.family, address: outside))
+            let o = decide(s, IPAddress(version: client.version, value: outside))
             if o.order == d.order {
                 failures += 1
-                XCTFail("\(text): neighbour \(IPPrefix.formatAddress(family: client.family, outside)) in the /\(scope - 1) block is decided alike (ranges not merged)")
+                XCTFail("\(text): neighbour \(IPPrefix.formatAddress(family: client.version, outside)) in the /\(scope - 1) block is decided alike (ranges not merged)")
             }
         }
         XCTAssertGreaterThan(scopes.count, 10, "seed \(seed): the clients should see many different scopes, saw \(scopes.sorted())")
@@ -201,7 +201,7 @@ final class ScopePropertyTests: XCTestCase {
         var mismatches = 0
         for low in 0...0xFFFF where mismatches < 5 {
             let a = UInt128(0x0A00_0000 | low)
-            let d = decide(s, ClientKey(family: 4, address: a))
+            let d = decide(s, IPAddress(version: 4, value: a))
             let got = d.pool >= 0 ? s.pools[Int(d.pool)].region : nil
             if got != Self.lpm(rows, 4, a) {
                 mismatches += 1

@@ -63,13 +63,23 @@ enum Fx {
 }
 
 /// Client key from a textual address.
-func key(_ text: String) -> ClientKey {
-    guard let (family, value) = IPPrefix.parseAddress(text) else { fatalError("bad address \(text)") }
-    return ClientKey(family: family, address: value)
+func key(_ text: String) -> IPAddress {
+    guard let address = IPAddress(text) else { fatalError("bad address \(text)") }
+    return address
 }
 
-/// Decision for a client with the pools in `down` marked down.
-func decide(_ s: CompiledService, _ client: ClientKey, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
+extension IPAddress {
+    /// A client key from an IP version (4 or 6) and an integer, as the tests' tables hold addresses.
+    init(version: Int, value: UInt128) {
+        self.init(family: version == 4 ? .v4 : .v6, value: value)
+    }
+
+    /// The IP version, 4 or 6.
+    var version: Int { family.rawValue }
+}
+
+/// Decision for a client (nil: no client information) with the pools in `down` marked down.
+func decide(_ s: CompiledService, _ client: IPAddress?, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
             random: UInt64 = 0) -> Decision {
     s.decide(client: client, qtype: qtype, random: random) { !down.contains($0) }
 }

@@ -139,7 +139,7 @@ struct QuerySpec {
     var nsid = false
     /// ECS: family (1/2), source prefix, address octets (already truncated to the prefix).
     var ecs: (UInt16, UInt8, [UInt8])? = nil
-    var client = ClientAddress(family: 1, high: UInt64(0xC633_6401) << 32, low: 0) // 198.51.100.1
+    var client: IPAddress? = IPAddress(family: .v4, value: 0xC633_6401) // 198.51.100.1
     /// Expected header RCODE (low 4 bits) and flags to check once at warm-up.
     var rcode: UInt16 = RCode.noError
     var aa = true
@@ -234,7 +234,7 @@ gslbQueries += [
     QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x0A00_0000, 8)),        // unmatched: static
     QuerySpec(name: "geo.gslb.test.", type: DNSType.a),                                                // no EDNS: transport client
     QuerySpec(name: "geo.gslb.test.", type: DNSType.aaaa, edns: true,
-              client: ClientAddress(family: 2, high: 0x2A02_0C7F_0000_0001, low: 1)),                // IPv6 transport client
+              client: IPAddress(family: .v6, value: 0x2A02_0C7F_0000_0001_0000_0000_0000_0001)), // IPv6 transport client
     QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0, 0)),                  // SOURCE 0: no client info
     QuerySpec(name: "geo.gslb.test.", type: DNSType.any, edns: true, ecs: ecs4(0x5102_4500, 24)),
     QuerySpec(name: "cdn.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x5102_4500, 24)),       // CNAME to a GSLB name
@@ -248,7 +248,7 @@ struct Prepared {
     var offset: Int
     var length: Int
     var tcp: Bool
-    var client: ClientAddress
+    var client: IPAddress?
 }
 
 func prepare(_ specs: [QuerySpec], arena: inout [UInt8]) -> [Prepared] {

@@ -17,6 +17,7 @@
 // usage: GeoLookupBench [GeoLite2-City.mmdb] [--lookups N] [--rounds R] [--evict KB] [--family 4|6]
 //        (or MERIDIAN_GEOIP_DB=PATH)
 // build: swift build -c release --package-path Benchmarks --product GeoLookupBench   (`make microbench` runs it)
+import DNSWire
 import Geo
 import Steering
 #if canImport(Glibc)
@@ -67,13 +68,13 @@ let service = serviceSlot!
 nonisolated(unsafe) var rng = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
 
 /// LOOKUPS addresses of `family`: a random range of the compiled table, a random address in it.
-func clients(family: Int) -> [ClientKey] {
+func clients(family: Int) -> [IPAddress] {
     let table = family == 4 ? service.v4 : service.v6
     return (0..<lookups).map { _ in
         let i = Int(rng.next() % UInt64(table.count))
         let span = table.end(of: i) - table.starts[i]
         let offset = span == UInt128.max ? rng.next128() : rng.next128() % (span + 1)
-        return ClientKey(family: family, address: table.starts[i] + offset)
+        return IPAddress(family: family == 4 ? .v4 : .v6, value: table.starts[i] + offset)
     }
 }
 
@@ -90,7 +91,7 @@ nonisolated(unsafe) var evictPosition = 0
 /// ns per lookup (with `evictLines` line reads after each) over one pass; the keys and the buffer's
 /// words are folded into a checksum so that nothing is dropped.
 @inline(never)
-func pass(_ set: [ClientKey], checksum: inout Int64) -> Double {
+func pass(_ set: [IPAddress], checksum: inout Int64) -> Double {
     let mask = evictBuffer.count - 1
     var position = evictPosition
     let start = nanoseconds()

@@ -133,15 +133,15 @@ final class Harness {
     }
 
     /// Clients the query ID picks from: inside and outside every table entry, v4 and v6.
-    static let clients: [ClientAddress] = [
-        ClientAddress(family: 1, high: UInt64(0xC633_6407) << 32, low: 0), // 198.51.100.7
-        ClientAddress(family: 1, high: UInt64(0xC000_0205) << 32, low: 0), // 192.0.2.5
-        ClientAddress(family: 1, high: UInt64(0xCB00_71F0) << 32, low: 0), // 203.0.113.240
-        ClientAddress(family: 1, high: UInt64(0x0A01_0203) << 32, low: 0), // 10.1.2.3
-        ClientAddress(family: 1, high: UInt64(0x0808_0808) << 32, low: 0), // 8.8.8.8
-        ClientAddress(family: 2, high: 0x2001_0DB8_0001_0000, low: 1),     // 2001:db8:1::1
-        ClientAddress(family: 2, high: 0x2001_0DB8_00FF_0000, low: 1),     // 2001:db8:ff::1
-        ClientAddress(family: 2, high: 0x2A00_1450_0000_0000, low: 0x200E), // 2a00:1450::200e
+    static let clients: [IPAddress?] = [
+        IPAddress(family: .v4, value: 0xC633_6407), // 198.51.100.7
+        IPAddress(family: .v4, value: 0xC000_0205), // 192.0.2.5
+        IPAddress(family: .v4, value: 0xCB00_71F0), // 203.0.113.240
+        IPAddress(family: .v4, value: 0x0A01_0203), // 10.1.2.3
+        IPAddress(family: .v4, value: 0x0808_0808), // 8.8.8.8
+        IPAddress(family: .v6, value: 0x2001_0DB8_0001_0000_0000_0000_0000_0001), // 2001:db8:1::1
+        IPAddress(family: .v6, value: 0x2001_0DB8_00FF_0000_0000_0000_0000_0001), // 2001:db8:ff::1
+        IPAddress(family: .v6, value: 0x2A00_1450_0000_0000_0000_0000_0000_200E), // 2a00:1450::200e
     ]
 
     /// Answers `query` over `transport` and checks what must hold for every input.

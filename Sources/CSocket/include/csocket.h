@@ -21,8 +21,9 @@ int msock_recv(int fd, msock_batch *b);
 /// Datagram i: its bytes and length (0 when it was truncated on receipt: such packets are dropped).
 const unsigned char *msock_packet(const msock_batch *b, unsigned i);
 unsigned msock_packet_length(const msock_batch *b, unsigned i);
-/// The sender of datagram i, left-aligned in 128 bits; family 1 = IPv4, 2 = IPv6.
-void msock_source(const msock_batch *b, unsigned i, uint16_t *family, uint64_t *high, uint64_t *low);
+/// The sender of datagram i: its socket address as received (a sockaddr_storage; Swift's
+/// `IPAddress(sockaddr:)` decodes it).
+const void *msock_peer(const msock_batch *b, unsigned i);
 /// Reply slot j's buffer (bufsize octets) and its capacity.
 unsigned char *msock_reply_buffer(msock_batch *b, unsigned j);
 unsigned msock_buffer_size(const msock_batch *b);
