@@ -100,6 +100,7 @@ public enum QueryParser {
     }
 
     /// Walks the options of an OPT RDATA (RFC 6891 §6.1.2). Returns an RCODE when malformed.
+    @inline(__always)
     static func parseOptions(_ packet: UnsafeRawBufferPointer, from start: Int, to end: Int,
                              into q: inout ParsedQuery) -> UInt16? {
         var pos = start
@@ -128,6 +129,7 @@ public enum QueryParser {
     /// RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS. Returns nil (FORMERR)
     /// for an unknown family, a prefix beyond the family's width, an ADDRESS that is not exactly
     /// ceil(SOURCE/8) octets, or address bits set beyond SOURCE PREFIX-LENGTH.
+    @inline(__always)
     static func parseClientSubnet(_ packet: UnsafeRawBufferPointer, at pos: Int, length: Int) -> ClientSubnet? {
         guard length >= 4 else { return nil }
         let family = be16(packet, pos)

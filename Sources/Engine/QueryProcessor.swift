@@ -241,7 +241,7 @@ public final class QueryProcessor {
             } else {
                 answer = decision.pool == Decision.noData ? .noData : .staticRecords
             }
-            return SteerResult(answer: answer, decision: decision, client: client)
+            return SteerResult(answer: answer, decision: decision)
         }
     }
 

@@ -1,7 +1,7 @@
 import Steering
 
 /// What steering one GSLB service did for a query: the answer written (or what the caller writes),
-/// the decision taken (region pool and ECS scope), and the client it was taken for.
+/// and the decision taken (region pool and ECS scope).
 struct SteerResult {
     /// The answer part of the outcome.
     enum Answer {
@@ -16,5 +16,4 @@ struct SteerResult {
     var answer: Answer
     /// The pool (region) chosen and the ECS scope over which the decision holds (RFC 7871 §7.2.1).
     var decision: Decision
-    var client: SteeringClient
 }

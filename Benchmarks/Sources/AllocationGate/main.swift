@@ -1,6 +1,6 @@
 // AllocationGate: the query path must not allocate (DESIGN.md §3 "Keep an allocation gate").
 //
-// Builds a snapshot the way Sources/meridian/main.swift's SnapshotBuilder does (the acceptance fixture
+// Builds a snapshot the way SnapshotAssembly's SnapshotBuilder does (the acceptance fixture
 // zone, embedded below, plus GSLB services `geo` over the real GeoLite2 database and `lat` over a CIDR
 // table), prepares static and GSLB query packets, answers each once (warm-up and sanity check), then
 // counts heap allocations (CMallocCounter interposes malloc & co.) over QUERIES `QueryProcessor.process`
