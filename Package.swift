@@ -61,72 +61,86 @@ let package = Package(
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
-        .target(name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")],
-                swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
-        .target(name: "Health", dependencies: [
-            "CProbe", "SourceFiles",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "NIOTLS", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+        .target(
+            name: "Health",
+            dependencies: [
+                "CProbe", "SourceFiles",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // health verdicts and overrides -> the snapshot's health table, and its publication
         .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
         .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"]),
-        .target(name: "Server", dependencies: [
-            "Engine", "DNSWire", "CSocket",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Atomics", package: "swift-atomics"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "Control", dependencies: [
-            "Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine", "DNSWire", "CSocket",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Control",
+            dependencies: [
+                "Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts"]),
-        .executableTarget(name: "meridian", dependencies: [
-            "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "SnapshotAssembly",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], linkerSettings: staticC(cArchives)),
+        .executableTarget(
+            name: "meridian",
+            dependencies: [
+                "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "SnapshotAssembly",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ], linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
+        .testTarget(
+            name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "SnapshotAssemblyTests", dependencies: ["SnapshotAssembly", "Config", "Engine"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),
-        .testTarget(name: "ControlTests", dependencies: [
-            "Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: [
+                "Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
-        .testTarget(name: "HealthTests", dependencies: [
-            "Health",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        .testTarget(
+            name: "HealthTests",
+            dependencies: [
+                "Health",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
     ]
 )
 

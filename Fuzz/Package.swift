@@ -26,39 +26,47 @@ let package = Package(
     targets: [
         .target(name: "CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
-        .executableTarget(name: "FuzzQueryEngine", dependencies: [
-            "FuzzSupport",
-            .product(name: "DNSWire", package: "Meridian"),
-            .product(name: "Zones", package: "Meridian"),
-            .product(name: "Engine", package: "Meridian"),
-            .product(name: "Steering", package: "Meridian"),
-            .product(name: "Geo", package: "Meridian"),
-            .product(name: "SourceFiles", package: "Meridian"),
-        ], linkerSettings: cArchives),
-        .executableTarget(name: "FuzzControl", dependencies: [
-            "FuzzSupport",
-            .product(name: "SourceFiles", package: "Meridian"),
-            .product(name: "Control", package: "Meridian"),
-            .product(name: "Verdicts", package: "Meridian"),
-            .product(name: "Engine", package: "Meridian"),
-            .product(name: "Geo", package: "Meridian"),
-            .product(name: "Steering", package: "Meridian"),
-            .product(name: "Zones", package: "Meridian"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ], linkerSettings: cArchives),
-        .executableTarget(name: "FuzzLoaders", dependencies: [
-            "FuzzSupport",
-            .product(name: "Config", package: "Meridian"),
-            .product(name: "Geo", package: "Meridian"),
-            .product(name: "Zones", package: "Meridian"),
-        ], linkerSettings: cArchives),
-        .executableTarget(name: "FuzzDNSCheck", dependencies: [
-            "FuzzSupport",
-            .product(name: "Health", package: "Meridian"),
-        ]),
+        .executableTarget(
+            name: "FuzzQueryEngine",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "DNSWire", package: "Meridian"),
+                .product(name: "Zones", package: "Meridian"),
+                .product(name: "Engine", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "SourceFiles", package: "Meridian"),
+            ], linkerSettings: cArchives),
+        .executableTarget(
+            name: "FuzzControl",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "SourceFiles", package: "Meridian"),
+                .product(name: "Control", package: "Meridian"),
+                .product(name: "Verdicts", package: "Meridian"),
+                .product(name: "Engine", package: "Meridian"),
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "Steering", package: "Meridian"),
+                .product(name: "Zones", package: "Meridian"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ], linkerSettings: cArchives),
+        .executableTarget(
+            name: "FuzzLoaders",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "Config", package: "Meridian"),
+                .product(name: "Geo", package: "Meridian"),
+                .product(name: "Zones", package: "Meridian"),
+            ], linkerSettings: cArchives),
+        .executableTarget(
+            name: "FuzzDNSCheck",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "Health", package: "Meridian"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,7 +50,10 @@ struct CheckReader {
                 if let first = spec.command.first, !first.hasPrefix("/") { spec.command[0] = reader.resolve(first) }
             case "file": spec.file = reader.resolve(try reader.string(v, k))
             default:
-                throw reader.error(v, "unknown check key '\(k)' (expected type, port, interval, timeout, rise, fall, jitter, method, path, host, expect, body, headers, ca_file, query, command, file)")
+                throw reader.error(
+                    v,
+                    "unknown check key '\(k)' (expected type, port, interval, timeout, rise, fall, jitter, method, path, host, expect, body, headers, ca_file, query, command, file)"
+                )
             }
         }
         do {

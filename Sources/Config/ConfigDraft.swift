@@ -27,8 +27,9 @@ struct ConfigDraft {
         for service in config.services {
             for pool in service.pools {
                 if let check = pool.check, !checkNames.contains(check) {
-                    throw ConfigError(file: file, line: Int(pool.declaredAt.split(separator: ":").last ?? "0") ?? 0,
-                                      reason: "pool \(pool.region) of \(service.name) uses check '\(check)', which is not defined under checks")
+                    throw ConfigError(
+                        file: file, line: Int(pool.declaredAt.split(separator: ":").last ?? "0") ?? 0,
+                        reason: "pool \(pool.region) of \(service.name) uses check '\(check)', which is not defined under checks")
                 }
             }
         }
@@ -36,8 +37,9 @@ struct ConfigDraft {
         for zone in config.zones {
             let key = zone.origin.lowercased()
             if let first = seen[key] {
-                throw ConfigError(file: file, line: Int(zone.declaredAt.split(separator: ":").last ?? "0") ?? 0,
-                                  reason: "zone \(zone.origin) declared twice (first at \(first))")
+                throw ConfigError(
+                    file: file, line: Int(zone.declaredAt.split(separator: ":").last ?? "0") ?? 0,
+                    reason: "zone \(zone.origin) declared twice (first at \(first))")
             }
             seen[key] = zone.declaredAt
         }

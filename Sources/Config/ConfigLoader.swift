@@ -10,9 +10,11 @@ import SourceFiles
 public enum ConfigLoader {
     /// Every top-level section, in the order the "unknown key" error lists them.
     static var sections: [any ConfigSection.Type] {
-        [ListenSection.self, ZonesSection.self, IdentitySection.self, ServerSection.self, GeoSection.self,
-         RegionsSection.self, ChecksSection.self, HealthSection.self, ControlSection.self, DecisionLogSection.self,
-         StateDirSection.self, ServicesSection.self]
+        [
+            ListenSection.self, ZonesSection.self, IdentitySection.self, ServerSection.self, GeoSection.self,
+            RegionsSection.self, ChecksSection.self, HealthSection.self, ControlSection.self, DecisionLogSection.self,
+            StateDirSection.self, ServicesSection.self,
+        ]
     }
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MeridianConfig {

@@ -14,8 +14,9 @@ enum RegionsSection: ConfigSection {
                     case "location":
                         let items = try reader.sequence(field, "location")
                         guard items.count == 2, let lat = Double(try reader.string(items[0], "latitude")),
-                              let lon = Double(try reader.string(items[1], "longitude")),
-                              (-90...90).contains(lat), (-180...180).contains(lon) else {
+                            let lon = Double(try reader.string(items[1], "longitude")),
+                            (-90...90).contains(lat), (-180...180).contains(lon)
+                        else {
                             throw reader.error(field, "location must be [latitude, longitude] in degrees")
                         }
                         region.latitude = lat

@@ -13,7 +13,10 @@ enum ServerSection: ConfigSection {
             case "tcp_message_timeout": draft.config.tcpMessageTimeout = try reader.duration(v, k)
             case "tcp_max_connections_per_client": draft.config.tcpMaxConnectionsPerClient = try reader.int(v, k, in: 1...1_000_000)
             default:
-                throw reader.error(v, "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections, tcp_message_timeout, tcp_max_connections_per_client)")
+                throw reader.error(
+                    v,
+                    "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections, tcp_message_timeout, tcp_max_connections_per_client)"
+                )
             }
         }
     }

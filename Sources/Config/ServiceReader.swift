@@ -45,7 +45,10 @@ struct ServiceReader {
                     spec.pools.append(try pool(region: region, node: p))
                 }
             default:
-                throw reader.error(v, "unknown service key '\(k)' (expected policy, ttl, map, networks, latency_table, order, fallback, bias, select, max_answers, hash_prefix, up_share, all_down, degraded_ttl, pools)")
+                throw reader.error(
+                    v,
+                    "unknown service key '\(k)' (expected policy, ttl, map, networks, latency_table, order, fallback, bias, select, max_answers, hash_prefix, up_share, all_down, degraded_ttl, pools)"
+                )
             }
         }
         guard sawPools, !spec.pools.isEmpty else { throw reader.error(node, "service \(name) needs pools") }

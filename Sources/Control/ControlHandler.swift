@@ -51,8 +51,9 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
     func answer(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead) {
         if bodyTooLarge {
             // RFC 9110 §15.5.14; the connection closes, as the client may still be sending
-            respond(ctx, head: head, status: .payloadTooLarge, json: ["error": .string("the request body is over \(maxBodyBytes) octets")],
-                    keepAlive: false)
+            respond(
+                ctx, head: head, status: .payloadTooLarge, json: ["error": .string("the request body is over \(maxBodyBytes) octets")],
+                keepAlive: false)
             return
         }
         let url = URLComponents(string: head.uri)
@@ -63,20 +64,23 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         guard route.methods.contains(head.method) else {
             // RFC 9110 §15.5.6: a 405 lists the methods the target takes
-            respond(ctx, head: head, status: .methodNotAllowed, json: ["error": .string("method \(head.method) not allowed on \(path)")],
-                    extraHeaders: [("Allow", route.methods.map(\.rawValue).joined(separator: ", "))])
+            respond(
+                ctx, head: head, status: .methodNotAllowed, json: ["error": .string("method \(head.method) not allowed on \(path)")],
+                extraHeaders: [("Allow", route.methods.map(\.rawValue).joined(separator: ", "))])
             return
         }
         if head.method == .POST, let denied = authorize(head) {
             // RFC 6750 §3: the challenge names the Bearer scheme
-            respond(ctx, head: head, status: .unauthorized, json: ["error": .string(denied)],
-                    extraHeaders: [("WWW-Authenticate", "Bearer realm=\"meridian\"")])
+            respond(
+                ctx, head: head, status: .unauthorized, json: ["error": .string(denied)],
+                extraHeaders: [("WWW-Authenticate", "Bearer realm=\"meridian\"")])
             return
         }
         let items = url?.queryItems ?? []
-        let request = ControlRequest(query: Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a }),
-                                     body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "",
-                                     eventLoop: ctx.eventLoop)
+        let request = ControlRequest(
+            query: Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a }),
+            body: body.getString(at: body.readerIndex, length: body.readableBytes) ?? "",
+            eventLoop: ctx.eventLoop)
         reply(ctx, head: head, route.handle(endpoints, request))
     }
 
@@ -111,21 +115,27 @@ final class ControlHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let value = head.headers.first(name: "Authorization") else { return "a bearer token is required for writes" }
         let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-              ConstantTime.equal(Array(parts[1].trimmingWhitespace().utf8), Array(token.utf8)) else {
+            ConstantTime.equal(Array(parts[1].trimmingWhitespace().utf8), Array(token.utf8))
+        else {
             return "the bearer token is wrong"
         }
         return nil
     }
 
-    func respond(_ ctx: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, json: JSONValue,
-                 keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []) {
-        respond(ctx, head: head, status: status, bytes: Array(json.encoded(pretty: true)) + [0x0A], contentType: "application/json",
-                keepAlive: keepAlive, extraHeaders: extraHeaders)
+    func respond(
+        _ ctx: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, json: JSONValue,
+        keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []
+    ) {
+        respond(
+            ctx, head: head, status: status, bytes: Array(json.encoded(pretty: true)) + [0x0A], contentType: "application/json",
+            keepAlive: keepAlive, extraHeaders: extraHeaders)
     }
 
     /// Writes a whole response; HEAD gets the head only, with the Content-Length a GET would get.
-    func respond(_ ctx: ChannelHandlerContext, head request: HTTPRequestHead, status: HTTPResponseStatus, bytes: [UInt8],
-                 contentType: String, keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []) {
+    func respond(
+        _ ctx: ChannelHandlerContext, head request: HTTPRequestHead, status: HTTPResponseStatus, bytes: [UInt8],
+        contentType: String, keepAlive: Bool? = nil, extraHeaders: [(String, String)] = []
+    ) {
         let keepAlive = keepAlive ?? request.isKeepAlive
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)

@@ -27,8 +27,10 @@ public final class ControlServer: Sendable {
         public let token: String?
         public let reloader: Reloader?
         public let metrics: MetricsSources?
-        public init(store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?,
-                    reloader: Reloader? = nil, metrics: MetricsSources? = nil) {
+        public init(
+            store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?,
+            reloader: Reloader? = nil, metrics: MetricsSources? = nil
+        ) {
             self.store = store
             self.publisher = publisher
             self.monitor = monitor
@@ -62,8 +64,10 @@ public final class ControlServer: Sendable {
     let evicted = NIOLockedValueBox(0)
 
     /// Binds HOST:PORT, or the Unix socket `unixSocket` when set (HOST and PORT are then unused).
-    public init(host: String, port: Int, unixSocket: String? = nil, group: EventLoopGroup, context: Context,
-                limits: Limits = Limits(), logger: Logger) throws {
+    public init(
+        host: String, port: Int, unixSocket: String? = nil, group: EventLoopGroup, context: Context,
+        limits: Limits = Limits(), logger: Logger
+    ) throws {
         let open = self.open, evicted = self.evicted
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -65,11 +65,15 @@ public final class MetricsSources: Sendable {
 /// per-worker slots bumped without locks on the query path, which no metrics library offers, so the
 /// (small, fixed) format is written here; names follow Prometheus conventions (`_total` counters).
 enum MetricsRenderer {
-    static let rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-                             "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14", "RCODE15"]
-    static let qtypeNames: [Int: String] = [1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
-                                            33: "SRV", 35: "NAPTR", 43: "DS", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS",
-                                            251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA"]
+    static let rcodeNames = [
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+        "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+    ]
+    static let qtypeNames: [Int: String] = [
+        1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
+        33: "SRV", 35: "NAPTR", 43: "DS", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS",
+        251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA",
+    ]
 
     static func render(sources: MetricsSources, snapshot: Snapshot, states: HealthMonitor.States) -> String {
         let workers = sources.workerCounters.withLockedValue { $0 }
@@ -121,15 +125,17 @@ enum MetricsRenderer {
         family("meridian_gslb_answers_total", "counter", "GSLB answers by service and region (since start).")
         for (s, service) in snapshot.services.enumerated() where s < WorkerCounters.Slot.maxServices {
             for (p, pool) in service.pools.enumerated() where p < WorkerCounters.Slot.maxPools {
-                let v = sources.answers(service.spec.name, pool.region,
-                                        slot: WorkerCounters.Slot.gslbBase + s * WorkerCounters.Slot.maxPools + p)
+                let v = sources.answers(
+                    service.spec.name, pool.region,
+                    slot: WorkerCounters.Slot.gslbBase + s * WorkerCounters.Slot.maxPools + p)
                 out += "meridian_gslb_answers_total{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(v)\n"
             }
         }
         family("meridian_region_up", "gauge", "Whether a region (pool) of a service is in answers (1) or withdrawn (0).")
         for (s, service) in snapshot.services.enumerated() {
             for (p, pool) in service.spec.pools.enumerated() {
-                out += "meridian_region_up{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(snapshot.health.isUp(service: s, pool: p) ? 1 : 0)\n"
+                out +=
+                    "meridian_region_up{service=\"\(escape(service.spec.name))\",region=\"\(escape(pool.region))\"} \(snapshot.health.isUp(service: s, pool: p) ? 1 : 0)\n"
             }
         }
         family("meridian_endpoint_up", "gauge", "Health state of each probed endpoint (1 up, 0 down or unknown).")

@@ -19,7 +19,8 @@ enum OverrideTargets {
         case .region:
             let scoped = target.service.map { name in services.filter { $0.spec.name == name } } ?? services
             if let name = target.service, scoped.isEmpty { return "no service \(name)" }
-            return scoped.contains { $0.spec.pools.contains { $0.region == target.name } } ? nil
+            return scoped.contains { $0.spec.pools.contains { $0.region == target.name } }
+                ? nil
                 : "no region \(target.name)\(target.service.map { " in service \($0)" } ?? " in any service")"
         case .endpoint:
             let known = services.contains { service in

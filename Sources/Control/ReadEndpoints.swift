@@ -36,8 +36,10 @@ extension ControlEndpoints {
                 }
                 regions.append(["region": .string(pool.region), "up": .bool(snapshot.health.isUp(service: s, pool: p)), "endpoints": .array(endpoints)])
             }
-            services.append(["name": .string(service.spec.name), "policy": .string(service.spec.policy.rawValue),
-                             "degraded": .bool(snapshot.health.isDegraded(s)), "regions": .array(regions)])
+            services.append([
+                "name": .string(service.spec.name), "policy": .string(service.spec.policy.rawValue),
+                "degraded": .bool(snapshot.health.isDegraded(s)), "regions": .array(regions),
+            ])
         }
         let overrides: [JSONValue] = context.publisher.overrides.current
             .sorted { $0.key.description < $1.key.description }
@@ -57,8 +59,9 @@ extension ControlEndpoints {
         guard let index = snapshot.services.firstIndex(where: { $0.name == wire }) else {
             return .json(.ok, ["lines": ["\(name) is not a GSLB service: static records, scope 0"]])
         }
-        let lines = snapshot.services[index].explain(client: prefix.length == 0 ? nil : prefix, qtype: type == "A" ? 1 : 28,
-                                                     up: snapshot.health.up(index))
+        let lines = snapshot.services[index].explain(
+            client: prefix.length == 0 ? nil : prefix, qtype: type == "A" ? 1 : 28,
+            up: snapshot.health.up(index))
         return .json(.ok, ["lines": .array((lines + overrideLines(snapshot.services[index])).map(JSONValue.string))])
     }
 
@@ -81,9 +84,10 @@ extension ControlEndpoints {
     /// `GET /metrics`: the Prometheus text exposition (empty without metrics sources).
     func metrics() -> ControlReply {
         let (snapshot, _) = context.store.current()
-        let text = context.metrics.map {
-            MetricsRenderer.render(sources: $0, snapshot: snapshot, states: context.publisher.endpointStates)
-        } ?? ""
+        let text =
+            context.metrics.map {
+                MetricsRenderer.render(sources: $0, snapshot: snapshot, states: context.publisher.endpointStates)
+            } ?? ""
         return .text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 }

@@ -25,8 +25,10 @@ public final class Reloader: Sendable {
     let lock = NIOLock()
     let queue = DispatchQueue(label: "meridian.reload")
 
-    public init(build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger,
-                releaseMemory: @escaping @Sendable () -> Void) {
+    public init(
+        build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger,
+        releaseMemory: @escaping @Sendable () -> Void
+    ) {
         self.build = build
         self.publisher = publisher
         self.monitor = monitor
@@ -55,8 +57,12 @@ public final class Reloader: Sendable {
                 // the old snapshot goes once every worker has let go of it (within a second,
                 // UDPWorker.idleCheck, TCP loops likewise): then its heap pages go back to the kernel
                 queue.asyncAfter(deadline: .now() + 2.5) { self.releaseMemory() }
-                logger.notice("reloaded", metadata: ["zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",
-                                                     "serials": "\(snapshot.zones.map { "\($0.originText)=\($0.serial)" }.joined(separator: " "))"])
+                logger.notice(
+                    "reloaded",
+                    metadata: [
+                        "zones": "\(snapshot.zones.count)", "services": "\(snapshot.services.count)",
+                        "serials": "\(snapshot.zones.map { "\($0.originText)=\($0.serial)" }.joined(separator: " "))",
+                    ])
                 return nil
             } catch {
                 metrics.reloaded(error: "\(error)")

@@ -19,11 +19,13 @@ extension ControlEndpoints {
         } else {
             return .json(.badRequest, ["error": "state must be up, down, drain or clear"])
         }
-        let target = OverrideTarget(scope: scope, name: scope == .service ? (name.hasSuffix(".") ? name.lowercased() : name.lowercased() + ".") : name,
-                                    service: o["service"]?.string)
+        let target = OverrideTarget(
+            scope: scope, name: scope == .service ? (name.hasSuffix(".") ? name.lowercased() : name.lowercased() + ".") : name,
+            service: o["service"]?.string)
         // a typo must not silently do nothing; clearing one already stored is always allowed
         if !(state == nil && context.publisher.overrides.current[target] != nil),
-           let unknown = OverrideTargets.unknown(target, in: context.store.current().0.services) {
+            let unknown = OverrideTargets.unknown(target, in: context.store.current().0.services)
+        {
             return .json(.notFound, ["error": .string(unknown)])
         }
         do {
@@ -39,11 +41,15 @@ extension ControlEndpoints {
     /// `POST /v1/push` `{"address":..,"check":..,"state":"up|down","reason":..}`: a result for a `push` check.
     func push(_ o: JSONValue) -> ControlReply {
         guard let address = o["address"]?.string, let check = o["check"]?.string,
-              let state = o["state"]?.string, state == "up" || state == "down" else {
+            let state = o["state"]?.string, state == "up" || state == "down"
+        else {
             return .json(.badRequest, ["error": "address, check and state (up|down) are required"])
         }
-        guard let monitor = context.monitor, monitor.push(Endpoint(address: address, check: check), up: state == "up",
-                                                           reason: o["reason"]?.string ?? "pushed") else {
+        guard let monitor = context.monitor,
+            monitor.push(
+                Endpoint(address: address, check: check), up: state == "up",
+                reason: o["reason"]?.string ?? "pushed")
+        else {
             return .json(.notFound, ["error": "no push-check endpoint \(address)/\(check)"])
         }
         return .json(.ok, ["endpoint": "\(address)/\(check)", "state": .string(state)])
@@ -55,11 +61,16 @@ extension ControlEndpoints {
         let promise = loop.makePromise(of: String?.self)
         reloader.reload(completing: promise)
         let store = context.store
-        return .later(promise.futureResult.map { (error: String?) -> ControlReply in
-            if let error { return .json(.unprocessableEntity, ["result": "failed", "error": .string(error)]) }
-            let (snapshot, _) = store.current()
-            return .json(.ok, ["result": "reloaded",
-                               "zones": .array(snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial))] })])
-        })
+        return .later(
+            promise.futureResult.map { (error: String?) -> ControlReply in
+                if let error { return .json(.unprocessableEntity, ["result": "failed", "error": .string(error)]) }
+                let (snapshot, _) = store.current()
+                return .json(
+                    .ok,
+                    [
+                        "result": "reloaded",
+                        "zones": .array(snapshot.zones.map { ["name": .string($0.originText), "serial": .int(Int($0.serial))] }),
+                    ])
+            })
     }
 }

@@ -52,9 +52,9 @@ public enum HeaderFlag {
 
 /// EDNS option codes (IANA "DNS EDNS0 Option Codes").
 public enum EDNSOption {
-    public static let nsid: UInt16 = 3        // RFC 5001
+    public static let nsid: UInt16 = 3 // RFC 5001
     public static let clientSubnet: UInt16 = 8 // RFC 7871
-    public static let cookie: UInt16 = 10      // RFC 7873
+    public static let cookie: UInt16 = 10 // RFC 7873
 }
 
 /// Fixed sizes of the wire format.

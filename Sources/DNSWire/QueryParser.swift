@@ -43,9 +43,11 @@ public enum QueryParser {
     /// Parses `packet`. The question name goes to `qname` (as sent) and `qnameLower` (lower-cased),
     /// each with room for `WireName.lowercaseWordsCapacity` (256) octets; `scratch` (255 octets) is
     /// used to skip other names.
-    public static func parse(_ packet: UnsafeRawBufferPointer, into q: inout ParsedQuery,
-                             qname: UnsafeMutablePointer<UInt8>, qnameLower: UnsafeMutablePointer<UInt8>,
-                             scratch: UnsafeMutablePointer<UInt8>) -> ParseOutcome {
+    public static func parse(
+        _ packet: UnsafeRawBufferPointer, into q: inout ParsedQuery,
+        qname: UnsafeMutablePointer<UInt8>, qnameLower: UnsafeMutablePointer<UInt8>,
+        scratch: UnsafeMutablePointer<UInt8>
+    ) -> ParseOutcome {
         q = ParsedQuery()
         guard packet.count >= WireLimits.headerLength else { return .drop }
         q.id = be16(packet, 0)
@@ -101,8 +103,10 @@ public enum QueryParser {
 
     /// Walks the options of an OPT RDATA (RFC 6891 §6.1.2). Returns an RCODE when malformed.
     @inline(__always)
-    static func parseOptions(_ packet: UnsafeRawBufferPointer, from start: Int, to end: Int,
-                             into q: inout ParsedQuery) -> UInt16? {
+    static func parseOptions(
+        _ packet: UnsafeRawBufferPointer, from start: Int, to end: Int,
+        into q: inout ParsedQuery
+    ) -> UInt16? {
         var pos = start
         while pos < end {
             guard pos + 4 <= end else { return RCode.formErr }
@@ -152,8 +156,9 @@ public enum QueryParser {
         // bits beyond the source prefix must be zero
         let (maskHigh, maskLow) = prefixMask(source)
         guard high & ~maskHigh == 0, low & ~maskLow == 0 else { return nil }
-        return ClientSubnet(address: IPAddress(family: ipFamily, leftAlignedWords: (high, low)),
-                            sourcePrefix: UInt8(source), queryScope: scope)
+        return ClientSubnet(
+            address: IPAddress(family: ipFamily, leftAlignedWords: (high, low)),
+            sourcePrefix: UInt8(source), queryScope: scope)
     }
 
     /// The left-aligned 128-bit mask of `bits` leading ones.

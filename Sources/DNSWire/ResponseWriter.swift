@@ -78,8 +78,10 @@ public struct ResponseWriter {
     }
 
     /// Writes one record with a TTL and RDATA given here (CHAOS TXT answers and the like).
-    public mutating func writeRecord(owner: Owner, type: UInt16, class cls: UInt16, ttl: UInt32,
-                                     rdata: UnsafeRawBufferPointer, section: Section) -> Bool {
+    public mutating func writeRecord(
+        owner: Owner, type: UInt16, class cls: UInt16, ttl: UInt32,
+        rdata: UnsafeRawBufferPointer, section: Section
+    ) -> Bool {
         let start = count
         guard writeOwner(owner), count + 10 + rdata.count <= limit else { count = start; return false }
         put16(type)
@@ -97,9 +99,11 @@ public struct ResponseWriter {
 
     /// The OPT pseudo-record (RFC 6891 §6.1.2) with optional ECS echo (RFC 7871 §6) and NSID (RFC 5001).
     /// Written past `limit` on purpose: callers reserve `optLength` below the real buffer size.
-    public mutating func writeOPT(udpSize: UInt16, extendedRCode: UInt8, dnssecOK: Bool,
-                                  clientSubnet: ClientSubnet?, scope: UInt8,
-                                  nsid: UnsafeRawBufferPointer?) {
+    public mutating func writeOPT(
+        udpSize: UInt16, extendedRCode: UInt8, dnssecOK: Bool,
+        clientSubnet: ClientSubnet?, scope: UInt8,
+        nsid: UnsafeRawBufferPointer?
+    ) {
         base[count] = 0
         count += 1
         put16(DNSType.opt)

@@ -18,12 +18,14 @@ public enum WireName {
     /// - Returns: the name's wire length in `out` and the offset just past the name in `packet`,
     ///   or nil when the name is malformed.
     @inline(__always)
-    public static func read(_ packet: UnsafeRawBufferPointer, at offset: Int,
-                            into out: UnsafeMutablePointer<UInt8>) -> (length: Int, next: Int)? {
+    public static func read(
+        _ packet: UnsafeRawBufferPointer, at offset: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) -> (length: Int, next: Int)? {
         guard let bytes = packet.baseAddress else { return nil }
         var pos = offset
-        var written = 0          // octets already copied to `out`
-        var runStart = offset    // labels from here to `pos` are validated but not yet copied
+        var written = 0 // octets already copied to `out`
+        var runStart = offset // labels from here to `pos` are validated but not yet copied
         var next = -1
         var lowestTarget = offset
         let count = packet.count
@@ -66,8 +68,10 @@ public enum WireName {
 
     /// Validates and skips the name at `offset`; returns the offset just past it, or nil when malformed.
     @inline(__always)
-    public static func skip(_ packet: UnsafeRawBufferPointer, at offset: Int,
-                            scratch: UnsafeMutablePointer<UInt8>) -> Int? {
+    public static func skip(
+        _ packet: UnsafeRawBufferPointer, at offset: Int,
+        scratch: UnsafeMutablePointer<UInt8>
+    ) -> Int? {
         read(packet, at: offset, into: scratch)?.next
     }
 
@@ -92,8 +96,8 @@ public enum WireName {
         while i < length {
             let x = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let heptets = x & 0x7F7F_7F7F_7F7F_7F7F
-            let atLeastA = heptets &+ 0x3F3F_3F3F_3F3F_3F3F   // high bit set where heptet >= 0x41
-            let aboveZ = heptets &+ 0x2525_2525_2525_2525     // high bit set where heptet >= 0x5B
+            let atLeastA = heptets &+ 0x3F3F_3F3F_3F3F_3F3F // high bit set where heptet >= 0x41
+            let aboveZ = heptets &+ 0x2525_2525_2525_2525 // high bit set where heptet >= 0x5B
             let upper = atLeastA & ~aboveZ & ~x & 0x8080_8080_8080_8080
             target.storeBytes(of: x | (upper >> 2), toByteOffset: i, as: UInt64.self)
             i += 8
@@ -162,8 +166,10 @@ public enum WireName {
     }
 
     /// Whether `name` equals `ancestor` or lies below it (both lower-case wire form).
-    public static func isSubdomain(_ name: UnsafePointer<UInt8>, _ nameLength: Int,
-                                   of ancestor: UnsafePointer<UInt8>, _ ancestorLength: Int) -> Bool {
+    public static func isSubdomain(
+        _ name: UnsafePointer<UInt8>, _ nameLength: Int,
+        of ancestor: UnsafePointer<UInt8>, _ ancestorLength: Int
+    ) -> Bool {
         guard nameLength >= ancestorLength else { return false }
         var pos = 0
         while pos < nameLength {

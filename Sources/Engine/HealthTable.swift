@@ -26,9 +26,10 @@ public final class HealthTable: @unchecked Sendable {
         degradedFlat = UnsafeBufferPointer.frozenCopy(of: degraded)
     }
     public convenience init(allUp services: [CompiledService]) {
-        self.init(up: services.map { [Bool](repeating: true, count: $0.pools.count) },
-                  addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
-                  degraded: services.map { _ in false })
+        self.init(
+            up: services.map { [Bool](repeating: true, count: $0.pools.count) },
+            addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+            degraded: services.map { _ in false })
     }
 
     /// Services the table has rows for.

@@ -59,8 +59,10 @@ public final class QueryProcessor {
     /// Answers `query` into `response` (capacity octets). Returns the response length, or 0 when the
     /// packet must not be answered (shorter than a header, or QR=1). `client` is the packet's source
     /// address (nil when unknown).
-    public func process(query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int,
-                        transport: Transport, client: IPAddress?, snapshot: Snapshot) -> Int {
+    public func process(
+        query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int,
+        transport: Transport, client: IPAddress?, snapshot: Snapshot
+    ) -> Int {
         counters.bump(WorkerCounters.Slot.queries)
         counters.bump(transport == .udp ? WorkerCounters.Slot.udp : WorkerCounters.Slot.tcp)
         var q = ParsedQuery()
@@ -84,14 +86,17 @@ public final class QueryProcessor {
         switch transport {
         case .tcp: maxSize = WireLimits.maxTCPMessage
         case .udp:
-            maxSize = q.hasEDNS ? max(WireLimits.classicUDPSize, min(Int(q.ednsUDPSize), Int(snapshot.udpPayloadSize)))
-                                : WireLimits.classicUDPSize
+            maxSize =
+                q.hasEDNS
+                ? max(WireLimits.classicUDPSize, min(Int(q.ednsUDPSize), Int(snapshot.udpPayloadSize)))
+                : WireLimits.classicUDPSize
         }
         maxSize = min(maxSize, capacity)
         let nsidLength = (q.hasEDNS && q.nsidRequested) ? snapshot.identity.nsid?.count : nil
         let optLength = q.hasEDNS ? ResponseWriter.optLength(clientSubnet: q.clientSubnet, nsidLength: nsidLength) : 0
-        var w = ResponseWriter(buffer: response, limit: maxSize - optLength, qnameLower: qnameLower,
-                               qnameLength: q.qnameLength)
+        var w = ResponseWriter(
+            buffer: response, limit: maxSize - optLength, qnameLower: qnameLower,
+            qnameLength: q.qnameLength)
         w.writeHeader(id: q.id, flags: 0)
         w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
         var flags = HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd))
@@ -112,8 +117,9 @@ public final class QueryProcessor {
                     rcode = RCode.refused // not authoritative; no upward referral
                 } else {
                     let result = snapshot.zoneRefs[zone]._withUnsafeGuaranteedRef {
-                        answer(zone: $0, zoneIndex: zone, snapshot: snapshot, q: q, transport: transport, source: client,
-                               writer: &w)
+                        answer(
+                            zone: $0, zoneIndex: zone, snapshot: snapshot, q: q, transport: transport, source: client,
+                            writer: &w)
                     }
                     rcode = result.rcode
                     scope = result.scope
@@ -140,12 +146,14 @@ public final class QueryProcessor {
             w.limit = maxSize
             if nsidLength != nil, let nsid = snapshot.identity.nsid {
                 nsid.withUnsafeBytes { bytes in
-                    w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                               clientSubnet: q.clientSubnet, scope: scope, nsid: bytes)
+                    w.writeOPT(
+                        udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
+                        clientSubnet: q.clientSubnet, scope: scope, nsid: bytes)
                 }
             } else {
-                w.writeOPT(udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                           clientSubnet: q.clientSubnet, scope: scope, nsid: nil)
+                w.writeOPT(
+                    udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
+                    clientSubnet: q.clientSubnet, scope: scope, nsid: nil)
             }
         }
         count(rcode)
@@ -156,8 +164,9 @@ public final class QueryProcessor {
     func errorResponse(_ q: ParsedQuery, rcode: UInt16, response: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
         count(rcode)
         guard capacity >= WireLimits.headerLength + 4 + 256 else { return 0 }
-        var w = ResponseWriter(buffer: response, limit: capacity, qnameLower: qnameLower,
-                               qnameLength: q.hasQuestion ? q.qnameLength : 0)
+        var w = ResponseWriter(
+            buffer: response, limit: capacity, qnameLower: qnameLower,
+            qnameLength: q.hasQuestion ? q.qnameLength : 0)
         w.writeHeader(id: q.id, flags: 0)
         if q.hasQuestion {
             w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
@@ -218,8 +227,10 @@ public final class QueryProcessor {
     /// Decides service `s` for the query's client and writes its answer (DESIGN.md §5). Health is read
     /// from the snapshot's flat tables; `source` is the packet's source address.
     @inline(__always)
-    func steer(service s: Int32, snapshot: Snapshot, q: ParsedQuery, source: IPAddress?, owner: ResponseWriter.Owner,
-               writer w: inout ResponseWriter) -> SteerResult {
+    func steer(
+        service s: Int32, snapshot: Snapshot, q: ParsedQuery, source: IPAddress?, owner: ResponseWriter.Owner,
+        writer w: inout ResponseWriter
+    ) -> SteerResult {
         let client = SteeringClient(subnet: q.clientSubnet, source: source)
         let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
         let health = snapshot.health
@@ -235,9 +246,11 @@ public final class QueryProcessor {
             let answer: SteerResult.Answer
             if decision.pool >= 0 {
                 counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
-                answer = .written(fits: service.writeAnswer(decision, qtype: qtype, owner: owner, random: random,
-                                                            up: { up[$0] }, addressUp: { addressUp[$0] },
-                                                            degraded: health.degradedFlat[Int(s)], writer: &w))
+                answer = .written(
+                    fits: service.writeAnswer(
+                        decision, qtype: qtype, owner: owner, random: random,
+                        up: { up[$0] }, addressUp: { addressUp[$0] },
+                        degraded: health.degradedFlat[Int(s)], writer: &w))
             } else {
                 answer = decision.pool == Decision.noData ? .noData : .staticRecords
             }
@@ -299,8 +312,10 @@ public final class QueryProcessor {
         return wildcard >= 0 ? .wildcard(wildcard) : .nxdomain
     }
 
-    func answer(zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
-                source: IPAddress?, writer w: inout ResponseWriter) -> AnswerResult {
+    func answer(
+        zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
+        source: IPAddress?, writer w: inout ResponseWriter
+    ) -> AnswerResult {
         var result = AnswerResult()
         let mark = w.mark
         var current: UnsafePointer<UInt8> = UnsafePointer(qnameLower)
@@ -319,23 +334,30 @@ public final class QueryProcessor {
                     result.authoritative = false
                     let ns = zone.rrset(of: cut, type: DNSType.ns)
                     let (cutName, cutLength) = zone.name(of: cut)
-                    ok = ok && w.writeRRSet(owner: .name(cutName, cutLength), bodies: zone.bodies(zone.rrsets[Int(ns)]),
-                                            records: Int(zone.rrsets[Int(ns)].records), section: .authority)
+                    ok =
+                        ok
+                        && w.writeRRSet(
+                            owner: .name(cutName, cutLength), bodies: zone.bodies(zone.rrsets[Int(ns)]),
+                            records: Int(zone.rrsets[Int(ns)].records), section: .authority)
                     let n = zone.nodes[Int(cut)]
                     for g in Int(n.glueStart)..<(Int(n.glueStart) + Int(n.glueCount)) where ok {
                         let ref = zone.glue[g]
                         let (gName, gLength) = zone.name(of: ref.node)
                         let set = zone.rrsets[Int(ref.rrset)]
                         // RFC 9471: glue that does not fit sets TC
-                        ok = w.writeRRSet(owner: .name(gName, gLength), bodies: zone.bodies(set),
-                                          records: Int(set.records), section: .additional)
+                        ok = w.writeRRSet(
+                            owner: .name(gName, gLength), bodies: zone.bodies(set),
+                            records: Int(set.records), section: .additional)
                     }
                 }
                 break chain
             case .nxdomain:
                 result.rcode = RCode.nxDomain
-                ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
-                                        records: 1, section: .authority)
+                ok =
+                    ok
+                    && w.writeRRSet(
+                        owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                        records: 1, section: .authority)
                 break chain
             case let .node(n): node = n
             case let .wildcard(n): node = n // RFC 4592 §3.3.1: synthesized with the query owner
@@ -353,8 +375,11 @@ public final class QueryProcessor {
                         break chain
                     case .noData:
                         // no region has data of the type: NODATA (RFC 2308 §2.2)
-                        ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
-                                                records: 1, section: .authority)
+                        ok =
+                            ok
+                            && w.writeRRSet(
+                                owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                                records: 1, section: .authority)
                         break chain
                     case .staticRecords: break
                     }
@@ -396,8 +421,11 @@ public final class QueryProcessor {
                 continue chain
             }
             // NODATA (RFC 2308 §2.2): NOERROR, SOA in authority
-            ok = ok && w.writeRRSet(owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
-                                    records: 1, section: .authority)
+            ok =
+                ok
+                && w.writeRRSet(
+                    owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
+                    records: 1, section: .authority)
             break chain
         }
         if !ok {

@@ -31,8 +31,10 @@ public final class Snapshot: @unchecked Sendable {
 
     /// Builds a snapshot. Every service must lie in one of `zones`, on a node of that zone (load zones
     /// with the service names as `extraOwners`); `SnapshotError` otherwise.
-    public init(zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
-                identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232) throws {
+    public init(
+        zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
+        identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232
+    ) throws {
         self.zones = zones
         self.services = services
         self.health = health ?? HealthTable(allUp: services)
@@ -45,9 +47,10 @@ public final class Snapshot: @unchecked Sendable {
         while capacity < zones.count * 2 { capacity <<= 1 }
         var slots = [Int32](repeating: -1, count: capacity)
         for (i, zone) in zones.enumerated() {
-            var slot = zone.origin.withUnsafeBufferPointer {
-                Int(truncatingIfNeeded: WireName.hash($0.baseAddress!, length: $0.count))
-            } & (capacity - 1)
+            var slot =
+                zone.origin.withUnsafeBufferPointer {
+                    Int(truncatingIfNeeded: WireName.hash($0.baseAddress!, length: $0.count))
+                } & (capacity - 1)
             while slots[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Int32(i)
         }
@@ -75,7 +78,9 @@ public final class Snapshot: @unchecked Sendable {
                 throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) is declared twice")
             }
             if service.usesStaticRecords && zones[z].rrset(of: node, type: DNSType.a) < 0 && zones[z].rrset(of: node, type: DNSType.aaaa) < 0 {
-                throw SnapshotError("\(service.spec.declaredAt): service \(service.spec.name) answers some clients with the zone's static records, but the zone has no A or AAAA at that name")
+                throw SnapshotError(
+                    "\(service.spec.declaredAt): service \(service.spec.name) answers some clients with the zone's static records, but the zone has no A or AAAA at that name"
+                )
             }
             map[z][Int(node)] = Int32(i)
         }
@@ -123,8 +128,9 @@ public final class Snapshot: @unchecked Sendable {
         precondition(health.serviceCount == services.count, "health table rows do not match the services")
         for (i, service) in services.enumerated() {
             let lengths = health.rowLengths(i)
-            precondition(lengths.pools == service.pools.count && lengths.addresses == service.weights.count,
-                         "health table row \(i) does not match service \(service.spec.name)")
+            precondition(
+                lengths.pools == service.pools.count && lengths.addresses == service.weights.count,
+                "health table row \(i) does not match service \(service.spec.name)")
         }
     }
 

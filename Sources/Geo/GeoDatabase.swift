@@ -12,8 +12,10 @@ public struct GeoRecord: Hashable, Sendable {
     public var latitude: Double?
     public var longitude: Double?
 
-    public init(continent: String? = nil, country: String? = nil, subdivision: String? = nil,
-                latitude: Double? = nil, longitude: Double? = nil) {
+    public init(
+        continent: String? = nil, country: String? = nil, subdivision: String? = nil,
+        latitude: Double? = nil, longitude: Double? = nil
+    ) {
         self.continent = continent
         self.country = country
         self.subdivision = subdivision
@@ -300,8 +302,9 @@ struct TreeWalker {
             case MMDB_RECORD_TYPE_DATA: return .leaf(try recordKey(n.left_record_entry))
             case MMDB_RECORD_TYPE_EMPTY: return .leaf(-1)
             default:
-                throw GeoError(file: path,
-                               reason: "corrupt search tree: an invalid record (\(n.left_record)) below ::/\(depth + 1)")
+                throw GeoError(
+                    file: path,
+                    reason: "corrupt search tree: an invalid record (\(n.left_record)) below ::/\(depth + 1)")
             }
         }
         return .node(node)
@@ -319,26 +322,33 @@ struct TreeWalker {
 
     /// Visits the left subtree, then the right one, so ranges are appended in ascending order.
     /// Recursion depth is bounded by the address width (<= 128).
-    private mutating func walk(_ node: UInt32, depth: Int, prefix: UInt128, width: Int, ipv4Node: UInt32?,
-                               into out: inout PrefixPartition) throws {
+    private mutating func walk(
+        _ node: UInt32, depth: Int, prefix: UInt128, width: Int, ipv4Node: UInt32?,
+        into out: inout PrefixPartition
+    ) throws {
         // A search tree visits each node once (the IPv4 subtree's aliases are not followed). Nodes that
         // point back up (a zero-filled tree: every record is node 0) would make the walk exponential in
         // the depth, so more visits than twice the node count mean a corrupt file.
         visited += 1
         guard visited <= 2 * Int(nodeCount) + 256 else {
-            throw GeoError(file: path,
-                           reason: "corrupt search tree: nodes are reached more than once (\(nodeCount) nodes)")
+            throw GeoError(
+                file: path,
+                reason: "corrupt search tree: nodes are reached more than once (\(nodeCount) nodes)")
         }
         let n = try read(node)
         let bit = UInt128(1) << UInt128(width - depth - 1)
-        try visit(n.left_record_type, n.left_record, n.left_record_entry, depth: depth + 1, start: prefix,
-                  width: width, ipv4Node: ipv4Node, into: &out)
-        try visit(n.right_record_type, n.right_record, n.right_record_entry, depth: depth + 1, start: prefix | bit,
-                  width: width, ipv4Node: ipv4Node, into: &out)
+        try visit(
+            n.left_record_type, n.left_record, n.left_record_entry, depth: depth + 1, start: prefix,
+            width: width, ipv4Node: ipv4Node, into: &out)
+        try visit(
+            n.right_record_type, n.right_record, n.right_record_entry, depth: depth + 1, start: prefix | bit,
+            width: width, ipv4Node: ipv4Node, into: &out)
     }
 
-    private mutating func visit(_ type: UInt8, _ record: UInt64, _ entry: MMDB_entry_s, depth: Int, start: UInt128,
-                                width: Int, ipv4Node: UInt32?, into out: inout PrefixPartition) throws {
+    private mutating func visit(
+        _ type: UInt8, _ record: UInt64, _ entry: MMDB_entry_s, depth: Int, start: UInt128,
+        width: Int, ipv4Node: UInt32?, into out: inout PrefixPartition
+    ) throws {
         switch Int32(type) {
         case MMDB_RECORD_TYPE_SEARCH_NODE:
             if UInt32(record) == ipv4Node, depth <= width - 32 {
@@ -346,8 +356,9 @@ struct TreeWalker {
             } else if depth >= width {
                 // a node below the last address bit: libmaxminddb's lookup runs out of bits there and
                 // returns the node number as if it were a data offset (garbage), so refuse the file
-                throw GeoError(file: path,
-                               reason: "corrupt search tree: deeper than \(width) bits below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))")
+                throw GeoError(
+                    file: path,
+                    reason: "corrupt search tree: deeper than \(width) bits below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))")
             } else {
                 try walk(UInt32(record), depth: depth, prefix: start, width: width, ipv4Node: ipv4Node, into: &out)
             }
@@ -356,8 +367,9 @@ struct TreeWalker {
         case MMDB_RECORD_TYPE_EMPTY: // not in the database
             out.append(start: start, key: -1)
         default: // INVALID: a pointer to node 0 or into the separator (a zero-filled or cut tree)
-            throw GeoError(file: path,
-                           reason: "corrupt search tree: an invalid record (\(record)) below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))/\(depth)")
+            throw GeoError(
+                file: path,
+                reason: "corrupt search tree: an invalid record (\(record)) below \(IPPrefix.formatAddress(family: width == 32 ? 4 : 6, start))/\(depth)")
         }
     }
 
@@ -368,8 +380,9 @@ struct TreeWalker {
         // an offset below the data section (as UInt32: 2^32 - 16 and up); its lookups then decode
         // garbage. Invariant below: offsets lie within the data section (so never `UInt32.max`).
         guard entry.offset < dataSectionSize else {
-            throw GeoError(file: path,
-                           reason: "corrupt search tree: a record points outside the data section (offset \(Int32(bitPattern: entry.offset)))")
+            throw GeoError(
+                file: path,
+                reason: "corrupt search tree: a record points outside the data section (offset \(Int32(bitPattern: entry.offset)))")
         }
         if entry.offset == lastOffset { return lastKey }
         let key: Int32
@@ -400,15 +413,16 @@ struct TreeWalker {
             let out = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
             func code(_ a: StaticString, _ b: StaticString, _ third: StaticString?, bit: UInt8) -> UInt64?? {
                 guard fields.rawValue & bit != 0,
-                      meridian_mmdb_string(entry, cString(a), cString(b), third.map(cString), out, bytes.count) == 1
+                    meridian_mmdb_string(entry, cString(a), cString(b), third.map(cString), out, bytes.count) == 1
                 else { return .some(nil) }
                 raw.present |= bit
                 guard let word = RawGeoFields.pack(out) else { return nil } // does not fit
                 return .some(word)
             }
             guard let continent = code("continent", "code", nil, bit: 1),
-                  let country = code("country", "iso_code", nil, bit: 2),
-                  let subdivision = code("subdivisions", "0", "iso_code", bit: 4) else { return nil }
+                let country = code("country", "iso_code", nil, bit: 2),
+                let subdivision = code("subdivisions", "0", "iso_code", bit: 4)
+            else { return nil }
             raw.continent = continent ?? 0
             raw.country = country ?? 0
             raw.subdivision = subdivision ?? 0

@@ -74,8 +74,8 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, Comparable 
 @inlinable
 public func widestPrefix(containing address: UInt128, within lo: UInt128, _ hi: UInt128, width: Int) -> Int {
     guard lo <= address, address <= hi else { return width }
-    let loRun = min(lo.trailingZeroBitCount, width)       // lo's low zero bits
-    let hiRun = min((~hi).trailingZeroBitCount, width)    // hi's low one bits
+    let loRun = min(lo.trailingZeroBitCount, width) // lo's low zero bits
+    let hiRun = min((~hi).trailingZeroBitCount, width) // hi's low one bits
     let belowLo = address == lo ? loRun : max(127 - (address ^ lo).leadingZeroBitCount, loRun)
     let belowHi = address == hi ? hiRun : max(127 - (address ^ hi).leadingZeroBitCount, hiRun)
     return width - min(belowLo, belowHi, width)

@@ -18,8 +18,10 @@ public struct PrefixPartition: Sendable {
 
     /// The IPv6 addresses around `address` (under alias `key`) whose embedded IPv4 address lies in
     /// `v4First...v4Last`.
-    @inlinable public static func throughAlias(_ address: UInt128, aliasKey key: Int32, v4First: UInt128,
-                                               v4Last: UInt128) -> (first: UInt128, last: UInt128) {
+    @inlinable public static func throughAlias(
+        _ address: UInt128, aliasKey key: Int32, v4First: UInt128,
+        v4Last: UInt128
+    ) -> (first: UInt128, last: UInt128) {
         let shift = aliasShift(key)
         let base = address & ~IPPrefix.all(shift + 32)
         return (base | v4First << UInt128(shift), base | v4Last << UInt128(shift) | IPPrefix.all(shift))

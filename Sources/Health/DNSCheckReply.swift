@@ -56,7 +56,8 @@ public enum DNSCheckReply: Equatable, Sendable {
         // §4.1.1 header: ID, flags (QR, OPCODE, AA, TC, RD, RA, Z, RCODE), QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT
         guard let id = reader.u16(), id == query.id else { return .notOurs }
         guard let flags = reader.u16(), let qdcount = reader.u16(), let ancount = reader.u16(),
-              let nscount = reader.u16(), let arcount = reader.u16() else {
+            let nscount = reader.u16(), let arcount = reader.u16()
+        else {
             return .invalid("truncated header (\(message.count) bytes)")
         }
         guard flags & 0x8000 != 0 else { return .invalid("not a response (QR=0): the query came back") }

@@ -12,8 +12,10 @@ final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     let promise: EventLoopPromise<ProbeResult>
     let elapsed: @Sendable () -> Double
 
-    init(query: DNSCheckQuery, server: SocketAddress, expect: Int, promise: EventLoopPromise<ProbeResult>,
-         elapsed: @escaping @Sendable () -> Double) {
+    init(
+        query: DNSCheckQuery, server: SocketAddress, expect: Int, promise: EventLoopPromise<ProbeResult>,
+        elapsed: @escaping @Sendable () -> Double
+    ) {
         self.query = query
         self.server = server
         self.expect = expect
@@ -30,8 +32,10 @@ final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
         case let .invalid(why):
             promise.succeed(ProbeResult(ok: false, reason: "bad reply: \(why)", latency: elapsed()))
         case let .answer(rcode):
-            promise.succeed(ProbeResult(ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
-                                        latency: elapsed()))
+            promise.succeed(
+                ProbeResult(
+                    ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
+                    latency: elapsed()))
         }
     }
 

@@ -31,7 +31,8 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
         case let .head(head):
             status = Int(head.status.code)
             if check.kind == .https, let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
-               let cert = handler.peerCertificate {
+                let cert = handler.peerCertificate
+            {
                 certificateDaysLeft = Int((Double(cert.notValidAfter) - Date().timeIntervalSince1970) / 86400)
             }
         case let .body(buffer):
@@ -62,8 +63,10 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         finished = true
-        promise.succeed(ProbeResult(ok: false, reason: status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
-                                    latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+        promise.succeed(
+            ProbeResult(
+                ok: false, reason: status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
+                latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
         context.fireChannelInactive()
     }
 

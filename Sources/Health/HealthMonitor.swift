@@ -52,8 +52,10 @@ public final class HealthMonitor: @unchecked Sendable {
     var lastSkipWarning = NIODeadline.uptimeNanoseconds(0)
 
     /// `initial`: the state before the first result (`.unknown` = decided by the first round).
-    public init(checks: [CheckSpec], endpoints: [Endpoint], group: EventLoopGroup, logger: Logger,
-                initial: [Endpoint: EndpointState] = [:], onChange: @escaping @Sendable (States) -> Void) throws {
+    public init(
+        checks: [CheckSpec], endpoints: [Endpoint], group: EventLoopGroup, logger: Logger,
+        initial: [Endpoint: EndpointState] = [:], onChange: @escaping @Sendable (States) -> Void
+    ) throws {
         self.checks = Dictionary(checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.endpoints = endpoints
         self.group = group
@@ -111,7 +113,8 @@ public final class HealthMonitor: @unchecked Sendable {
             }
         }
         if let used = endpoints.first(where: { checks[$0.check]?.kind == .tcpHalfOpen }), let half = checks[used.check],
-           let problem = TCPProbeEngine.halfOpenUnavailable() {
+            let problem = TCPProbeEngine.halfOpenUnavailable()
+        {
             throw HealthConfigError(half.declaredAt, "check \(half.name): \(problem)")
         }
     }
@@ -121,7 +124,8 @@ public final class HealthMonitor: @unchecked Sendable {
     func startOnEngine(_ endpoint: Endpoint, firstDelay: Double) -> Bool {
         lock.withLock {
             guard !stopped, let check = checks[endpoint.check], check.kind == .tcp || check.kind == .tcpHalfOpen,
-                  IPAddressCheck.isIP(endpoint.address) else {
+                IPAddressCheck.isIP(endpoint.address)
+            else {
                 return false
             }
             if tcpEngine == nil {
@@ -163,10 +167,12 @@ public final class HealthMonitor: @unchecked Sendable {
             return skippedSinceWarning
         }
         guard let total else { return }
-        logger.warning("health probes not made: no verdict on those endpoints", metadata: [
-            "probes": "\(total)", "error": "\(String(cString: strerror(code)))",
-            "hint": "raise the open-files limit (LimitNOFILE)",
-        ])
+        logger.warning(
+            "health probes not made: no verdict on those endpoints",
+            metadata: [
+                "probes": "\(total)", "error": "\(String(cString: strerror(code)))",
+                "hint": "raise the open-files limit (LimitNOFILE)",
+            ])
     }
 
     /// Results from the engine thread.
@@ -279,18 +285,21 @@ public final class HealthMonitor: @unchecked Sendable {
         let (transition, schedule): (EndpointState.Transition?, Bool) = lock.withLock {
             firstRound.remove(endpoint)
             guard states[endpoint] != nil else { return (nil, false) }
-            let t = states[endpoint]?.record(success: result.ok, reason: result.reason, latency: result.latency,
-                                             certificateDaysLeft: result.certificateDaysLeft)
+            let t = states[endpoint]?.record(
+                success: result.ok, reason: result.reason, latency: result.latency,
+                certificateDaysLeft: result.certificateDaysLeft)
             guard t != nil, !publishScheduled else { return (t, false) }
             publishScheduled = true
             return (t, true)
         }
         guard let transition else { return }
-        logger.notice("health transition", metadata: [
-            "endpoint": "\(endpoint.address)", "check": "\(endpoint.check)", "type": "\(check.kind.rawValue)",
-            "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)", "reason": "\(result.reason)",
-            "latency_ms": "\(ProbeResult.milliseconds(result.latency))",
-        ])
+        logger.notice(
+            "health transition",
+            metadata: [
+                "endpoint": "\(endpoint.address)", "check": "\(endpoint.check)", "type": "\(check.kind.rawValue)",
+                "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)", "reason": "\(result.reason)",
+                "latency_ms": "\(ProbeResult.milliseconds(result.latency))",
+            ])
         if schedule {
             // one publication for every transition within `coalesce` (a mass outage is one table swap)
             group.next().scheduleTask(in: coalesce) {

@@ -12,8 +12,10 @@ import SourceFiles
 /// closed when the probe's result is set (`closeWhenDone`), whatever the peer does: the timeout sets the
 /// result, so a peer that never answers costs its descriptor for the timeout only.
 public enum Probe {
-    public static func run(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
-                           pushed: ProbeResult?) -> EventLoopFuture<ProbeResult> {
+    public static func run(
+        _ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
+        pushed: ProbeResult?
+    ) -> EventLoopFuture<ProbeResult> {
         let started = NIODeadline.now()
         let elapsed: @Sendable () -> Double = { Double((NIODeadline.now() - started).nanoseconds) / 1e9 }
         let promise = loop.makePromise(of: ProbeResult.self)
@@ -120,9 +122,11 @@ public enum Probe {
 
     /// Sends the check's request and sets `response` from the reply; the connection closes when
     /// `response` or `done` (the probe's result) is set, or a read limit is passed.
-    static func http(_ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
-                     response: EventLoopPromise<ProbeResult>, done: EventLoopFuture<ProbeResult>,
-                     elapsed: @escaping @Sendable () -> Double) {
+    static func http(
+        _ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
+        response: EventLoopPromise<ProbeResult>, done: EventLoopFuture<ProbeResult>,
+        elapsed: @escaping @Sendable () -> Double
+    ) {
         let hostHeader = check.host ?? address
         let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
         ClientBootstrap(group: loop)
@@ -160,8 +164,10 @@ public enum Probe {
 
     /// Sends one query from a fresh socket (port 0: a random source port) with a random ID and waits
     /// for the server's answer (`DNSProbeHandler`); the socket closes when the result is set.
-    static func dns(_ check: CheckSpec, address: String, on loop: EventLoop,
-                    promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+    static func dns(
+        _ check: CheckSpec, address: String, on loop: EventLoop,
+        promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double
+    ) {
         guard let query = DNSCheckQuery(id: UInt16.random(in: 0...UInt16.max), name: check.queryName, type: check.queryType) else {
             promise.succeed(ProbeResult(ok: false, reason: "query name '\(check.queryName)' is not a domain name", latency: elapsed()))
             return
@@ -176,8 +182,10 @@ public enum Probe {
         DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSProbeHandler(query: query, server: remote, expect: check.expectRCode,
-                                                                                   promise: promise, elapsed: elapsed))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DNSProbeHandler(
+                            query: query, server: remote, expect: check.expectRCode,
+                            promise: promise, elapsed: elapsed))
                 }
             }
             .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
@@ -197,8 +205,10 @@ public enum Probe {
 
     // MARK: script
 
-    static func script(_ check: CheckSpec, address: String, on loop: EventLoop,
-                       promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+    static func script(
+        _ check: CheckSpec, address: String, on loop: EventLoop,
+        promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double
+    ) {
         let arguments = check.command + [address, String(check.port)]
         var argv = arguments.map { strdup($0) }
         argv.append(nil)
@@ -206,8 +216,10 @@ public enum Probe {
         for pointer in argv { free(pointer) }
         guard pid > 0 else {
             let reason = String(cString: strerror(-pid))
-            promise.succeed(.failed("script: cannot run \(check.command[0]): \(reason)", error: IOError(errnoCode: -pid, reason: "posix_spawn"),
-                                    latency: elapsed()))
+            promise.succeed(
+                .failed(
+                    "script: cannot run \(check.command[0]): \(reason)", error: IOError(errnoCode: -pid, reason: "posix_spawn"),
+                    latency: elapsed()))
             return
         }
         let reaper = ScriptReaper(pid: pid, loop: loop, promise: promise, elapsed: elapsed)
@@ -252,8 +264,10 @@ public enum Probe {
                 case 2:
                     self.promise.succeed(ProbeResult(ok: false, reason: "script: killed by signal \(code)", latency: self.elapsed()))
                 default: // -errno
-                    self.promise.succeed(ProbeResult(ok: false, reason: "script: wait: \(String(cString: strerror(-state)))",
-                                                     latency: self.elapsed()))
+                    self.promise.succeed(
+                        ProbeResult(
+                            ok: false, reason: "script: wait: \(String(cString: strerror(-state)))",
+                            latency: self.elapsed()))
                 }
             }
         }

@@ -51,8 +51,9 @@ final class TCPProbeEngine: @unchecked Sendable {
                 case ECONNREFUSED where halfOpen: result = ProbeResult(ok: false, reason: "RST (refused)", latency: latency)
                 case ETIMEDOUT: result = ProbeResult(ok: false, reason: "timeout after \(sink.timeouts(r.id))s", latency: latency)
                 default:
-                    result = ProbeResult(ok: false, reason: "connect: \(String(cString: strerror(r.error))) (errno \(r.error))",
-                                         latency: latency)
+                    result = ProbeResult(
+                        ok: false, reason: "connect: \(String(cString: strerror(r.error))) (errno \(r.error))",
+                        latency: latency)
                 }
                 batch.append((r.id, result))
             }
@@ -72,9 +73,10 @@ final class TCPProbeEngine: @unchecked Sendable {
         var err = [CChar](repeating: 0, count: 128)
         // seconds -> milliseconds, clamped to what the engine takes (intervals beyond 49 days are 49 days)
         func ms(_ seconds: Double) -> UInt32 { UInt32(min(max(seconds * 1000, 0), Double(UInt32.max))) }
-        let handle = mprobe_add(engine, id, address, UInt16(check.port), check.kind == .tcpHalfOpen ? 1 : 0,
-                                ms(check.interval), ms(check.timeout), ms(check.interval * check.jitter), ms(firstDelay),
-                                &err, err.count)
+        let handle = mprobe_add(
+            engine, id, address, UInt16(check.port), check.kind == .tcpHalfOpen ? 1 : 0,
+            ms(check.interval), ms(check.timeout), ms(check.interval * check.jitter), ms(firstDelay),
+            &err, err.count)
         return handle >= 0 ? handle : nil
     }
 

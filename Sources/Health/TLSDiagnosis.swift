@@ -15,8 +15,10 @@ enum TLSDiagnosis {
 
     /// The cause of a verification failure, or nil (no answer within the check's timeout, no
     /// certificate). The connection closes when the diagnosis is set or `done` (the probe's result) is.
-    static func explain(_ check: CheckSpec, address: String, on loop: EventLoop,
-                        done: EventLoopFuture<ProbeResult>) -> EventLoopFuture<String?> {
+    static func explain(
+        _ check: CheckSpec, address: String, on loop: EventLoop,
+        done: EventLoopFuture<ProbeResult>
+    ) -> EventLoopFuture<String?> {
         guard let context else { return loop.makeSucceededFuture(nil) }
         let promise = loop.makePromise(of: String?.self)
         let timeout = loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) { promise.succeed(nil) }
@@ -49,8 +51,9 @@ enum TLSDiagnosis {
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if case TLSUserEvent.handshakeCompleted = event,
-               let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
-               let cert = handler.peerCertificate {
+                let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
+                let cert = handler.peerCertificate
+            {
                 let now = Date().timeIntervalSince1970
                 if Double(cert.notValidAfter) < now {
                     let days = Int((now - Double(cert.notValidAfter)) / 86400)

@@ -12,9 +12,11 @@ public final class DNSServer: Sendable {
         public var tcpMaxConnections: Int
         public var tcpMessageTimeout: Double
         public var tcpMaxConnectionsPerClient: Int
-        public init(listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int,
-                    tcpMessageTimeout: Double = TCPLimits().messageTimeout,
-                    tcpMaxConnectionsPerClient: Int = TCPLimits().maxConnectionsPerClient) {
+        public init(
+            listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int,
+            tcpMessageTimeout: Double = TCPLimits().messageTimeout,
+            tcpMaxConnectionsPerClient: Int = TCPLimits().maxConnectionsPerClient
+        ) {
             self.listen = listen
             self.workers = workers
             self.tcpIdleTimeout = tcpIdleTimeout

@@ -190,8 +190,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         let snapshot = state.snapshot!
         let client = IPAddress(peer: context.remoteAddress)
         let length = query.withUnsafeReadableBytes { bytes in
-            state.processor.process(query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,
-                                    transport: .tcp, client: client, snapshot: snapshot)
+            state.processor.process(
+                query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,
+                transport: .tcp, client: client, snapshot: snapshot)
         }
         guard length > 0 else { return }
         var out = context.channel.allocator.buffer(capacity: length + 2)

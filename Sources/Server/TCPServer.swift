@@ -24,8 +24,9 @@ public final class TCPServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.store = store
         self.limits = limits
-        table = TCPConnectionTable(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient,
-                                   busyNoticeInterval: .nanoseconds(Int64(limits.busyIdleTimeout * 1e9)))
+        table = TCPConnectionTable(
+            maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient,
+            busyNoticeInterval: .nanoseconds(Int64(limits.busyIdleTimeout * 1e9)))
         var states: [ObjectIdentifier: TCPLoopState] = [:]
         for loop in group.makeIterator() {
             let state = TCPLoopState()

@@ -18,14 +18,16 @@ public enum RestartSettings {
         if config.workers != running.workers || config.udpPayloadSize != running.udpPayloadSize
             || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections
             || config.tcpMessageTimeout != running.tcpMessageTimeout
-            || config.tcpMaxConnectionsPerClient != running.tcpMaxConnectionsPerClient {
+            || config.tcpMaxConnectionsPerClient != running.tcpMaxConnectionsPerClient
+        {
             changed.append("server")
         }
         if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
             changed.append("state_dir, health.state_file")
         }
         if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout
-            || config.controlSocket != running.controlSocket {
+            || config.controlSocket != running.controlSocket
+        {
             changed.append("control")
         }
         return changed

@@ -48,19 +48,24 @@ public enum SnapshotBuilder {
         }
         let tables = DecisionTableCache(sources: sources) // services that decide alike share their tables
         let services = try config.services.map { try ServiceCompiler.compile($0, regions: config.regions, tables: tables) }
-        try HealthMonitor.refuseUnprobeableHalfOpen(checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-                                                    endpoints: EndpointCatalog(services: services).monitored)
+        try HealthMonitor.refuseUnprobeableHalfOpen(
+            checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+            endpoints: EndpointCatalog(services: services).monitored)
         var zones: [CompiledZone] = []
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []
             let owners = services.map(\.name).filter { name in
-                name.withUnsafeBufferPointer { n in origin.withUnsafeBufferPointer { o in
-                    WireName.isSubdomain(n.baseAddress!, n.count, of: o.baseAddress!, o.count) } }
+                name.withUnsafeBufferPointer { n in
+                    origin.withUnsafeBufferPointer { o in
+                        WireName.isSubdomain(n.baseAddress!, n.count, of: o.baseAddress!, o.count)
+                    }
+                }
             }
             zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners))
         }
-        let identity = ServerIdentity(version: config.identity.version, id: config.identity.id,
-                                      nsid: config.identity.nsid.map { Array($0.utf8) })
+        let identity = ServerIdentity(
+            version: config.identity.version, id: config.identity.id,
+            nsid: config.identity.nsid.map { Array($0.utf8) })
         return try Snapshot(zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize))
     }
 }

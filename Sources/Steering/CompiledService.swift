@@ -87,10 +87,13 @@ public final class CompiledService: @unchecked Sendable {
     /// Health endpoint ids of the addresses and CNAME targets (control plane).
     public let endpoints: ServiceEndpoints
 
-    init(spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
-         v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, weights: [UInt32],
-         data: [UInt8], degradedData: [UInt8], regularPools: Int, lastResort: Int32, sources: GeoSources, serviceNetworks: [NetworkEntry], latencyRegions: [String],
-         latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec], endpoints: ServiceEndpoints) {
+    init(
+        spec: ServiceSpec, name: [UInt8], kind: DecisionKind, pools: [CompiledPool], orders: [[Int32]],
+        v4: PrefixPartition, v6: PrefixPartition, unknownClientOrder: Int32, weights: [UInt32],
+        data: [UInt8], degradedData: [UInt8], regularPools: Int, lastResort: Int32, sources: GeoSources, serviceNetworks: [NetworkEntry],
+        latencyRegions: [String],
+        latencyRows: [(NetworkEntry, [Double?])], regions: [RegionSpec], endpoints: ServiceEndpoints
+    ) {
         self.spec = spec
         self.name = name
         self.ttl = spec.ttl
@@ -113,8 +116,9 @@ public final class CompiledService: @unchecked Sendable {
         self.latencyRegions = latencyRegions
         self.latencyRows = latencyRows
         self.regions = regions
-        precondition(endpoints.addresses.count == weights.count && endpoints.targets.count == pools.count,
-                     "one endpoint id per address and one target per pool")
+        precondition(
+            endpoints.addresses.count == weights.count && endpoints.targets.count == pools.count,
+            "one endpoint id per address and one target per pool")
         self.endpoints = endpoints
     }
 
@@ -240,9 +244,11 @@ public final class CompiledService: @unchecked Sendable {
     /// they do not fit (the caller truncates).
     /// `addressUp(i)` is the health of address i of the service (pool `weightOffset` + index, A before
     /// AAAA): down addresses are left out unless the decision fails open or none would remain.
-    public func writeAnswer(_ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
-                            up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
-                            writer w: inout ResponseWriter) -> Bool {
+    public func writeAnswer(
+        _ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
+        up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
+        writer w: inout ResponseWriter
+    ) -> Bool {
         let bytes = degraded ? degradedData : data
         if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
         // the pool's fields one by one: a copy of the whole CompiledPool would retain its region name
@@ -297,8 +303,10 @@ public final class CompiledService: @unchecked Sendable {
     }
 
     /// `all`: every healthy pool's addresses, starting at a rotating pool (round robin).
-    func writeAll(qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64, up: (Int) -> Bool,
-                  bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter) -> Bool {
+    func writeAll(
+        qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64, up: (Int) -> Bool,
+        bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter
+    ) -> Bool {
         var anyUp = false
         for p in 0..<regularPools where up(p) && pools[p].has(qtype) { anyUp = true }
         var written = 0
@@ -320,4 +328,3 @@ public final class CompiledService: @unchecked Sendable {
         return true
     }
 }
-

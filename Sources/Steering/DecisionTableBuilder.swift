@@ -12,8 +12,10 @@ enum DecisionTableBuilder {
     /// Orders are interned in key order (records, global rows, own networks, measured rows), then the
     /// default order. `recordOrder(r, &orders)` is database record r's order id; `measured` are rows
     /// whose order is final (no fallback appended).
-    static func build(_ orders: inout RegionOrders, _ inputs: OrderInputs, measured: [(IPPrefix, [Int32])] = [],
-                      recordOrder: (Int, inout RegionOrders) -> Int32) throws -> OrderPlan {
+    static func build(
+        _ orders: inout RegionOrders, _ inputs: OrderInputs, measured: [(IPPrefix, [Int32])] = [],
+        recordOrder: (Int, inout RegionOrders) -> Int32
+    ) throws -> OrderPlan {
         let sources = inputs.tables.sources
         let records = sources.database?.records ?? []
         let defaultList = inputs.map.defaultList
@@ -43,8 +45,9 @@ enum DecisionTableBuilder {
         for family in [4, 6] {
             let width = family == 4 ? 32 : 128
             let s = serviceEntries.filter { $0.0.family == family }
-            let key = DecisionTableCache.Key(family: family, defaultOrder: defaultOrder, keyOrder: keyOrder,
-                                             networks: s.map(\.0), networkKeys: s.map(\.1))
+            let key = DecisionTableCache.Key(
+                family: family, defaultOrder: defaultOrder, keyOrder: keyOrder,
+                networks: s.map(\.0), networkKeys: s.map(\.1))
             let merged = inputs.tables.table(for: key) {
                 var part = (family == 4 ? sources.database?.v4 : sources.database?.v6) ?? PrefixPartition(width: width, key: -1)
                 let g = globalEntries.filter { $0.0.family == family }

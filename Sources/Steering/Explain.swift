@@ -52,7 +52,9 @@ extension CompiledService {
                 let range = tableLookup(client.network)
                 let first = IPPrefix.formatAddress(family: client.family, range.first)
                 let last = IPPrefix.formatAddress(family: client.family, range.last)
-                lines.append("scope: /\(decision.scope): every address from \(first) to \(last) is decided alike; /\(decision.scope) is the widest aligned block around the client inside that range")
+                lines.append(
+                    "scope: /\(decision.scope): every address from \(first) to \(last) is decided alike; /\(decision.scope) is the widest aligned block around the client inside that range"
+                )
             } else {
                 lines.append("scope: /0: without client information the answer is the same for everyone")
             }
@@ -67,16 +69,19 @@ extension CompiledService {
     /// Which layer decided: the service's own table, the global CIDR table, or the database.
     func matchLines(_ client: IPPrefix) -> [String] {
         func longest(_ entries: [NetworkEntry]) -> NetworkEntry? {
-            entries.filter { $0.prefix.family == client.family && $0.prefix.length <= 128 &&
-                (client.address & IPPrefix.mask($0.prefix.length, width: client.width)) == $0.prefix.address }
-                .max { $0.prefix.length < $1.prefix.length }
+            entries.filter {
+                $0.prefix.family == client.family && $0.prefix.length <= 128
+                    && (client.address & IPPrefix.mask($0.prefix.length, width: client.width)) == $0.prefix.address
+            }
+            .max { $0.prefix.length < $1.prefix.length }
         }
         if let e = longest(serviceNetworks) {
             return ["matched: \(e.file):\(e.line): \(e.prefix) -> \(e.values.joined(separator: " ")) (service table)"]
         }
-        if let (e, rtts) = latencyRows.filter({ r in r.0.prefix.family == client.family &&
-            (client.address & IPPrefix.mask(r.0.prefix.length, width: client.width)) == r.0.prefix.address })
-            .max(by: { $0.0.prefix.length < $1.0.prefix.length }) {
+        if let (e, rtts) = latencyRows.filter({ r in
+            r.0.prefix.family == client.family && (client.address & IPPrefix.mask(r.0.prefix.length, width: client.width)) == r.0.prefix.address
+        })
+        .max(by: { $0.0.prefix.length < $1.0.prefix.length }) {
             let cells = zip(latencyRegions, rtts).map { "\($0)=\($1.map { "\($0)ms" } ?? "-")" }.joined(separator: " ")
             return ["matched: \(e.file):\(e.line): \(e.prefix) RTT \(cells) (latency table: lowest RTT first)"]
         }
@@ -94,10 +99,15 @@ extension CompiledService {
         case .nearest, .latency:
             lines.append("step: \(record.latitude == nil ? "no coordinates -> map default" : "regions sorted by great-circle distance + bias")")
         default:
-            if let s = record.subdivision, let l = spec.map.subdivision[s] { lines.append("step: subdivision \(s) -> \(text(l))") }
-            else if let c = record.country, let l = spec.map.country[c] { lines.append("step: country \(c) -> \(text(l))") }
-            else if let c = record.continent, let l = spec.map.continent[c] { lines.append("step: continent \(c) -> \(text(l))") }
-            else { lines.append("step: no map entry for \(record.summary) -> default \(text(spec.map.defaultRegions))") }
+            if let s = record.subdivision, let l = spec.map.subdivision[s] {
+                lines.append("step: subdivision \(s) -> \(text(l))")
+            } else if let c = record.country, let l = spec.map.country[c] {
+                lines.append("step: country \(c) -> \(text(l))")
+            } else if let c = record.continent, let l = spec.map.continent[c] {
+                lines.append("step: continent \(c) -> \(text(l))")
+            } else {
+                lines.append("step: no map entry for \(record.summary) -> default \(text(spec.map.defaultRegions))")
+            }
         }
         return lines
     }

@@ -72,17 +72,21 @@ enum PoolEncoder {
             appendBody(&out.degradedData, type: DNSType.cname, ttl: spec.degradedTTL ?? spec.ttl, rdata: cname)
             cnameLength = Int32(out.data.count) - cnameOffset
         }
-        out.pools.append(CompiledPool(region: pool.region, aOffset: aOffset, aCount: Int32(a.count),
-                                      aaaaOffset: aaaaOffset, aaaaCount: Int32(aaaa.count),
-                                      cnameOffset: cnameOffset, cnameLength: cnameLength,
-                                      weightOffset: weightOffset, weight: pool.weight,
-                                      regionHash: regionHash(pool.region)))
+        out.pools.append(
+            CompiledPool(
+                region: pool.region, aOffset: aOffset, aCount: Int32(a.count),
+                aaaaOffset: aaaaOffset, aaaaCount: Int32(aaaa.count),
+                cnameOffset: cnameOffset, cnameLength: cnameLength,
+                weightOffset: weightOffset, weight: pool.weight,
+                regionHash: regionHash(pool.region)))
     }
 
     /// Lays out one family's addresses of a pool: an RR body each in both record areas, and the
     /// running sum of their weights (restarting at each family of each pool).
-    static func appendAddresses(_ addresses: [(rdata: [UInt8], weight: Int)], type: UInt16, of spec: ServiceSpec,
-                                into out: inout EncodedPools) {
+    static func appendAddresses(
+        _ addresses: [(rdata: [UInt8], weight: Int)], type: UInt16, of spec: ServiceSpec,
+        into out: inout EncodedPools
+    ) {
         var sum: UInt32 = 0
         for x in addresses {
             appendBody(&out.data, type: type, ttl: spec.ttl, rdata: x.rdata)
@@ -99,9 +103,11 @@ enum PoolEncoder {
 
     /// TYPE CLASS(IN) TTL RDLENGTH RDATA (RFC 1035 §4.1.3).
     static func appendBody(_ data: inout [UInt8], type: UInt16, ttl: UInt32, rdata: [UInt8]) {
-        data += [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1,
-                 UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xFF), UInt8((ttl >> 8) & 0xFF), UInt8(ttl & 0xFF),
-                 UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)]
+        data += [
+            UInt8(type >> 8), UInt8(type & 0xFF), 0, 1,
+            UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xFF), UInt8((ttl >> 8) & 0xFF), UInt8(ttl & 0xFF),
+            UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF),
+        ]
         data += rdata
     }
 }

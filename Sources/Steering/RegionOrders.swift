@@ -53,7 +53,8 @@ struct RegionOrders {
     private static func resolve(_ list: RegionList, _ context: String, _ spec: ServiceSpec, _ poolIndex: [String: Int32]) throws -> [Int32] {
         try list.map { r in
             guard let p = poolIndex[r] else {
-                throw SteeringError(spec.declaredAt, "unknown region '\(r)' in \(context) of service \(spec.name) (pools: \(spec.pools.map(\.region).joined(separator: ", ")))")
+                throw SteeringError(
+                    spec.declaredAt, "unknown region '\(r)' in \(context) of service \(spec.name) (pools: \(spec.pools.map(\.region).joined(separator: ", ")))")
             }
             return p
         }

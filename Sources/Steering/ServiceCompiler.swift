@@ -26,12 +26,13 @@ public enum ServiceCompiler {
         let inputs = OrderInputs(map: map, serviceNetworks: serviceNetworks, tables: tables)
         let plan = try spec.policy.orderBuilder.build(&orders, inputs)
         let encoded = try PoolEncoder.encode(spec)
-        return CompiledService(spec: spec, name: name, kind: plan.kind, pools: encoded.pools, orders: orders.orders,
-                               v4: plan.v4, v6: plan.v6, unknownClientOrder: plan.unknownClientOrder,
-                               weights: encoded.weights, data: encoded.data, degradedData: encoded.degradedData,
-                               regularPools: spec.pools.count, lastResort: encoded.lastResort,
-                               sources: tables.sources, serviceNetworks: serviceNetworks,
-                               latencyRegions: plan.latencyRegions, latencyRows: plan.latencyRows, regions: regions,
-                               endpoints: ServiceEndpoints(pools: encoded.specs, regularPools: spec.pools.count, index: tables.endpoints))
+        return CompiledService(
+            spec: spec, name: name, kind: plan.kind, pools: encoded.pools, orders: orders.orders,
+            v4: plan.v4, v6: plan.v6, unknownClientOrder: plan.unknownClientOrder,
+            weights: encoded.weights, data: encoded.data, degradedData: encoded.degradedData,
+            regularPools: spec.pools.count, lastResort: encoded.lastResort,
+            sources: tables.sources, serviceNetworks: serviceNetworks,
+            latencyRegions: plan.latencyRegions, latencyRows: plan.latencyRows, regions: regions,
+            endpoints: ServiceEndpoints(pools: encoded.specs, regularPools: spec.pools.count, index: tables.endpoints))
     }
 }

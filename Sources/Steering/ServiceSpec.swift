@@ -44,8 +44,10 @@ public struct PoolSpec: Sendable, Equatable {
     /// The health check probing each address (nil: always up unless overridden).
     public var check: String?
     public var declaredAt = ""
-    public init(region: String, addresses: [PoolAddress] = [], cname: String? = nil, weight: Int = 1, check: String? = nil,
-                declaredAt: String = "") {
+    public init(
+        region: String, addresses: [PoolAddress] = [], cname: String? = nil, weight: Int = 1, check: String? = nil,
+        declaredAt: String = ""
+    ) {
         self.region = region
         self.check = check
         self.addresses = addresses

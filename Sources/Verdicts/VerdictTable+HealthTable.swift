@@ -31,10 +31,12 @@ extension VerdictTable {
                     addresses[a] = ok
                     if ok { upCount += 1 }
                 }
-                var isPoolUp = count == 0
+                var isPoolUp =
+                    count == 0
                     ? isUp(catalog.id(service: s, service.endpoints.targets[p]))
                     : Double(upCount) >= service.spec.upShare * Double(count) && upCount > 0
-                let forced = overrides[OverrideTarget(scope: .region, name: pool.region, service: name)]
+                let forced =
+                    overrides[OverrideTarget(scope: .region, name: pool.region, service: name)]
                     ?? overrides[OverrideTarget(scope: .region, name: pool.region)] ?? serviceOverride
                 switch forced {
                 case .up?: isPoolUp = true

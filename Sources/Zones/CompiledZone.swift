@@ -12,7 +12,7 @@ public struct PreparedRRSet: Sendable {
 /// A name in a compiled zone: its RRsets, and what the lookup needs to know about it.
 public struct ZoneNode: Sendable {
     public static let delegation: UInt8 = 1 // NS below the apex: a zone cut (RFC 1034 §4.2.1)
-    public static let alias: UInt8 = 2      // holds a CNAME
+    public static let alias: UInt8 = 2 // holds a CNAME
     public static let apex: UInt8 = 4
 
     public let nameOffset: Int32
@@ -61,18 +61,23 @@ public final class CompiledZone: @unchecked Sendable {
     let slots: UnsafeBufferPointer<Int32>
     let slotMask: Int
 
-    convenience init(origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
-                     recordCount: Int, nodes: [ZoneNode], rrsets: [PreparedRRSet], glue: [GlueRef], names: [UInt8], data: [UInt8]) {
-        self.init(origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
-                  recordCount: recordCount, adoptingNodes: UnsafeBufferPointer.frozenCopy(of: nodes), rrsets: UnsafeBufferPointer.frozenCopy(of: rrsets), glue: glue,
-                  names: names, data: UnsafeBufferPointer.frozenCopy(of: data))
+    convenience init(
+        origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
+        recordCount: Int, nodes: [ZoneNode], rrsets: [PreparedRRSet], glue: [GlueRef], names: [UInt8], data: [UInt8]
+    ) {
+        self.init(
+            origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
+            recordCount: recordCount, adoptingNodes: UnsafeBufferPointer.frozenCopy(of: nodes), rrsets: UnsafeBufferPointer.frozenCopy(of: rrsets), glue: glue,
+            names: names, data: UnsafeBufferPointer.frozenCopy(of: data))
     }
 
     /// Takes `nodes`, `rrsets` and `data` as they are (allocated with `allocate(capacity:)`; freed in
     /// `deinit`): the compiler writes a large zone's tables once instead of building arrays and copying.
-    init(origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
-         recordCount: Int, adoptingNodes nodes: UnsafeBufferPointer<ZoneNode>, rrsets: UnsafeBufferPointer<PreparedRRSet>,
-         glue: [GlueRef], names: [UInt8], data: UnsafeBufferPointer<UInt8>) {
+    init(
+        origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
+        recordCount: Int, adoptingNodes nodes: UnsafeBufferPointer<ZoneNode>, rrsets: UnsafeBufferPointer<PreparedRRSet>,
+        glue: [GlueRef], names: [UInt8], data: UnsafeBufferPointer<UInt8>
+    ) {
         self.origin = origin
         self.originText = originText
         self.originLabels = origin.withUnsafeBufferPointer { WireName.labelCount($0.baseAddress!, length: $0.count) }
@@ -92,8 +97,11 @@ public final class CompiledZone: @unchecked Sendable {
         let mask = capacity - 1
         names.withUnsafeBufferPointer { nameBytes in
             for (i, node) in nodes.enumerated() {
-                var slot = Int(truncatingIfNeeded: WireName.hash(nameBytes.baseAddress! + Int(node.nameOffset),
-                                                                 length: Int(node.nameLength))) & mask
+                var slot =
+                    Int(
+                        truncatingIfNeeded: WireName.hash(
+                            nameBytes.baseAddress! + Int(node.nameOffset),
+                            length: Int(node.nameLength))) & mask
                 while table[slot] >= 0 { slot = (slot + 1) & mask }
                 table[slot] = Int32(i)
             }

@@ -41,14 +41,20 @@ struct RecordBatch {
 
     /// Appends a record; `owner` (any case, wire form) is lower-cased here. False when the RDATA does
     /// not fit the flat layout (over 65535 octets, or 4 GiB of RDATA in all).
-    mutating func append(owner: UnsafePointer<UInt8>, ownerLength: Int, type: UInt16, rrClass: UInt16, ttl: UInt32,
-                         rdata data: UnsafePointer<UInt8>?, rdataLength: Int, file: Int32, line: Int) -> Bool {
+    mutating func append(
+        owner: UnsafePointer<UInt8>, ownerLength: Int, type: UInt16, rrClass: UInt16, ttl: UInt32,
+        rdata data: UnsafePointer<UInt8>?, rdataLength: Int, file: Int32, line: Int
+    ) -> Bool {
         guard rdataLength <= 65535, rdata.count + rdataLength <= Int(UInt32.max), ownerLength <= 65535 else { return false }
         let ownerId = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(ownerLength, 1)) { lower -> Int32 in
             WireName.lowercase(owner, length: ownerLength, into: lower.baseAddress!)
-            if lastOwner >= 0 && names.withName(Int(lastOwner), { p, n in
-                WireName.equal(p, n, lower.baseAddress!, ownerLength)
-            }) {
+            if lastOwner >= 0
+                && names.withName(
+                    Int(lastOwner),
+                    { p, n in
+                        WireName.equal(p, n, lower.baseAddress!, ownerLength)
+                    })
+            {
                 return lastOwner
             }
             return names.intern(lower.baseAddress!, ownerLength)
@@ -56,8 +62,10 @@ struct RecordBatch {
         lastOwner = ownerId
         let offset = UInt32(rdata.count)
         if let data, rdataLength > 0 { rdata.append(contentsOf: UnsafeBufferPointer(start: data, count: rdataLength)) }
-        entries.append(Entry(owner: ownerId, type: type, rrClass: rrClass, ttl: ttl, rdataOffset: offset,
-                             rdataLength: UInt16(rdataLength), file: file, line: Int32(clamping: line)))
+        entries.append(
+            Entry(
+                owner: ownerId, type: type, rrClass: rrClass, ttl: ttl, rdataOffset: offset,
+                rdataLength: UInt16(rdataLength), file: file, line: Int32(clamping: line)))
         return true
     }
 
@@ -68,8 +76,9 @@ struct RecordBatch {
             let file = fileIndex(r.file)
             let ok = r.owner.withUnsafeBufferPointer { o in
                 r.rdata.withUnsafeBufferPointer { d in
-                    append(owner: o.baseAddress!, ownerLength: o.count, type: r.type, rrClass: r.rrClass, ttl: r.ttl,
-                           rdata: d.baseAddress, rdataLength: d.count, file: file, line: r.line)
+                    append(
+                        owner: o.baseAddress!, ownerLength: o.count, type: r.type, rrClass: r.rrClass, ttl: r.ttl,
+                        rdata: d.baseAddress, rdataLength: d.count, file: file, line: r.line)
                 }
             }
             precondition(ok, "record RDATA over 65535 octets")
@@ -79,9 +88,10 @@ struct RecordBatch {
     /// Record `i` as a `ZoneRecord`.
     func record(_ i: Int) -> ZoneRecord {
         let e = entries[i]
-        return ZoneRecord(owner: names.name(Int(e.owner)), type: e.type, rrClass: e.rrClass, ttl: e.ttl,
-                          rdata: Array(rdata[Int(e.rdataOffset)..<(Int(e.rdataOffset) + Int(e.rdataLength))]),
-                          file: files[Int(e.file)], line: Int(e.line))
+        return ZoneRecord(
+            owner: names.name(Int(e.owner)), type: e.type, rrClass: e.rrClass, ttl: e.ttl,
+            rdata: Array(rdata[Int(e.rdataOffset)..<(Int(e.rdataOffset) + Int(e.rdataLength))]),
+            file: files[Int(e.file)], line: Int(e.line))
     }
 
     /// All records as `ZoneRecord`s, in file order.

@@ -132,7 +132,8 @@ struct SimpleRecordParser {
             guard let f = tokens.next(), tokens.next() == nil, rdataName(line + f.start, f.count) else { return .fallback }
         case DNSType.mx:
             guard let p = tokens.next(), let f = tokens.next(), tokens.next() == nil,
-                  let pref = decimal(line + p.start, p.count, maxDigits: 5), pref <= 65535 else { return .fallback }
+                let pref = decimal(line + p.start, p.count, maxDigits: 5), pref <= 65535
+            else { return .fallback }
             rdata.append(UInt8(pref >> 8)); rdata.append(UInt8(pref & 0xFF))
             guard rdataName(line + f.start, f.count) else { return .fallback }
         default: // TXT: character-strings, quoted or not (RFC 1035 §3.3.14, §5.1)

@@ -12,8 +12,10 @@ public enum ZoneCompiler {
 
     /// `extraOwners` (lower-case wire names inside the zone) become nodes even without records: GSLB
     /// service names that have no static records.
-    public static func compile(origin originText: String, records: [ZoneRecord], file: String,
-                               extraOwners: [[UInt8]] = []) throws -> CompiledZone {
+    public static func compile(
+        origin originText: String, records: [ZoneRecord], file: String,
+        extraOwners: [[UInt8]] = []
+    ) throws -> CompiledZone {
         var batch = RecordBatch(records)
         return try compile(origin: originText, batch: &batch, file: file, extraOwners: extraOwners)
     }
@@ -22,8 +24,10 @@ public enum ZoneCompiler {
     // back, the node names as they stand); records are grouped by (owner, type, file order) with a
     // counting sort on the owner id: a million-record zone compiles without a dictionary, an array or a
     // sort comparison per record, and the tables are written straight into the zone's buffers.
-    static func compile(origin originText: String, batch: inout RecordBatch, file: String,
-                        extraOwners: [[UInt8]]) throws -> CompiledZone {
+    static func compile(
+        origin originText: String, batch: inout RecordBatch, file: String,
+        extraOwners: [[UInt8]]
+    ) throws -> CompiledZone {
         guard let origin = WireName.fromText(originText) else {
             throw ZoneError(file: file, line: 0, reason: "invalid zone origin '\(originText)'")
         }
@@ -143,7 +147,9 @@ public enum ZoneCompiler {
             let s = scratch.baseAddress!
             var i = 0
             while i < batch.names.count {
-                var length = batch.names.withName(i) { p, n in s.update(from: p, count: n); return n }
+                var length = batch.names.withName(i) { p, n in
+                    s.update(from: p, count: n); return n
+                }
                 var start = 0
                 while length > origin.count {
                     let skip = Int(s[start]) + 1
@@ -176,8 +182,10 @@ public enum ZoneCompiler {
         var unique: [Int] = []
         try batch.rdata.withUnsafeBufferPointer { rdataAll in
             func put(_ type: UInt16, _ ttl: UInt32, _ e: RecordBatch.Entry) {
-                dataCount = writeBody(data.baseAddress! + dataCount, type: type, ttl: ttl,
-                                      rdata: rdataAll.baseAddress.map { $0 + Int(e.rdataOffset) }, length: Int(e.rdataLength)) + dataCount
+                dataCount =
+                    writeBody(
+                        data.baseAddress! + dataCount, type: type, ttl: ttl,
+                        rdata: rdataAll.baseAddress.map { $0 + Int(e.rdataOffset) }, length: Int(e.rdataLength)) + dataCount
             }
             for id in 0..<nodeCount {
                 firstSets[id] = Int32(rrsetCount)
@@ -206,8 +214,9 @@ public enum ZoneCompiler {
                     var ttl = UInt32.max
                     for idx in unique { ttl = min(ttl, batch.entries[idx].ttl) }
                     for idx in unique { put(set.type, ttl, batch.entries[idx]) }
-                    rrsets[rrsetCount] = PreparedRRSet(type: set.type, records: UInt16(unique.count), offset: Int32(start),
-                                                       length: Int32(dataCount - start))
+                    rrsets[rrsetCount] = PreparedRRSet(
+                        type: set.type, records: UInt16(unique.count), offset: Int32(start),
+                        length: Int32(dataCount - start))
                     rrsetCount += 1
                     recordCount += unique.count
                 }
@@ -253,17 +262,19 @@ public enum ZoneCompiler {
                     }
                 }
             }
-            (nodes.baseAddress! + id).initialize(to: ZoneNode(
-                nameOffset: batch.names.offsets[id], nameLength: batch.names.lengths[id], firstRRSet: firstSets[id],
-                rrsetCount: setCounts[id], flags: flagsList[id], wildcardChild: wildcardOf[id],
-                glueStart: glueStart, glueCount: UInt16(glue.count - Int(glueStart))))
+            (nodes.baseAddress! + id).initialize(
+                to: ZoneNode(
+                    nameOffset: batch.names.offsets[id], nameLength: batch.names.lengths[id], firstRRSet: firstSets[id],
+                    rrsetCount: setCounts[id], flags: flagsList[id], wildcardChild: wildcardOf[id],
+                    glueStart: glueStart, glueCount: UInt16(glue.count - Int(glueStart))))
         }
         handedOver = true
-        return CompiledZone(origin: origin, originText: canonicalOrigin, serial: serial, apexNode: Int32(apexId),
-                            negativeSOA: negativeSOA, recordCount: recordCount,
-                            adoptingNodes: UnsafeBufferPointer(rebasing: nodes[0..<nodeCount]),
-                            rrsets: UnsafeBufferPointer(rebasing: rrsets[0..<rrsetCount]), glue: glue,
-                            names: batch.names.bytes, data: UnsafeBufferPointer(rebasing: data[0..<dataCount]))
+        return CompiledZone(
+            origin: origin, originText: canonicalOrigin, serial: serial, apexNode: Int32(apexId),
+            negativeSOA: negativeSOA, recordCount: recordCount,
+            adoptingNodes: UnsafeBufferPointer(rebasing: nodes[0..<nodeCount]),
+            rrsets: UnsafeBufferPointer(rebasing: rrsets[0..<rrsetCount]), glue: glue,
+            names: batch.names.bytes, data: UnsafeBufferPointer(rebasing: data[0..<dataCount]))
     }
 
     /// Writes TYPE CLASS(IN) TTL RDLENGTH RDATA at `out` (RFC 1035 §4.1.3); returns the bytes written.

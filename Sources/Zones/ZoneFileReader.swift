@@ -40,8 +40,10 @@ public enum ZoneFileReader {
     }
 
     /// Reads master-file text held in memory, named `path` in errors (tests compare both paths with it).
-    static func read(text bytes: [UInt8], path: String, origin: String, defaultTTL: UInt32 = 3600,
-                     fastPath: Bool) throws -> [ZoneRecord] {
+    static func read(
+        text bytes: [UInt8], path: String, origin: String, defaultTTL: UInt32 = 3600,
+        fastPath: Bool
+    ) throws -> [ZoneRecord] {
         try withOrigin(origin, path: path) { originRDF in
             var batch = RecordBatch()
             var ttl = defaultTTL
@@ -63,8 +65,10 @@ public enum ZoneFileReader {
     }
 
     /// Reads one file (the zone's, or an `$INCLUDE`d one at `depth` > 0) into `batch`.
-    static func readFile(path: String, origin: UnsafeMutablePointer<ldns_rdf>, ttl: inout UInt32, depth: Int,
-                         fastPath: Bool, into batch: inout RecordBatch) throws {
+    static func readFile(
+        path: String, origin: UnsafeMutablePointer<ldns_rdf>, ttl: inout UInt32, depth: Int,
+        fastPath: Bool, into batch: inout RecordBatch
+    ) throws {
         let bytes = try SourceFile.readAll(path)
         guard !bytes.isEmpty else { return }
         if depth == 0 && batch.count == 0 && batch.files.isEmpty { batch = RecordBatch(expectedRecords: bytes.count / 32) }
@@ -75,8 +79,10 @@ public enum ZoneFileReader {
 
     /// The entry loop over one file's bytes: line by line, blank and comment lines skipped, each entry
     /// through the fast path or, failing that, through ldns from the same offset.
-    static func readEntries(_ buffer: UnsafeBufferPointer<UInt8>, path: String, origin: UnsafeMutablePointer<ldns_rdf>,
-                            ttl: inout UInt32, depth: Int, fastPath: Bool, into batch: inout RecordBatch) throws {
+    static func readEntries(
+        _ buffer: UnsafeBufferPointer<UInt8>, path: String, origin: UnsafeMutablePointer<ldns_rdf>,
+        ttl: inout UInt32, depth: Int, fastPath: Bool, into batch: inout RecordBatch
+    ) throws {
         let base = buffer.baseAddress!
         let count = buffer.count
         // ldns reads the entries the fast path leaves from the same bytes (glibc fmemopen, read only)
@@ -117,8 +123,9 @@ public enum ZoneFileReader {
                 if case let .record(type, recordTTL) = outcome {
                     let fits = parser.owner.withUnsafeBufferPointer { o in
                         parser.rdata.withUnsafeBufferPointer { d in
-                            batch.append(owner: o.baseAddress!, ownerLength: o.count, type: type, rrClass: DNSClass.in, ttl: recordTTL,
-                                         rdata: d.baseAddress, rdataLength: d.count, file: fileIndex, line: line)
+                            batch.append(
+                                owner: o.baseAddress!, ownerLength: o.count, type: type, rrClass: DNSClass.in, ttl: recordTTL,
+                                rdata: d.baseAddress, rdataLength: d.count, file: fileIndex, line: line)
                         }
                     }
                     guard fits else { throw ZoneError(file: path, line: line, reason: "RDATA longer than 65535 octets") }
@@ -191,8 +198,9 @@ public enum ZoneFileReader {
                 }
                 defer { if let o = includeOrigin { ldns_rdf_deep_free(o) } }
                 var includeTTL = ttl
-                try readFile(path: target, origin: includeOrigin!, ttl: &includeTTL, depth: depth + 1, fastPath: fastPath,
-                             into: &batch)
+                try readFile(
+                    path: target, origin: includeOrigin!, ttl: &includeTTL, depth: depth + 1, fastPath: fastPath,
+                    into: &batch)
             default:
                 let reason = String(cString: ldns_get_errorstr_by_id(status))
                 throw ZoneError(file: path, line: entryLine, reason: reason)
@@ -247,8 +255,10 @@ public enum ZoneFileReader {
     }
 
     /// Appends one ldns record (owner lower-cased; RDATA via ldns's wire writer).
-    static func append(_ rr: UnsafeMutablePointer<ldns_rr>, to batch: inout RecordBatch, file: String, fileIndex: Int32, line: Int,
-                       wire: UnsafeMutablePointer<ldns_buffer>) throws {
+    static func append(
+        _ rr: UnsafeMutablePointer<ldns_rr>, to batch: inout RecordBatch, file: String, fileIndex: Int32, line: Int,
+        wire: UnsafeMutablePointer<ldns_buffer>
+    ) throws {
         let ownerRDF = ldns_rr_owner(rr)!
         ldns_buffer_clear(wire)
         let status = ldns_rr_rdata2buffer_wire(wire, rr)
@@ -264,9 +274,12 @@ public enum ZoneFileReader {
             throw ZoneError(file: file, line: line, reason: "class CLASS\(ldns_rr_get_class(rr).rawValue) is out of range (0-65535)")
         }
         let length = ldns_buffer_position(wire)
-        guard length <= 65535, batch.append(owner: ldns_rdf_data(ownerRDF), ownerLength: ldns_rdf_size(ownerRDF),
-                                            type: type, rrClass: rrClass, ttl: ldns_rr_ttl(rr),
-                                            rdata: ldns_buffer_begin(wire), rdataLength: length, file: fileIndex, line: line) else {
+        guard length <= 65535,
+            batch.append(
+                owner: ldns_rdf_data(ownerRDF), ownerLength: ldns_rdf_size(ownerRDF),
+                type: type, rrClass: rrClass, ttl: ldns_rr_ttl(rr),
+                rdata: ldns_buffer_begin(wire), rdataLength: length, file: fileIndex, line: line)
+        else {
             throw ZoneError(file: file, line: line, reason: "RDATA longer than 65535 octets")
         }
     }

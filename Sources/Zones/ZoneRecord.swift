@@ -13,8 +13,10 @@ public struct ZoneRecord: Sendable, Equatable {
     public var file: String
     public var line: Int
 
-    public init(owner: [UInt8], type: UInt16, rrClass: UInt16 = DNSClass.in, ttl: UInt32, rdata: [UInt8],
-                file: String = "-", line: Int = 0) {
+    public init(
+        owner: [UInt8], type: UInt16, rrClass: UInt16 = DNSClass.in, ttl: UInt32, rdata: [UInt8],
+        file: String = "-", line: Int = 0
+    ) {
         self.owner = owner
         self.type = type
         self.rrClass = rrClass

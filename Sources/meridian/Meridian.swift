@@ -118,8 +118,12 @@ struct Serve: ParsableCommand {
         // Loading builds large temporary tables; hand the freed heap back to the kernel (RSS).
         releaseFreedMemory()
         for zone in store.current().0.zones {
-            logger.info("zone loaded", metadata: ["zone": "\(zone.originText)", "serial": "\(zone.serial)",
-                                                  "records": "\(zone.recordCount)"])
+            logger.info(
+                "zone loaded",
+                metadata: [
+                    "zone": "\(zone.originText)", "serial": "\(zone.serial)",
+                    "records": "\(zone.recordCount)",
+                ])
         }
         // Probes and the control API on loops of their own: API clients never delay a probe.
         let healthLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -131,15 +135,18 @@ struct Serve: ParsableCommand {
         try StateDirectory.prepare(cfg.stateDir)
         let overrides = try OverrideStore(path: cfg.stateFile, strict: cfg.strictStateFile)
         if let aside = overrides.setAside {
-            logger.critical("override state file is corrupt: set aside, starting WITHOUT overrides (health.strict_state_file: true refuses to start instead)",
-                            metadata: ["file": "\(aside.path)", "moved_to": "\(aside.movedTo)", "reason": "\(aside.reason)"])
+            logger.critical(
+                "override state file is corrupt: set aside, starting WITHOUT overrides (health.strict_state_file: true refuses to start instead)",
+                metadata: ["file": "\(aside.path)", "moved_to": "\(aside.movedTo)", "reason": "\(aside.reason)"])
         }
         if let listen = cfg.controlListen, cfg.controlToken == nil {
             logger.warning("control API writes are open to every local user: no control.token is set", metadata: ["address": "\(listen)"])
         }
         let endpointCount = EndpointCatalog(services: store.current().0.services).monitored.count
-        if let problem = OpenFilesLimit.shortfall(limit: files.after, tcpConnections: cfg.tcpMaxConnections,
-                                                  controlConnections: cfg.controlMaxConnections, endpoints: endpointCount) {
+        if let problem = OpenFilesLimit.shortfall(
+            limit: files.after, tcpConnections: cfg.tcpMaxConnections,
+            controlConnections: cfg.controlMaxConnections, endpoints: endpointCount)
+        {
             logger.warning("\(problem)") // reloads and probes could then run out of descriptors under a connection flood
         }
         publisher = HealthPublisher(store: store, overrides: overrides)
@@ -154,8 +161,9 @@ struct Serve: ParsableCommand {
                     if let c = byName[e.check] { initial[e] = EndpointState(rise: c.rise, fall: c.fall, initial: .down) }
                 }
             }
-            let m = try HealthMonitor(checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
-                                      initial: initial, onChange: { publisher.update(states: $0) })
+            let m = try HealthMonitor(
+                checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
+                initial: initial, onChange: { publisher.update(states: $0) })
             m.start()
             if cfg.waitForFirstRound {
                 // GSLB names wait for one round of checks, bounded by the longest timeout
@@ -168,38 +176,47 @@ struct Serve: ParsableCommand {
         }
         let path = config
         let running = loaded
-        reloader = Reloader(build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-                            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
+        reloader = Reloader(
+            build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
+            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
         if let listen = cfg.controlListen {
-            _ = try ControlServer(host: listen.host, port: listen.port, group: controlLoops,
-                                  context: .init(store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
-                                                 reloader: reloader, metrics: metrics),
-                                  limits: .init(maxConnections: cfg.controlMaxConnections,
-                                                idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
-                                  logger: logger)
+            _ = try ControlServer(
+                host: listen.host, port: listen.port, group: controlLoops,
+                context: .init(
+                    store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
+                    reloader: reloader, metrics: metrics),
+                limits: .init(
+                    maxConnections: cfg.controlMaxConnections,
+                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                logger: logger)
             logger.info("control API", metadata: ["address": "\(listen)"])
         }
         if let socket = cfg.controlSocket {
             // no token on the socket: only users who may open the file (mode 0600) reach it
             let saved = umask(0o177)
             defer { umask(saved) }
-            _ = try ControlServer(host: "", port: 0, unixSocket: socket, group: controlLoops,
-                                  context: .init(store: store, publisher: publisher, monitor: monitor, token: nil,
-                                                 reloader: reloader, metrics: metrics),
-                                  limits: .init(maxConnections: cfg.controlMaxConnections,
-                                                idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
-                                  logger: logger)
+            _ = try ControlServer(
+                host: "", port: 0, unixSocket: socket, group: controlLoops,
+                context: .init(
+                    store: store, publisher: publisher, monitor: monitor, token: nil,
+                    reloader: reloader, metrics: metrics),
+                limits: .init(
+                    maxConnections: cfg.controlMaxConnections,
+                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                logger: logger)
             logger.info("control socket", metadata: ["path": "\(socket)"])
         }
-        let options = DNSServer.Options(listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
-                                        tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections,
-                                        tcpMessageTimeout: cfg.tcpMessageTimeout,
-                                        tcpMaxConnectionsPerClient: cfg.tcpMaxConnectionsPerClient)
+        let options = DNSServer.Options(
+            listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
+            tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections,
+            tcpMessageTimeout: cfg.tcpMessageTimeout,
+            tcpMaxConnectionsPerClient: cfg.tcpMaxConnectionsPerClient)
         let server = try DNSServer(store: store, options: options, logger: logger)
         metrics.register(server.counters, tcpConnections: { server.tcpConnections })
         if let path = cfg.decisionLog {
-            let writer = try DecisionLogWriter(path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
-                                               store: store, logger: logger)
+            let writer = try DecisionLogWriter(
+                path: path, rings: server.enableDecisionLog(sample: cfg.decisionLogSample),
+                store: store, logger: logger)
             try DetachedThread.start(name: "decision-log") { writer.run() }
             logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
         }
@@ -283,13 +300,13 @@ struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk to a running Meridian through its control API.",
         discussion: """
-        ctl status | ctl reload | ctl metrics
-        ctl override endpoint 127.0.1.1 down        (up | down | drain | clear)
-        ctl override region eu drain [--service hc.gslb.test.]
-        ctl override service hc.gslb.test. up
-        ctl push 192.0.2.7 ext-check up [--reason "..."]
-        ctl explain www.gslb.example. A 81.2.69.0/24
-        """)
+            ctl status | ctl reload | ctl metrics
+            ctl override endpoint 127.0.1.1 down        (up | down | drain | clear)
+            ctl override region eu drain [--service hc.gslb.test.]
+            ctl override service hc.gslb.test. up
+            ctl push 192.0.2.7 ext-check up [--reason "..."]
+            ctl explain www.gslb.example. A 81.2.69.0/24
+            """)
 
     @Option(name: .long, help: "The control API base URL (default: the control socket when it exists, else http://127.0.0.1:8053).")
     var control = ProcessInfo.processInfo.environment["MERIDIAN_CONTROL"]
@@ -321,11 +338,15 @@ struct Ctl: ParsableCommand {
             if let service { b["service"] = .string(service) }
             (method, path, body) = ("POST", "/v1/override", .object(b))
         case ("push", 4):
-            (method, path, body) = ("POST", "/v1/push", ["address": .string(words[1]), "check": .string(words[2]), "state": .string(words[3]), "reason": .string(reason ?? "ctl")])
+            (method, path, body) = (
+                "POST", "/v1/push", ["address": .string(words[1]), "check": .string(words[2]), "state": .string(words[3]), "reason": .string(reason ?? "ctl")]
+            )
         case ("explain", 4):
             var c = URLComponents()
-            c.queryItems = [URLQueryItem(name: "name", value: words[1]), URLQueryItem(name: "type", value: words[2]),
-                            URLQueryItem(name: "client", value: words[3])]
+            c.queryItems = [
+                URLQueryItem(name: "name", value: words[1]), URLQueryItem(name: "type", value: words[2]),
+                URLQueryItem(name: "client", value: words[3]),
+            ]
             (method, path, body) = ("GET", "/v1/explain" + (c.string ?? ""), nil)
         default:
             throw ValidationError("usage: ctl status | override SCOPE NAME STATE | push ADDRESS CHECK STATE | explain NAME TYPE CLIENT")

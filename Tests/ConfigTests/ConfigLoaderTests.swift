@@ -3,25 +3,26 @@ import XCTest
 
 final class ConfigLoaderTests: XCTestCase {
     func testFullConfig() throws {
-        let c = try parse("""
-        listen: ["127.0.0.1:5353", "[::1]:53", "0.0.0.0"]
-        zones:
-          - origin: gslb.example
-            file: zones/a.zone
-          - origin: other.example.
-            file: /abs/b.zone
-        identity:
-          version: "Meridian 1"
-          id: ns1
-          nsid: false
-        server:
-          udp_payload_size: 1400
-          workers: 3
-          tcp_idle_timeout: 500ms
-          tcp_max_connections: 10
-          tcp_message_timeout: 2s
-          tcp_max_connections_per_client: 4
-        """)
+        let c = try parse(
+            """
+            listen: ["127.0.0.1:5353", "[::1]:53", "0.0.0.0"]
+            zones:
+              - origin: gslb.example
+                file: zones/a.zone
+              - origin: other.example.
+                file: /abs/b.zone
+            identity:
+              version: "Meridian 1"
+              id: ns1
+              nsid: false
+            server:
+              udp_payload_size: 1400
+              workers: 3
+              tcp_idle_timeout: 500ms
+              tcp_max_connections: 10
+              tcp_message_timeout: 2s
+              tcp_max_connections_per_client: 4
+            """)
         XCTAssertEqual(c.listen, [.init(host: "127.0.0.1", port: 5353), .init(host: "::1", port: 53), .init(host: "0.0.0.0", port: 53)])
         XCTAssertEqual(c.zones.map(\.origin), ["gslb.example.", "other.example."])
         XCTAssertEqual(c.zones.map(\.file), ["/etc/meridian/zones/a.zone", "/abs/b.zone"])
@@ -48,8 +49,11 @@ final class ConfigLoaderTests: XCTestCase {
         expectError("zones:\n  - origin: a.\n    fil: z\n", line: 3, containing: "unknown zone key 'fil'")
         expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  workers: many\n", line: 5, containing: "workers must be an integer")
         expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_idle_timeout: soon\n", line: 5, containing: "duration")
-        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_max_connections_per_client: 0\n", line: 5, containing: "tcp_max_connections_per_client")
-        expectError("zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_message_timout: 2s\n", line: 5, containing: "tcp_message_timeout, tcp_max_connections_per_client")
+        expectError(
+            "zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_max_connections_per_client: 0\n", line: 5, containing: "tcp_max_connections_per_client")
+        expectError(
+            "zones:\n  - origin: a.\n    file: z\nserver:\n  tcp_message_timout: 2s\n", line: 5,
+            containing: "tcp_message_timeout, tcp_max_connections_per_client")
         expectError("zones:\n  - origin: a.\n    file: z\n  - origin: A.\n    file: y\n", line: 4, containing: "declared twice")
         expectError("zones: [\n", line: 2, containing: "YAML")
     }
@@ -57,14 +61,15 @@ final class ConfigLoaderTests: XCTestCase {
     /// The libyaml document reader: aliases expand, quoted scalars keep their text, and hostile
     /// documents (an alias inside its own anchor, exponential aliases) are errors with a line, not a hang.
     func testYAMLDocumentReader() throws {
-        let aliased = try parse("""
-        zones:
-          - origin: a.
-            file: &f shared.zone
-          - origin: b.
-            file: *f
-        identity: { id: 'off', nsid: off }
-        """)
+        let aliased = try parse(
+            """
+            zones:
+              - origin: a.
+                file: &f shared.zone
+              - origin: b.
+                file: *f
+            identity: { id: 'off', nsid: off }
+            """)
         XCTAssertEqual(aliased.zones.map(\.file), ["/etc/meridian/shared.zone", "/etc/meridian/shared.zone"])
         XCTAssertEqual(aliased.identity.id, "off", "a quoted 'off' is text")
         XCTAssertNil(aliased.identity.nsid, "a plain off disables")

@@ -8,8 +8,10 @@ extension XCTestCase {
         try ConfigLoader.parse(text, file: "/etc/meridian/m.yaml", environment: env)
     }
 
-    func expectError(_ text: String, line: Int, containing: String, env: [String: String] = [:],
-                     file: StaticString = #filePath, sourceLine: UInt = #line) {
+    func expectError(
+        _ text: String, line: Int, containing: String, env: [String: String] = [:],
+        file: StaticString = #filePath, sourceLine: UInt = #line
+    ) {
         XCTAssertThrowsError(try parse(text, env: env), file: file, line: sourceLine) { error in
             guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: sourceLine) }
             XCTAssertEqual(e.line, line, "\(e)", file: file, line: sourceLine)

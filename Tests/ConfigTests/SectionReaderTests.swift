@@ -37,8 +37,10 @@ final class SectionReaderTests: XCTestCase {
     }
 
     func testUnknownTopLevelKeyListsEverySection() {
-        expectError(zone + "listn: []\n", line: 4, containing:
-            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
+        expectError(
+            zone + "listn: []\n", line: 4,
+            containing:
+                "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
         expectError(zone + "listen: []\nlisten: []\n", line: 5, containing: "duplicate key 'listen'")
     }
 
@@ -55,8 +57,9 @@ final class SectionReaderTests: XCTestCase {
     }
 
     func testServer() {
-        expectError(zone + "server:\n  udp_payload_size: 256\n", line: 5,
-                    containing: "udp_payload_size must be an integer in 512...4096, got '256'")
+        expectError(
+            zone + "server:\n  udp_payload_size: 256\n", line: 5,
+            containing: "udp_payload_size must be an integer in 512...4096, got '256'")
     }
 
     func testStateDirMovesTheDefaultsInsideIt() throws {
@@ -107,10 +110,12 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.controlIdleTimeout, 2)
         XCTAssertNil(try parse(zone + "control: { listen: off }\n").controlListen)
         XCTAssertEqual(try parse(zone + "control: { listen: \"0.0.0.0:8053\", token: t }\n").controlListen?.host, "0.0.0.0")
-        expectError(zone + "control:\n  listen: \"0.0.0.0:8053\"\n", line: 5,
-                    containing: "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
-        expectError(zone + "control:\n  port: 1\n", line: 5,
-                    containing: "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
+        expectError(
+            zone + "control:\n  listen: \"0.0.0.0:8053\"\n", line: 5,
+            containing: "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
+        expectError(
+            zone + "control:\n  port: 1\n", line: 5,
+            containing: "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
     }
 
     func testDecisionLog() throws {
@@ -129,23 +134,25 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.checks[0].caFile, "/etc/meridian/ca.pem")
         XCTAssertEqual(c.checks[0].declaredAt, "/etc/meridian/m.yaml:5")
         expectError(zone + "checks:\n  web: { port: 80 }\n", line: 5, containing: "check web needs a type")
-        expectError(zone + "checks:\n  web: { type: tcp, port: 80, interval: 1s, timeout: 2s }\n", line: 5,
-                    containing: "timeout (2.0s) must be below interval (1.0s)")
+        expectError(
+            zone + "checks:\n  web: { type: tcp, port: 80, interval: 1s, timeout: 2s }\n", line: 5,
+            containing: "timeout (2.0s) must be below interval (1.0s)")
     }
 
     func testServices() throws {
-        let c = try parse(zone + """
-        services:
-          www.a:
-            policy: failover
-            order: [eu, na]
-            map: { continent: { eu: eu } }
-            pools:
-              eu: { addresses: [192.0.2.1, { address: 192.0.2.2, weight: 3 }], check: web }
-              na: { cname: backup.example. }
-        checks:
-          web: { type: tcp, port: 80 }
-        """)
+        let c = try parse(
+            zone + """
+                services:
+                  www.a:
+                    policy: failover
+                    order: [eu, na]
+                    map: { continent: { eu: eu } }
+                    pools:
+                      eu: { addresses: [192.0.2.1, { address: 192.0.2.2, weight: 3 }], check: web }
+                      na: { cname: backup.example. }
+                checks:
+                  web: { type: tcp, port: 80 }
+                """)
         let s = try XCTUnwrap(c.services.first)
         XCTAssertEqual(s.name, "www.a.")
         XCTAssertEqual(s.policy, .failover)
@@ -156,24 +163,28 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(s.pools[0].addresses.map(\.weight), [1, 3])
         XCTAssertEqual(s.pools[0].declaredAt, "/etc/meridian/m.yaml:10")
         XCTAssertEqual(s.pools[1].cname, "backup.example.")
-        let hashed = try parse(zone + """
-        services:
-          h.a:
-            policy: hash
-            hash_prefix: { v4: 16 }
-            all_down: { cname: sorry.example. }
-            map: { default: static }
-            pools: { eu: { addresses: [192.0.2.1] } }
-        """).services[0]
+        let hashed = try parse(
+            zone + """
+                services:
+                  h.a:
+                    policy: hash
+                    hash_prefix: { v4: 16 }
+                    all_down: { cname: sorry.example. }
+                    map: { default: static }
+                    pools: { eu: { addresses: [192.0.2.1] } }
+                """
+        ).services[0]
         XCTAssertEqual([hashed.hashPrefixV4, hashed.hashPrefixV6], [16, 48])
         XCTAssertEqual(hashed.allDown, .cname("sorry.example."))
         XCTAssertEqual(hashed.map.defaultRegions, [])
         XCTAssertEqual(s.allDown, .failOpen)
         expectError(zone + "services:\n  h.a:\n    hash_prefix: { v5: 1 }\n", line: 6, containing: "hash_prefix keys are v4 and v6")
-        expectError(zone + "services:\n  h.a:\n    all_down: closed\n", line: 6,
-                    containing: "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
+        expectError(
+            zone + "services:\n  h.a:\n    all_down: closed\n", line: 6,
+            containing: "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
         expectError(zone + "services:\n  www.a:\n    policy: failover\n", line: 6, containing: "service www.a needs pools")
-        expectError(zone + "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
-                    containing: "pool eu of www.a. uses check 'web', which is not defined under checks")
+        expectError(
+            zone + "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
+            containing: "pool eu of www.a. uses check 'web', which is not defined under checks")
     }
 }

@@ -29,17 +29,19 @@ struct ControlFixture {
         let zonePath = directory.appendingPathComponent("gslb.test.zone").path
         let networksPath = directory.appendingPathComponent("networks.csv").path
         try """
-            $TTL 300
-            @ IN SOA ns1 hostmaster 7 3600 600 86400 60
-            @ IN NS ns1
-            ns1 IN A 192.0.2.53
-            static IN A 192.0.2.100
+        $TTL 300
+        @ IN SOA ns1 hostmaster 7 3600 600 86400 60
+        @ IN NS ns1
+        ns1 IN A 192.0.2.53
+        static IN A 192.0.2.100
 
-            """.write(toFile: zonePath, atomically: true, encoding: .utf8)
+        """.write(toFile: zonePath, atomically: true, encoding: .utf8)
         try "192.0.2.0/24,eu\n198.51.100.0/24,na\n".write(toFile: networksPath, atomically: true, encoding: .utf8)
         let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49)]
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")])]
+        let pools = [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")]),
+        ]
         var geo = ServiceSpec(name: "geo.gslb.test.")
         geo.policy = .geo
         geo.pools = pools
@@ -54,8 +56,10 @@ struct ControlFixture {
         let snapshot = try Snapshot(zones: [zone], services: services, health: HealthTable(allUp: services))
         let store = SnapshotStore(snapshot)
         let publisher = HealthPublisher(store: store, overrides: try OverrideStore(path: nil))
-        return ControlFixture(context: ControlServer.Context(store: store, publisher: publisher, monitor: nil, token: token,
-                                                             metrics: metrics ? MetricsSources(version: "test") : nil))
+        return ControlFixture(
+            context: ControlServer.Context(
+                store: store, publisher: publisher, monitor: nil, token: token,
+                metrics: metrics ? MetricsSources(version: "test") : nil))
     }
 }
 
@@ -76,8 +80,9 @@ final class Connection {
     let channel = EmbeddedChannel()
 
     init(_ fixture: ControlFixture, maxBodyBytes: Int = 65536) throws {
-        try ControlServer.configure(channel, context: fixture.context, maxBodyBytes: maxBodyBytes,
-                                    logger: Logger(label: "control-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try ControlServer.configure(
+            channel, context: fixture.context, maxBodyBytes: maxBodyBytes,
+            logger: Logger(label: "control-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     deinit { _ = try? channel.finish() }
@@ -115,7 +120,11 @@ final class Connection {
         var responses: [Response] = []
         var at = 0
         while at < output.count {
-            guard let end = (at..<max(at, output.count - 3)).first(where: { output[$0] == 13 && output[$0 + 1] == 10 && output[$0 + 2] == 13 && output[$0 + 3] == 10 }) else {
+            guard
+                let end = (at..<max(at, output.count - 3)).first(where: {
+                    output[$0] == 13 && output[$0 + 1] == 10 && output[$0 + 2] == 13 && output[$0 + 3] == 10
+                })
+            else {
                 throw ParseError("a response head has no end")
             }
             let lines = String(decoding: output[at..<end], as: UTF8.self).components(separatedBy: "\r\n")

@@ -73,17 +73,20 @@ final class ControlRouteTests: XCTestCase {
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.json?["lines"] as? [String], ["static.gslb.test. is not a GSLB service: static records, scope 0"])
         XCTAssertEqual(try c.request("GET", "/v1/explain?client=192.0.2.7").status, 400)
-        XCTAssertEqual(try c.request("GET", "/v1/explain?name=geo.gslb.test.&client=192.0.2.7&type=MX").json?["error"] as? String,
-                       "type must be A or AAAA")
-        XCTAssertEqual(try c.request("GET", "/v1/explain?name=geo.gslb.test.&client=nowhere").json?["error"] as? String,
-                       "client must be an address or network")
+        XCTAssertEqual(
+            try c.request("GET", "/v1/explain?name=geo.gslb.test.&client=192.0.2.7&type=MX").json?["error"] as? String,
+            "type must be A or AAAA")
+        XCTAssertEqual(
+            try c.request("GET", "/v1/explain?name=geo.gslb.test.&client=nowhere").json?["error"] as? String,
+            "client must be an address or network")
     }
 
     func testHeadAnswersGetsHeadWithoutBody() throws {
         let c = try connection()
         let get = try c.request("GET", "/v1/status")
-        let responses = try c.exchange("HEAD /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\nGET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                       heads: [true, false])
+        let responses = try c.exchange(
+            "HEAD /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\nGET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            heads: [true, false])
         XCTAssertEqual(responses.map(\.status), [200, 200])
         XCTAssertEqual(responses[0].headers["content-length"], "\(get.body.count)")
         XCTAssertEqual(responses[0].body, [])
@@ -115,8 +118,9 @@ final class ControlRouteTests: XCTestCase {
 
     func testOverrideAppliesAndShowsInStatusAndExplain() throws {
         let c = try connection()
-        let r = try c.request("POST", "/v1/override", body: #"{"scope":"region","name":"na","service":"geo.gslb.test","state":"down"}"#,
-                              headers: bearer)
+        let r = try c.request(
+            "POST", "/v1/override", body: #"{"scope":"region","name":"na","service":"geo.gslb.test","state":"down"}"#,
+            headers: bearer)
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(r.json?["target"] as? String, "region na of geo.gslb.test.")
         XCTAssertEqual(r.json?["state"] as? String, "down")
@@ -129,8 +133,9 @@ final class ControlRouteTests: XCTestCase {
         XCTAssertTrue(lines.contains("regions in order: na (down), eu (up)"), "\(lines)")
         XCTAssertTrue(lines.contains("override: region na of geo.gslb.test. forced down"), "\(lines)")
         // clearing it restores the region
-        let clear = try c.request("POST", "/v1/override", body: #"{"scope":"region","name":"na","service":"geo.gslb.test.","state":"clear"}"#,
-                                  headers: bearer)
+        let clear = try c.request(
+            "POST", "/v1/override", body: #"{"scope":"region","name":"na","service":"geo.gslb.test.","state":"clear"}"#,
+            headers: bearer)
         XCTAssertEqual(clear.status, 200)
         XCTAssertEqual(regions(try XCTUnwrap(try c.request("GET", "/v1/status").json), "geo.gslb.test."), ["eu": true, "na": true])
     }

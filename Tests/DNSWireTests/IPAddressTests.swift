@@ -32,8 +32,10 @@ final class IPAddressTests: XCTestCase {
     }
 
     func testTextRoundTrips() throws {
-        for text in ["0.0.0.0", "255.255.255.255", "192.0.2.1", "10.0.0.255", "::", "::1", "2001:db8::1",
-                     "2001:db8:0:1:1:1:1:1", "fe80::1:2", "::ffff:192.0.2.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+        for text in [
+            "0.0.0.0", "255.255.255.255", "192.0.2.1", "10.0.0.255", "::", "::1", "2001:db8::1",
+            "2001:db8:0:1:1:1:1:1", "fe80::1:2", "::ffff:192.0.2.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
             XCTAssertEqual(try XCTUnwrap(IPAddress(text), text).description, text)
         }
         var rng = SplitMix64(seed: 41)
@@ -142,10 +144,12 @@ final class IPAddressTests: XCTestCase {
 
     func testDecodesSockaddrIn6() {
         for offset in [0, 1, 5] {
-            XCTAssertEqual(decode(sockaddrIn6("2001:db8::1"), offset: offset),
-                           IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_0000_0000_0000_0001))
-            XCTAssertEqual(decode(sockaddrIn6("fe80::a:b:c:d"), offset: offset),
-                           IPAddress(family: .v6, value: 0xFE80_0000_0000_0000_000A_000B_000C_000D))
+            XCTAssertEqual(
+                decode(sockaddrIn6("2001:db8::1"), offset: offset),
+                IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_0000_0000_0000_0001))
+            XCTAssertEqual(
+                decode(sockaddrIn6("fe80::a:b:c:d"), offset: offset),
+                IPAddress(family: .v6, value: 0xFE80_0000_0000_0000_000A_000B_000C_000D))
         }
         // IPv4-mapped: decoded as the IPv6 address it is (no conversion to IPv4)
         XCTAssertEqual(decode(sockaddrIn6("::ffff:192.0.2.1")), IPAddress(family: .v6, value: 0xFFFF_C000_0201))

@@ -14,13 +14,14 @@ func runParser(_ bytes: [UInt8]) -> ParseResult {
     let lower = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     defer { qname.deallocate(); lower.deallocate(); scratch.deallocate() }
-    qname.initialize(repeating: 0, count: 256)   // the parser's lower-casing reads whole words
+    qname.initialize(repeating: 0, count: 256) // the parser's lower-casing reads whole words
     lower.initialize(repeating: 0, count: 256)
     var q = ParsedQuery()
     let outcome = bytes.withUnsafeBytes { QueryParser.parse($0, into: &q, qname: qname, qnameLower: lower, scratch: scratch) }
     let n = q.qnameLength
-    return ParseResult(outcome: outcome, query: q, qname: Array(UnsafeBufferPointer(start: qname, count: n)),
-                       qnameLower: Array(UnsafeBufferPointer(start: lower, count: n)))
+    return ParseResult(
+        outcome: outcome, query: q, qname: Array(UnsafeBufferPointer(start: qname, count: n)),
+        qnameLower: Array(UnsafeBufferPointer(start: lower, count: n)))
 }
 
 /// Runs `WireName.read`; returns the decoded name and the next offset, or nil.

@@ -9,9 +9,12 @@ final class QueryParserTests: XCTestCase {
     /// A valid query with every EDNS feature: OPT (DO, 4096), NSID, ECS 192.0.2.0/24, an unknown option.
     static let fullQuery: [UInt8] = Wire.query(
         "Www.Example.COM", 28, id: 0xBEEF, flags: 0x0110,
-        additional: [Wire.opt(udp: 4096, doBit: true,
-                              rdata: Wire.option(3, []) + Wire.ecs(family: 1, source: 24, address: [192, 0, 2])
-                                  + Wire.option(65001, [1, 2, 3]))])
+        additional: [
+            Wire.opt(
+                udp: 4096, doBit: true,
+                rdata: Wire.option(3, []) + Wire.ecs(family: 1, source: 24, address: [192, 0, 2])
+                    + Wire.option(65001, [1, 2, 3]))
+        ])
 
     func testValidQueryFields() {
         let r = runParser(Self.fullQuery)
@@ -102,44 +105,57 @@ final class QueryParserTests: XCTestCase {
             Case(label: "QDCOUNT 2, one question", packet: Wire.header(qd: 2) + q, outcome: formErr),
             Case(label: "opcode 1 with QDCOUNT 0", packet: Wire.header(flags: 0x0800, qd: 0), outcome: notImp),
             Case(label: "question name with a loop", packet: Wire.header() + [0xC0, 12, 0, 1, 0, 1], outcome: formErr),
-            Case(label: "question name with label 64", packet: Wire.header() + WireNameTests.label(64) + [0, 0, 1, 0, 1],
-                 outcome: formErr),
+            Case(
+                label: "question name with label 64", packet: Wire.header() + WireNameTests.label(64) + [0, 0, 1, 0, 1],
+                outcome: formErr),
             Case(label: "question without class", packet: Wire.header() + Wire.name("example.com") + [0, 1], outcome: formErr),
-            Case(label: "answer record present and sound",
-                 packet: Wire.header(an: 1) + q + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(60) + Wire.u16(4) + [1, 2, 3, 4],
-                 outcome: .query),
+            Case(
+                label: "answer record present and sound",
+                packet: Wire.header(an: 1) + q + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(60) + Wire.u16(4) + [1, 2, 3, 4],
+                outcome: .query),
             Case(label: "answer record counted but missing", packet: Wire.header(an: 1) + q, outcome: formErr),
-            Case(label: "authority record RDLENGTH overrun",
-                 packet: Wire.header(ns: 1) + q + [0] + Wire.u16(2) + Wire.u16(1) + Wire.u32(60) + Wire.u16(9) + [1, 2],
-                 outcome: formErr),
+            Case(
+                label: "authority record RDLENGTH overrun",
+                packet: Wire.header(ns: 1) + q + [0] + Wire.u16(2) + Wire.u16(1) + Wire.u32(60) + Wire.u16(9) + [1, 2],
+                outcome: formErr),
             Case(label: "additional record counted but missing", packet: Wire.header(ar: 1) + q, outcome: formErr),
-            Case(label: "additional A record then OPT",
-                 packet: Wire.header(ar: 2) + q + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(0) + Wire.u16(4) + [1, 2, 3, 4] + Wire.opt(),
-                 outcome: .query),
+            Case(
+                label: "additional A record then OPT",
+                packet: Wire.header(ar: 2) + q + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(0) + Wire.u16(4) + [1, 2, 3, 4] + Wire.opt(),
+                outcome: .query),
             Case(label: "two OPT records", packet: Wire.query("example.com", additional: [Wire.opt(), Wire.opt()]), outcome: formErr),
-            Case(label: "two OPT records, different sizes",
-                 packet: Wire.query("example.com", additional: [Wire.opt(udp: 512), Wire.opt(udp: 4096, doBit: true)]), outcome: formErr),
-            Case(label: "OPT owned by example.", packet: Wire.query("example.com", additional: [Wire.opt(owner: Wire.name("example"))]),
-                 outcome: formErr),
-            Case(label: "OPT owner compressed to the qname",
-                 packet: Wire.query("example.com", additional: [Wire.opt(owner: [0xC0, 12])]), outcome: formErr),
-            Case(label: "OPT RDLENGTH past the end",
-                 packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.option(3, []), rdlength: 8)]), outcome: formErr),
-            Case(label: "option length overrun",
-                 packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.u16(65001) + Wire.u16(10) + [1, 2, 3, 4])]),
-                 outcome: formErr),
-            Case(label: "option length overrun into following bytes of the packet",
-                 packet: Wire.header(ar: 2) + q + Wire.opt(rdata: Wire.u16(65001) + Wire.u16(12))
-                     + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(0) + Wire.u16(0),
-                 outcome: formErr),
-            Case(label: "option header cut (3 octets)",
-                 packet: Wire.query("example.com", additional: [Wire.opt(rdata: [0, 8, 0])]), outcome: formErr),
+            Case(
+                label: "two OPT records, different sizes",
+                packet: Wire.query("example.com", additional: [Wire.opt(udp: 512), Wire.opt(udp: 4096, doBit: true)]), outcome: formErr),
+            Case(
+                label: "OPT owned by example.", packet: Wire.query("example.com", additional: [Wire.opt(owner: Wire.name("example"))]),
+                outcome: formErr),
+            Case(
+                label: "OPT owner compressed to the qname",
+                packet: Wire.query("example.com", additional: [Wire.opt(owner: [0xC0, 12])]), outcome: formErr),
+            Case(
+                label: "OPT RDLENGTH past the end",
+                packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.option(3, []), rdlength: 8)]), outcome: formErr),
+            Case(
+                label: "option length overrun",
+                packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.u16(65001) + Wire.u16(10) + [1, 2, 3, 4])]),
+                outcome: formErr),
+            Case(
+                label: "option length overrun into following bytes of the packet",
+                packet: Wire.header(ar: 2) + q + Wire.opt(rdata: Wire.u16(65001) + Wire.u16(12))
+                    + [0xC0, 12] + Wire.u16(1) + Wire.u16(1) + Wire.u32(0) + Wire.u16(0),
+                outcome: formErr),
+            Case(
+                label: "option header cut (3 octets)",
+                packet: Wire.query("example.com", additional: [Wire.opt(rdata: [0, 8, 0])]), outcome: formErr),
             Case(label: "empty OPT", packet: Wire.query("example.com", additional: [Wire.opt()]), outcome: .query),
-            Case(label: "unknown option ignored",
-                 packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.option(65001, [9, 9, 9]) + Wire.option(10, [1, 2, 3, 4, 5, 6, 7, 8]))]),
-                 outcome: .query),
-            Case(label: "EDNS version 1 still parses (BADVERS is the engine's)",
-                 packet: Wire.query("example.com", additional: [Wire.opt(version: 1)]), outcome: .query),
+            Case(
+                label: "unknown option ignored",
+                packet: Wire.query("example.com", additional: [Wire.opt(rdata: Wire.option(65001, [9, 9, 9]) + Wire.option(10, [1, 2, 3, 4, 5, 6, 7, 8]))]),
+                outcome: .query),
+            Case(
+                label: "EDNS version 1 still parses (BADVERS is the engine's)",
+                packet: Wire.query("example.com", additional: [Wire.opt(version: 1)]), outcome: .query),
         ]
         for opcode: UInt16 in 1...15 {
             cases.append(Case(label: "opcode \(opcode)", packet: Wire.query("example.com", flags: opcode << 11), outcome: notImp))
@@ -177,41 +193,54 @@ final class QueryParserTests: XCTestCase {
     }
 
     static let ecsCases: [ECSCase] = [
-        ECSCase(label: "v4 /24", option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2]),
-                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC000_0200), sourcePrefix: 24)),
-        ECSCase(label: "v4 /32", option: Wire.ecs(family: 1, source: 32, address: [198, 51, 100, 7]),
-                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC633_6407), sourcePrefix: 32)),
-        ECSCase(label: "v4 /20", option: Wire.ecs(family: 1, source: 20, address: [10, 1, 0x10]),
-                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0x0A01_1000), sourcePrefix: 20)),
-        ECSCase(label: "v4 /0", option: Wire.ecs(family: 1, source: 0, address: []),
-                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0), sourcePrefix: 0)),
-        ECSCase(label: "v4 /24 scope 16 in query", option: Wire.ecs(family: 1, source: 24, scope: 16, address: [203, 0, 113]),
-                expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xCB00_7100), sourcePrefix: 24, queryScope: 16)),
-        ECSCase(label: "v6 /56", option: Wire.ecs(family: 2, source: 56, address: [0x20, 0x01, 0x0D, 0xB8, 0x00, 0x01, 0x02]),
-                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0001_0200_0000_0000_0000_0000), sourcePrefix: 56)),
-        ECSCase(label: "v6 /72", option: Wire.ecs(family: 2, source: 72, address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0xAB]),
-                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_AB00_0000_0000_0000), sourcePrefix: 72)),
-        ECSCase(label: "v6 /128", option: Wire.ecs(family: 2, source: 128,
-                                                   address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
-                expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_0000_0000_0000_0001), sourcePrefix: 128)),
+        ECSCase(
+            label: "v4 /24", option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2]),
+            expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC000_0200), sourcePrefix: 24)),
+        ECSCase(
+            label: "v4 /32", option: Wire.ecs(family: 1, source: 32, address: [198, 51, 100, 7]),
+            expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xC633_6407), sourcePrefix: 32)),
+        ECSCase(
+            label: "v4 /20", option: Wire.ecs(family: 1, source: 20, address: [10, 1, 0x10]),
+            expect: ClientSubnet(address: IPAddress(family: .v4, value: 0x0A01_1000), sourcePrefix: 20)),
+        ECSCase(
+            label: "v4 /0", option: Wire.ecs(family: 1, source: 0, address: []),
+            expect: ClientSubnet(address: IPAddress(family: .v4, value: 0), sourcePrefix: 0)),
+        ECSCase(
+            label: "v4 /24 scope 16 in query", option: Wire.ecs(family: 1, source: 24, scope: 16, address: [203, 0, 113]),
+            expect: ClientSubnet(address: IPAddress(family: .v4, value: 0xCB00_7100), sourcePrefix: 24, queryScope: 16)),
+        ECSCase(
+            label: "v6 /56", option: Wire.ecs(family: 2, source: 56, address: [0x20, 0x01, 0x0D, 0xB8, 0x00, 0x01, 0x02]),
+            expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0001_0200_0000_0000_0000_0000), sourcePrefix: 56)),
+        ECSCase(
+            label: "v6 /72", option: Wire.ecs(family: 2, source: 72, address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0xAB]),
+            expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_AB00_0000_0000_0000), sourcePrefix: 72)),
+        ECSCase(
+            label: "v6 /128",
+            option: Wire.ecs(
+                family: 2, source: 128,
+                address: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            expect: ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0000_0000_0000_0000_0000_0001), sourcePrefix: 128)),
         ECSCase(label: "family 3", option: Wire.ecs(family: 3, source: 8, address: [10]), expect: nil),
         ECSCase(label: "family 0", option: Wire.ecs(family: 0, source: 0, address: []), expect: nil),
         ECSCase(label: "v4 /33", option: Wire.ecs(family: 1, source: 33, address: [192, 0, 2, 1, 0]), expect: nil),
         ECSCase(label: "v6 /129", option: Wire.ecs(family: 2, source: 129, address: [UInt8](repeating: 0, count: 17)), expect: nil),
         ECSCase(label: "v4 /23 with bit 24 set", option: Wire.ecs(family: 1, source: 23, address: [192, 0, 3]), expect: nil),
         ECSCase(label: "v4 /25 with bit 26 set", option: Wire.ecs(family: 1, source: 25, address: [192, 0, 2, 0x40]), expect: nil),
-        ECSCase(label: "v6 /65 with bit 66 set", option: Wire.ecs(family: 2, source: 65, address: [0x20, 1, 0x0D, 0xB8, 0, 0, 0, 0, 0x40]),
-                expect: nil),
+        ECSCase(
+            label: "v6 /65 with bit 66 set", option: Wire.ecs(family: 2, source: 65, address: [0x20, 1, 0x0D, 0xB8, 0, 0, 0, 0, 0x40]),
+            expect: nil),
         ECSCase(label: "v4 /24 with 4 octets", option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2, 0]), expect: nil),
         ECSCase(label: "v4 /24 with 2 octets", option: Wire.ecs(family: 1, source: 24, address: [192, 0]), expect: nil),
         ECSCase(label: "v4 /0 with 1 octet", option: Wire.ecs(family: 1, source: 0, address: [0]), expect: nil),
-        ECSCase(label: "v6 /48 with 8 octets", option: Wire.ecs(family: 2, source: 48, address: [0x20, 1, 0x0D, 0xB8, 0, 1, 0, 0]),
-                expect: nil),
+        ECSCase(
+            label: "v6 /48 with 8 octets", option: Wire.ecs(family: 2, source: 48, address: [0x20, 1, 0x0D, 0xB8, 0, 1, 0, 0]),
+            expect: nil),
         ECSCase(label: "body of 3 octets", option: Wire.option(8, [0, 1, 24]), expect: nil),
         ECSCase(label: "empty body", option: Wire.option(8, []), expect: nil),
-        ECSCase(label: "two ECS options",
-                option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2]) + Wire.ecs(family: 1, source: 24, address: [192, 0, 2]),
-                expect: nil),
+        ECSCase(
+            label: "two ECS options",
+            option: Wire.ecs(family: 1, source: 24, address: [192, 0, 2]) + Wire.ecs(family: 1, source: 24, address: [192, 0, 2]),
+            expect: nil),
     ]
 
     func testClientSubnetTable() {
@@ -238,16 +267,21 @@ final class QueryParserTests: XCTestCase {
         EDNSCase(label: "4096, DO set", opt: Wire.opt(udp: 4096, doBit: true), udp: 4096, version: 0, dnssecOK: true, nsid: false),
         EDNSCase(label: "size 0", opt: Wire.opt(udp: 0), udp: 0, version: 0, dnssecOK: false, nsid: false),
         EDNSCase(label: "version 1", opt: Wire.opt(udp: 1232, version: 1), udp: 1232, version: 1, dnssecOK: false, nsid: false),
-        EDNSCase(label: "version 255, DO", opt: Wire.opt(udp: 65535, version: 255, doBit: true), udp: 65535, version: 255,
-                 dnssecOK: true, nsid: false),
-        EDNSCase(label: "other Z bits are not DO", opt: [0] + Wire.u16(41) + Wire.u16(1400) + [0, 0] + Wire.u16(0x7FFF) + Wire.u16(0),
-                 udp: 1400, version: 0, dnssecOK: false, nsid: false),
-        EDNSCase(label: "NSID request", opt: Wire.opt(udp: 1232, rdata: Wire.option(3, [])), udp: 1232, version: 0,
-                 dnssecOK: false, nsid: true),
-        EDNSCase(label: "NSID after unknown option", opt: Wire.opt(udp: 1232, rdata: Wire.option(65001, [1]) + Wire.option(3, [])),
-                 udp: 1232, version: 0, dnssecOK: false, nsid: true),
-        EDNSCase(label: "unknown option only", opt: Wire.opt(udp: 1232, rdata: Wire.option(65001, [1, 2, 3])), udp: 1232,
-                 version: 0, dnssecOK: false, nsid: false),
+        EDNSCase(
+            label: "version 255, DO", opt: Wire.opt(udp: 65535, version: 255, doBit: true), udp: 65535, version: 255,
+            dnssecOK: true, nsid: false),
+        EDNSCase(
+            label: "other Z bits are not DO", opt: [0] + Wire.u16(41) + Wire.u16(1400) + [0, 0] + Wire.u16(0x7FFF) + Wire.u16(0),
+            udp: 1400, version: 0, dnssecOK: false, nsid: false),
+        EDNSCase(
+            label: "NSID request", opt: Wire.opt(udp: 1232, rdata: Wire.option(3, [])), udp: 1232, version: 0,
+            dnssecOK: false, nsid: true),
+        EDNSCase(
+            label: "NSID after unknown option", opt: Wire.opt(udp: 1232, rdata: Wire.option(65001, [1]) + Wire.option(3, [])),
+            udp: 1232, version: 0, dnssecOK: false, nsid: true),
+        EDNSCase(
+            label: "unknown option only", opt: Wire.opt(udp: 1232, rdata: Wire.option(65001, [1, 2, 3])), udp: 1232,
+            version: 0, dnssecOK: false, nsid: false),
     ]
 
     func testEDNSFieldsTable() {

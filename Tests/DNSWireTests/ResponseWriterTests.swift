@@ -54,15 +54,19 @@ final class ResponseWriterTests: XCTestCase {
         Case(label: "owner equal, question in other case", question: "WWW.EXAMPLE.COM", owner: "www.example.com", wire: [0xC0, 12]),
         Case(label: "parent of the question name", question: "www.example.com", owner: "example.com", wire: [0xC0, 16]),
         Case(label: "grandparent", question: "www.example.com", owner: "com", wire: [0xC0, 24]),
-        Case(label: "child of the question name", question: "www.example.com", owner: "a.www.example.com",
-             wire: [1, 0x61, 0xC0, 12]),
-        Case(label: "sibling", question: "www.example.com", owner: "mail.example.com",
-             wire: [4] + Array("mail".utf8) + [0xC0, 16]),
-        Case(label: "cousin sharing only the TLD", question: "www.example.com", owner: "ns.other.com",
-             wire: [2] + Array("ns".utf8) + [5] + Array("other".utf8) + [0xC0, 24]),
+        Case(
+            label: "child of the question name", question: "www.example.com", owner: "a.www.example.com",
+            wire: [1, 0x61, 0xC0, 12]),
+        Case(
+            label: "sibling", question: "www.example.com", owner: "mail.example.com",
+            wire: [4] + Array("mail".utf8) + [0xC0, 16]),
+        Case(
+            label: "cousin sharing only the TLD", question: "www.example.com", owner: "ns.other.com",
+            wire: [2] + Array("ns".utf8) + [5] + Array("other".utf8) + [0xC0, 24]),
         Case(label: "unrelated", question: "www.example.com", owner: "example.net", wire: Wire.name("example.net")),
-        Case(label: "shares bytes but not labels", question: "www.example.com", owner: "xample.com",
-             wire: [6] + Array("xample".utf8) + [0xC0, 24]),
+        Case(
+            label: "shares bytes but not labels", question: "www.example.com", owner: "xample.com",
+            wire: [6] + Array("xample".utf8) + [0xC0, 24]),
         Case(label: "suffix bytes not at a label start", question: "x\u{3}com", owner: "com", wire: Wire.name("com")),
         Case(label: "root owner", question: "www.example.com", owner: ".", wire: [0]),
         Case(label: "root question, owner below", question: ".", owner: "example.com", wire: Wire.name("example.com")),
@@ -103,8 +107,9 @@ final class ResponseWriterTests: XCTestCase {
             XCTAssertTrue(box.w.writeRecord(owner: .question, type: 1, class: 1, ttl: 0x01020304, rdata: r, section: .answer))
             XCTAssertTrue(box.w.writeRecord(owner: .root, type: 16, class: 3, ttl: 0, rdata: r, section: .additional))
         }
-        XCTAssertEqual(Array(box.bytes[mark...]),
-                       [0xC0, 12, 0, 1, 0, 1, 1, 2, 3, 4, 0, 4, 1, 2, 3, 4] + [0, 0, 16, 0, 3, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4])
+        XCTAssertEqual(
+            Array(box.bytes[mark...]),
+            [0xC0, 12, 0, 1, 0, 1, 1, 2, 3, 4, 0, 4, 1, 2, 3, 4] + [0, 0, 16, 0, 3, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4])
         XCTAssertEqual(box.w.answerCount, 1)
         XCTAssertEqual(box.w.additionalCount, 1)
         XCTAssertEqual(box.w.finish(flags: 0x8000), mark + 31)
@@ -154,12 +159,14 @@ final class ResponseWriterTests: XCTestCase {
         XCTAssertEqual(box.w.count, after)
         XCTAssertEqual(box.w.answerCount, 3)
         XCTAssertEqual(box.w.authorityCount, 0)
-        XCTAssertTrue(owner.withUnsafeBufferPointer { o in
-            Self.threeA.withUnsafeBytes {
-                box.w.writeRRSet(owner: .name(o.baseAddress!, o.count), bodies: UnsafeRawBufferPointer(rebasing: $0[0..<14]),
-                                 records: 1, section: .authority)
-            }
-        })
+        XCTAssertTrue(
+            owner.withUnsafeBufferPointer { o in
+                Self.threeA.withUnsafeBytes {
+                    box.w.writeRRSet(
+                        owner: .name(o.baseAddress!, o.count), bodies: UnsafeRawBufferPointer(rebasing: $0[0..<14]),
+                        records: 1, section: .authority)
+                }
+            })
         XCTAssertEqual(box.w.count, box.w.limit)
         XCTAssertEqual(box.w.authorityCount, 1)
         XCTAssertEqual(box.w.finish(flags: 0x8000), box.w.limit)
@@ -188,9 +195,10 @@ final class ResponseWriterTests: XCTestCase {
         let bad: [UInt8] = [0, 1, 0, 1, 0, 0, 0, 60, 0, 9, 192, 0, 2, 1]
         XCTAssertFalse(bad.withUnsafeBytes { box.w.writeRRSet(owner: .question, bodies: $0, records: 1, section: .answer) })
         // two records claimed, one present
-        XCTAssertFalse(Self.threeA.withUnsafeBytes {
-            box.w.writeRRSet(owner: .question, bodies: UnsafeRawBufferPointer(rebasing: $0[0..<14]), records: 2, section: .answer)
-        })
+        XCTAssertFalse(
+            Self.threeA.withUnsafeBytes {
+                box.w.writeRRSet(owner: .question, bodies: UnsafeRawBufferPointer(rebasing: $0[0..<14]), records: 2, section: .answer)
+            })
         XCTAssertEqual(box.w.count, mark)
         XCTAssertEqual(box.w.answerCount, 0)
     }
@@ -216,7 +224,8 @@ final class ResponseWriterTests: XCTestCase {
         let box = WriterBox(question: "example.com", limit: 0) // OPT ignores the limit by design
         let mark = box.w.mark
         nsid.withUnsafeBytes { box.w.writeOPT(udpSize: 1232, extendedRCode: 1, dnssecOK: true, clientSubnet: ecs, scope: 0, nsid: $0) }
-        let expected: [UInt8] = [0, 0, 41, 0x04, 0xD0, 1, 0, 0x80, 0, 0, 19]
+        let expected: [UInt8] =
+            [0, 0, 41, 0x04, 0xD0, 1, 0, 0x80, 0, 0, 19]
             + [0, 8, 0, 7, 0, 1, 20, 0, 10, 1, 0x10]
             + [0, 3, 0, 4] + nsid
         XCTAssertEqual(Array(box.bytes[mark...]), expected)
@@ -233,8 +242,9 @@ final class ResponseWriterTests: XCTestCase {
         let v6 = ClientSubnet(address: IPAddress(family: .v6, value: 0x2001_0DB8_0001_0200_0000_0000_0000_0000), sourcePrefix: 56)
         let box2 = WriterBox(question: "example.com")
         box2.w.writeOPT(udpSize: 1232, extendedRCode: 0, dnssecOK: false, clientSubnet: v6, scope: 48, nsid: nil)
-        XCTAssertEqual(Array(box2.bytes[mark...]),
-                       [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 15, 0, 8, 0, 11, 0, 2, 56, 48, 0x20, 0x01, 0x0D, 0xB8, 0, 1, 2])
+        XCTAssertEqual(
+            Array(box2.bytes[mark...]),
+            [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 15, 0, 8, 0, 11, 0, 2, 56, 48, 0x20, 0x01, 0x0D, 0xB8, 0, 1, 2])
         XCTAssertEqual(ResponseWriter.optLength(clientSubnet: v6, nsidLength: nil), 26)
     }
 }

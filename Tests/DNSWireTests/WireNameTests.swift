@@ -17,40 +17,47 @@ final class WireNameTests: XCTestCase {
     static func label(_ n: Int, _ c: UInt8 = 0x61) -> [UInt8] { [UInt8(n)] + [UInt8](repeating: c, count: n) }
 
     /// www.example.com at 12..28, mail+ptr(16) at 29..35 (ends 36), x+ptr(29) at 36..39.
-    static let chain: [UInt8] = pad12 + Wire.name("www.example.com") + [4] + Array("mail".utf8) + [0xC0, 0x10]
+    static let chain: [UInt8] =
+        pad12 + Wire.name("www.example.com") + [4] + Array("mail".utf8) + [0xC0, 0x10]
         + [1, 0x78, 0xC0, 29]
 
     /// A 255-octet name spread over four pointer hops: 63 | 63 | 63 | 61 labels + root.
     static func compressedLong(lastLabel: Int) -> [UInt8] {
         var p: [UInt8] = []
-        p += label(63) + [0]                    // 0..64 : a63.
-        p += label(63, 0x62) + [0xC0, 0]        // 65..130 : b63 -> 0
-        p += label(63, 0x63) + [0xC0, 65]       // 131..196 : c63 -> 65
+        p += label(63) + [0] // 0..64 : a63.
+        p += label(63, 0x62) + [0xC0, 0] // 65..130 : b63 -> 0
+        p += label(63, 0x63) + [0xC0, 65] // 131..196 : c63 -> 65
         p += label(lastLabel, 0x64) + [0xC0, 131] // 197.. : dNN -> 131
         return p
     }
 
     static let cases: [Case] = [
-        Case(label: "plain", packet: Wire.name("www.example.com"), offset: 0,
-             expect: (Wire.name("www.example.com"), 17)),
+        Case(
+            label: "plain", packet: Wire.name("www.example.com"), offset: 0,
+            expect: (Wire.name("www.example.com"), 17)),
         Case(label: "root", packet: [0], offset: 0, expect: ([0], 1)),
-        Case(label: "letter case kept", packet: Wire.name("WwW.ExAmple.COM"), offset: 0,
-             expect: (Wire.name("WwW.ExAmple.COM"), 17)),
-        Case(label: "pointer back to an ancestor", packet: chain, offset: 29,
-             expect: (Wire.name("mail.example.com"), 36)),
-        Case(label: "two pointer hops", packet: chain, offset: 36,
-             expect: (Wire.name("x.mail.example.com"), 40)),
-        Case(label: "pointer alone", packet: pad12 + Wire.name("com") + [0xC0, 12], offset: 17,
-             expect: (Wire.name("com"), 19)),
+        Case(
+            label: "letter case kept", packet: Wire.name("WwW.ExAmple.COM"), offset: 0,
+            expect: (Wire.name("WwW.ExAmple.COM"), 17)),
+        Case(
+            label: "pointer back to an ancestor", packet: chain, offset: 29,
+            expect: (Wire.name("mail.example.com"), 36)),
+        Case(
+            label: "two pointer hops", packet: chain, offset: 36,
+            expect: (Wire.name("x.mail.example.com"), 40)),
+        Case(
+            label: "pointer alone", packet: pad12 + Wire.name("com") + [0xC0, 12], offset: 17,
+            expect: (Wire.name("com"), 19)),
         Case(label: "self pointer", packet: pad12 + [0xC0, 12], offset: 12, expect: nil),
         Case(label: "label then pointer to own start", packet: pad12 + [1, 0x61, 0xC0, 12], offset: 12, expect: nil),
         Case(label: "pointer into own labels", packet: pad12 + [1, 0x61, 1, 0x62, 0xC0, 14], offset: 12, expect: nil),
         Case(label: "mutual pointers, read first", packet: pad12 + [0xC0, 14, 0xC0, 12], offset: 12, expect: nil),
         Case(label: "mutual pointers, read second", packet: pad12 + [0xC0, 14, 0xC0, 12], offset: 14, expect: nil),
         Case(label: "forward pointer to a valid name", packet: pad12 + [0xC0, 14] + Wire.name("com"), offset: 12, expect: nil),
-        Case(label: "backward then forward pointer",
-             packet: pad12 + [1, 0x62, 0xC0, 24] + [0, 0, 0, 0, 0, 0] + Wire.name("com") + [1, 0x61, 0xC0, 12],
-             offset: 29, expect: nil),
+        Case(
+            label: "backward then forward pointer",
+            packet: pad12 + [1, 0x62, 0xC0, 24] + [0, 0, 0, 0, 0, 0] + Wire.name("com") + [1, 0x61, 0xC0, 12],
+            offset: 29, expect: nil),
         Case(label: "pointer past the end", packet: pad12 + [1, 0x61, 0xFF, 0xFF], offset: 12, expect: nil),
         Case(label: "pointer target == packet length", packet: pad12 + [0xC0, 14], offset: 12, expect: nil),
         Case(label: "pointer cut after first octet", packet: pad12 + [3] + Array("com".utf8) + [0xC0], offset: 12, expect: nil),
@@ -63,17 +70,21 @@ final class WireNameTests: XCTestCase {
         Case(label: "label length 0x7F", packet: [0x7F] + [UInt8](repeating: 0x61, count: 127) + [0], offset: 0, expect: nil),
         Case(label: "label type 0b10", packet: [0x80, 0x61, 0], offset: 0, expect: nil),
         Case(label: "label type 0b10 (0xBF)", packet: [0xBF, 0x00, 0], offset: 0, expect: nil),
-        Case(label: "name of 255 octets", packet: label(63) + label(63) + label(63) + label(61) + [0], offset: 0,
-             expect: (label(63) + label(63) + label(63) + label(61) + [0], 255)),
+        Case(
+            label: "name of 255 octets", packet: label(63) + label(63) + label(63) + label(61) + [0], offset: 0,
+            expect: (label(63) + label(63) + label(63) + label(61) + [0], 255)),
         Case(label: "name of 256 octets", packet: label(63) + label(63) + label(63) + label(62) + [0], offset: 0, expect: nil),
-        Case(label: "name of 256 octets from labels of 1",
-             packet: [UInt8](repeating: 0, count: 0) + Array([[UInt8]](repeating: [1, 0x61], count: 128).joined()) + [0],
-             offset: 0, expect: nil),
-        Case(label: "name of 255 octets from labels of 1",
-             packet: Array([[UInt8]](repeating: [1, 0x61], count: 127).joined()) + [0], offset: 0,
-             expect: (Array([[UInt8]](repeating: [1, 0x61], count: 127).joined()) + [0], 255)),
-        Case(label: "compressed name of 255 octets", packet: compressedLong(lastLabel: 61), offset: 197,
-             expect: (label(61, 0x64) + label(63, 0x63) + label(63, 0x62) + label(63) + [0], 197 + 62 + 2)),
+        Case(
+            label: "name of 256 octets from labels of 1",
+            packet: [UInt8](repeating: 0, count: 0) + Array([[UInt8]](repeating: [1, 0x61], count: 128).joined()) + [0],
+            offset: 0, expect: nil),
+        Case(
+            label: "name of 255 octets from labels of 1",
+            packet: Array([[UInt8]](repeating: [1, 0x61], count: 127).joined()) + [0], offset: 0,
+            expect: (Array([[UInt8]](repeating: [1, 0x61], count: 127).joined()) + [0], 255)),
+        Case(
+            label: "compressed name of 255 octets", packet: compressedLong(lastLabel: 61), offset: 197,
+            expect: (label(61, 0x64) + label(63, 0x63) + label(63, 0x62) + label(63) + [0], 197 + 62 + 2)),
         Case(label: "compressed name of 256 octets", packet: compressedLong(lastLabel: 62), offset: 197, expect: nil),
     ]
 
@@ -166,7 +177,9 @@ final class WireNameTests: XCTestCase {
                 WireName.lowercase(name, length: length, into: bytes)
                 WireName.lowercaseWords(name, length: length, into: words)
                 for i in 0..<length where words[i] != bytes[i] {
-                    XCTFail("length \(length) octet \(i): 0x\(String(name[i], radix: 16)) -> 0x\(String(words[i], radix: 16)), want 0x\(String(bytes[i], radix: 16))")
+                    XCTFail(
+                        "length \(length) octet \(i): 0x\(String(name[i], radix: 16)) -> 0x\(String(words[i], radix: 16)), want 0x\(String(bytes[i], radix: 16))"
+                    )
                     return
                 }
                 for i in capacity..<(capacity + 16) where words[i] != 0xEE {

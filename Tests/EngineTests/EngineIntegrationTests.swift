@@ -35,9 +35,15 @@ final class EngineIntegrationTests: XCTestCase {
     func setup() throws -> Setup {
         let global = try NetworkTable.readRegionTable(path: Temp.file("global.csv", Self.globalCSV))
         let path = Temp.file("svc.csv", Self.serviceCSV)
-        let www = Fx.compile(Fx.spec(.geo, name: "www.gslb.test.") { $0.networks = path; $0.ttl = 20 }, sources: GeoSources(networks: global))
+        let www = Fx.compile(
+            Fx.spec(.geo, name: "www.gslb.test.") {
+                $0.networks = path; $0.ttl = 20
+            }, sources: GeoSources(networks: global))
         // a service with no static records: its name exists only through extraOwners
-        let fo = Fx.compile(Fx.spec(.failover, name: "FO.gslb.test.") { $0.order = ["na", "eu"]; $0.ttl = 45 })
+        let fo = Fx.compile(
+            Fx.spec(.failover, name: "FO.gslb.test.") {
+                $0.order = ["na", "eu"]; $0.ttl = 45
+            })
         let zonePath = Temp.file("gslb.test.zone", Self.zoneText)
         let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: [www.name, fo.name])
         return Setup(zone: zone, www: www, fo: fo)
@@ -47,8 +53,10 @@ final class EngineIntegrationTests: XCTestCase {
         try Snapshot(zones: [s.zone], services: [s.www, s.fo], health: health, identity: ServerIdentity(), udpPayloadSize: 1232)
     }
 
-    func ask(_ snap: Snapshot, _ name: String, _ qtype: UInt16, ecs: (UInt16, UInt8, [UInt8])? = nil, edns: Bool = true,
-             client: IPAddress? = nil) -> Wire.Response {
+    func ask(
+        _ snap: Snapshot, _ name: String, _ qtype: UInt16, ecs: (UInt16, UInt8, [UInt8])? = nil, edns: Bool = true,
+        client: IPAddress? = nil
+    ) -> Wire.Response {
         let q = Wire.query(name, qtype, edns: edns, ecs: ecs)
         let p = QueryProcessor(seed: 7)
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
@@ -66,8 +74,10 @@ final class EngineIntegrationTests: XCTestCase {
         Wire.Record(owner: owner, type: DNSType.aaaa, ttl: ttl, rdata: octets(address), target: nil)
     }
 
-    func assertECS(_ r: Wire.Response, family: UInt16, source: UInt8, scope: UInt8, address: [UInt8],
-                   file: StaticString = #filePath, line: UInt = #line) {
+    func assertECS(
+        _ r: Wire.Response, family: UInt16, source: UInt8, scope: UInt8, address: [UInt8],
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         guard let ecs = r.ecs else { return XCTFail("no ECS option echoed", file: file, line: line) }
         XCTAssertEqual(ecs.family, family, file: file, line: line)
         XCTAssertEqual(ecs.source, source, file: file, line: line)

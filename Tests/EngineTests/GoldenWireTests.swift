@@ -12,7 +12,8 @@ final class GoldenWireTests: XCTestCase {
     }
 
     /// www.gslb.test A, no EDNS, RD. Answer owner is the pointer c00c.
-    static let wwwA = Golden(label: "A www",
+    static let wwwA = Golden(
+        label: "A www",
         query: "abcd 0100 0001 0000 0000 0000  03777777 0467736c62 0474657374 00  0001 0001",
         response: """
             abcd 8500 0001 0001 0000 0000  03777777 0467736c62 0474657374 00  0001 0001
@@ -21,7 +22,8 @@ final class GoldenWireTests: XCTestCase {
 
     /// nope.gslb.test A with EDNS 4096: NXDOMAIN, SOA (TTL 300 = MINIMUM) owned by c011 = "gslb.test" in the
     /// question, OPT with our size 1232.
-    static let nxdomain = Golden(label: "NXDOMAIN",
+    static let nxdomain = Golden(
+        label: "NXDOMAIN",
         query: "0001 0100 0001 0000 0000 0001  046e6f7065 0467736c62 0474657374 00  0001 0001  00 0029 1000 00 00 0000 0000",
         response: """
             0001 8503 0001 0000 0001 0001  046e6f7065 0467736c62 0474657374 00  0001 0001
@@ -34,7 +36,8 @@ final class GoldenWireTests: XCTestCase {
 
     /// www.sub.gslb.test A, RD clear: referral, AA clear, NS owned by c010 = "sub.gslb.test",
     /// glue "ns" + c010.
-    static let referral = Golden(label: "referral",
+    static let referral = Golden(
+        label: "referral",
         query: "beef 0000 0001 0000 0000 0000  03777777 03737562 0467736c62 0474657374 00  0001 0001",
         response: """
             beef 8000 0001 0000 0001 0001  03777777 03737562 0467736c62 0474657374 00  0001 0001
@@ -43,7 +46,8 @@ final class GoldenWireTests: XCTestCase {
             """)
 
     /// Two OPT records: FORMERR, question echoed, nothing else (no OPT).
-    static let twoOPT = Golden(label: "FORMERR for two OPTs",
+    static let twoOPT = Golden(
+        label: "FORMERR for two OPTs",
         query: """
             2222 0100 0001 0000 0000 0002  03777777 0467736c62 0474657374 00  0001 0001
             00 0029 04d0 00 00 0000 0000  00 0029 04d0 00 00 0000 0000
@@ -51,7 +55,8 @@ final class GoldenWireTests: XCTestCase {
         response: "2222 8101 0001 0000 0000 0000  03777777 0467736c62 0474657374 00  0001 0001")
 
     /// EDNS version 1 with DO: BADVERS (16) = header RCODE 0 + OPT extended RCODE 1, OPT version 0, DO copied.
-    static let badVers = Golden(label: "BADVERS",
+    static let badVers = Golden(
+        label: "BADVERS",
         query: "3333 0100 0001 0000 0000 0001  03777777 0467736c62 0474657374 00  0001 0001  00 0029 04d0 00 01 8000 0000",
         response: """
             3333 8100 0001 0000 0000 0001  03777777 0467736c62 0474657374 00  0001 0001
@@ -71,13 +76,16 @@ final class GoldenWireTests: XCTestCase {
     /// The hand-written query literals are what the test query builder produces (guards the literals).
     func testQueryLiteralsMatchBuilder() {
         XCTAssertEqual(Wire.bytes(hex: Self.wwwA.query), Wire.query("www.gslb.test.", 1, id: 0xABCD, flags: 0x0100))
-        XCTAssertEqual(Wire.bytes(hex: Self.nxdomain.query),
-                       Wire.query("nope.gslb.test.", 1, id: 1, flags: 0x0100, additional: [Wire.opt(udp: 4096)]))
+        XCTAssertEqual(
+            Wire.bytes(hex: Self.nxdomain.query),
+            Wire.query("nope.gslb.test.", 1, id: 1, flags: 0x0100, additional: [Wire.opt(udp: 4096)]))
         XCTAssertEqual(Wire.bytes(hex: Self.referral.query), Wire.query("www.sub.gslb.test.", 1, id: 0xBEEF, flags: 0))
-        XCTAssertEqual(Wire.bytes(hex: Self.twoOPT.query),
-                       Wire.query("www.gslb.test.", 1, id: 0x2222, flags: 0x0100, additional: [Wire.opt(), Wire.opt()]))
-        XCTAssertEqual(Wire.bytes(hex: Self.badVers.query),
-                       Wire.query("www.gslb.test.", 1, id: 0x3333, flags: 0x0100, additional: [Wire.opt(version: 1, doBit: true)]))
+        XCTAssertEqual(
+            Wire.bytes(hex: Self.twoOPT.query),
+            Wire.query("www.gslb.test.", 1, id: 0x2222, flags: 0x0100, additional: [Wire.opt(), Wire.opt()]))
+        XCTAssertEqual(
+            Wire.bytes(hex: Self.badVers.query),
+            Wire.query("www.gslb.test.", 1, id: 0x3333, flags: 0x0100, additional: [Wire.opt(version: 1, doBit: true)]))
     }
 
     func testGoldenWWWDecodedByLDNS() throws {

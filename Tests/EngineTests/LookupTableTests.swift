@@ -52,70 +52,94 @@ final class LookupTableTests: XCTestCase {
         Row(label: "apex NS", qname: "gslb.test.", qtype: 2, rcode: 0, aa: true, answer: apexNS),
         Row(label: "apex MX", qname: "gslb.test.", qtype: 15, rcode: 0, aa: true, answer: ["gslb.test. 3600 IN MX 10 mail.gslb.test."]),
         Row(label: "apex TXT", qname: "gslb.test.", qtype: 16, rcode: 0, aa: true, answer: ["gslb.test. 3600 IN TXT \"v=spf1 -all\""]),
-        Row(label: "apex CAA", qname: "gslb.test.", qtype: 257, rcode: 0, aa: true,
+        Row(
+            label: "apex CAA", qname: "gslb.test.", qtype: 257, rcode: 0, aa: true,
             answer: ["gslb.test. 3600 IN CAA 0 issue \"ca.example.net\""]),
         Row(label: "apex A (NODATA)", qname: "gslb.test.", qtype: 1, rcode: 0, aa: true, authority: [negSOA]),
         // plain data
         Row(label: "www A", qname: "www.gslb.test.", qtype: 1, rcode: 0, aa: true, answer: [wwwA]),
-        Row(label: "www AAAA", qname: "www.gslb.test.", qtype: 28, rcode: 0, aa: true,
+        Row(
+            label: "www AAAA", qname: "www.gslb.test.", qtype: 28, rcode: 0, aa: true,
             answer: ["www.gslb.test. 300 IN AAAA 2001:db8::10"]),
         Row(label: "ns1 AAAA", qname: "ns1.gslb.test.", qtype: 28, rcode: 0, aa: true, answer: ["ns1.gslb.test. 3600 IN AAAA ::1"]),
-        Row(label: "SRV", qname: "_sip._tcp.gslb.test.", qtype: 33, rcode: 0, aa: true,
+        Row(
+            label: "SRV", qname: "_sip._tcp.gslb.test.", qtype: 33, rcode: 0, aa: true,
             answer: ["_sip._tcp.gslb.test. 3600 IN SRV 10 60 5060 www.gslb.test."]),
         Row(label: "TXT", qname: "txt.gslb.test.", qtype: 16, rcode: 0, aa: true, answer: ["txt.gslb.test. 3600 IN TXT \"hello world\""]),
-        Row(label: "GSLB default A (30 s)", qname: "geo.gslb.test.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "GSLB default A (30 s)", qname: "geo.gslb.test.", qtype: 1, rcode: 0, aa: true,
             answer: ["geo.gslb.test. 30 IN A 192.0.2.100"]),
         // CNAME
-        Row(label: "CNAME chased to A", qname: "alias.gslb.test.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "CNAME chased to A", qname: "alias.gslb.test.", qtype: 1, rcode: 0, aa: true,
             answer: ["alias.gslb.test. 300 IN CNAME www.gslb.test.", wwwA]),
-        Row(label: "CNAME chased to AAAA", qname: "alias.gslb.test.", qtype: 28, rcode: 0, aa: true,
+        Row(
+            label: "CNAME chased to AAAA", qname: "alias.gslb.test.", qtype: 28, rcode: 0, aa: true,
             answer: ["alias.gslb.test. 300 IN CNAME www.gslb.test.", "www.gslb.test. 300 IN AAAA 2001:db8::10"]),
-        Row(label: "CNAME asked for", qname: "alias.gslb.test.", qtype: 5, rcode: 0, aa: true,
+        Row(
+            label: "CNAME asked for", qname: "alias.gslb.test.", qtype: 5, rcode: 0, aa: true,
             answer: ["alias.gslb.test. 300 IN CNAME www.gslb.test."]),
-        Row(label: "CNAME then NODATA", qname: "alias.gslb.test.", qtype: 16, rcode: 0, aa: true,
+        Row(
+            label: "CNAME then NODATA", qname: "alias.gslb.test.", qtype: 16, rcode: 0, aa: true,
             answer: ["alias.gslb.test. 300 IN CNAME www.gslb.test."], authority: [negSOA]),
-        Row(label: "cdn -> geo AAAA", qname: "cdn.gslb.test.", qtype: 28, rcode: 0, aa: true,
+        Row(
+            label: "cdn -> geo AAAA", qname: "cdn.gslb.test.", qtype: 28, rcode: 0, aa: true,
             answer: ["cdn.gslb.test. 300 IN CNAME geo.gslb.test.", "geo.gslb.test. 30 IN AAAA 2001:db8:100::1"]),
-        Row(label: "CNAME to a missing name", qname: "dangling.extra.test.", qtype: 1, rcode: 3, aa: true,
+        Row(
+            label: "CNAME to a missing name", qname: "dangling.extra.test.", qtype: 1, rcode: 3, aa: true,
             answer: ["dangling.extra.test. 600 IN CNAME nowhere.extra.test."], authority: [extraNegSOA]),
-        Row(label: "CNAME out of zone not followed", qname: "out.extra.test.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "CNAME out of zone not followed", qname: "out.extra.test.", qtype: 1, rcode: 0, aa: true,
             answer: ["out.extra.test. 600 IN CNAME www.gslb.test."]),
-        Row(label: "CNAME chain of two", qname: "chain1.extra.test.", qtype: 1, rcode: 0, aa: true,
-            answer: ["chain1.extra.test. 600 IN CNAME chain2.extra.test.", "chain2.extra.test. 600 IN CNAME target.extra.test.",
-                     "target.extra.test. 600 IN A 192.0.2.77"]),
-        Row(label: "wildcard CNAME", qname: "x.w.extra.test.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "CNAME chain of two", qname: "chain1.extra.test.", qtype: 1, rcode: 0, aa: true,
+            answer: [
+                "chain1.extra.test. 600 IN CNAME chain2.extra.test.", "chain2.extra.test. 600 IN CNAME target.extra.test.",
+                "target.extra.test. 600 IN A 192.0.2.77",
+            ]),
+        Row(
+            label: "wildcard CNAME", qname: "x.w.extra.test.", qtype: 1, rcode: 0, aa: true,
             answer: ["x.w.extra.test. 600 IN CNAME target.extra.test.", "target.extra.test. 600 IN A 192.0.2.77"]),
         // wildcards (RFC 4592)
-        Row(label: "wildcard TXT", qname: "foo.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
+        Row(
+            label: "wildcard TXT", qname: "foo.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
             answer: ["foo.wild.gslb.test. 3600 IN TXT \"wildcard\""]),
-        Row(label: "wildcard two labels down", qname: "a.b.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
+        Row(
+            label: "wildcard two labels down", qname: "a.b.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
             answer: ["a.b.wild.gslb.test. 3600 IN TXT \"wildcard\""]),
         Row(label: "wildcard NODATA", qname: "foo.wild.gslb.test.", qtype: 1, rcode: 0, aa: true, authority: [negSOA]),
-        Row(label: "wildcard owner asked literally", qname: "*.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
+        Row(
+            label: "wildcard owner asked literally", qname: "*.wild.gslb.test.", qtype: 16, rcode: 0, aa: true,
             answer: ["*.wild.gslb.test. 3600 IN TXT \"wildcard\""]),
         Row(label: "parent of the wildcard is an ENT", qname: "wild.gslb.test.", qtype: 16, rcode: 0, aa: true, authority: [negSOA]),
         // negative answers (RFC 2308): SOA TTL = min(3600, 300)
         Row(label: "NXDOMAIN", qname: "nope.gslb.test.", qtype: 1, rcode: 3, aa: true, authority: [negSOA]),
         Row(label: "NXDOMAIN below an existing name", qname: "x.y.www.gslb.test.", qtype: 1, rcode: 3, aa: true, authority: [negSOA]),
         Row(label: "NODATA", qname: "www.gslb.test.", qtype: 15, rcode: 0, aa: true, authority: [negSOA]),
-        Row(label: "NODATA with DO", qname: "www.gslb.test.", qtype: 15, edns: EDNS(doBit: true), rcode: 0, aa: true,
+        Row(
+            label: "NODATA with DO", qname: "www.gslb.test.", qtype: 15, edns: EDNS(doBit: true), rcode: 0, aa: true,
             authority: [negSOA]),
         Row(label: "empty non-terminal", qname: "b.gslb.test.", qtype: 1, rcode: 0, aa: true, authority: [negSOA]),
         Row(label: "empty non-terminal ANY", qname: "b.gslb.test.", qtype: 255, rcode: 0, aa: true, authority: [negSOA]),
-        Row(label: "below the empty non-terminal", qname: "a.b.gslb.test.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "below the empty non-terminal", qname: "a.b.gslb.test.", qtype: 1, rcode: 0, aa: true,
             answer: ["a.b.gslb.test. 3600 IN A 192.0.2.30"]),
         Row(label: "sibling under the ENT", qname: "x.b.gslb.test.", qtype: 1, rcode: 3, aa: true, authority: [negSOA]),
         // delegation
-        Row(label: "referral below the cut", qname: "www.sub.gslb.test.", qtype: 1, rcode: 0, aa: false,
+        Row(
+            label: "referral below the cut", qname: "www.sub.gslb.test.", qtype: 1, rcode: 0, aa: false,
             authority: subNS, additional: subGlue),
         Row(label: "referral at the cut", qname: "sub.gslb.test.", qtype: 1, rcode: 0, aa: false, authority: subNS, additional: subGlue),
-        Row(label: "NS at the cut is a referral", qname: "sub.gslb.test.", qtype: 2, rcode: 0, aa: false,
+        Row(
+            label: "NS at the cut is a referral", qname: "sub.gslb.test.", qtype: 2, rcode: 0, aa: false,
             authority: subNS, additional: subGlue),
         Row(label: "DS at the cut answered by the parent", qname: "sub.gslb.test.", qtype: 43, rcode: 0, aa: true, authority: [negSOA]),
         Row(label: "glue name itself", qname: "ns.sub.gslb.test.", qtype: 1, rcode: 0, aa: false, authority: subNS, additional: subGlue),
-        Row(label: "DS below the cut", qname: "deep.ns.sub.gslb.test.", qtype: 43, rcode: 0, aa: false,
+        Row(
+            label: "DS below the cut", qname: "deep.ns.sub.gslb.test.", qtype: 43, rcode: 0, aa: false,
             authority: subNS, additional: subGlue),
-        Row(label: "referral over TCP with EDNS", qname: "www.sub.gslb.test.", qtype: 28, transport: .tcp, edns: EDNS(),
+        Row(
+            label: "referral over TCP with EDNS", qname: "www.sub.gslb.test.", qtype: 28, transport: .tcp, edns: EDNS(),
             rcode: 0, aa: false, authority: subNS, additional: subGlue),
         // not ours
         Row(label: "out of zone", qname: "example.com.", qtype: 1, rcode: 5, aa: false),
@@ -125,33 +149,43 @@ final class LookupTableTests: XCTestCase {
         Row(label: "label-suffix look-alike", qname: "xgslb.test.", qtype: 1, rcode: 5, aa: false),
         // letter case (RFC 4343): the question is echoed as sent; pointers refer to it
         Row(label: "mixed case", qname: "WwW.GsLb.TeSt.", qtype: 1, rcode: 0, aa: true, answer: ["WwW.GsLb.TeSt. 300 IN A 192.0.2.10"]),
-        Row(label: "mixed case NXDOMAIN", qname: "NoPe.GSLB.test.", qtype: 1, rcode: 3, aa: true,
+        Row(
+            label: "mixed case NXDOMAIN", qname: "NoPe.GSLB.test.", qtype: 1, rcode: 3, aa: true,
             authority: [negSOA.replacingOccurrences(of: "gslb.test. 300", with: "GSLB.test. 300")]),
-        Row(label: "mixed case CNAME", qname: "ALIAS.GSLB.TEST.", qtype: 1, rcode: 0, aa: true,
+        Row(
+            label: "mixed case CNAME", qname: "ALIAS.GSLB.TEST.", qtype: 1, rcode: 0, aa: true,
             answer: ["ALIAS.GSLB.TEST. 300 IN CNAME www.gslb.test.", "www.GSLB.TEST. 300 IN A 192.0.2.10"]),
         // ANY (RFC 8482)
         Row(label: "ANY at apex over UDP: one RRset", qname: "gslb.test.", qtype: 255, rcode: 0, aa: true, answer: apexNS),
-        Row(label: "ANY at apex over TCP: all", qname: "gslb.test.", qtype: 255, transport: .tcp, rcode: 0, aa: true,
-            answer: apexNS + [apexSOA, "gslb.test. 3600 IN MX 10 mail.gslb.test.", "gslb.test. 3600 IN TXT \"v=spf1 -all\"",
-                              "gslb.test. 3600 IN CAA 0 issue \"ca.example.net\""]),
+        Row(
+            label: "ANY at apex over TCP: all", qname: "gslb.test.", qtype: 255, transport: .tcp, rcode: 0, aa: true,
+            answer: apexNS + [
+                apexSOA, "gslb.test. 3600 IN MX 10 mail.gslb.test.", "gslb.test. 3600 IN TXT \"v=spf1 -all\"",
+                "gslb.test. 3600 IN CAA 0 issue \"ca.example.net\"",
+            ]),
         Row(label: "ANY www over UDP", qname: "www.gslb.test.", qtype: 255, rcode: 0, aa: true, answer: [wwwA]),
-        Row(label: "ANY www over TCP", qname: "www.gslb.test.", qtype: 255, transport: .tcp, rcode: 0, aa: true,
+        Row(
+            label: "ANY www over TCP", qname: "www.gslb.test.", qtype: 255, transport: .tcp, rcode: 0, aa: true,
             answer: [wwwA, "www.gslb.test. 300 IN AAAA 2001:db8::10"]),
-        Row(label: "ANY at a CNAME", qname: "alias.gslb.test.", qtype: 255, rcode: 0, aa: true,
+        Row(
+            label: "ANY at a CNAME", qname: "alias.gslb.test.", qtype: 255, rcode: 0, aa: true,
             answer: ["alias.gslb.test. 300 IN CNAME www.gslb.test."]),
         Row(label: "ANY NXDOMAIN", qname: "nope.gslb.test.", qtype: 255, rcode: 3, aa: true, authority: [negSOA]),
         // size limits and truncation (RFC 1035 §4.2.1, RFC 6891 §6.2.5, RFC 2181 §9)
         Row(label: "big TXT over UDP without EDNS", qname: "big.gslb.test.", qtype: 16, rcode: 0, aa: true, tc: true),
         Row(label: "big TXT over UDP with EDNS 1232", qname: "big.gslb.test.", qtype: 16, edns: EDNS(), rcode: 0, aa: true, tc: true),
-        Row(label: "big TXT with EDNS 4096 is capped at 1232", qname: "big.gslb.test.", qtype: 16, edns: EDNS(udp: 4096),
+        Row(
+            label: "big TXT with EDNS 4096 is capped at 1232", qname: "big.gslb.test.", qtype: 16, edns: EDNS(udp: 4096),
             rcode: 0, aa: true, tc: true),
         Row(label: "big TXT over TCP", qname: "big.gslb.test.", qtype: 16, transport: .tcp, rcode: 0, aa: true, answer: bigTXT),
         Row(label: "many A over UDP without EDNS", qname: "many.gslb.test.", qtype: 1, rcode: 0, aa: true, tc: true),
         Row(label: "many A with EDNS 1232", qname: "many.gslb.test.", qtype: 1, edns: EDNS(), rcode: 0, aa: true, answer: manyA),
         Row(label: "many A with EDNS 512", qname: "many.gslb.test.", qtype: 1, edns: EDNS(udp: 512), rcode: 0, aa: true, tc: true),
-        Row(label: "many A with EDNS 100 (raised to 512)", qname: "many.gslb.test.", qtype: 1, edns: EDNS(udp: 100),
+        Row(
+            label: "many A with EDNS 100 (raised to 512)", qname: "many.gslb.test.", qtype: 1, edns: EDNS(udp: 100),
             rcode: 0, aa: true, tc: true),
-        Row(label: "many A with EDNS 700 (fits 693)", qname: "many.gslb.test.", qtype: 1, edns: EDNS(udp: 700),
+        Row(
+            label: "many A with EDNS 700 (fits 693)", qname: "many.gslb.test.", qtype: 1, edns: EDNS(udp: 700),
             rcode: 0, aa: true, answer: manyA),
         Row(label: "many A over TCP", qname: "many.gslb.test.", qtype: 1, transport: .tcp, rcode: 0, aa: true, answer: manyA),
         // EDNS (RFC 6891)
@@ -159,47 +193,63 @@ final class LookupTableTests: XCTestCase {
         Row(label: "BADVERS", qname: "www.gslb.test.", qtype: 1, edns: EDNS(version: 1), rcode: 16, aa: false),
         Row(label: "BADVERS version 255 out of zone", qname: "example.com.", qtype: 1, edns: EDNS(version: 255), rcode: 16, aa: false),
         Row(label: "DO copied", qname: "www.gslb.test.", qtype: 1, edns: EDNS(doBit: true), rcode: 0, aa: true, answer: [wwwA]),
-        Row(label: "unknown option not echoed", qname: "www.gslb.test.", qtype: 1,
+        Row(
+            label: "unknown option not echoed", qname: "www.gslb.test.", qtype: 1,
             edns: EDNS(options: Wire.option(65001, [1, 2, 3]) + Wire.option(10, [1, 2, 3, 4, 5, 6, 7, 8])),
             rcode: 0, aa: true, answer: [wwwA]),
         // ECS (RFC 7871): echoed with scope 0 for static answers
-        Row(label: "ECS v4 echoed, scope 0", qname: "www.gslb.test.", qtype: 1,
+        Row(
+            label: "ECS v4 echoed, scope 0", qname: "www.gslb.test.", qtype: 1,
             edns: EDNS(options: Wire.ecs(family: 1, source: 24, address: [192, 0, 2])),
             rcode: 0, aa: true, answer: [wwwA], options: [(8, [0, 1, 24, 0, 192, 0, 2])]),
-        Row(label: "ECS query scope 16 -> 0", qname: "geo.gslb.test.", qtype: 1,
+        Row(
+            label: "ECS query scope 16 -> 0", qname: "geo.gslb.test.", qtype: 1,
             edns: EDNS(options: Wire.ecs(family: 1, source: 22, scope: 16, address: [198, 51, 100])),
             rcode: 0, aa: true, answer: ["geo.gslb.test. 30 IN A 192.0.2.100"], options: [(8, [0, 1, 22, 0, 198, 51, 100])]),
-        Row(label: "ECS v6 /56 echoed", qname: "www.gslb.test.", qtype: 28,
+        Row(
+            label: "ECS v6 /56 echoed", qname: "www.gslb.test.", qtype: 28,
             edns: EDNS(options: Wire.ecs(family: 2, source: 56, address: [0x20, 0x01, 0x0D, 0xB8, 0, 1, 2])),
             rcode: 0, aa: true, answer: ["www.gslb.test. 300 IN AAAA 2001:db8::10"],
             options: [(8, [0, 2, 56, 0, 0x20, 0x01, 0x0D, 0xB8, 0, 1, 2])]),
-        Row(label: "ECS /0 echoed", qname: "nope.gslb.test.", qtype: 1, edns: EDNS(options: Wire.ecs(family: 1, source: 0, address: [])),
+        Row(
+            label: "ECS /0 echoed", qname: "nope.gslb.test.", qtype: 1, edns: EDNS(options: Wire.ecs(family: 1, source: 0, address: [])),
             rcode: 3, aa: true, authority: [negSOA], options: [(8, [0, 1, 0, 0])]),
         // NSID (RFC 5001)
-        Row(label: "NSID configured", qname: "www.gslb.test.", qtype: 1, edns: EDNS(options: Wire.option(3, [])),
+        Row(
+            label: "NSID configured", qname: "www.gslb.test.", qtype: 1, edns: EDNS(options: Wire.option(3, [])),
             rcode: 0, aa: true, answer: [wwwA], options: [(3, nsid)]),
-        Row(label: "NSID not configured", qname: "www.gslb.test.", qtype: 1, edns: EDNS(options: Wire.option(3, [])), snap: .bare,
+        Row(
+            label: "NSID not configured", qname: "www.gslb.test.", qtype: 1, edns: EDNS(options: Wire.option(3, [])), snap: .bare,
             rcode: 0, aa: true, answer: [wwwA]),
         Row(label: "NSID configured but not asked", qname: "www.gslb.test.", qtype: 1, edns: EDNS(), rcode: 0, aa: true, answer: [wwwA]),
-        Row(label: "NSID and ECS", qname: "www.gslb.test.", qtype: 1,
+        Row(
+            label: "NSID and ECS", qname: "www.gslb.test.", qtype: 1,
             edns: EDNS(options: Wire.option(3, []) + Wire.ecs(family: 1, source: 24, address: [192, 0, 2])),
             rcode: 0, aa: true, answer: [wwwA], options: [(8, [0, 1, 24, 0, 192, 0, 2]), (3, nsid)]),
-        Row(label: "NSID on REFUSED", qname: "example.com.", qtype: 1, edns: EDNS(options: Wire.option(3, [])),
+        Row(
+            label: "NSID on REFUSED", qname: "example.com.", qtype: 1, edns: EDNS(options: Wire.option(3, [])),
             rcode: 5, aa: false, options: [(3, nsid)]),
         // CHAOS
-        Row(label: "version.bind", qname: "version.bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "version.bind", qname: "version.bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
             answer: ["version.bind. 0 CH TXT \"Meridian\""]),
-        Row(label: "VERSION.BIND mixed case", qname: "VERSION.Bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "VERSION.BIND mixed case", qname: "VERSION.Bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
             answer: ["VERSION.Bind. 0 CH TXT \"Meridian\""]),
-        Row(label: "version.server", qname: "version.server.", qtype: 16, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "version.server", qname: "version.server.", qtype: 16, qclass: 3, rcode: 0, aa: true,
             answer: ["version.server. 0 CH TXT \"Meridian\""]),
-        Row(label: "id.server", qname: "id.server.", qtype: 16, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "id.server", qname: "id.server.", qtype: 16, qclass: 3, rcode: 0, aa: true,
             answer: ["id.server. 0 CH TXT \"meridian-acceptance\""]),
-        Row(label: "hostname.bind", qname: "hostname.bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "hostname.bind", qname: "hostname.bind.", qtype: 16, qclass: 3, rcode: 0, aa: true,
             answer: ["hostname.bind. 0 CH TXT \"meridian-acceptance\""]),
-        Row(label: "version.bind ANY", qname: "version.bind.", qtype: 255, qclass: 3, rcode: 0, aa: true,
+        Row(
+            label: "version.bind ANY", qname: "version.bind.", qtype: 255, qclass: 3, rcode: 0, aa: true,
             answer: ["version.bind. 0 CH TXT \"Meridian\""]),
-        Row(label: "version.bind with EDNS", qname: "version.bind.", qtype: 16, qclass: 3, edns: EDNS(), rcode: 0, aa: true,
+        Row(
+            label: "version.bind with EDNS", qname: "version.bind.", qtype: 16, qclass: 3, edns: EDNS(), rcode: 0, aa: true,
             answer: ["version.bind. 0 CH TXT \"Meridian\""]),
         Row(label: "version.bind not configured", qname: "version.bind.", qtype: 16, qclass: 3, snap: .bare, rcode: 5, aa: false),
         Row(label: "id.server not configured", qname: "id.server.", qtype: 16, qclass: 3, snap: .bare, rcode: 5, aa: false),
@@ -217,15 +267,20 @@ final class LookupTableTests: XCTestCase {
         Row(label: "QTYPE TSIG", qname: "gslb.test.", qtype: 250, rcode: 1, aa: false),
         // several zones
         Row(label: "second zone", qname: "ns.extra.test.", qtype: 1, rcode: 0, aa: true, answer: ["ns.extra.test. 600 IN A 192.0.2.53"]),
-        Row(label: "second zone NXDOMAIN has its own SOA", qname: "zz.extra.test.", qtype: 1, rcode: 3, aa: true,
+        Row(
+            label: "second zone NXDOMAIN has its own SOA", qname: "zz.extra.test.", qtype: 1, rcode: 3, aa: true,
             authority: [extraNegSOA]),
-        Row(label: "child zone served: deepest zone answers", qname: "www.sub.gslb.test.", qtype: 1, snap: .withChild, rcode: 0, aa: true,
+        Row(
+            label: "child zone served: deepest zone answers", qname: "www.sub.gslb.test.", qtype: 1, snap: .withChild, rcode: 0, aa: true,
             answer: ["www.sub.gslb.test. 60 IN A 198.51.100.80"]),
-        Row(label: "child zone apex SOA", qname: "sub.gslb.test.", qtype: 6, snap: .withChild, rcode: 0, aa: true,
+        Row(
+            label: "child zone apex SOA", qname: "sub.gslb.test.", qtype: 6, snap: .withChild, rcode: 0, aa: true,
             answer: ["sub.gslb.test. 120 IN SOA ns.sub.gslb.test. admin.sub.gslb.test. 3 3600 600 86400 30"]),
-        Row(label: "child zone NXDOMAIN", qname: "nope.sub.gslb.test.", qtype: 1, snap: .withChild, rcode: 3, aa: true,
+        Row(
+            label: "child zone NXDOMAIN", qname: "nope.sub.gslb.test.", qtype: 1, snap: .withChild, rcode: 3, aa: true,
             authority: ["sub.gslb.test. 30 IN SOA ns.sub.gslb.test. admin.sub.gslb.test. 3 3600 600 86400 30"]),
-        Row(label: "parent still answers beside the child", qname: "www.gslb.test.", qtype: 1, snap: .withChild, rcode: 0, aa: true,
+        Row(
+            label: "parent still answers beside the child", qname: "www.gslb.test.", qtype: 1, snap: .withChild, rcode: 0, aa: true,
             answer: [wwwA]),
     ]
 
@@ -306,8 +361,10 @@ final class LookupTableTests: XCTestCase {
 
     func testHeaderBitsAndID() {
         let snap = TestZones.shared.configured
-        for (flags, rd, cd) in [(UInt16(0x0000), false, false), (0x0100, true, false), (0x0010, false, true), (0x0110, true, true),
-                                (0x0620, false, false), (0x0730, true, true)] as [(UInt16, Bool, Bool)] {
+        for (flags, rd, cd) in [
+            (UInt16(0x0000), false, false), (0x0100, true, false), (0x0010, false, true), (0x0110, true, true),
+            (0x0620, false, false), (0x0730, true, true),
+        ] as [(UInt16, Bool, Bool)] {
             let r = answer(Wire.query("www.gslb.test.", 1, id: 0xFFFE, flags: flags), snapshot: snap)
             let d = LDNS.decode(r)
             XCTAssertEqual(d?.id, 0xFFFE)
@@ -361,9 +418,11 @@ final class LookupTableTests: XCTestCase {
         XCTAssertEqual(empty, [0, 7, 0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0])
 
         // bad ECS -> FORMERR
-        let badECS = answer(Wire.query("www.gslb.test.", 1,
-                                       additional: [Wire.opt(rdata: Wire.ecs(family: 1, source: 23, address: [192, 0, 3]))]),
-                            snapshot: snap)
+        let badECS = answer(
+            Wire.query(
+                "www.gslb.test.", 1,
+                additional: [Wire.opt(rdata: Wire.ecs(family: 1, source: 23, address: [192, 0, 3]))]),
+            snapshot: snap)
         XCTAssertEqual(LDNS.decode(badECS)?.rcode, 1)
         XCTAssertEqual(LDNS.decode(badECS)?.answer, [])
 

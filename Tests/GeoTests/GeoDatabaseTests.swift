@@ -44,13 +44,13 @@ final class GeoDatabaseTests: XCTestCase {
             }
         }
         let script = """
-        import sys, maxminddb
-        r = maxminddb.open_database(sys.argv[1])
-        for line in sys.stdin:
-            a = line.strip()
-            rec = r.get(a) or {}
-            print("%s %s %s" % (a, (rec.get('continent') or {}).get('code', '-'), (rec.get('country') or {}).get('iso_code', '-')))
-        """
+            import sys, maxminddb
+            r = maxminddb.open_database(sys.argv[1])
+            for line in sys.stdin:
+                a = line.strip()
+                rec = r.get(a) or {}
+                print("%s %s %s" % (a, (rec.get('continent') or {}).get('code', '-'), (rec.get('country') or {}).get('iso_code', '-')))
+            """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", "-c", script, db.path]
@@ -83,8 +83,10 @@ final class GeoDatabaseTests: XCTestCase {
         let reference = try MaxMindReference(path: path)
         var rng = SplitMix64(seed: 0x6e6f_7274_6821)
         var probes: [(Int, UInt128)] = []
-        for text in ["193.0.0.1", "8.8.8.8", "10.1.2.3", "2001:67c:2e8::1", "2001:db8:ffff::1",
-                     "2002:c100:1::", "2001:0:808:808::", "::ffff:8.8.8.8", "::193.0.0.1"] {
+        for text in [
+            "193.0.0.1", "8.8.8.8", "10.1.2.3", "2001:67c:2e8::1", "2001:db8:ffff::1",
+            "2002:c100:1::", "2001:0:808:808::", "::ffff:8.8.8.8", "::193.0.0.1",
+        ] {
             probes.append(try XCTUnwrap(IPPrefix.parseAddress(text)))
         }
         for _ in 0..<2000 { probes.append((4, UInt128(UInt32(truncatingIfNeeded: rng.next())))) }
@@ -119,7 +121,8 @@ final class GeoDatabaseTests: XCTestCase {
         try Self.write(source, to: path)
         let db = try GeoDatabase(path: path)
         var rng = SplitMix64(seed: 0x7472_756e_63)
-        let probes: [(Int, UInt128)] = (0..<3000).map { _ in (4, UInt128(UInt32(truncatingIfNeeded: rng.next()))) }
+        let probes: [(Int, UInt128)] =
+            (0..<3000).map { _ in (4, UInt128(UInt32(truncatingIfNeeded: rng.next()))) }
             + (0..<500).map { _ in (6, UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60) }
         let before = probes.map { db.lookup(family: $0.0, address: $0.1).record }
         XCTAssertEqual(truncate(path, 4096), 0)
@@ -142,7 +145,6 @@ final class GeoDatabaseTests: XCTestCase {
         try handle.write(contentsOf: Data(bytes))
     }
 }
-
 
 final class PrefixPartitionTests: XCTestCase {
     /// The packed IPv4 lookup (`indexed()`'s `packed`) gives the same key and range as `starts`/`keys`
@@ -196,9 +198,9 @@ final class PrefixPartitionTests: XCTestCase {
             while starts.count < ranges {
                 let r = rng.next128()
                 switch shape {
-                case 0: starts.insert(r)                                                  // anywhere
-                case 1: starts.insert(UInt128(0x2001 + rng.next() % 4) << 112 | r >> 16)  // a few /16s
-                default:                                                                  // shared /64s, the top one too
+                case 0: starts.insert(r) // anywhere
+                case 1: starts.insert(UInt128(0x2001 + rng.next() % 4) << 112 | r >> 16) // a few /16s
+                default: // shared /64s, the top one too
                     let top: UInt128 = [0x2A00_0000_0000_0001, 0xFFFF_FFFF_FFFF_FFFF, UInt128(rng.next())][Int(rng.next() % 3)]
                     starts.insert(top << 64 | UInt128(rng.next() % 64))
                 }
@@ -293,8 +295,9 @@ final class PrefixPartitionTests: XCTestCase {
                 }
                 let (lo, hi) = (min(a, b), max(a, b))
                 for address in [lo, hi, UInt128.random(in: lo...hi, using: &rng)] {
-                    XCTAssertEqual(widestPrefix(containing: address, within: lo, hi, width: width), reference(address, lo, hi, width),
-                                   "width \(width) address \(address) in [\(lo), \(hi)]")
+                    XCTAssertEqual(
+                        widestPrefix(containing: address, within: lo, hi, width: width), reference(address, lo, hi, width),
+                        "width \(width) address \(address) in [\(lo), \(hi)]")
                 }
             }
             XCTAssertEqual(widestPrefix(containing: 0, within: 0, all, width: width), 0)

@@ -112,8 +112,9 @@ final class CorruptSearchTreeTests: XCTestCase {
 
     func testTreeThatPointsBackUpIsRefused() throws {
         // every record points at node 1: the leftmost path runs past the 32nd bit at once
-        assertRefused(Self.database(tree: Self.tree(Array(repeating: (1, 1), count: 4)), nodeCount: 4),
-                      "corrupt search tree: deeper than 32 bits")
+        assertRefused(
+            Self.database(tree: Self.tree(Array(repeating: (1, 1), count: 4)), nodeCount: 4),
+            "corrupt search tree: deeper than 32 bits")
     }
 
     /// Node i's two records both point at node i + 1 (12 nodes, no cycle, no path deeper than 12
@@ -159,8 +160,9 @@ final class CorruptSearchTreeTests: XCTestCase {
     /// "no entry" sentinel: "not in the database".)
     func testRecordIntoTheSeparatorIsRefused() throws {
         XCTAssertGreaterThan(Self.continentEU.count, 16) // so that libmaxminddb does not call the record invalid itself
-        assertRefused(Self.database(tree: Self.tree([(16, 1)]), nodeCount: 1, data: Self.continentEU),
-                      "corrupt search tree: a record points outside the data section (offset -1)")
+        assertRefused(
+            Self.database(tree: Self.tree([(16, 1)]), nodeCount: 1, data: Self.continentEU),
+            "corrupt search tree: a record points outside the data section (offset -1)")
     }
 
     func testZeroFilledTreeIsRefused() throws {

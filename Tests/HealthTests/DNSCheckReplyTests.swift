@@ -28,13 +28,13 @@ final class DNSCheckReplyTests: XCTestCase {
     /// answer whose names are compressed against the question.
     func answer(rcode: UInt16 = 0, qname: [String] = ["probe", "example"]) -> MessageBuilder {
         var m = MessageBuilder.header(id: 0x1234, flags: 0x8400 | rcode, an: 1)
-        m.name(qname)                   // at 12
+        m.name(qname) // at 12
         m.u16(6); m.u16(1)
-        m.pointer(12)                   // owner: probe.example.
+        m.pointer(12) // owner: probe.example.
         m.u16(6); m.u16(1); m.u32(300)
         var rdata = MessageBuilder()
         rdata.bytes += [3] + Array("ns1".utf8)
-        rdata.bytes += [0xC0, 18]       // -> example. (offset of "example" in the question)
+        rdata.bytes += [0xC0, 18] // -> example. (offset of "example" in the question)
         rdata.bytes += [10] + Array("hostmaster".utf8) + [0xC0, 18]
         for v: UInt32 in [2024010101, 3600, 900, 604800, 300] { rdata.u32(v) }
         m.u16(UInt16(rdata.bytes.count))
@@ -43,8 +43,12 @@ final class DNSCheckReplyTests: XCTestCase {
     }
 
     func testQueryDatagram() {
-        XCTAssertEqual(query.datagram, [0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-                                        5] + Array("probe".utf8) + [7] + Array("example".utf8) + [0, 0, 6, 0, 1])
+        XCTAssertEqual(
+            query.datagram,
+            [
+                0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+                5,
+            ] + Array("probe".utf8) + [7] + Array("example".utf8) + [0, 0, 6, 0, 1])
         XCTAssertEqual(DNSCheckQuery(id: 1, name: ".", type: 6)?.name, [0])
         XCTAssertEqual(DNSCheckQuery(id: 1, name: "A.b", type: 1)?.name, [1, 0x61, 1, 0x62, 0])
         XCTAssertNil(DNSCheckQuery(id: 1, name: "a..b", type: 1))
@@ -152,8 +156,10 @@ final class DNSCheckReplyTests: XCTestCase {
         XCTAssertInvalid(reservedLabel.bytes, containing: "label type")
     }
 
-    func XCTAssertInvalid(_ message: [UInt8], containing text: String, _ note: String = "",
-                          file: StaticString = #filePath, line: UInt = #line) {
+    func XCTAssertInvalid(
+        _ message: [UInt8], containing text: String, _ note: String = "",
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         let verdict = DNSCheckReply.judge(message, for: query)
         guard case let .invalid(why) = verdict else {
             return XCTFail("accepted as \(verdict) \(note)", file: file, line: line)

@@ -27,8 +27,9 @@ final class OverrideStoreTests: XCTestCase {
         XCTAssertEqual(store.current, [OverrideTarget(scope: .region, name: "eu"): .drain])
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
         try store.set(OverrideTarget(scope: .service, name: "www.gslb.test."), .up)
-        XCTAssertEqual(try OverrideStore.read(sub + "/overrides.json"),
-                       [OverrideTarget(scope: .region, name: "eu"): .drain, OverrideTarget(scope: .service, name: "www.gslb.test."): .up])
+        XCTAssertEqual(
+            try OverrideStore.read(sub + "/overrides.json"),
+            [OverrideTarget(scope: .region, name: "eu"): .drain, OverrideTarget(scope: .service, name: "www.gslb.test."): .up])
     }
 
     func testOverridesSurviveAReopen() throws {

@@ -22,7 +22,11 @@ func openDescriptors() -> Int {
 final class ConnectionLog: Sendable {
     private let spans = NIOLockedValueBox<[(opened: NIODeadline, closed: NIODeadline?)]>([])
 
-    func opened() -> Int { spans.withLockedValue { $0.append((.now(), nil)); return $0.count - 1 } }
+    func opened() -> Int {
+        spans.withLockedValue {
+            $0.append((.now(), nil)); return $0.count - 1
+        }
+    }
     func closed(_ index: Int) { spans.withLockedValue { $0[index].closed = .now() } }
     var count: Int { spans.withLockedValue { $0.count } }
     var stillOpen: Int { spans.withLockedValue { $0.filter { $0.closed == nil }.count } }
@@ -77,8 +81,9 @@ final class MisbehavingBackend: ChannelInboundHandler, @unchecked Sendable {
         case .endlessHeaders:
             write(channel, "HTTP/1.1 200 OK\r\n", then: { self.pump(channel, "X-Fill: " + String(repeating: "f", count: 1014) + "\r\n") })
         case .endlessBody:
-            write(channel, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n",
-                  then: { self.pump(channel, String(repeating: "b", count: 16384)) })
+            write(
+                channel, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n",
+                then: { self.pump(channel, String(repeating: "b", count: 16384)) })
         case .answerOK:
             write(channel, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", then: { channel.close(promise: nil) })
         }
@@ -225,9 +230,11 @@ final class ProbeCleanupTests: XCTestCase {
 
     /// Probes a misbehaving backend `rounds` times at once: every probe is down, and afterwards the
     /// process has the descriptors it had before (probe and backend sockets all closed).
-    func assertNoLeak(_ behaviour: MisbehavingBackend.Behaviour, kind: CheckSpec.Kind, tls: NIOSSLContext? = nil,
-                      bodyContains: String? = nil, reason: String, timeout: Double = ProbeCleanupTests.timeout,
-                      file: StaticString = #filePath, line: UInt = #line) throws -> ConnectionLog {
+    func assertNoLeak(
+        _ behaviour: MisbehavingBackend.Behaviour, kind: CheckSpec.Kind, tls: NIOSSLContext? = nil,
+        bodyContains: String? = nil, reason: String, timeout: Double = ProbeCleanupTests.timeout,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> ConnectionLog {
         let log = ConnectionLog()
         let server = try tcpBackend(behaviour, log: log)
         defer { try? server.close().wait() }
@@ -244,8 +251,9 @@ final class ProbeCleanupTests: XCTestCase {
         XCTAssertLessThan(took, timeout + 0.5, "probes took \(took) s", file: file, line: line)
         waitUntilClosed(log, within: 0.5)
         let after = descriptors(settlingTo: baseline + 2, within: 0.5)
-        XCTAssertLessThanOrEqual(after, baseline + 2, "descriptors \(baseline) before \(Self.rounds) probes, \(after) after",
-                                 file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            after, baseline + 2, "descriptors \(baseline) before \(Self.rounds) probes, \(after) after",
+            file: file, line: line)
         XCTAssertEqual(log.stillOpen, 0, "backend connections still open", file: file, line: line)
         return log
     }
@@ -274,8 +282,9 @@ final class ProbeCleanupTests: XCTestCase {
     }
 
     func testEndlessBodyIsCutAndClosed() throws {
-        let log = try assertNoLeak(.endlessBody, kind: .http, bodyContains: "never there", reason: "response too large",
-                                   timeout: Self.sizeLimitTimeout)
+        let log = try assertNoLeak(
+            .endlessBody, kind: .http, bodyContains: "never there", reason: "response too large",
+            timeout: Self.sizeLimitTimeout)
         XCTAssertEqual(log.count, Self.rounds + 1)
         XCTAssertLessThanOrEqual(log.longestOpen, Self.sizeLimitTimeout + 0.5, "a backend connection stayed open \(log.longestOpen) s")
     }

@@ -4,19 +4,19 @@ import XCTest
 /// Starts the real binary and queries it with dig, kdig and drill over UDP and TCP (IPv4 and IPv6).
 final class ClientToolsTests: XCTestCase {
     static let zone = """
-    $ORIGIN it.test.
-    $TTL 3600
-    @     IN SOA ns1.it.test. hostmaster.it.test. 7 3600 900 604800 300
-    @     IN NS  ns1
-    ns1   IN A   127.0.0.1
-    www 300 IN A 192.0.2.10
-    www 300 IN AAAA 2001:db8::10
-    alias 300 IN CNAME www
-    *.wild IN TXT "wildcard"
-    sub   IN NS  ns.sub
-    ns.sub IN A  127.0.0.3
-    \(bigTXT)
-    """
+        $ORIGIN it.test.
+        $TTL 3600
+        @     IN SOA ns1.it.test. hostmaster.it.test. 7 3600 900 604800 300
+        @     IN NS  ns1
+        ns1   IN A   127.0.0.1
+        www 300 IN A 192.0.2.10
+        www 300 IN AAAA 2001:db8::10
+        alias 300 IN CNAME www
+        *.wild IN TXT "wildcard"
+        sub   IN NS  ns.sub
+        ns.sub IN A  127.0.0.3
+        \(bigTXT)
+        """
     static var bigTXT: String {
         (0..<20).map { "big 300 IN TXT \"big-\($0)-" + String(repeating: "x", count: 200) + "\"" }.joined(separator: "\n")
     }
@@ -80,8 +80,13 @@ final class ClientToolsTests: XCTestCase {
 
     func testKdigUDPAndTCP() throws {
         for transport in ["+notcp", "+tcp"] {
-            let out = try Tool.run("kdig", ["@127.0.0.1", "-p", "\(server.port)", "+norec", "+time=2", "+retry=0",
-                                            "alias.it.test", "A", transport]).output
+            let out = try Tool.run(
+                "kdig",
+                [
+                    "@127.0.0.1", "-p", "\(server.port)", "+norec", "+time=2", "+retry=0",
+                    "alias.it.test", "A", transport,
+                ]
+            ).output
             XCTAssertTrue(out.contains("status: NOERROR"), out)
             XCTAssertTrue(out.contains("CNAME") && out.contains("192.0.2.10"), out)
         }
@@ -96,8 +101,13 @@ final class ClientToolsTests: XCTestCase {
     }
 
     func testKeptOpenTCPConnectionServesSeveralQueries() throws {
-        let out = try Tool.run("dig", ["@127.0.0.1", "-p", "\(server.port)", "+norec", "+time=2", "+tries=1", "+tcp",
-                                       "+keepopen", "www.it.test", "A", "alias.it.test", "A", "it.test", "SOA"]).output
+        let out = try Tool.run(
+            "dig",
+            [
+                "@127.0.0.1", "-p", "\(server.port)", "+norec", "+time=2", "+tries=1", "+tcp",
+                "+keepopen", "www.it.test", "A", "alias.it.test", "A", "it.test", "SOA",
+            ]
+        ).output
         XCTAssertEqual(out.components(separatedBy: "status: NOERROR").count - 1, 3, out)
     }
 

@@ -20,22 +20,22 @@ final class MeridianProcess {
         try zoneText.write(to: directory.appendingPathComponent("zone.db"), atomically: true, encoding: .utf8)
         port = try Self.freePort()
         let config = """
-        listen: ["127.0.0.1:\(port)", "[::1]:\(port)"]
-        zones:
-          - origin: \(origin)
-            file: zone.db
-        identity:
-          version: "Meridian test"
-          id: "it-1"
-          nsid: "it-1"
-        server:
-          workers: 2
-          tcp_idle_timeout: 2s
-        control:
-          listen: off
-        state_dir: \(directory.path)/state
-        \(extraConfig)
-        """
+            listen: ["127.0.0.1:\(port)", "[::1]:\(port)"]
+            zones:
+              - origin: \(origin)
+                file: zone.db
+            identity:
+              version: "Meridian test"
+              id: "it-1"
+              nsid: "it-1"
+            server:
+              workers: 2
+              tcp_idle_timeout: 2s
+            control:
+              listen: off
+            state_dir: \(directory.path)/state
+            \(extraConfig)
+            """
         try config.write(to: directory.appendingPathComponent("meridian.yaml"), atomically: true, encoding: .utf8)
         log = directory.appendingPathComponent("meridian.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)

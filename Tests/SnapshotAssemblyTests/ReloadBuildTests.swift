@@ -83,8 +83,9 @@ final class ReloadBuildTests: XCTestCase {
         changed.decisionLogSample = 7
         changed.strictStateFile = true
         changed.controlIdleTimeout = 1
-        XCTAssertEqual(RestartSettings.changed(running: running, loaded: changed),
-                       ["listen", "decision_log", "server", "state_dir, health.state_file", "control"])
+        XCTAssertEqual(
+            RestartSettings.changed(running: running, loaded: changed),
+            ["listen", "decision_log", "server", "state_dir, health.state_file", "control"])
         changed = running
         changed.controlToken = "secret"
         XCTAssertEqual(RestartSettings.changed(running: running, loaded: changed), ["control"])

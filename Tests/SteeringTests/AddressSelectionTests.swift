@@ -16,7 +16,9 @@ final class AddressSelectionTests: XCTestCase {
 
     func snapshot(select: SelectKind, maxAnswers: Int = 0) throws -> Snapshot {
         let pool = PoolSpec(region: "eu", addresses: (1...4).map { PoolAddress(text: "192.0.2.\($0)") })
-        let spec = Fx.spec(.failover, name: "s.sel.test.", pools: [pool]) { $0.select = select; $0.maxAnswers = maxAnswers }
+        let spec = Fx.spec(.failover, name: "s.sel.test.", pools: [pool]) {
+            $0.select = select; $0.maxAnswers = maxAnswers
+        }
         let service = Fx.compile(spec)
         let zone = try ZoneCompiler.load(path: Temp.file("sel.zone", Self.zoneText), origin: "sel.test.", extraOwners: [service.name])
         return try Snapshot(zones: [zone], services: [service], health: nil, identity: ServerIdentity(), udpPayloadSize: 1232)

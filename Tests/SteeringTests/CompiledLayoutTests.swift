@@ -27,11 +27,17 @@ final class CompiledLayoutTests: XCTestCase {
 
     /// Four pools: addresses of both families with weights, a CNAME pool, a pool weight.
     static var pools: [PoolSpec] {
-        [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1", weight: 3), PoolAddress(text: "2001:db8:e::1"),
-                                            PoolAddress(text: "192.0.2.2", weight: 2)]),
-         PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1"), PoolAddress(text: "2001:db8:a::1", weight: 5)], weight: 2),
-         PoolSpec(region: "ap", addresses: [PoolAddress(text: "203.0.113.1")]),
-         PoolSpec(region: "sa", cname: "lb.sa.example.", weight: 3)]
+        [
+            PoolSpec(
+                region: "eu",
+                addresses: [
+                    PoolAddress(text: "192.0.2.1", weight: 3), PoolAddress(text: "2001:db8:e::1"),
+                    PoolAddress(text: "192.0.2.2", weight: 2),
+                ]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1"), PoolAddress(text: "2001:db8:a::1", weight: 5)], weight: 2),
+            PoolSpec(region: "ap", addresses: [PoolAddress(text: "203.0.113.1")]),
+            PoolSpec(region: "sa", cname: "lb.sa.example.", weight: 3),
+        ]
     }
 
     /// Specs named by what they exercise; `database` adds the ones that read GeoLite2.
@@ -45,25 +51,64 @@ final class CompiledLayoutTests: XCTestCase {
             return s
         }
         var out: [(String, ServiceSpec)] = [
-            ("geo-tables", spec(.geo) { $0.networks = service; $0.map.defaultRegions = ["eu", "na"]; $0.fallback = ["ap"] }),
+            (
+                "geo-tables",
+                spec(.geo) {
+                    $0.networks = service; $0.map.defaultRegions = ["eu", "na"]; $0.fallback = ["ap"]
+                }
+            ),
             ("geo-static-default", spec(.geo) { $0.networks = service }),
-            ("nearest-bias", spec(.nearest) { $0.networks = service; $0.bias = ["eu": 500, "ap": -200]; $0.map.defaultRegions = ["ap"] }),
-            ("latency", spec(.latency) { $0.latencyTable = latency; $0.map.defaultRegions = ["na"] }),
-            ("failover", spec(.failover) { $0.order = ["na", "eu"]; $0.degradedTTL = 5; $0.allDown = .addresses([PoolAddress(text: "192.0.2.250"), PoolAddress(text: "2001:db8::250", weight: 4)]) }),
+            (
+                "nearest-bias",
+                spec(.nearest) {
+                    $0.networks = service; $0.bias = ["eu": 500, "ap": -200]; $0.map.defaultRegions = ["ap"]
+                }
+            ),
+            (
+                "latency",
+                spec(.latency) {
+                    $0.latencyTable = latency; $0.map.defaultRegions = ["na"]
+                }
+            ),
+            (
+                "failover",
+                spec(.failover) {
+                    $0.order = ["na", "eu"]; $0.degradedTTL = 5;
+                    $0.allDown = .addresses([PoolAddress(text: "192.0.2.250"), PoolAddress(text: "2001:db8::250", weight: 4)])
+                }
+            ),
             ("failover-declared", spec(.failover) { $0.fallback = ["sa", "eu"] }),
-            ("weighted", spec(.weighted) { $0.select = .weighted; $0.maxAnswers = 1; $0.allDown = .cname("down.example.") }),
-            ("all", spec(.all) { $0.ttl = 60; $0.degradedTTL = 10 }),
-            ("hash", spec(.hash) { $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40 }),
+            (
+                "weighted",
+                spec(.weighted) {
+                    $0.select = .weighted; $0.maxAnswers = 1; $0.allDown = .cname("down.example.")
+                }
+            ),
+            (
+                "all",
+                spec(.all) {
+                    $0.ttl = 60; $0.degradedTTL = 10
+                }
+            ),
+            (
+                "hash",
+                spec(.hash) {
+                    $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40
+                }
+            ),
         ]
         if database {
             out += [
-                ("geo-database", spec(.geo) {
-                    $0.networks = service
-                    $0.map.continent = ["EU": ["eu"], "NA": ["na", "eu"], "AS": ["ap"], "SA": []]
-                    $0.map.country = ["DE": ["eu", "na"], "BR": ["sa", "na"], "JP": ["ap", "na"]]
-                    $0.map.subdivision = ["US-CA": ["na", "ap"]]
-                    $0.map.defaultRegions = ["na"]
-                }),
+                (
+                    "geo-database",
+                    spec(.geo) {
+                        $0.networks = service
+                        $0.map.continent = ["EU": ["eu"], "NA": ["na", "eu"], "AS": ["ap"], "SA": []]
+                        $0.map.country = ["DE": ["eu", "na"], "BR": ["sa", "na"], "JP": ["ap", "na"]]
+                        $0.map.subdivision = ["US-CA": ["na", "ap"]]
+                        $0.map.defaultRegions = ["na"]
+                    }
+                ),
                 ("nearest-database", spec(.nearest) { $0.bias = ["na": 300] }),
                 ("latency-database", spec(.latency) { $0.latencyTable = latency }),
             ]

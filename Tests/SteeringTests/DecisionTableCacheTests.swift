@@ -28,20 +28,32 @@ final class DecisionTableCacheTests: XCTestCase {
         let global = try NetworkTable.readRegionTable(path: Temp.file("global.csv", "10.0.0.0/8,eu\n2001:db8::/32,na\n"))
         let tables = DecisionTableCache(sources: GeoSources(networks: global))
         let path = Temp.file("service.csv", Self.serviceCSV)
-        let a = try compile(Fx.spec(.geo, name: "a.gslb.test.") { $0.networks = path; $0.map.defaultRegions = ["eu"] }, tables)
+        let a = try compile(
+            Fx.spec(.geo, name: "a.gslb.test.") {
+                $0.networks = path; $0.map.defaultRegions = ["eu"]
+            }, tables)
         XCTAssertEqual(tables.reused, 0)
         // the same pools, map and networks under another name: both partitions come from the cache
-        let b = try compile(Fx.spec(.geo, name: "b.gslb.test.") { $0.networks = path; $0.map.defaultRegions = ["eu"] }, tables)
+        let b = try compile(
+            Fx.spec(.geo, name: "b.gslb.test.") {
+                $0.networks = path; $0.map.defaultRegions = ["eu"]
+            }, tables)
         XCTAssertEqual(tables.reused, 2)
         XCTAssertNotNil(packedBase(a))
         XCTAssertEqual(packedBase(a), packedBase(b), "one copy of the IPv4 table")
         // another map default: other orders for unmatched clients, its own tables
-        let c = try compile(Fx.spec(.geo, name: "c.gslb.test.") { $0.networks = path; $0.map.defaultRegions = ["na"] }, tables)
+        let c = try compile(
+            Fx.spec(.geo, name: "c.gslb.test.") {
+                $0.networks = path; $0.map.defaultRegions = ["na"]
+            }, tables)
         XCTAssertEqual(tables.reused, 2)
         XCTAssertNotEqual(packedBase(a), packedBase(c))
         // other service networks: its own tables too
         let otherPath = Temp.file("other.csv", Self.otherCSV)
-        let d = try compile(Fx.spec(.geo, name: "d.gslb.test.") { $0.networks = otherPath; $0.map.defaultRegions = ["eu"] }, tables)
+        let d = try compile(
+            Fx.spec(.geo, name: "d.gslb.test.") {
+                $0.networks = otherPath; $0.map.defaultRegions = ["eu"]
+            }, tables)
         XCTAssertEqual(tables.reused, 2)
 
         for client in ["198.51.100.7", "10.1.2.3", "10.9.0.1", "8.8.8.8", "2001:db8:5::1", "2001:db8:6::1", "2a00::1"] {
@@ -95,12 +107,19 @@ final class DecisionTableCacheTests: XCTestCase {
             let record = db.lookup(family: 4, address: address).record
             let expected: Int32
             let level: String
-            if record?.subdivision == "US-CA" { (expected, level) = (Fx.eu, "subdivision US-CA") }
-            else if record?.subdivision == "DE-BY" { (expected, level) = (Fx.na, "subdivision DE-BY") }
-            else if record?.country == "CA" || record?.country == "DE" { (expected, level) = (Fx.ap, "country") }
-            else if record?.continent == "NA" { (expected, level) = (Fx.na, "continent NA") }
-            else if record?.continent == "EU" { (expected, level) = (Fx.eu, "continent EU") }
-            else { (expected, level) = (Decision.staticRecords, "default") }
+            if record?.subdivision == "US-CA" {
+                (expected, level) = (Fx.eu, "subdivision US-CA")
+            } else if record?.subdivision == "DE-BY" {
+                (expected, level) = (Fx.na, "subdivision DE-BY")
+            } else if record?.country == "CA" || record?.country == "DE" {
+                (expected, level) = (Fx.ap, "country")
+            } else if record?.continent == "NA" {
+                (expected, level) = (Fx.na, "continent NA")
+            } else if record?.continent == "EU" {
+                (expected, level) = (Fx.eu, "continent EU")
+            } else {
+                (expected, level) = (Decision.staticRecords, "default")
+            }
             seen[level, default: 0] += 1
             let client = IPAddress(version: 4, value: address)
             XCTAssertEqual(decide(a, client).pool, expected, "\(IPPrefix.formatAddress(family: 4, address)) \(level)")
@@ -119,8 +138,18 @@ final class DecisionTableCacheTests: XCTestCase {
         let full = try IPv4AliasTests.database.get()
         let specs: [(String, ServiceSpec)] = [
             ("continent", Fx.spec(.geo) { $0.map.continent = ["NA": ["na"], "EU": ["eu"], "AS": ["ap"]] }),
-            ("country", Fx.spec(.geo) { $0.map.country = ["US": ["na"], "BR": ["eu"], "DE": ["eu"]]; $0.map.defaultRegions = ["ap"] }),
-            ("subdivision", Fx.spec(.geo) { $0.map.subdivision = ["US-CA": ["ap"], "DE-BY": ["na"]]; $0.map.continent = ["EU": ["eu"]] }),
+            (
+                "country",
+                Fx.spec(.geo) {
+                    $0.map.country = ["US": ["na"], "BR": ["eu"], "DE": ["eu"]]; $0.map.defaultRegions = ["ap"]
+                }
+            ),
+            (
+                "subdivision",
+                Fx.spec(.geo) {
+                    $0.map.subdivision = ["US-CA": ["ap"], "DE-BY": ["na"]]; $0.map.continent = ["EU": ["eu"]]
+                }
+            ),
             ("nearest", Fx.spec(.nearest)),
         ]
         for (label, spec) in specs {
@@ -132,11 +161,14 @@ final class DecisionTableCacheTests: XCTestCase {
             let b = try ServiceCompiler.compile(spec, regions: Fx.regions, tables: DecisionTableCache(sources: GeoSources(database: partial)))
             var rng = SplitMix64(seed: 99)
             for i in 0..<25_000 {
-                let client = i < 20_000 ? IPAddress(version: 4, value: UInt128(UInt32(truncatingIfNeeded: rng.next())))
+                let client =
+                    i < 20_000
+                    ? IPAddress(version: 4, value: UInt128(UInt32(truncatingIfNeeded: rng.next())))
                     : IPAddress(version: 6, value: UInt128(0x2000) << 112 | UInt128(rng.next() >> 4) << 60)
                 let da = decide(a, client), db = decide(b, client)
                 guard da.pool == db.pool, da.scope == db.scope, orderRegions(a, da) == orderRegions(b, db) else {
-                    return XCTFail("\(label): client #\(i) decided \(da) / \(orderRegions(a, da)) with every field, \(db) / \(orderRegions(b, db)) with \(fields)")
+                    return XCTFail(
+                        "\(label): client #\(i) decided \(da) / \(orderRegions(a, da)) with every field, \(db) / \(orderRegions(b, db)) with \(fields)")
                 }
             }
         }

@@ -16,15 +16,18 @@ final class IPv4AliasTests: XCTestCase {
 
     func service(networks csv: String? = nil) throws -> CompiledService {
         let db = try Self.database.get()
-        return Fx.compile(Fx.spec(.geo) { s in
-            s.map.continent = ["EU": ["eu"], "AF": ["eu"], "NA": ["na"], "SA": ["na"], "AS": ["ap"], "OC": ["ap"]]
-            if let csv { s.networks = Temp.file("service.csv", csv) }
-        }, sources: GeoSources(database: db))
+        return Fx.compile(
+            Fx.spec(.geo) { s in
+                s.map.continent = ["EU": ["eu"], "AF": ["eu"], "NA": ["na"], "SA": ["na"], "AS": ["ap"], "OC": ["ap"]]
+                if let csv { s.networks = Temp.file("service.csv", csv) }
+            }, sources: GeoSources(database: db))
     }
 
     /// Every probe of client/scope (its ends and 64 random addresses) has the client's order.
-    func assertScopeSound(_ s: CompiledService, _ client: IPAddress, _ d: Decision, _ rng: inout SplitMix64,
-                          line: UInt = #line) {
+    func assertScopeSound(
+        _ s: CompiledService, _ client: IPAddress, _ d: Decision, _ rng: inout SplitMix64,
+        line: UInt = #line
+    ) {
         let width = client.version == 4 ? 32 : 128
         let mask = IPPrefix.mask(Int(d.scope), width: width)
         let first = client.value & mask
@@ -33,7 +36,10 @@ final class IPv4AliasTests: XCTestCase {
         for _ in 0..<64 { probes.append(first | (rng.next128() & ~mask & IPPrefix.all(width))) }
         for p in probes {
             let other = decide(s, IPAddress(version: client.version, value: p))
-            XCTAssertEqual(other.order, d.order, "scope /\(d.scope) of \(IPPrefix.formatAddress(family: client.version, client.value)) holds \(IPPrefix.formatAddress(family: client.version, p))", line: line)
+            XCTAssertEqual(
+                other.order, d.order,
+                "scope /\(d.scope) of \(IPPrefix.formatAddress(family: client.version, client.value)) holds \(IPPrefix.formatAddress(family: client.version, p))",
+                line: line)
         }
     }
 
@@ -46,9 +52,9 @@ final class IPv4AliasTests: XCTestCase {
             let direct = decide(s, IPAddress(version: 4, value: v4))
             if direct.pool != Decision.staticRecords { placed += 1 }
             let aliases: [(UInt128, Int)] = [
-                ((UInt128(0x2002) << 112) | (v4 << 80), 16),             // 6to4
-                ((UInt128(0x2001_0000) << 96) | (v4 << 64), 32),         // Teredo (server address)
-                ((UInt128(0xFFFF) << 32) | v4, 96),                      // IPv4-mapped
+                ((UInt128(0x2002) << 112) | (v4 << 80), 16), // 6to4
+                ((UInt128(0x2001_0000) << 96) | (v4 << 64), 32), // Teredo (server address)
+                ((UInt128(0xFFFF) << 32) | v4, 96), // IPv4-mapped
             ]
             for (address, depth) in aliases {
                 let client = IPAddress(version: 6, value: address)

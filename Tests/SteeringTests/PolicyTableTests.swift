@@ -46,89 +46,100 @@ final class PolicyTableTests: XCTestCase {
         let global = try NetworkTable.readRegionTable(path: Temp.file("global.csv", Self.globalCSV))
         XCTAssertEqual(global.count, 3)
         let path = Temp.file("service.csv", Self.serviceCSV)
-        return Fx.compile(Fx.spec(.geo) { $0.networks = path; $0.map.defaultRegions = defaultRegions },
-                          sources: GeoSources(networks: global))
+        return Fx.compile(
+            Fx.spec(.geo) {
+                $0.networks = path; $0.map.defaultRegions = defaultRegions
+            },
+            sources: GeoSources(networks: global))
     }
 
     func testGeoTable() throws {
         let s = try geoService()
         let S = Decision.staticRecords
-        check(s, [
-            // service table nested in the global 10/8
-            Row(client: "10.1.2.3", pool: Fx.ap, scope: 16, order: ["ap", "eu", "na"]),
-            Row(client: "10.0.0.1", pool: Fx.eu, scope: 16, order: ["eu", "na", "ap"]),
-            Row(client: "10.2.0.1", pool: Fx.eu, scope: 15),
-            Row(client: "10.200.0.1", pool: Fx.eu, scope: 9),
-            // service table overrides the global table for the same prefix
-            Row(client: "198.51.100.77", pool: Fx.na, scope: 24, order: ["na", "eu", "ap"]),
-            // nested /24 ap vs /25 na
-            Row(client: "203.0.113.5", pool: Fx.ap, scope: 25),
-            Row(client: "203.0.113.127", pool: Fx.ap, scope: 25),
-            Row(client: "203.0.113.128", pool: Fx.na, scope: 25),
-            Row(client: "203.0.113.200", pool: Fx.na, scope: 25),
-            // health: next region in the order
-            Row(client: "203.0.113.5", down: [2], pool: Fx.eu, scope: 25),
-            Row(client: "203.0.113.200", down: [1], pool: Fx.eu, scope: 25),
-            Row(client: "203.0.113.200", down: [1, 0], pool: Fx.ap, scope: 25),
-            // all down: fail open to the first of the order
-            Row(client: "203.0.113.200", down: [0, 1, 2], pool: Fx.na, scope: 25),
-            // unmatched: map default = static records, with the widest scope of the gap
-            Row(client: "8.8.8.8", pool: S, scope: 7),
-            Row(client: "192.0.2.1", pool: S, scope: 6),
-            Row(client: "11.0.0.1", pool: S, scope: 8),
-            // static is not affected by health
-            Row(client: "8.8.8.8", down: [0, 1, 2], pool: S, scope: 7),
-            // IPv6 via the global table
-            Row(client: "2001:db8:1::1", pool: Fx.na, scope: 32),
-            Row(client: "2001:db8::", qtype: DNSType.aaaa, pool: Fx.na, scope: 32),
-            Row(client: "2a00::1", pool: S, scope: 5),
-            Row(client: "::1", pool: S, scope: 3),
-            // ECS SOURCE 0: unknown-client order (default = static), scope 0
-            Row(client: nil, pool: S, scope: 0),
-            Row(client: nil, qtype: DNSType.aaaa, down: [0], pool: S, scope: 0),
-            // AAAA: ap has none -> next region with AAAA
-            Row(client: "203.0.113.5", qtype: DNSType.aaaa, pool: Fx.eu, scope: 25),
-            Row(client: "203.0.113.5", qtype: DNSType.aaaa, down: [0], pool: Fx.na, scope: 25),
-            // AAAA, everything with AAAA down: fail open to the first with AAAA (eu), never ap
-            Row(client: "203.0.113.5", qtype: DNSType.aaaa, down: [0, 1], pool: Fx.eu, scope: 25),
-        ])
+        check(
+            s,
+            [
+                // service table nested in the global 10/8
+                Row(client: "10.1.2.3", pool: Fx.ap, scope: 16, order: ["ap", "eu", "na"]),
+                Row(client: "10.0.0.1", pool: Fx.eu, scope: 16, order: ["eu", "na", "ap"]),
+                Row(client: "10.2.0.1", pool: Fx.eu, scope: 15),
+                Row(client: "10.200.0.1", pool: Fx.eu, scope: 9),
+                // service table overrides the global table for the same prefix
+                Row(client: "198.51.100.77", pool: Fx.na, scope: 24, order: ["na", "eu", "ap"]),
+                // nested /24 ap vs /25 na
+                Row(client: "203.0.113.5", pool: Fx.ap, scope: 25),
+                Row(client: "203.0.113.127", pool: Fx.ap, scope: 25),
+                Row(client: "203.0.113.128", pool: Fx.na, scope: 25),
+                Row(client: "203.0.113.200", pool: Fx.na, scope: 25),
+                // health: next region in the order
+                Row(client: "203.0.113.5", down: [2], pool: Fx.eu, scope: 25),
+                Row(client: "203.0.113.200", down: [1], pool: Fx.eu, scope: 25),
+                Row(client: "203.0.113.200", down: [1, 0], pool: Fx.ap, scope: 25),
+                // all down: fail open to the first of the order
+                Row(client: "203.0.113.200", down: [0, 1, 2], pool: Fx.na, scope: 25),
+                // unmatched: map default = static records, with the widest scope of the gap
+                Row(client: "8.8.8.8", pool: S, scope: 7),
+                Row(client: "192.0.2.1", pool: S, scope: 6),
+                Row(client: "11.0.0.1", pool: S, scope: 8),
+                // static is not affected by health
+                Row(client: "8.8.8.8", down: [0, 1, 2], pool: S, scope: 7),
+                // IPv6 via the global table
+                Row(client: "2001:db8:1::1", pool: Fx.na, scope: 32),
+                Row(client: "2001:db8::", qtype: DNSType.aaaa, pool: Fx.na, scope: 32),
+                Row(client: "2a00::1", pool: S, scope: 5),
+                Row(client: "::1", pool: S, scope: 3),
+                // ECS SOURCE 0: unknown-client order (default = static), scope 0
+                Row(client: nil, pool: S, scope: 0),
+                Row(client: nil, qtype: DNSType.aaaa, down: [0], pool: S, scope: 0),
+                // AAAA: ap has none -> next region with AAAA
+                Row(client: "203.0.113.5", qtype: DNSType.aaaa, pool: Fx.eu, scope: 25),
+                Row(client: "203.0.113.5", qtype: DNSType.aaaa, down: [0], pool: Fx.na, scope: 25),
+                // AAAA, everything with AAAA down: fail open to the first with AAAA (eu), never ap
+                Row(client: "203.0.113.5", qtype: DNSType.aaaa, down: [0, 1], pool: Fx.eu, scope: 25),
+            ])
         XCTAssertTrue(s.usesStaticRecords)
     }
 
     func testGeoDefaultRegionAndUnknownClient() throws {
         let s = try geoService(defaultRegions: ["na"])
-        check(s, [
-            Row(client: nil, pool: Fx.na, scope: 0, order: ["na", "eu", "ap"]),
-            Row(client: nil, down: [1], pool: Fx.eu, scope: 0),
-            Row(client: "8.8.8.8", pool: Fx.na, scope: 7, order: ["na", "eu", "ap"]),
-            Row(client: "10.1.2.3", pool: Fx.ap, scope: 16),
-        ])
+        check(
+            s,
+            [
+                Row(client: nil, pool: Fx.na, scope: 0, order: ["na", "eu", "ap"]),
+                Row(client: nil, down: [1], pool: Fx.eu, scope: 0),
+                Row(client: "8.8.8.8", pool: Fx.na, scope: 7, order: ["na", "eu", "ap"]),
+                Row(client: "10.1.2.3", pool: Fx.ap, scope: 16),
+            ])
         XCTAssertFalse(s.usesStaticRecords)
     }
 
     func testGeoNeighboursWithTheSameOrderMergeAndWidenTheScope() throws {
         let path = Temp.file("t.csv", "10.0.0.0/8,eu\n11.0.0.0/8,eu\n12.0.0.0/8,na\n")
         let s = Fx.compile(Fx.spec(.geo) { $0.networks = path })
-        check(s, [
-            Row(client: "10.0.0.1", pool: Fx.eu, scope: 7),
-            Row(client: "11.255.255.255", pool: Fx.eu, scope: 7),
-            Row(client: "12.3.4.5", pool: Fx.na, scope: 8),
-        ])
+        check(
+            s,
+            [
+                Row(client: "10.0.0.1", pool: Fx.eu, scope: 7),
+                Row(client: "11.255.255.255", pool: Fx.eu, scope: 7),
+                Row(client: "12.3.4.5", pool: Fx.na, scope: 8),
+            ])
     }
 
     func testGeoDefaultRouteAndTopOfSpace() throws {
         let path = Temp.file("t.csv", "0.0.0.0/0,eu\n10.0.0.0/8,ap\n255.255.255.0/24,na\n::/0,na\n")
         let s = Fx.compile(Fx.spec(.geo) { $0.networks = path })
-        check(s, [
-            Row(client: "8.8.8.8", pool: Fx.eu, scope: 7),
-            Row(client: "10.9.9.9", pool: Fx.ap, scope: 8),
-            Row(client: "255.255.255.255", pool: Fx.na, scope: 24),
-            Row(client: "255.255.254.1", pool: Fx.eu, scope: 24),
-            Row(client: "128.0.0.1", pool: Fx.eu, scope: 2),
-            Row(client: "2001:db8::1", pool: Fx.na, scope: 0),
-            // no client information: the map default (static) still applies
-            Row(client: nil, pool: Decision.staticRecords, scope: 0),
-        ])
+        check(
+            s,
+            [
+                Row(client: "8.8.8.8", pool: Fx.eu, scope: 7),
+                Row(client: "10.9.9.9", pool: Fx.ap, scope: 8),
+                Row(client: "255.255.255.255", pool: Fx.na, scope: 24),
+                Row(client: "255.255.254.1", pool: Fx.eu, scope: 24),
+                Row(client: "128.0.0.1", pool: Fx.eu, scope: 2),
+                Row(client: "2001:db8::1", pool: Fx.na, scope: 0),
+                // no client information: the map default (static) still applies
+                Row(client: nil, pool: Decision.staticRecords, scope: 0),
+            ])
         XCTAssertTrue(s.usesStaticRecords)
     }
 
@@ -145,24 +156,26 @@ final class PolicyTableTests: XCTestCase {
         let path = Temp.file("latency.csv", Self.latencyCSV)
         let s = Fx.compile(Fx.spec(.latency) { $0.latencyTable = path })
         XCTAssertEqual(s.latencyRegions, ["eu", "na", "ap"])
-        check(s, [
-            Row(client: "192.0.2.7", pool: Fx.na, scope: 24, order: ["na", "eu", "ap"]),
-            Row(client: "192.0.2.7", down: [1], pool: Fx.eu, scope: 24),
-            Row(client: "192.0.2.7", down: [1, 0], pool: Fx.ap, scope: 24),
-            Row(client: "192.0.2.7", down: [0, 1, 2], pool: Fx.na, scope: 24),
-            // eu unmeasured: after the measured ap, na
-            Row(client: "198.51.100.9", pool: Fx.ap, scope: 24, order: ["ap", "na", "eu"]),
-            Row(client: "198.51.100.9", down: [2], pool: Fx.na, scope: 24),
-            Row(client: "198.51.100.9", down: [2, 1], pool: Fx.eu, scope: 24),
-            // v6: na unmeasured
-            Row(client: "2001:db8::1", pool: Fx.ap, scope: 32, order: ["ap", "eu", "na"]),
-            Row(client: "2001:db8::1", down: [2], pool: Fx.eu, scope: 32),
-            Row(client: "2001:db8::1", qtype: DNSType.aaaa, pool: Fx.eu, scope: 32),
-            Row(client: "2001:db8::1", qtype: DNSType.aaaa, down: [0], pool: Fx.na, scope: 32),
-            // not in the table and no database: map default (static)
-            Row(client: "8.8.8.8", pool: Decision.staticRecords, scope: 1),
-            Row(client: nil, pool: Decision.staticRecords, scope: 0),
-        ])
+        check(
+            s,
+            [
+                Row(client: "192.0.2.7", pool: Fx.na, scope: 24, order: ["na", "eu", "ap"]),
+                Row(client: "192.0.2.7", down: [1], pool: Fx.eu, scope: 24),
+                Row(client: "192.0.2.7", down: [1, 0], pool: Fx.ap, scope: 24),
+                Row(client: "192.0.2.7", down: [0, 1, 2], pool: Fx.na, scope: 24),
+                // eu unmeasured: after the measured ap, na
+                Row(client: "198.51.100.9", pool: Fx.ap, scope: 24, order: ["ap", "na", "eu"]),
+                Row(client: "198.51.100.9", down: [2], pool: Fx.na, scope: 24),
+                Row(client: "198.51.100.9", down: [2, 1], pool: Fx.eu, scope: 24),
+                // v6: na unmeasured
+                Row(client: "2001:db8::1", pool: Fx.ap, scope: 32, order: ["ap", "eu", "na"]),
+                Row(client: "2001:db8::1", down: [2], pool: Fx.eu, scope: 32),
+                Row(client: "2001:db8::1", qtype: DNSType.aaaa, pool: Fx.eu, scope: 32),
+                Row(client: "2001:db8::1", qtype: DNSType.aaaa, down: [0], pool: Fx.na, scope: 32),
+                // not in the table and no database: map default (static)
+                Row(client: "8.8.8.8", pool: Decision.staticRecords, scope: 1),
+                Row(client: nil, pool: Decision.staticRecords, scope: 0),
+            ])
     }
 
     // MARK: failover
@@ -170,29 +183,35 @@ final class PolicyTableTests: XCTestCase {
     func testFailover() {
         let s = Fx.compile(Fx.spec(.failover) { $0.order = ["na", "eu"] })
         for client in ["192.0.2.1", "2001:db8::1", "8.8.8.8"] as [String?] + [nil] {
-            check(s, [
-                Row(client: client, pool: Fx.na, scope: 0, order: ["na", "eu", "ap"]),
-                Row(client: client, down: [1], pool: Fx.eu, scope: 0),
-                Row(client: client, down: [1, 0], pool: Fx.ap, scope: 0),
-                Row(client: client, down: [0, 1, 2], pool: Fx.na, scope: 0),
-                Row(client: client, qtype: DNSType.aaaa, down: [1, 0], pool: Fx.na, scope: 0),
-            ])
+            check(
+                s,
+                [
+                    Row(client: client, pool: Fx.na, scope: 0, order: ["na", "eu", "ap"]),
+                    Row(client: client, down: [1], pool: Fx.eu, scope: 0),
+                    Row(client: client, down: [1, 0], pool: Fx.ap, scope: 0),
+                    Row(client: client, down: [0, 1, 2], pool: Fx.na, scope: 0),
+                    Row(client: client, qtype: DNSType.aaaa, down: [1, 0], pool: Fx.na, scope: 0),
+                ])
         }
         // first region without AAAA: skipped for AAAA only
         let apFirst = Fx.compile(Fx.spec(.failover) { $0.order = ["ap", "na"] })
-        check(apFirst, [
-            Row(client: "8.8.8.8", pool: Fx.ap, scope: 0, order: ["ap", "na", "eu"]),
-            Row(client: "8.8.8.8", qtype: DNSType.aaaa, pool: Fx.na, scope: 0),
-            Row(client: "8.8.8.8", qtype: DNSType.aaaa, down: [1], pool: Fx.eu, scope: 0),
-        ])
+        check(
+            apFirst,
+            [
+                Row(client: "8.8.8.8", pool: Fx.ap, scope: 0, order: ["ap", "na", "eu"]),
+                Row(client: "8.8.8.8", qtype: DNSType.aaaa, pool: Fx.na, scope: 0),
+                Row(client: "8.8.8.8", qtype: DNSType.aaaa, down: [1], pool: Fx.eu, scope: 0),
+            ])
         // default order = declared order
         let declared = Fx.compile(Fx.spec(.failover))
         check(declared, [Row(client: "8.8.8.8", pool: Fx.eu, scope: 0, order: ["eu", "na", "ap"])])
     }
 
     func testNoDataWhenNoRegionHasTheType() {
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1")]),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")])]
+        let pools = [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1")]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")]),
+        ]
         for policy in [PolicyKind.failover, .weighted, .hash] {
             let s = Fx.compile(Fx.spec(policy, pools: pools))
             let d = decide(s, "192.0.2.55", DNSType.aaaa)
@@ -201,18 +220,25 @@ final class PolicyTableTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(decide(s, "192.0.2.55", DNSType.a).pool, 0, "\(policy)")
         }
         let path = Temp.file("t.csv", "10.0.0.0/8,na\n")
-        let geo = Fx.compile(Fx.spec(.geo, pools: pools) { $0.networks = path; $0.map.defaultRegions = ["eu"] })
-        check(geo, [
-            Row(client: "10.1.1.1", qtype: DNSType.aaaa, pool: Decision.noData, scope: 8),
-            Row(client: "10.1.1.1", qtype: DNSType.a, pool: 1, scope: 8),
-        ])
+        let geo = Fx.compile(
+            Fx.spec(.geo, pools: pools) {
+                $0.networks = path; $0.map.defaultRegions = ["eu"]
+            })
+        check(
+            geo,
+            [
+                Row(client: "10.1.1.1", qtype: DNSType.aaaa, pool: Decision.noData, scope: 8),
+                Row(client: "10.1.1.1", qtype: DNSType.a, pool: 1, scope: 8),
+            ])
     }
 
     // MARK: weighted
 
     func testWeightedDistributionHealthAndScope() {
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: Fx.euA)], weight: 1),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: Fx.naA)], weight: 3)]
+        let pools = [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: Fx.euA)], weight: 1),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: Fx.naA)], weight: 3),
+        ]
         let s = Fx.compile(Fx.spec(.weighted, pools: pools))
         var rng = SplitMix64(seed: 0xC0FFEE)
         var counts = [0, 0]
@@ -249,9 +275,11 @@ final class PolicyTableTests: XCTestCase {
     // MARK: all
 
     func testAllWritesEveryUpPoolRotatedAndCapped() {
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.2")]),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")]),
-                     PoolSpec(region: "ap", addresses: [PoolAddress(text: "203.0.113.1"), PoolAddress(text: "2001:db8:3::1")])]
+        let pools = [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.2")]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")]),
+            PoolSpec(region: "ap", addresses: [PoolAddress(text: "203.0.113.1"), PoolAddress(text: "2001:db8:3::1")]),
+        ]
         let s = Fx.compile(Fx.spec(.all, pools: pools) { $0.ttl = 60 })
         let d = decide(s, "8.8.8.8")
         XCTAssertEqual(d.scope, 0)
@@ -269,7 +297,10 @@ final class PolicyTableTests: XCTestCase {
         XCTAssertEqual(addrs(0, [1]), ["192.0.2.1", "192.0.2.2", "203.0.113.1"])
         XCTAssertEqual(addrs(1, [0, 2]), ["198.51.100.1"])
         XCTAssertEqual(addrs(2, [0, 1, 2]), ["203.0.113.1", "192.0.2.1", "192.0.2.2", "198.51.100.1"])
-        let capped = Fx.compile(Fx.spec(.all, pools: pools) { $0.ttl = 60; $0.maxAnswers = 2 })
+        let capped = Fx.compile(
+            Fx.spec(.all, pools: pools) {
+                $0.ttl = 60; $0.maxAnswers = 2
+            })
         XCTAssertEqual(addrs(0, [], capped), ["192.0.2.1", "192.0.2.2"])
         XCTAssertEqual(addrs(1, [], capped), ["198.51.100.1", "203.0.113.1"])
         XCTAssertEqual(addrs(1, [1], capped), ["203.0.113.1", "192.0.2.1"])
@@ -286,8 +317,10 @@ final class PolicyTableTests: XCTestCase {
     /// `all` with no AAAA in any pool decides `Decision.noData`, so the engine answers NODATA with the
     /// SOA that RFC 2308 §2.2 needs rather than an empty answer.
     func testAllPolicyAAAAWithoutAnyAAAAIsNoData() {
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1")]),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")])]
+        let pools = [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1")]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "198.51.100.1")]),
+        ]
         let s = Fx.compile(Fx.spec(.all, pools: pools))
         let d = decide(s, "8.8.8.8", DNSType.aaaa)
         XCTAssertEqual(d.pool, Decision.noData, "no pool has AAAA")
@@ -330,7 +363,10 @@ final class PolicyTableTests: XCTestCase {
             XCTAssertEqual(decide(s, IPAddress(version: 6, value: host)).pool, d.pool)
         }
         // a different prefix setting changes the announced scope
-        let wide = Fx.compile(Fx.spec(.hash, pools: Self.fourPools) { $0.hashPrefixV4 = 16; $0.hashPrefixV6 = 32 })
+        let wide = Fx.compile(
+            Fx.spec(.hash, pools: Self.fourPools) {
+                $0.hashPrefixV4 = 16; $0.hashPrefixV6 = 32
+            })
         XCTAssertEqual(decide(wide, "10.1.2.3").scope, 16)
         XCTAssertEqual(decide(wide, "10.1.2.3").pool, decide(wide, "10.1.250.7").pool)
         XCTAssertEqual(decide(wide, "2001:db8:1::1").scope, 32)
@@ -400,24 +436,33 @@ final class PolicyTableTests: XCTestCase {
     }
 
     func testNearestWithoutDatabaseUsesMapDefault() throws {
-        let s = Fx.compile(Fx.spec(.nearest) { $0.map.defaultRegions = ["ap"]; $0.bias = ["eu": -500] })
-        check(s, [
-            Row(client: "8.8.8.8", pool: Fx.ap, scope: 0, order: ["ap", "eu", "na"]),
-            Row(client: "2001:db8::1", down: [2], pool: Fx.eu, scope: 0),
-            Row(client: nil, pool: Fx.ap, scope: 0),
-        ])
+        let s = Fx.compile(
+            Fx.spec(.nearest) {
+                $0.map.defaultRegions = ["ap"]; $0.bias = ["eu": -500]
+            })
+        check(
+            s,
+            [
+                Row(client: "8.8.8.8", pool: Fx.ap, scope: 0, order: ["ap", "eu", "na"]),
+                Row(client: "2001:db8::1", down: [2], pool: Fx.eu, scope: 0),
+                Row(client: nil, pool: Fx.ap, scope: 0),
+            ])
         let staticDefault = Fx.compile(Fx.spec(.nearest))
-        check(staticDefault, [
-            Row(client: "8.8.8.8", pool: Decision.staticRecords, scope: 0),
-            Row(client: nil, pool: Decision.staticRecords, scope: 0),
-        ])
+        check(
+            staticDefault,
+            [
+                Row(client: "8.8.8.8", pool: Decision.staticRecords, scope: 0),
+                Row(client: nil, pool: Decision.staticRecords, scope: 0),
+            ])
         // a global CIDR table applies to nearest too
         let global = try NetworkTable.readRegionTable(path: Temp.file("g.csv", "100.64.0.0/10,na\n"))
         let withTable = Fx.compile(Fx.spec(.nearest), sources: GeoSources(networks: global))
-        check(withTable, [
-            Row(client: "100.100.1.1", pool: Fx.na, scope: 10),
-            Row(client: "100.128.0.1", pool: Decision.staticRecords, scope: 9),
-        ])
+        check(
+            withTable,
+            [
+                Row(client: "100.100.1.1", pool: Fx.na, scope: 10),
+                Row(client: "100.128.0.1", pool: Decision.staticRecords, scope: 9),
+            ])
     }
 
     // MARK: writing
@@ -436,12 +481,25 @@ final class PolicyTableTests: XCTestCase {
         let pools = [PoolSpec(region: "eu", addresses: ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map { PoolAddress(text: $0) })]
         let many = Fx.compile(Fx.spec(.failover, pools: pools) { $0.ttl = 7 })
         XCTAssertEqual(aAddresses(written(many, decide(many, "8.8.8.8")).bytes, ttl: 7), ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
-        let two = Fx.compile(Fx.spec(.failover, pools: pools) { $0.ttl = 7; $0.maxAnswers = 2 })
+        let two = Fx.compile(
+            Fx.spec(.failover, pools: pools) {
+                $0.ttl = 7; $0.maxAnswers = 2
+            })
         XCTAssertEqual(aAddresses(written(two, decide(two, "8.8.8.8")).bytes, ttl: 7), ["192.0.2.1", "192.0.2.2"])
         // select weighted: starts at a weighted address and continues in ring order
-        let weighted = Fx.compile(Fx.spec(.failover, pools: [PoolSpec(region: "eu", addresses: [
-            PoolAddress(text: "192.0.2.1", weight: 1), PoolAddress(text: "192.0.2.2", weight: 2), PoolAddress(text: "192.0.2.3", weight: 1),
-        ])]) { $0.ttl = 7; $0.select = .weighted; $0.maxAnswers = 2 })
+        let weighted = Fx.compile(
+            Fx.spec(
+                .failover,
+                pools: [
+                    PoolSpec(
+                        region: "eu",
+                        addresses: [
+                            PoolAddress(text: "192.0.2.1", weight: 1), PoolAddress(text: "192.0.2.2", weight: 2), PoolAddress(text: "192.0.2.3", weight: 1),
+                        ])
+                ]
+            ) {
+                $0.ttl = 7; $0.select = .weighted; $0.maxAnswers = 2
+            })
         let wd = decide(weighted, "8.8.8.8")
         XCTAssertEqual(aAddresses(written(weighted, wd, random: 0).bytes, ttl: 7), ["192.0.2.1", "192.0.2.2"])
         XCTAssertEqual(aAddresses(written(weighted, wd, random: 1).bytes, ttl: 7), ["192.0.2.2", "192.0.2.3"])
@@ -455,8 +513,10 @@ final class PolicyTableTests: XCTestCase {
     }
 
     func testCNAMEPoolWritesOneCNAME() {
-        let pools = [PoolSpec(region: "eu", cname: "eu-lb.Example.NET."),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: Fx.naA)])]
+        let pools = [
+            PoolSpec(region: "eu", cname: "eu-lb.Example.NET."),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: Fx.naA)]),
+        ]
         let s = Fx.compile(Fx.spec(.failover, pools: pools) { $0.ttl = 90 })
         let target: [UInt8] = [5] + Array("eu-lb".utf8) + [7] + Array("example".utf8) + [3] + Array("net".utf8) + [0]
         for qtype in [DNSType.a, DNSType.aaaa] {

@@ -72,7 +72,8 @@ final class ScopePropertyTests: XCTestCase {
     /// expected first region (nil = static records) of an address, computed independently.
     func checkScopes(_ s: CompiledService, seed: UInt64, clients: Int = 2000, reference: ((Int, UInt128) -> String?)?) {
         var rng = SplitMix64(seed: seed)
-        let rows = (s.serviceNetworks.map { ($0.prefix, $0.values[0]) }) + s.latencyRows.map { ($0.0.prefix, "") }
+        let rows =
+            (s.serviceNetworks.map { ($0.prefix, $0.values[0]) }) + s.latencyRows.map { ($0.0.prefix, "") }
             + s.sources.networks.map { ($0.prefix, $0.values[0]) }
         var failures = 0
         var scopes = Set<UInt8>()
@@ -82,7 +83,8 @@ final class ScopePropertyTests: XCTestCase {
             let d = decide(s, client)
             let scope = Int(d.scope)
             scopes.insert(d.scope)
-            let text = "seed \(seed) client #\(n) \(IPPrefix.formatAddress(family: client.version, client.value)) -> pool \(d.pool) order \(orderRegions(s, d)) scope /\(scope)"
+            let text =
+                "seed \(seed) client #\(n) \(IPPrefix.formatAddress(family: client.version, client.value)) -> pool \(d.pool) order \(orderRegions(s, d)) scope /\(scope)"
             if let reference {
                 let expected = reference(client.version, client.value)
                 let got = d.pool == Decision.staticRecords ? nil : s.pools[Int(d.pool)].region
@@ -99,7 +101,9 @@ final class ScopePropertyTests: XCTestCase {
                 let other = decide(s, IPAddress(version: client.version, value: a))
                 if other.pool != d.pool || other.order != d.order || other.scope != d.scope {
                     failures += 1
-                    XCTFail("\(text): \(IPPrefix.formatAddress(family: client.version, a)) in the block -> pool \(other.pool) order \(orderRegions(s, other)) scope /\(other.scope)")
+                    XCTFail(
+                        "\(text): \(IPPrefix.formatAddress(family: client.version, a)) in the block -> pool \(other.pool) order \(orderRegions(s, other)) scope /\(other.scope)"
+                    )
                     break
                 }
                 // the brute-force reference is slow: the block's two ends and two random probes
@@ -119,14 +123,18 @@ final class ScopePropertyTests: XCTestCase {
             let wStart = client.value & wider, wEnd = wStart | (~wider & IPPrefix.all(width))
             guard wStart < lo || wEnd > hi else {
                 failures += 1
-                XCTFail("\(text): /\(scope - 1) block is inside the range \(IPPrefix.formatAddress(family: client.version, lo))-\(IPPrefix.formatAddress(family: client.version, hi)): scope not the widest")
+                XCTFail(
+                    "\(text): /\(scope - 1) block is inside the range \(IPPrefix.formatAddress(family: client.version, lo))-\(IPPrefix.formatAddress(family: client.version, hi)): scope not the widest"
+                )
                 continue
             }
             let outside = wStart < lo ? lo - 1 : hi + 1
             let o = decide(s, IPAddress(version: client.version, value: outside))
             if o.order == d.order {
                 failures += 1
-                XCTFail("\(text): neighbour \(IPPrefix.formatAddress(family: client.version, outside)) in the /\(scope - 1) block is decided alike (ranges not merged)")
+                XCTFail(
+                    "\(text): neighbour \(IPPrefix.formatAddress(family: client.version, outside)) in the /\(scope - 1) block is decided alike (ranges not merged)"
+                )
             }
         }
         XCTAssertGreaterThan(scopes.count, 10, "seed \(seed): the clients should see many different scopes, saw \(scopes.sorted())")
@@ -150,8 +158,11 @@ final class ScopePropertyTests: XCTestCase {
             let serviceRows = Self.table(&rng, v4: 60, v6: 30).filter { $0.0.length > 8 && $0.0.length < 120 }
             let global = try NetworkTable.readRegionTable(path: Temp.file("global.csv", Self.csv(globalRows)))
             let path = Temp.file("svc.csv", Self.csv(serviceRows))
-            let s = Fx.compile(Fx.spec(.geo, pools: Self.pools) { $0.networks = path; $0.map.defaultRegions = ["eu"] },
-                               sources: GeoSources(networks: global))
+            let s = Fx.compile(
+                Fx.spec(.geo, pools: Self.pools) {
+                    $0.networks = path; $0.map.defaultRegions = ["eu"]
+                },
+                sources: GeoSources(networks: global))
             checkScopes(s, seed: seed) { family, a in
                 // the service table wins wherever it covers the address, then the global table, then the default
                 Self.lpm(serviceRows, family, a) ?? Self.lpm(globalRows, family, a) ?? "eu"

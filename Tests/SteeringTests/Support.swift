@@ -35,14 +35,18 @@ enum Fx {
     static let apA = "203.0.113.1" // ap has no AAAA on purpose
     /// eu (0), na (1), ap (2, A only).
     static var threePools: [PoolSpec] {
-        [PoolSpec(region: "eu", addresses: [PoolAddress(text: euA), PoolAddress(text: euAAAA)]),
-         PoolSpec(region: "na", addresses: [PoolAddress(text: naA), PoolAddress(text: naAAAA)]),
-         PoolSpec(region: "ap", addresses: [PoolAddress(text: apA)])]
+        [
+            PoolSpec(region: "eu", addresses: [PoolAddress(text: euA), PoolAddress(text: euAAAA)]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: naA), PoolAddress(text: naAAAA)]),
+            PoolSpec(region: "ap", addresses: [PoolAddress(text: apA)]),
+        ]
     }
     static let eu: Int32 = 0, na: Int32 = 1, ap: Int32 = 2
 
-    static func spec(_ policy: PolicyKind, name: String = "www.gslb.test.", pools: [PoolSpec] = Fx.threePools,
-                     _ configure: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
+    static func spec(
+        _ policy: PolicyKind, name: String = "www.gslb.test.", pools: [PoolSpec] = Fx.threePools,
+        _ configure: (inout ServiceSpec) -> Void = { _ in }
+    ) -> ServiceSpec {
         var s = ServiceSpec(name: name)
         s.policy = policy
         s.pools = pools
@@ -51,8 +55,10 @@ enum Fx {
         return s
     }
 
-    static func compile(_ spec: ServiceSpec, sources: GeoSources = GeoSources(),
-                        file: StaticString = #filePath, line: UInt = #line) -> CompiledService {
+    static func compile(
+        _ spec: ServiceSpec, sources: GeoSources = GeoSources(),
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> CompiledService {
         do {
             return try ServiceCompiler.compile(spec, regions: regions, sources: sources)
         } catch {
@@ -79,13 +85,17 @@ extension IPAddress {
 }
 
 /// Decision for a client (nil: no client information) with the pools in `down` marked down.
-func decide(_ s: CompiledService, _ client: IPAddress?, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
-            random: UInt64 = 0) -> Decision {
+func decide(
+    _ s: CompiledService, _ client: IPAddress?, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
+    random: UInt64 = 0
+) -> Decision {
     s.decide(client: client, qtype: qtype, random: random) { !down.contains($0) }
 }
 
-func decide(_ s: CompiledService, _ client: String, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
-            random: UInt64 = 0) -> Decision {
+func decide(
+    _ s: CompiledService, _ client: String, _ qtype: UInt16 = DNSType.a, down: Set<Int> = [],
+    random: UInt64 = 0
+) -> Decision {
     decide(s, key(client), qtype, down: down, random: random)
 }
 
@@ -113,16 +123,19 @@ func aaaaRecord(_ address: String, ttl: UInt32) -> [UInt8] {
 }
 
 /// Runs `writeAnswer` into a fresh buffer (no header or question: records start at offset 0).
-func written(_ s: CompiledService, _ d: Decision, qtype: UInt16 = DNSType.a, random: UInt64 = 0,
-             down: Set<Int> = [], limit: Int = 4096) -> (ok: Bool, bytes: [UInt8], answers: Int) {
+func written(
+    _ s: CompiledService, _ d: Decision, qtype: UInt16 = DNSType.a, random: UInt64 = 0,
+    down: Set<Int> = [], limit: Int = 4096
+) -> (ok: Bool, bytes: [UInt8], answers: Int) {
     let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
     defer { buffer.deallocate() }
     let qname = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
     defer { qname.deallocate() }
     qname[0] = 0
     var w = ResponseWriter(buffer: buffer, limit: limit, qnameLower: qname, qnameLength: 0)
-    let ok = s.writeAnswer(d, qtype: qtype, owner: .question, random: random, up: { !down.contains($0) },
-                           addressUp: { _ in true }, degraded: false, writer: &w)
+    let ok = s.writeAnswer(
+        d, qtype: qtype, owner: .question, random: random, up: { !down.contains($0) },
+        addressUp: { _ in true }, degraded: false, writer: &w)
     return (ok, Array(UnsafeBufferPointer(start: buffer, count: w.count)), Int(w.answerCount))
 }
 
@@ -137,6 +150,7 @@ func aAddresses(_ bytes: [UInt8], ttl: UInt32, file: StaticString = #filePath, l
 
 /// A health table with per-pool flags, every address up and nothing degraded.
 func health(_ services: [CompiledService], up: [[Bool]]) -> HealthTable {
-    HealthTable(up: up, addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
-                degraded: services.map { _ in false })
+    HealthTable(
+        up: up, addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+        degraded: services.map { _ in false })
 }

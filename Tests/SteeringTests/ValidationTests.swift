@@ -51,8 +51,9 @@ final class ValidationTests: XCTestCase {
         // the global table is shared by all services: a line naming none of this service's regions is not an
         // error but leaves those clients to the service's map default
         let global = try! NetworkTable.readRegionTable(path: path)
-        let s = try! ServiceCompiler.compile(Fx.spec(.geo) { $0.map.defaultRegions = ["na"] }, regions: Fx.regions,
-                                             sources: GeoSources(networks: global))
+        let s = try! ServiceCompiler.compile(
+            Fx.spec(.geo) { $0.map.defaultRegions = ["na"] }, regions: Fx.regions,
+            sources: GeoSources(networks: global))
         XCTAssertEqual(decide(s, "11.1.1.1").pool, Fx.na)
         XCTAssertEqual(decide(s, "10.1.1.1").pool, Fx.eu)
         XCTAssertEqual(decide(s, "10.1.1.1").scope, 8)
@@ -104,8 +105,9 @@ final class ValidationTests: XCTestCase {
         var pools = Fx.threePools
         pools[1].addresses = [PoolAddress(text: "198.51.100.300")]
         assertMentions(error(Fx.spec(.geo, pools: pools)), ["'198.51.100.300' is not an IP address"])
-        assertMentions(error(Fx.spec(.geo, pools: Fx.threePools + [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.9")])])),
-                       ["two pools for region eu"])
+        assertMentions(
+            error(Fx.spec(.geo, pools: Fx.threePools + [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.9")])])),
+            ["two pools for region eu"])
         pools = Fx.threePools
         pools[0].weight = 0
         assertMentions(error(Fx.spec(.weighted, pools: pools)), ["pool weight must be positive"])

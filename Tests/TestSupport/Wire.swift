@@ -20,8 +20,10 @@ public enum Wire {
     public static func u16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
     public static func u32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
 
-    public static func header(id: UInt16 = 0x1234, flags: UInt16 = 0x0100, qd: UInt16 = 1, an: UInt16 = 0,
-                       ns: UInt16 = 0, ar: UInt16 = 0) -> [UInt8] {
+    public static func header(
+        id: UInt16 = 0x1234, flags: UInt16 = 0x0100, qd: UInt16 = 1, an: UInt16 = 0,
+        ns: UInt16 = 0, ar: UInt16 = 0
+    ) -> [UInt8] {
         u16(id) + u16(flags) + u16(qd) + u16(an) + u16(ns) + u16(ar)
     }
 
@@ -38,23 +40,29 @@ public enum Wire {
     }
 
     /// An OPT pseudo-RR. `rdata` is the concatenated options (see `option`).
-    public static func opt(owner: [UInt8] = [0], udp: UInt16 = 1232, extRCode: UInt8 = 0, version: UInt8 = 0,
-                    doBit: Bool = false, rdata: [UInt8] = [], rdlength: UInt16? = nil) -> [UInt8] {
+    public static func opt(
+        owner: [UInt8] = [0], udp: UInt16 = 1232, extRCode: UInt8 = 0, version: UInt8 = 0,
+        doBit: Bool = false, rdata: [UInt8] = [], rdlength: UInt16? = nil
+    ) -> [UInt8] {
         owner + u16(41) + u16(udp) + [extRCode, version] + u16(doBit ? 0x8000 : 0)
             + u16(rdlength ?? UInt16(rdata.count)) + rdata
     }
 
     /// A whole query: header, one question, then additional records (counted in ARCOUNT).
-    public static func query(_ qname: String, _ qtype: UInt16 = 1, qclass: UInt16 = 1, id: UInt16 = 0x1234,
-                      flags: UInt16 = 0x0100, additional: [[UInt8]] = []) -> [UInt8] {
+    public static func query(
+        _ qname: String, _ qtype: UInt16 = 1, qclass: UInt16 = 1, id: UInt16 = 0x1234,
+        flags: UInt16 = 0x0100, additional: [[UInt8]] = []
+    ) -> [UInt8] {
         header(id: id, flags: flags, qd: 1, ar: UInt16(additional.count)) + question(qname, qtype, qclass)
             + additional.flatMap { $0 }
     }
 
     /// A query without RD, with an OPT record (UDP size 1232) when `edns`; `ecs` = (family, source
     /// prefix, address octets) adds an ECS option (RFC 7871 §6) to it.
-    public static func query(_ qname: String, _ qtype: UInt16, id: UInt16 = 0x4242, edns: Bool,
-                             ecs: (UInt16, UInt8, [UInt8])? = nil) -> [UInt8] {
+    public static func query(
+        _ qname: String, _ qtype: UInt16, id: UInt16 = 0x4242, edns: Bool,
+        ecs: (UInt16, UInt8, [UInt8])? = nil
+    ) -> [UInt8] {
         let options = ecs.map { family, source, address in Wire.ecs(family: family, source: source, address: address) } ?? []
         return query(qname, qtype, id: id, flags: 0x0000, additional: edns ? [opt(rdata: options)] : [])
     }

@@ -14,14 +14,18 @@ final class EndpointCatalogTests: XCTestCase {
         XCTAssertEqual(addresses(1, 0), ["lb.example.net"], "a CNAME target without its final dot")
         XCTAssertEqual(addresses(1, 1), ["192.0.2.1"])
         XCTAssertEqual(addresses(1, 2), ["203.0.113.9"])
-        XCTAssertEqual(catalog.ids(service: 0, services[0], pool: 0).first, catalog.ids(service: 1, services[1], pool: 1).first,
-                       "one endpoint shared by two services has one id")
+        XCTAssertEqual(
+            catalog.ids(service: 0, services[0], pool: 0).first, catalog.ids(service: 1, services[1], pool: 1).first,
+            "one endpoint shared by two services has one id")
         XCTAssertEqual(services[0].endpoints.addresses.last, -1, "the last-resort address is no endpoint")
         XCTAssertEqual(services[0].endpoints.targets, [-1, -1, -1])
         XCTAssertEqual(catalog.keys.count, 6, "distinct (address, check) pairs")
-        XCTAssertEqual(Set(catalog.keys.indices), Set(services.indices.flatMap { s in
-            services[s].pools.indices.prefix(services[s].regularPools).flatMap { catalog.ids(service: s, services[s], pool: $0) }
-        }), "ids are dense")
+        XCTAssertEqual(
+            Set(catalog.keys.indices),
+            Set(
+                services.indices.flatMap { s in
+                    services[s].pools.indices.prefix(services[s].regularPools).flatMap { catalog.ids(service: s, services[s], pool: $0) }
+                }), "ids are dense")
     }
 
     func testIdsAreStableAcrossBuilds() throws {
@@ -32,8 +36,12 @@ final class EndpointCatalogTests: XCTestCase {
 
     func testMonitoredAreTheCheckedEndpointsOnce() throws {
         let catalog = EndpointCatalog(services: try Fx.services())
-        XCTAssertEqual(catalog.monitored, [Fx.endpoint("192.0.2.1"), Fx.endpoint("192.0.2.2"), Fx.endpoint("198.51.100.1"),
-                                           Fx.endpoint("2001:db8::1"), Fx.endpoint("lb.example.net")])
+        XCTAssertEqual(
+            catalog.monitored,
+            [
+                Fx.endpoint("192.0.2.1"), Fx.endpoint("192.0.2.2"), Fx.endpoint("198.51.100.1"),
+                Fx.endpoint("2001:db8::1"), Fx.endpoint("lb.example.net"),
+            ])
     }
 
     func testServicesCompiledApartGetDisjointIds() throws {

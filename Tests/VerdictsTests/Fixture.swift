@@ -14,8 +14,12 @@ enum Fx {
         a.policy = .failover
         a.upShare = 0.5
         a.pools = [
-            PoolSpec(region: "east", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8::1"),
-                                                 PoolAddress(text: "192.0.2.2")], check: "web"),
+            PoolSpec(
+                region: "east",
+                addresses: [
+                    PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8::1"),
+                    PoolAddress(text: "192.0.2.2"),
+                ], check: "web"),
             PoolSpec(region: "west", addresses: [PoolAddress(text: "198.51.100.1")], check: "web"),
         ]
         a.allDown = .addresses([PoolAddress(text: "192.0.2.250")])
@@ -34,8 +38,10 @@ enum Fx {
     static func state(_ status: EndpointState.Status) -> EndpointState { EndpointState(rise: 1, fall: 1, initial: status) }
 
     /// The health table for `services` with these endpoint states and overrides.
-    static func table(_ services: [CompiledService], states: [String: EndpointState.Status] = [:],
-                      overrides: [OverrideTarget: OverrideState] = [:]) -> Rows {
+    static func table(
+        _ services: [CompiledService], states: [String: EndpointState.Status] = [:],
+        overrides: [OverrideTarget: OverrideState] = [:]
+    ) -> Rows {
         let catalog = EndpointCatalog(services: services)
         var monitorStates: HealthMonitor.States = [:]
         for (address, status) in states { monitorStates[endpoint(address)] = state(status) }

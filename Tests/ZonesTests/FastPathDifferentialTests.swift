@@ -10,7 +10,8 @@ final class FastPathDifferentialTests: XCTestCase {
         case error(ZoneError)
         var description: String {
             switch self {
-            case .records(let r): return r.map { "\(WireName.toText($0.owner)) \($0.type) \($0.rrClass) \($0.ttl) \($0.rdata) :\($0.line)" }.joined(separator: "\n")
+            case .records(let r):
+                return r.map { "\(WireName.toText($0.owner)) \($0.type) \($0.rrClass) \($0.ttl) \($0.rdata) :\($0.line)" }.joined(separator: "\n")
             case .error(let e): return "error \(e)"
             }
         }
@@ -58,7 +59,8 @@ final class FastPathDifferentialTests: XCTestCase {
     }
 
     func testDirectivesOwnersAndOrders() {
-        assertSameRecords("""
+        assertSameRecords(
+            """
             $ORIGIN example.test.
             $TTL 600
             @ 3600 IN SOA ns1 hostmaster 1 7200 900 604800 120
@@ -93,20 +95,26 @@ final class FastPathDifferentialTests: XCTestCase {
     }
 
     func testAddresses() {
-        for a in ["192.0.2.1", "0.0.0.0", "255.255.255.255", "01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1..2.3",
-                  "1.2.3.4 extra", "1.2.3.", ".1.2.3", "1.2.3.4x", "0x1.2.3.4", ""] {
+        for a in [
+            "192.0.2.1", "0.0.0.0", "255.255.255.255", "01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1..2.3",
+            "1.2.3.4 extra", "1.2.3.", ".1.2.3", "1.2.3.4x", "0x1.2.3.4", "",
+        ] {
             assertSame("a IN A \(a)\n")
         }
-        for a in ["2001:db8::1", "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::",
-                  "::ffff:192.0.2.1", "1:::2", ":1::", "1::2:", "12345::", "ABCD:ef01::", "0:0:0:0:0:0:0:0", "1:2:3:4:5:6:7",
-                  "1::2::3", "g::1", "::1 extra", "2001:DB8:0:0:8:800:200C:417A", "fe80::1%eth0"] {
+        for a in [
+            "2001:db8::1", "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::",
+            "::ffff:192.0.2.1", "1:::2", ":1::", "1::2:", "12345::", "ABCD:ef01::", "0:0:0:0:0:0:0:0", "1:2:3:4:5:6:7",
+            "1::2::3", "g::1", "::1 extra", "2001:DB8:0:0:8:800:200C:417A", "fe80::1%eth0",
+        ] {
             assertSame("a IN AAAA \(a)\n")
         }
     }
 
     func testNames() {
-        for n in ["ns1", "ns1.example.test.", "@", "Mixed.Case.", "a\\.b", ".", "a..b", "a.", "@x", "x@", "a.b.c.d.e.f",
-                  String(repeating: "a", count: 63), String(repeating: "a", count: 64), "\"q\"", "a\\065"] {
+        for n in [
+            "ns1", "ns1.example.test.", "@", "Mixed.Case.", "a\\.b", ".", "a..b", "a.", "@x", "x@", "a.b.c.d.e.f",
+            String(repeating: "a", count: 63), String(repeating: "a", count: 64), "\"q\"", "a\\065",
+        ] {
             assertSame("n IN NS \(n)\n")
             assertSame("c IN CNAME \(n)\n")
             assertSame("p IN PTR \(n)\n")
@@ -118,23 +126,28 @@ final class FastPathDifferentialTests: XCTestCase {
     }
 
     func testMX() {
-        for m in ["10 mail", "010 mail.", "0 .", "65535 mx.example.net.", "65536 mail", "-1 mail", "10", "10 mail extra",
-                  "1e1 mail", "10 @", "+5 mail"] {
+        for m in [
+            "10 mail", "010 mail.", "0 .", "65535 mx.example.net.", "65536 mail", "-1 mail", "10", "10 mail extra",
+            "1e1 mail", "10 @", "+5 mail",
+        ] {
             assertSame("m IN MX \(m)\n")
         }
     }
 
     func testText() {
-        for t in ["\"hello world\"", "a b c", "\"a\" \"b\"", "\"a\"\"b\"", "\"\"", "\"semi;colon\"", "\"paren(\"", "\"esc\\\"q\"",
-                  "\"tab\there\"", "unterminated \"", "\"a\"b", "a\"b\"", "\"a\" ; comment", "a ; comment", "\"x\"   ",
-                  "\"" + String(repeating: "x", count: 255) + "\"", "\"" + String(repeating: "x", count: 256) + "\"",
-                  String(repeating: "y", count: 256), "\"a\\010b\"", "\"caf\u{e9}\"", "", "\"a\" \t \"b\"", "\"(\" \")\""] {
+        for t in [
+            "\"hello world\"", "a b c", "\"a\" \"b\"", "\"a\"\"b\"", "\"\"", "\"semi;colon\"", "\"paren(\"", "\"esc\\\"q\"",
+            "\"tab\there\"", "unterminated \"", "\"a\"b", "a\"b\"", "\"a\" ; comment", "a ; comment", "\"x\"   ",
+            "\"" + String(repeating: "x", count: 255) + "\"", "\"" + String(repeating: "x", count: 256) + "\"",
+            String(repeating: "y", count: 256), "\"a\\010b\"", "\"caf\u{e9}\"", "", "\"a\" \t \"b\"", "\"(\" \")\"",
+        ] {
             assertSame("t IN TXT \(t)\n")
         }
     }
 
     func testCommentsParenthesesAndLineEnds() {
-        assertSameRecords("""
+        assertSameRecords(
+            """
             ; leading comment
             $ORIGIN example.test.
             @ 3600 IN SOA ns1 hostmaster (
@@ -159,7 +172,8 @@ final class FastPathDifferentialTests: XCTestCase {
     }
 
     func testOtherTypesAndClasses() {
-        assertSameRecords("""
+        assertSameRecords(
+            """
             srv IN SRV 0 5 5060 sip.example.test.
             unk 300 IN TYPE65000 \\# 4 01020304
             a IN TYPE1 \\# 4 C0000201
@@ -172,8 +186,10 @@ final class FastPathDifferentialTests: XCTestCase {
 
     func testErrorsKeepLdnsMessageAndLine() {
         // ldns reads TTL then class, not class then TTL
-        for text in ["www IN 300 A 192.0.2.4\n", "a IN A 192.0.2.1\nb IN A 300.1.1.1\n", "a IN A 192.0.2.1\n\n\nb IN BOGUS x\n", "$ORIGIN ..\n",
-                     "a IN MX mail\n", "a IN A\n"] {
+        for text in [
+            "www IN 300 A 192.0.2.4\n", "a IN A 192.0.2.1\nb IN A 300.1.1.1\n", "a IN A 192.0.2.1\n\n\nb IN BOGUS x\n", "$ORIGIN ..\n",
+            "a IN MX mail\n", "a IN A\n",
+        ] {
             assertSame(text)
             if case .records = read(text, fastPath: true) { XCTFail("expected an error for \(text)") }
         }
@@ -188,9 +204,11 @@ final class FastPathDifferentialTests: XCTestCase {
         let ttls = ["", "300", "0", "1h", "999999999", "4294967296", "-1", "3O0"]
         let classes = ["", "IN", "in", "CH", "CLASS1", "IN 300"]
         let types = ["A", "a", "AAAA", "NS", "CNAME", "PTR", "MX", "TXT", "txt", "SRV", "TYPE1", "HINFO", "BOGUS"]
-        let rdatas = ["192.0.2.1", "01.2.3.4", "2001:db8::1", "::", "1:::2", "ns1", "ns1.example.test.", "@", "10 mail",
-                      "65536 m", "\"t x\"", "a b", "\"a\"\"b\"", "\"\"", "\"s;c\" x", "\"(\"", "a\\.b", "x ; c", "( 192.0.2.2 )",
-                      "\\# 4 C0000201", "", "\"unterminated", "1 2 3 4", "\t192.0.2.3\t"]
+        let rdatas = [
+            "192.0.2.1", "01.2.3.4", "2001:db8::1", "::", "1:::2", "ns1", "ns1.example.test.", "@", "10 mail",
+            "65536 m", "\"t x\"", "a b", "\"a\"\"b\"", "\"\"", "\"s;c\" x", "\"(\"", "a\\.b", "x ; c", "( 192.0.2.2 )",
+            "\\# 4 C0000201", "", "\"unterminated", "1 2 3 4", "\t192.0.2.3\t",
+        ]
         var readWithoutError = 0
         for _ in 0..<1500 {
             var parts: [String] = []
@@ -212,10 +230,12 @@ final class FastPathDifferentialTests: XCTestCase {
     /// Random files of several entries, directives and line separators (blank, comment, CR, FF, VT lines).
     func testRandomFiles() {
         var rng = SplitMix(seed: 0xF11E_5EED)
-        let entries = ["www A 192.0.2.1", "  AAAA 2001:db8::1", "@ NS ns1", "x 60 IN TXT \"a b\" c", "m MX 10 mail.", "$ORIGIN sub.example.test.",
-                       "$ORIGIN rel", "$TTL 5", "$TTL 1h", "$TTL 0", "\tTXT \"tab owner\"", "y IN CNAME www", "z A 01.2.3.4", "w A 192.0.2.2 ; c",
-                       "s IN SOA ns1 host ( 1 2 3 4 5 )", "q TXT \"a\rb\"", "v\u{0B}A 192.0.2.3", "n TXT \"semi;\" ; real", "u A 192.0.2.4\r",
-                       "( p A 192.0.2.5 )", "t TYPE65000 \\# 2 0102"]
+        let entries = [
+            "www A 192.0.2.1", "  AAAA 2001:db8::1", "@ NS ns1", "x 60 IN TXT \"a b\" c", "m MX 10 mail.", "$ORIGIN sub.example.test.",
+            "$ORIGIN rel", "$TTL 5", "$TTL 1h", "$TTL 0", "\tTXT \"tab owner\"", "y IN CNAME www", "z A 01.2.3.4", "w A 192.0.2.2 ; c",
+            "s IN SOA ns1 host ( 1 2 3 4 5 )", "q TXT \"a\rb\"", "v\u{0B}A 192.0.2.3", "n TXT \"semi;\" ; real", "u A 192.0.2.4\r",
+            "( p A 192.0.2.5 )", "t TYPE65000 \\# 2 0102",
+        ]
         var readWithoutError = 0
         let separators = ["\n", "\n\n", "\r\n", "\n  \n", "\n; c\n", "\n\u{0C}", "\n\r", "\n\t", "\n \t; c\n\r", "\n\u{0B}\n"]
         for _ in 0..<600 {

@@ -20,48 +20,65 @@ final class ZoneCompilerTests: XCTestCase {
     }
 
     static let errorCases: [ErrorCase] = [
-        ErrorCase(label: "bad A address", body: "ns1 IN A 192.0.2.1\n; comment\n\nbad IN A 999.1.1.1\nok IN A 192.0.2.2\n",
-                  line: 8, reason: "Syntax error, could not parse the RR's rdata"),
-        ErrorCase(label: "unknown type mnemonic", body: "ns1 IN A 192.0.2.1\nx IN BOGUS foo\n",
-                  line: 6, reason: "Syntax error, could not parse the RR's rdata"),
-        ErrorCase(label: "syntax error after a multi-line SOA", body: "", full: """
-            $ORIGIN example.test.
-            @ 3600 IN SOA ns1 hostmaster (
-                1 7200 900
-                604800 120 )
-            @ IN NS ns1
-            ns1 IN A 192.0.2.1
-            x IN MX mail
+        ErrorCase(
+            label: "bad A address", body: "ns1 IN A 192.0.2.1\n; comment\n\nbad IN A 999.1.1.1\nok IN A 192.0.2.2\n",
+            line: 8, reason: "Syntax error, could not parse the RR's rdata"),
+        ErrorCase(
+            label: "unknown type mnemonic", body: "ns1 IN A 192.0.2.1\nx IN BOGUS foo\n",
+            line: 6, reason: "Syntax error, could not parse the RR's rdata"),
+        ErrorCase(
+            label: "syntax error after a multi-line SOA", body: "",
+            full: """
+                $ORIGIN example.test.
+                @ 3600 IN SOA ns1 hostmaster (
+                    1 7200 900
+                    604800 120 )
+                @ IN NS ns1
+                ns1 IN A 192.0.2.1
+                x IN MX mail
 
-            """, line: 7, reason: "Syntax error, could not parse the RR's rdata"),
-        ErrorCase(label: "out-of-zone owner", body: "ns1 IN A 192.0.2.1\nwww.other.test. IN A 192.0.2.1\n",
-                  line: 6, reason: "out-of-zone data: www.other.test. is not in zone example.test."),
-        ErrorCase(label: "out-of-zone after $ORIGIN", body: "ns1 IN A 192.0.2.1\n$ORIGIN other.test.\nx IN A 192.0.2.1\n",
-                  line: 7, reason: "out-of-zone data: x.other.test. is not in zone example.test."),
-        ErrorCase(label: "parent of the apex", body: "ns1 IN A 192.0.2.1\ntest. IN A 192.0.2.1\n",
-                  line: 6, reason: "out-of-zone data: test. is not in zone example.test."),
-        ErrorCase(label: "CNAME beside A (CNAME first)", body: "ns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN A 192.0.2.1\n",
-                  line: 6, reason: "CNAME at x.example.test. beside other data (type 1)"),
-        ErrorCase(label: "CNAME beside TXT (TXT first)", body: "ns1 IN A 192.0.2.1\nx IN TXT \"t\"\nx IN CNAME ns1\n",
-                  line: 7, reason: "CNAME at x.example.test. beside other data (type 16)"),
-        ErrorCase(label: "two CNAMEs", body: "ns1 IN A 192.0.2.1\nx IN CNAME a\nx IN CNAME b\n",
-                  line: 7, reason: "more than one CNAME at x.example.test."),
-        ErrorCase(label: "missing SOA", body: "", full: "$ORIGIN example.test.\n@ IN NS ns1\nns1 IN A 192.0.2.1\n",
-                  line: 0, reason: "zone example.test. has no SOA record at its apex"),
-        ErrorCase(label: "missing apex NS", body: "", full: """
-            $ORIGIN example.test.
-            @ IN SOA ns1 hostmaster 1 7200 900 604800 120
-            sub IN NS ns1
-            ns1 IN A 192.0.2.1
-            """, line: 0, reason: "zone example.test. has no NS records at its apex"),
-        ErrorCase(label: "SOA below the apex", body: "ns1 IN A 192.0.2.1\nsub IN SOA ns1 hostmaster 1 2 3 4 5\n",
-                  line: 6, reason: "SOA record below the apex (sub.example.test.)"),
-        ErrorCase(label: "second SOA at the apex", body: "ns1 IN A 192.0.2.1\n@ IN SOA ns2 hostmaster 2 2 3 4 5\n",
-                  line: 6, reason: "more than one SOA record at the apex"),
-        ErrorCase(label: "class CH record", body: "ns1 IN A 192.0.2.1\nx CH TXT \"hi\"\n",
-                  line: 6, reason: "class 3 record; only IN is served"),
-        ErrorCase(label: "DNAME", body: "ns1 IN A 192.0.2.1\nd IN DNAME other.test.\n",
-                  line: 6, reason: "DNAME is not supported"),
+                """, line: 7, reason: "Syntax error, could not parse the RR's rdata"),
+        ErrorCase(
+            label: "out-of-zone owner", body: "ns1 IN A 192.0.2.1\nwww.other.test. IN A 192.0.2.1\n",
+            line: 6, reason: "out-of-zone data: www.other.test. is not in zone example.test."),
+        ErrorCase(
+            label: "out-of-zone after $ORIGIN", body: "ns1 IN A 192.0.2.1\n$ORIGIN other.test.\nx IN A 192.0.2.1\n",
+            line: 7, reason: "out-of-zone data: x.other.test. is not in zone example.test."),
+        ErrorCase(
+            label: "parent of the apex", body: "ns1 IN A 192.0.2.1\ntest. IN A 192.0.2.1\n",
+            line: 6, reason: "out-of-zone data: test. is not in zone example.test."),
+        ErrorCase(
+            label: "CNAME beside A (CNAME first)", body: "ns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN A 192.0.2.1\n",
+            line: 6, reason: "CNAME at x.example.test. beside other data (type 1)"),
+        ErrorCase(
+            label: "CNAME beside TXT (TXT first)", body: "ns1 IN A 192.0.2.1\nx IN TXT \"t\"\nx IN CNAME ns1\n",
+            line: 7, reason: "CNAME at x.example.test. beside other data (type 16)"),
+        ErrorCase(
+            label: "two CNAMEs", body: "ns1 IN A 192.0.2.1\nx IN CNAME a\nx IN CNAME b\n",
+            line: 7, reason: "more than one CNAME at x.example.test."),
+        ErrorCase(
+            label: "missing SOA", body: "", full: "$ORIGIN example.test.\n@ IN NS ns1\nns1 IN A 192.0.2.1\n",
+            line: 0, reason: "zone example.test. has no SOA record at its apex"),
+        ErrorCase(
+            label: "missing apex NS", body: "",
+            full: """
+                $ORIGIN example.test.
+                @ IN SOA ns1 hostmaster 1 7200 900 604800 120
+                sub IN NS ns1
+                ns1 IN A 192.0.2.1
+                """, line: 0, reason: "zone example.test. has no NS records at its apex"),
+        ErrorCase(
+            label: "SOA below the apex", body: "ns1 IN A 192.0.2.1\nsub IN SOA ns1 hostmaster 1 2 3 4 5\n",
+            line: 6, reason: "SOA record below the apex (sub.example.test.)"),
+        ErrorCase(
+            label: "second SOA at the apex", body: "ns1 IN A 192.0.2.1\n@ IN SOA ns2 hostmaster 2 2 3 4 5\n",
+            line: 6, reason: "more than one SOA record at the apex"),
+        ErrorCase(
+            label: "class CH record", body: "ns1 IN A 192.0.2.1\nx CH TXT \"hi\"\n",
+            line: 6, reason: "class 3 record; only IN is served"),
+        ErrorCase(
+            label: "DNAME", body: "ns1 IN A 192.0.2.1\nd IN DNAME other.test.\n",
+            line: 6, reason: "DNAME is not supported"),
     ]
 
     func testLoadErrorsTable() {
@@ -115,8 +132,9 @@ final class ZoneCompilerTests: XCTestCase {
         let inc = dir.write("inc/part.zone", "ok IN A 192.0.2.1\nx IN CNAME ok\nx IN AAAA ::1\n")
         let main = dir.write("main.zone", Self.header + "\n$INCLUDE inc/part.zone\n")
         XCTAssertThrowsError(try ZoneCompiler.load(path: main, origin: "example.test.")) { error in
-            XCTAssertEqual(error as? ZoneError,
-                           ZoneError(file: inc, line: 2, reason: "CNAME at x.example.test. beside other data (type 28)"))
+            XCTAssertEqual(
+                error as? ZoneError,
+                ZoneError(file: inc, line: 2, reason: "CNAME at x.example.test. beside other data (type 28)"))
         }
         let main2 = dir.write("main2.zone", Self.header + "\n$INCLUDE inc/bad.zone\n")
         dir.write("inc/bad.zone", "\n\nbad IN AAAA nope\n")
@@ -146,8 +164,10 @@ final class ZoneCompilerTests: XCTestCase {
     /// not a trap; TYPE65535 is the largest that loads.
     func testGenericTypeAndClassOutOfRange() {
         let dir = TempDir()
-        for (text, reason) in [("x TYPE97614 \\# 4 0A000001", "type TYPE97614 is out of range (0-65535)"),
-                               ("x CLASS70000 TYPE1 \\# 4 0A000001", "class CLASS70000 is out of range (0-65535)")] {
+        for (text, reason) in [
+            ("x TYPE97614 \\# 4 0A000001", "type TYPE97614 is out of range (0-65535)"),
+            ("x CLASS70000 TYPE1 \\# 4 0A000001", "class CLASS70000 is out of range (0-65535)"),
+        ] {
             let path = dir.write("zone-\(reason.prefix(4)).zone", Self.header + "\nns1 A 192.0.2.1\n" + text + "\n")
             XCTAssertThrowsError(try ZoneCompiler.load(path: path, origin: "example.test.")) { error in
                 XCTAssertEqual(error as? ZoneError, ZoneError(file: path, line: 6, reason: reason))
@@ -274,19 +294,25 @@ final class ZoneCompilerTests: XCTestCase {
 
     func testSeveralZones() throws {
         let dir = TempDir()
-        let a = try ZoneCompiler.load(path: dir.write("a.zone", """
-            $ORIGIN alpha.test.
-            @ 300 IN SOA ns hm 11 2 3 4 60
-            @ IN NS ns
-            ns IN A 192.0.2.1
-            www IN A 192.0.2.10
-            """), origin: "alpha.test.")
-        let b = try ZoneCompiler.load(path: dir.write("b.zone", """
-            @ 300 IN SOA ns hm 22 2 3 4 30
-            @ IN NS ns
-            ns IN A 198.51.100.1
-            www IN AAAA 2001:db8::10
-            """), origin: "beta.test.")
+        let a = try ZoneCompiler.load(
+            path: dir.write(
+                "a.zone",
+                """
+                $ORIGIN alpha.test.
+                @ 300 IN SOA ns hm 11 2 3 4 60
+                @ IN NS ns
+                ns IN A 192.0.2.1
+                www IN A 192.0.2.10
+                """), origin: "alpha.test.")
+        let b = try ZoneCompiler.load(
+            path: dir.write(
+                "b.zone",
+                """
+                @ 300 IN SOA ns hm 22 2 3 4 30
+                @ IN NS ns
+                ns IN A 198.51.100.1
+                www IN AAAA 2001:db8::10
+                """), origin: "beta.test.")
         XCTAssertEqual(a.serial, 11)
         XCTAssertEqual(b.serial, 22)
         XCTAssertGreaterThanOrEqual(a.node("www.alpha.test."), 0)
@@ -319,14 +345,22 @@ final class ZoneCompilerTests: XCTestCase {
         XCTAssertEqual(zone.records(zone.negativeSOA).map(\.ttl), [7])
         XCTAssertEqual(zone.types("y.r.test."), [])
         XCTAssertGreaterThanOrEqual(zone.node("y.r.test."), 0)
-        XCTAssertThrowsError(try ZoneCompiler.compile(origin: "r.test.", records: records + [
-            ZoneRecord(owner: wire("r.test."), type: 1, rrClass: 3, ttl: 0, rdata: [1, 2, 3, 4], file: "mem", line: 9),
-        ], file: "mem")) { error in
+        XCTAssertThrowsError(
+            try ZoneCompiler.compile(
+                origin: "r.test.",
+                records: records + [
+                    ZoneRecord(owner: wire("r.test."), type: 1, rrClass: 3, ttl: 0, rdata: [1, 2, 3, 4], file: "mem", line: 9)
+                ], file: "mem")
+        ) { error in
             XCTAssertEqual(error as? ZoneError, ZoneError(file: "mem", line: 9, reason: "class 3 record; only IN is served"))
         }
-        XCTAssertThrowsError(try ZoneCompiler.compile(origin: "r.test.", records: records + [
-            ZoneRecord(owner: wire("r.test."), type: 41, ttl: 0, rdata: [], file: "mem", line: 4),
-        ], file: "mem")) { error in
+        XCTAssertThrowsError(
+            try ZoneCompiler.compile(
+                origin: "r.test.",
+                records: records + [
+                    ZoneRecord(owner: wire("r.test."), type: 41, ttl: 0, rdata: [], file: "mem", line: 4)
+                ], file: "mem")
+        ) { error in
             XCTAssertEqual(error as? ZoneError, ZoneError(file: "mem", line: 4, reason: "type 41 cannot appear in zone data"))
         }
     }

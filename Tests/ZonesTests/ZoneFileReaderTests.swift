@@ -12,12 +12,15 @@ final class ZoneFileReaderTests: XCTestCase {
         records.map { Row(owner: WireName.toText($0.owner), type: $0.type, ttl: $0.ttl, rdata: $0.rdata, line: $0.line) }
     }
 
-    static let soaRDATA: [UInt8] = wire("ns1.example.test.") + wire("hostmaster.example.test.")
+    static let soaRDATA: [UInt8] =
+        wire("ns1.example.test.") + wire("hostmaster.example.test.")
         + [0, 0, 0, 1, 0, 0, 0x1C, 0x20, 0, 0, 3, 0x84, 0, 9, 0x3A, 0x80, 0, 0, 0, 120]
 
     func testOriginAndTTLDirectives() throws {
         let dir = TempDir()
-        let path = dir.write("example.zone", """
+        let path = dir.write(
+            "example.zone",
+            """
             ; comment line
             $ORIGIN example.test.
             $TTL 600
@@ -36,18 +39,21 @@ final class ZoneFileReaderTests: XCTestCase {
 
             """)
         let records = try ZoneFileReader.read(path: path, origin: "example.test.")
-        XCTAssertEqual(rows(records), [
-            Row(owner: "example.test.", type: 6, ttl: 3600, rdata: Self.soaRDATA, line: 5),
-            Row(owner: "example.test.", type: 2, ttl: 600, rdata: wire("ns1.example.test."), line: 6),
-            Row(owner: "ns1.example.test.", type: 1, ttl: 600, rdata: [192, 0, 2, 1], line: 7),
-            Row(owner: "www.example.test.", type: 1, ttl: 300, rdata: [192, 0, 2, 2], line: 8),
-            Row(owner: "short.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 3], line: 10),
-            Row(owner: "host.sub.example.test.", type: 28, ttl: 60,
-                rdata: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], line: 12),
-            Row(owner: "sub.example.test.", type: 16, ttl: 60, rdata: [6] + Array("at sub".utf8), line: 13),
-            Row(owner: "abs.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 4], line: 14),
-            Row(owner: "abs.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 5], line: 15),
-        ])
+        XCTAssertEqual(
+            rows(records),
+            [
+                Row(owner: "example.test.", type: 6, ttl: 3600, rdata: Self.soaRDATA, line: 5),
+                Row(owner: "example.test.", type: 2, ttl: 600, rdata: wire("ns1.example.test."), line: 6),
+                Row(owner: "ns1.example.test.", type: 1, ttl: 600, rdata: [192, 0, 2, 1], line: 7),
+                Row(owner: "www.example.test.", type: 1, ttl: 300, rdata: [192, 0, 2, 2], line: 8),
+                Row(owner: "short.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 3], line: 10),
+                Row(
+                    owner: "host.sub.example.test.", type: 28, ttl: 60,
+                    rdata: [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], line: 12),
+                Row(owner: "sub.example.test.", type: 16, ttl: 60, rdata: [6] + Array("at sub".utf8), line: 13),
+                Row(owner: "abs.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 4], line: 14),
+                Row(owner: "abs.example.test.", type: 1, ttl: 60, rdata: [192, 0, 2, 5], line: 15),
+            ])
         XCTAssertTrue(records.allSatisfy { $0.file == path && $0.rrClass == 1 })
     }
 
@@ -55,17 +61,22 @@ final class ZoneFileReaderTests: XCTestCase {
         let dir = TempDir()
         let path = dir.write("z", "@ IN NS ns1\nWWW IN A 192.0.2.2\n")
         let records = try ZoneFileReader.read(path: path, origin: "Other.TEST.", defaultTTL: 1234)
-        XCTAssertEqual(rows(records), [
-            // names inside RDATA keep their letter case, the origin's included
-            Row(owner: "other.test.", type: 2, ttl: 1234, rdata: [3] + Array("ns1".utf8) + [5] + Array("Other".utf8) + [4] + Array("TEST".utf8) + [0],
-                line: 1),
-            Row(owner: "www.other.test.", type: 1, ttl: 1234, rdata: [192, 0, 2, 2], line: 2),
-        ])
+        XCTAssertEqual(
+            rows(records),
+            [
+                // names inside RDATA keep their letter case, the origin's included
+                Row(
+                    owner: "other.test.", type: 2, ttl: 1234, rdata: [3] + Array("ns1".utf8) + [5] + Array("Other".utf8) + [4] + Array("TEST".utf8) + [0],
+                    line: 1),
+                Row(owner: "www.other.test.", type: 1, ttl: 1234, rdata: [192, 0, 2, 2], line: 2),
+            ])
     }
 
     func testMultiLineRecordAndRDATACase() throws {
         let dir = TempDir()
-        let path = dir.write("z", """
+        let path = dir.write(
+            "z",
+            """
             $ORIGIN example.test.
             @ 3600 IN SOA ns1 hostmaster (
                     1      ; serial
@@ -106,7 +117,9 @@ final class ZoneFileReaderTests: XCTestCase {
 
     func testUnknownTypeRFC3597() throws {
         let dir = TempDir()
-        let path = dir.write("z", """
+        let path = dir.write(
+            "z",
+            """
             $ORIGIN example.test.
             unk 300 IN TYPE65000 \\# 4 01020304
             empty IN TYPE65001 \\# 0
@@ -115,24 +128,30 @@ final class ZoneFileReaderTests: XCTestCase {
 
             """)
         let records = try ZoneFileReader.read(path: path, origin: "example.test.")
-        XCTAssertEqual(rows(records), [
-            Row(owner: "unk.example.test.", type: 65000, ttl: 300, rdata: [1, 2, 3, 4], line: 2),
-            Row(owner: "empty.example.test.", type: 65001, ttl: 3600, rdata: [], line: 3),
-            Row(owner: "a.example.test.", type: 1, ttl: 3600, rdata: [192, 0, 2, 1], line: 4),
-            Row(owner: "cls.example.test.", type: 1, ttl: 3600, rdata: [192, 0, 2, 9], line: 5),
-        ])
+        XCTAssertEqual(
+            rows(records),
+            [
+                Row(owner: "unk.example.test.", type: 65000, ttl: 300, rdata: [1, 2, 3, 4], line: 2),
+                Row(owner: "empty.example.test.", type: 65001, ttl: 3600, rdata: [], line: 3),
+                Row(owner: "a.example.test.", type: 1, ttl: 3600, rdata: [192, 0, 2, 1], line: 4),
+                Row(owner: "cls.example.test.", type: 1, ttl: 3600, rdata: [192, 0, 2, 9], line: 5),
+            ])
     }
 
     func testIncludeWithAndWithoutOrigin() throws {
         let dir = TempDir()
-        let hosts = dir.write("inc/hosts.zone", """
+        let hosts = dir.write(
+            "inc/hosts.zone",
+            """
             host IN A 192.0.2.5
             $ORIGIN changed.example.test.
             moved IN A 192.0.2.6
 
             """)
         let inner = dir.write("abs/inner.zone", "x IN A 192.0.2.7\n")
-        let main = dir.write("main.zone", """
+        let main = dir.write(
+            "main.zone",
+            """
             $TTL 600
             @ 3600 IN SOA ns1 hostmaster 1 7200 900 604800 120
             @ IN NS ns1
@@ -146,18 +165,20 @@ final class ZoneFileReaderTests: XCTestCase {
             """)
         let records = try ZoneFileReader.read(path: main, origin: "example.test.")
         let got = records.map { "\(WireName.toText($0.owner)) \($0.rdata.last ?? 0) \(($0.file as NSString).lastPathComponent):\($0.line)" }
-        XCTAssertEqual(got, [
-            "example.test. 120 main.zone:2",
-            "example.test. 0 main.zone:3",
-            "host.example.test. 5 hosts.zone:1",
-            "moved.changed.example.test. 6 hosts.zone:3",
-            "after.example.test. 9 main.zone:5",
-            "host.other.example.test. 5 hosts.zone:1",
-            "moved.changed.example.test. 6 hosts.zone:3",
-            "after2.example.test. 10 main.zone:7",
-            "x.abs.example.test. 7 inner.zone:1",
-            "last.example.test. 11 main.zone:9",
-        ])
+        XCTAssertEqual(
+            got,
+            [
+                "example.test. 120 main.zone:2",
+                "example.test. 0 main.zone:3",
+                "host.example.test. 5 hosts.zone:1",
+                "moved.changed.example.test. 6 hosts.zone:3",
+                "after.example.test. 9 main.zone:5",
+                "host.other.example.test. 5 hosts.zone:1",
+                "moved.changed.example.test. 6 hosts.zone:3",
+                "after2.example.test. 10 main.zone:7",
+                "x.abs.example.test. 7 inner.zone:1",
+                "last.example.test. 11 main.zone:9",
+            ])
         XCTAssertEqual(records[2].file, hosts)
         XCTAssertEqual(records[8].file, inner)
         XCTAssertEqual(records[8].ttl, 600, "$TTL carries into the included file")
@@ -198,8 +219,10 @@ final class ZoneFileReaderTests: XCTestCase {
 
     func testMissingFile() {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-missing-\(UUID().uuidString).zone").path
-        for attempt in [{ _ = try ZoneFileReader.read(path: path, origin: "example.test.") },
-                        { _ = try ZoneCompiler.load(path: path, origin: "example.test.") }] {
+        for attempt in [
+            { _ = try ZoneFileReader.read(path: path, origin: "example.test.") },
+            { _ = try ZoneCompiler.load(path: path, origin: "example.test.") },
+        ] {
             XCTAssertThrowsError(try attempt()) { error in
                 let e = error as? ZoneError
                 XCTAssertEqual(e?.file, path)

@@ -32,12 +32,12 @@ let fixtureZone: String = {
 }()
 
 let latNetworks = """
-# network, region (longest prefix wins) -- fixture gslb.json "subnet_table"
-198.51.100.0/24,eu
-203.0.113.0/24,ap
-203.0.113.128/25,na
-2001:db8:aaaa::/48,eu
-"""
+    # network, region (longest prefix wins) -- fixture gslb.json "subnet_table"
+    198.51.100.0/24,eu
+    203.0.113.0/24,ap
+    203.0.113.128/25,na
+    2001:db8:aaaa::/48,eu
+    """
 
 func fail(_ code: Int32, _ message: String) -> Never {
     let line = "AllocationGate: \(message)\n"
@@ -71,7 +71,11 @@ var queriesPerSet = 100_000
 do {
     var args = CommandLine.arguments.dropFirst()
     while let a = args.popFirst() {
-        if a == "--queries", let v = args.popFirst(), let n = Int(v), n > 0 { queriesPerSet = n } else if !a.hasPrefix("-") { dbPath = a } else {
+        if a == "--queries", let v = args.popFirst(), let n = Int(v), n > 0 {
+            queriesPerSet = n
+        } else if !a.hasPrefix("-") {
+            dbPath = a
+        } else {
             fail(3, "usage: AllocationGate [GeoLite2-City.mmdb] [--queries N] (or MERIDIAN_GEOIP_DB)")
         }
     }
@@ -99,11 +103,15 @@ defer { unlink(zonePath); unlink(latPath); rmdir(tmpDir) }
 
 let snapshot: Snapshot
 do {
-    let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-                   RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
-    let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
-                 PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")]),
-                 PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")])]
+    let regions = [
+        RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+        RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
+    ]
+    let pools = [
+        PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
+        PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")]),
+        PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")]),
+    ]
     var geo = ServiceSpec(name: "geo.gslb.test.")
     geo.policy = .geo
     geo.ttl = 30
@@ -120,9 +128,10 @@ do {
     let sources = GeoSources(database: try GeoDatabase(path: dbPath))
     let services = try [geo, lat].map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
     let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
-    snapshot = try Snapshot(zones: [zone], services: services,
-                            identity: ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8)),
-                            udpPayloadSize: 1232)
+    snapshot = try Snapshot(
+        zones: [zone], services: services,
+        identity: ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8)),
+        udpPayloadSize: 1232)
 } catch {
     fail(3, "cannot build the snapshot: \(error)")
 }
@@ -158,8 +167,11 @@ func wire(_ q: QuerySpec, id: UInt16) -> [UInt8] {
             let body: [UInt8] = [UInt8(family >> 8), UInt8(family & 0xFF), source, 0] + address
             options += [0, 8, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
         }
-        b += [0, 0, 41, UInt8(q.udpSize >> 8), UInt8(q.udpSize & 0xFF), 0, q.ednsVersion, 0, 0,
-              UInt8(options.count >> 8), UInt8(options.count & 0xFF)] + options
+        b +=
+            [
+                0, 0, 41, UInt8(q.udpSize >> 8), UInt8(q.udpSize & 0xFF), 0, q.ednsVersion, 0, 0,
+                UInt8(options.count >> 8), UInt8(options.count & 0xFF),
+            ] + options
     }
     return b
 }
@@ -194,16 +206,16 @@ var staticQueries: [QuerySpec] = [
     QuerySpec(name: "gslb.test.", type: DNSType.any, edns: true),
     QuerySpec(name: "nope.gslb.test.", type: DNSType.a, rcode: RCode.nxDomain),
     QuerySpec(name: "deep.nope.gslb.test.", type: DNSType.aaaa, edns: true, rcode: RCode.nxDomain),
-    QuerySpec(name: "b.gslb.test.", type: DNSType.a),                      // empty non-terminal: NODATA
-    QuerySpec(name: "www.gslb.test.", type: DNSType.mx),                   // NODATA
-    QuerySpec(name: "host.sub.gslb.test.", type: DNSType.a, aa: false),    // referral with glue
+    QuerySpec(name: "b.gslb.test.", type: DNSType.a), // empty non-terminal: NODATA
+    QuerySpec(name: "www.gslb.test.", type: DNSType.mx), // NODATA
+    QuerySpec(name: "host.sub.gslb.test.", type: DNSType.a, aa: false), // referral with glue
     QuerySpec(name: "sub.gslb.test.", type: DNSType.ns, edns: true, aa: false),
-    QuerySpec(name: "foo.wild.gslb.test.", type: DNSType.txt),             // wildcard
+    QuerySpec(name: "foo.wild.gslb.test.", type: DNSType.txt), // wildcard
     QuerySpec(name: "a.b.wild.gslb.test.", type: DNSType.txt, edns: true),
-    QuerySpec(name: "alias.gslb.test.", type: DNSType.a),                  // CNAME chase
+    QuerySpec(name: "alias.gslb.test.", type: DNSType.a), // CNAME chase
     QuerySpec(name: "alias.gslb.test.", type: DNSType.aaaa, edns: true),
     QuerySpec(name: "_sip._tcp.gslb.test.", type: DNSType.srv),
-    QuerySpec(name: "big.gslb.test.", type: DNSType.txt, udpTC: true),     // ~4 KB: TC over UDP
+    QuerySpec(name: "big.gslb.test.", type: DNSType.txt, udpTC: true), // ~4 KB: TC over UDP
     QuerySpec(name: "big.gslb.test.", type: DNSType.txt, edns: true, udpTC: true),
     QuerySpec(name: "many.gslb.test.", type: DNSType.a, edns: true),
     QuerySpec(name: "many.gslb.test.", type: DNSType.a, udpTC: true),
@@ -227,20 +239,21 @@ for i in 0..<50 {
     }
 }
 gslbQueries += [
-    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xC633_6400, 24)),      // 198.51.100.0/24 eu
-    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xCB00_7180, 25)),      // 203.0.113.128/25 na
-    QuerySpec(name: "lat.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs4(0xCB00_7100, 24)),   // 203.0.113.0/24 ap
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xC633_6400, 24)), // 198.51.100.0/24 eu
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0xCB00_7180, 25)), // 203.0.113.128/25 na
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs4(0xCB00_7100, 24)), // 203.0.113.0/24 ap
     QuerySpec(name: "lat.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs6(0x2001_0DB8_AAAA_0000, 48)), // eu
-    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x0A00_0000, 8)),        // unmatched: static
-    QuerySpec(name: "geo.gslb.test.", type: DNSType.a),                                                // no EDNS: transport client
-    QuerySpec(name: "geo.gslb.test.", type: DNSType.aaaa, edns: true,
-              client: IPAddress(family: .v6, value: 0x2A02_0C7F_0000_0001_0000_0000_0000_0001)), // IPv6 transport client
-    QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0, 0)),                  // SOURCE 0: no client info
+    QuerySpec(name: "lat.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x0A00_0000, 8)), // unmatched: static
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.a), // no EDNS: transport client
+    QuerySpec(
+        name: "geo.gslb.test.", type: DNSType.aaaa, edns: true,
+        client: IPAddress(family: .v6, value: 0x2A02_0C7F_0000_0001_0000_0000_0000_0001)), // IPv6 transport client
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0, 0)), // SOURCE 0: no client info
     QuerySpec(name: "geo.gslb.test.", type: DNSType.any, edns: true, ecs: ecs4(0x5102_4500, 24)),
-    QuerySpec(name: "cdn.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x5102_4500, 24)),       // CNAME to a GSLB name
+    QuerySpec(name: "cdn.gslb.test.", type: DNSType.a, edns: true, ecs: ecs4(0x5102_4500, 24)), // CNAME to a GSLB name
     QuerySpec(name: "cdn.gslb.test.", type: DNSType.aaaa, edns: true, ecs: ecs6(0x2400_CB00_0000_0000, 48)),
     QuerySpec(name: "geo.gslb.test.", type: DNSType.a, edns: true, nsid: true, ecs: ecs4(0x0800_0800, 24)),
-    QuerySpec(name: "geo.gslb.test.", type: DNSType.mx, edns: true, ecs: ecs4(0x0800_0800, 24)),     // NODATA at a service
+    QuerySpec(name: "geo.gslb.test.", type: DNSType.mx, edns: true, ecs: ecs4(0x0800_0800, 24)), // NODATA at a service
 ]
 
 /// A prepared query: packet bytes in one arena, transport and client; plain data, no references.
@@ -273,8 +286,9 @@ let processor = QueryProcessor()
 
 @MainActor @inline(never)
 func answer(_ p: Prepared) -> Int {
-    processor.process(query: UnsafeRawBufferPointer(start: packets + p.offset, count: p.length), response: response,
-                      capacity: 65535, transport: p.tcp ? .tcp : .udp, client: p.client, snapshot: snapshot)
+    processor.process(
+        query: UnsafeRawBufferPointer(start: packets + p.offset, count: p.length), response: response,
+        capacity: 65535, transport: p.tcp ? .tcp : .udp, client: p.client, snapshot: snapshot)
 }
 
 // MARK: 5. warm-up (lazy globals, first-use caches) and a sanity check of every answer
@@ -301,8 +315,9 @@ for (set, specs) in [(staticSet, staticQueries), (gslbSet, gslbQueries)] {
     }
 }
 guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
-print("warm-up: \(staticSet.count + gslbSet.count) queries answered once, \(warmupAllocations) allocations "
-      + "(one-time initialisation)")
+print(
+    "warm-up: \(staticSet.count + gslbSet.count) queries answered once, \(warmupAllocations) allocations "
+        + "(one-time initialisation)")
 malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 
 // MARK: 6. count
@@ -334,9 +349,10 @@ for (label, set) in [("static", staticSet), ("gslb", gslbSet)] {
     let r = measure(set, calls: queriesPerSet)
     total += r.allocations
     let perQuery = Double(r.allocations) / Double(queriesPerSet)
-    print("\(label): allocations per query: \(perQuery) (total \(r.allocations) over \(queriesPerSet) queries; "
-          + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes); "
-          + "engine time \(Double(r.nanoseconds) / Double(queriesPerSet)) ns/query (in-process, one thread, malloc counter on)")
+    print(
+        "\(label): allocations per query: \(perQuery) (total \(r.allocations) over \(queriesPerSet) queries; "
+            + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes); "
+            + "engine time \(Double(r.nanoseconds) / Double(queriesPerSet)) ns/query (in-process, one thread, malloc counter on)")
 }
 if total > 0 {
     print("FAIL: the query path allocated; find where with: MALLOC_COUNTER_TRAP=1 gdb -batch -ex run -ex bt --args \(CommandLine.arguments[0]) \(dbPath)")

@@ -38,20 +38,29 @@ var families = [4, 6]
 do {
     var args = CommandLine.arguments.dropFirst()
     while let a = args.popFirst() {
-        if a == "--lookups", let v = args.popFirst(), let n = Int(v), n > 0 { lookups = n }
-        else if a == "--rounds", let v = args.popFirst(), let n = Int(v), n > 0 { rounds = n }
-        else if a == "--family", let v = args.popFirst(), let n = Int(v), n == 4 || n == 6 { families = [n] }
-        else if a == "--evict", let v = args.popFirst(), let n = Int(v), n >= 0 { evictLines = n * 1024 / 64 }
-        else if !a.hasPrefix("-") { dbPath = a }
-        else { fail("usage: GeoLookupBench [GeoLite2-City.mmdb] [--lookups N] [--rounds R] [--evict KB] [--family 4|6]") }
+        if a == "--lookups", let v = args.popFirst(), let n = Int(v), n > 0 {
+            lookups = n
+        } else if a == "--rounds", let v = args.popFirst(), let n = Int(v), n > 0 {
+            rounds = n
+        } else if a == "--family", let v = args.popFirst(), let n = Int(v), n == 4 || n == 6 {
+            families = [n]
+        } else if a == "--evict", let v = args.popFirst(), let n = Int(v), n >= 0 {
+            evictLines = n * 1024 / 64
+        } else if !a.hasPrefix("-") {
+            dbPath = a
+        } else {
+            fail("usage: GeoLookupBench [GeoLite2-City.mmdb] [--lookups N] [--rounds R] [--evict KB] [--family 4|6]")
+        }
     }
 }
 guard let dbPath, access(dbPath, R_OK) == 0 else { fail("no readable database: pass its path or set MERIDIAN_GEOIP_DB") }
 
 nonisolated(unsafe) var serviceSlot: CompiledService?
 do {
-    let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-                   RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
+    let regions = [
+        RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+        RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
+    ]
     var spec = ServiceSpec(name: "www.gslb.example.")
     spec.policy = .geo
     spec.map.continent = ["EU": ["eu"], "AF": ["eu"], "NA": ["na"], "SA": ["na"], "AS": ["ap"], "OC": ["ap"]]
@@ -119,6 +128,8 @@ for family in families {
     _ = pass(set, checksum: &checksum) // warm-up
     let times = (0..<rounds).map { _ in pass(set, checksum: &checksum) }.sorted()
     let evicting = evictLines > 0 ? ", each followed by reading \(evictLines * 64 / 1024) KiB elsewhere (included)" : ""
-    print("IPv\(family): \(lookups) lookups x \(rounds) rounds\(evicting): median \(fmt(times[rounds / 2])) ns per lookup (min \(fmt(times[0])), max \(fmt(times[rounds - 1])))")
+    print(
+        "IPv\(family): \(lookups) lookups x \(rounds) rounds\(evicting): median \(fmt(times[rounds / 2])) ns per lookup (min \(fmt(times[0])), max \(fmt(times[rounds - 1])))"
+    )
 }
 print("checksum \(checksum)")

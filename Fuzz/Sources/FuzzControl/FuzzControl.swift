@@ -43,7 +43,9 @@ final class ControlHarness {
         }
         let directory = String(cString: made)
         let zonePath = directory + "/gslb.test.zone", networksPath = directory + "/networks.csv"
-        ControlHarness.write(zonePath, """
+        ControlHarness.write(
+            zonePath,
+            """
             $TTL 300
             @ IN SOA ns1 hostmaster 1 3600 600 86400 60
             @ IN NS ns1
@@ -53,11 +55,15 @@ final class ControlHarness {
             """)
         ControlHarness.write(networksPath, "192.0.2.0/24,eu\n198.51.100.0/24,na,eu\n10.0.0.0/8,na\n2001:db8::/32,ap,na\n")
         do {
-            let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-                           RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
-            let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
-                         PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2")], weight: 2),
-                         PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")])]
+            let regions = [
+                RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+                RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
+            ]
+            let pools = [
+                PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
+                PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2")], weight: 2),
+                PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")]),
+            ]
             func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
                 var s = ServiceSpec(name: label + ".gslb.test.")
                 s.policy = policy
@@ -68,11 +74,19 @@ final class ControlHarness {
                 return s
             }
             let specs = [
-                spec("geo", .geo) { $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"] },
-                spec("near", .nearest) { $0.networks = networksPath; $0.map.defaultRegions = ["ap"] },
+                spec("geo", .geo) {
+                    $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"]
+                },
+                spec("near", .nearest) {
+                    $0.networks = networksPath; $0.map.defaultRegions = ["ap"]
+                },
                 spec("fo", .failover) { $0.order = ["na", "eu", "ap"] },
-                spec("wrr", .weighted) { $0.select = .weighted; $0.maxAnswers = 1 },
-                spec("hash", .hash) { $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40 },
+                spec("wrr", .weighted) {
+                    $0.select = .weighted; $0.maxAnswers = 1
+                },
+                spec("hash", .hash) {
+                    $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40
+                },
             ]
             let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
             let services = try specs.map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
@@ -94,8 +108,9 @@ final class ControlHarness {
     func run(_ input: UnsafeRawBufferPointer) {
         let store = SnapshotStore(snapshot)
         guard let overrides = try? OverrideStore(path: nil) else { fatalError("fuzz setup: override store") }
-        let context = ControlServer.Context(store: store, publisher: HealthPublisher(store: store, overrides: overrides),
-                                           monitor: nil, token: ControlHarness.token)
+        let context = ControlServer.Context(
+            store: store, publisher: HealthPublisher(store: store, overrides: overrides),
+            monitor: nil, token: ControlHarness.token)
         let channel = EmbeddedChannel()
         do {
             // a small body limit, so that chunked bodies crossing it fit in the fuzzer's inputs
@@ -119,8 +134,9 @@ final class ControlHarness {
             require(tooLarge == statuses.count - 1, "a response follows a 413: \(statuses)")
         }
         // an override is only ever in force after a request answered 200 (none over the limit)
-        require(overrides.current.count <= statuses.filter { $0 == 200 }.count,
-                "\(overrides.current.count) override(s) in force after \(statuses.filter { $0 == 200 }.count) successful request(s)")
+        require(
+            overrides.current.count <= statuses.filter { $0 == 200 }.count,
+            "\(overrides.current.count) override(s) in force after \(statuses.filter { $0 == 200 }.count) successful request(s)")
     }
 
     /// For each request NIO's decoder reads from `input`, in order: whether it is a HEAD (answered

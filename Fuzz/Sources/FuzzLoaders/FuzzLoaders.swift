@@ -69,8 +69,9 @@ final class LoaderHarness {
         if verbose { print("zone loaded: \(zone.recordCount) records, \(zone.nodes.count) nodes") }
         require(zone.apexNode >= 0 && Int(zone.apexNode) < zone.nodes.count, "apex node out of range")
         let (apex, apexLength) = zone.name(of: zone.apexNode)
-        require(apexLength == zone.origin.count && (0..<apexLength).allSatisfy { apex[$0] == zone.origin[$0] },
-                "the apex node's name is not the origin")
+        require(
+            apexLength == zone.origin.count && (0..<apexLength).allSatisfy { apex[$0] == zone.origin[$0] },
+            "the apex node's name is not the origin")
         for i in zone.nodes.indices {
             let node = zone.nodes[i]
             require(Int(node.nameOffset) + Int(node.nameLength) <= zone.names.count, "node \(i)'s name out of range")
@@ -85,8 +86,9 @@ final class LoaderHarness {
             require(Int(node.glueStart) + Int(node.glueCount) <= zone.glue.count, "node \(i)'s glue out of range")
         }
         for g in zone.glue {
-            require(g.node >= 0 && Int(g.node) < zone.nodes.count && g.rrset >= 0 && Int(g.rrset) < zone.rrsets.count,
-                    "glue reference out of range")
+            require(
+                g.node >= 0 && Int(g.node) < zone.nodes.count && g.rrset >= 0 && Int(g.rrset) < zone.rrsets.count,
+                "glue reference out of range")
         }
         require(Int(zone.negativeSOA.offset) + Int(zone.negativeSOA.length) <= zone.data.count, "negative SOA out of range")
     }
@@ -166,8 +168,10 @@ extension LoaderHarness {
                 }
             }
         }
-        for text in ["0.0.0.0", "255.255.255.255", "81.2.69.1", "::", "::1.2.3.4", "::ffff:8.8.8.8",
-                     "2001:0:808:808::", "2002:102:304::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+        for text in [
+            "0.0.0.0", "255.255.255.255", "81.2.69.1", "::", "::1.2.3.4", "::ffff:8.8.8.8",
+            "2001:0:808:808::", "2002:102:304::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
             if let probe = IPPrefix.parseAddress(text) { probes.append(probe) }
         }
         // the indexed forms a compiled service reads (packed IPv4, the IPv6 search tree) find the
@@ -177,8 +181,9 @@ extension LoaderHarness {
             for probe in probes where probe.family == family {
                 let i = partition.index(of: probe.address)
                 let found = indexed.lookup(probe.address)
-                require(found == (partition.keys[i], partition.starts[i], partition.end(of: i)),
-                        "\(IPPrefix.formatAddress(family: family, probe.address)): indexed lookup \(found), plain search range \(i)")
+                require(
+                    found == (partition.keys[i], partition.starts[i], partition.end(of: i)),
+                    "\(IPPrefix.formatAddress(family: family, probe.address)): indexed lookup \(found), plain search range \(i)")
             }
         }
         let compiled = probes.map { db.lookup(family: $0.family, address: $0.address) }
@@ -190,18 +195,21 @@ extension LoaderHarness {
         for (i, (probe, before)) in zip(probes, compiled).enumerated() {
             let after = reference.lookup(family: probe.family, address: probe.address)
             let where_ = IPPrefix.formatAddress(family: probe.family, probe.address)
-            require(LoaderHarness.same(before.record, after.record),
-                    "\(where_): compiled \(before.record?.summary ?? "nothing"), libmaxminddb \(after.record?.summary ?? "nothing")")
+            require(
+                LoaderHarness.same(before.record, after.record),
+                "\(where_): compiled \(before.record?.summary ?? "nothing"), libmaxminddb \(after.record?.summary ?? "nothing")")
             if let countries {
                 let country = countries[i]
-                require(country.record?.country == after.record?.country && country.first <= probe.address && probe.address <= country.last,
-                        "\(where_): country-only load says \(country.record?.country ?? "nothing"), libmaxminddb \(after.record?.country ?? "nothing")")
+                require(
+                    country.record?.country == after.record?.country && country.first <= probe.address && probe.address <= country.last,
+                    "\(where_): country-only load says \(country.record?.country ?? "nothing"), libmaxminddb \(after.record?.country ?? "nothing")")
             } else {
                 require(false, "the country-only load refused what the full load took")
             }
             if before.record != nil {
                 require(before.first <= probe.address && probe.address <= before.last, "\(where_): outside its own range")
-                require(after.first >= before.first && after.last <= before.last,
+                require(
+                    after.first >= before.first && after.last <= before.last,
                     "\(where_): libmaxminddb's network is not inside the compiled range")
             }
         }

@@ -26,7 +26,8 @@ import Darwin
 /// The fixture zone (Tests/Fixtures/zones/gslb.test.zone, a copy of the acceptance kit's), found next
 /// to this source file at build time, or at $MERIDIAN_FUZZ_ZONE.
 let fixtureZone: String = {
-    let path = getenv("MERIDIAN_FUZZ_ZONE").map { String(cString: $0) }
+    let path =
+        getenv("MERIDIAN_FUZZ_ZONE").map { String(cString: $0) }
         ?? (String(#filePath).split(separator: "/").dropLast(4).map(String.init).reduce("") { $0 + "/" + $1 } + "/Tests/Fixtures/zones/gslb.test.zone")
     guard let bytes = try? SourceFile.readAll(path) else { fatalError("fuzz setup: cannot read \(path)") }
     return String(decoding: bytes, as: UTF8.self)
@@ -42,8 +43,12 @@ final class Harness {
     let processor = QueryProcessor()
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
     // initialised: the parser's lower-casing reads whole words past the name
-    let qname = { let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p }()
-    let qnameLower = { let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p }()
+    let qname = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p
+    }()
+    let qnameLower = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256); p.initialize(repeating: 0, count: 256); return p
+    }()
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     /// MERIDIAN_FUZZ_VERBOSE=1: print a summary of each answer (for reading a corpus or a crash input).
     let verbose = getenv("MERIDIAN_FUZZ_VERBOSE") != nil
@@ -72,15 +77,21 @@ final class Harness {
         do {
             let services = try Harness.gslbServices(networksPath: networksPath)
             let zone = try ZoneCompiler.load(path: path, origin: "gslb.test.", extraOwners: services.map(\.name))
-            let identity = ServerIdentity(version: "meridian-fuzz 1.0", id: "fuzz-1.example",
-                                          nsid: Array("fuzz-nsid".utf8))
+            let identity = ServerIdentity(
+                version: "meridian-fuzz 1.0", id: "fuzz-1.example",
+                nsid: Array("fuzz-nsid".utf8))
             // failover's first region is down, so answers there come from the next one (degraded TTL)
-            let health = HealthTable(up: services.map { s in s.name == Harness.failoverName ? [false] + [Bool](repeating: true, count: s.pools.count - 1)
-                                                                                          : [Bool](repeating: true, count: s.pools.count) },
-                                     addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
-                                     degraded: services.map { $0.name == Harness.failoverName })
-            snapshot = try Snapshot(zones: [zone], services: services, health: health, identity: identity,
-                                    udpPayloadSize: udpPayloadSize)
+            let health = HealthTable(
+                up: services.map { s in
+                    s.name == Harness.failoverName
+                        ? [false] + [Bool](repeating: true, count: s.pools.count - 1)
+                        : [Bool](repeating: true, count: s.pools.count)
+                },
+                addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
+                degraded: services.map { $0.name == Harness.failoverName })
+            snapshot = try Snapshot(
+                zones: [zone], services: services, health: health, identity: identity,
+                udpPayloadSize: udpPayloadSize)
         } catch {
             fatalError("fuzz setup: cannot load the fixture zone: \(error)")
         }
@@ -99,12 +110,20 @@ final class Harness {
 
     /// One service per policy and answer shape, all under gslb.test.
     static func gslbServices(networksPath: String) throws -> [CompiledService] {
-        let regions = [RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-                       RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82)]
-        let pools = [PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.11", weight: 3),
-                                                        PoolAddress(text: "2001:db8:1::1")]),
-                     PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")], weight: 2),
-                     PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")], weight: 5)]
+        let regions = [
+            RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
+            RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
+        ]
+        let pools = [
+            PoolSpec(
+                region: "eu",
+                addresses: [
+                    PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.11", weight: 3),
+                    PoolAddress(text: "2001:db8:1::1"),
+                ]),
+            PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")], weight: 2),
+            PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")], weight: 5),
+        ]
         func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
             var s = ServiceSpec(name: label + ".gslb.test.")
             s.policy = policy
@@ -115,17 +134,31 @@ final class Harness {
             return s
         }
         let specs = [
-            spec("geo", .geo) { $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"] },
-            spec("near", .nearest) { $0.networks = networksPath; $0.select = .first; $0.map.defaultRegions = ["ap"] },
-            spec("fo", .failover) { $0.order = ["na", "eu", "ap"]; $0.degradedTTL = 5 },
-            spec("wrr", .weighted) { $0.select = .weighted; $0.maxAnswers = 1 },
-            spec("all", .all) { $0.maxAnswers = 2; $0.allDown = .addresses([PoolAddress(text: "192.0.2.99")]) },
-            spec("hash", .hash) { $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40 },
+            spec("geo", .geo) {
+                $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"]
+            },
+            spec("near", .nearest) {
+                $0.networks = networksPath; $0.select = .first; $0.map.defaultRegions = ["ap"]
+            },
+            spec("fo", .failover) {
+                $0.order = ["na", "eu", "ap"]; $0.degradedTTL = 5
+            },
+            spec("wrr", .weighted) {
+                $0.select = .weighted; $0.maxAnswers = 1
+            },
+            spec("all", .all) {
+                $0.maxAnswers = 2; $0.allDown = .addresses([PoolAddress(text: "192.0.2.99")])
+            },
+            spec("hash", .hash) {
+                $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40
+            },
             spec("cn", .geo) {
                 $0.networks = networksPath
                 $0.map.defaultRegions = ["na"]
-                $0.pools = [PoolSpec(region: "eu", cname: "geo.gslb.test."), PoolSpec(region: "na", cname: "lb.elsewhere.example."),
-                            PoolSpec(region: "ap", cname: "www.gslb.test.")]
+                $0.pools = [
+                    PoolSpec(region: "eu", cname: "geo.gslb.test."), PoolSpec(region: "na", cname: "lb.elsewhere.example."),
+                    PoolSpec(region: "ap", cname: "www.gslb.test."),
+                ]
             },
         ]
         let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
@@ -147,8 +180,9 @@ final class Harness {
     /// Answers `query` over `transport` and checks what must hold for every input.
     func check(_ query: UnsafeRawBufferPointer, transport: Transport, udpLimit: Int) {
         let client = Harness.clients[query.count >= 2 ? Int(query[1]) % Harness.clients.count : 0]
-        let length = processor.process(query: query, response: response, capacity: capacity,
-                                       transport: transport, client: client, snapshot: snapshot)
+        let length = processor.process(
+            query: query, response: response, capacity: capacity,
+            transport: transport, client: client, snapshot: snapshot)
         guard length >= 0, length <= capacity else {
             fatalError("invariant: response length \(length) outside 0...\(capacity) (\(transport))")
         }
@@ -175,8 +209,9 @@ final class Harness {
         }
         func word(_ i: Int) -> Int { Int(response[i]) << 8 | Int(response[i + 1]) }
         let flags = word(2)
-        print("\(transport): \(length) octets, id \(word(0)), flags 0x\(String(flags, radix: 16)), "
-              + "rcode \(flags & 0xF), qd \(word(4)) an \(word(6)) ns \(word(8)) ar \(word(10))")
+        print(
+            "\(transport): \(length) octets, id \(word(0)), flags 0x\(String(flags, radix: 16)), "
+                + "rcode \(flags & 0xF), qd \(word(4)) an \(word(6)) ns \(word(8)) ar \(word(10))")
     }
 
     func run(_ query: UnsafeRawBufferPointer) {

@@ -45,8 +45,10 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
 /// What each target's `<Target>_main` does (SwiftPM links executables on Linux with
 /// `--defsym main=<Target>_main`, which replaces libFuzzer's main()): run libFuzzer with the process's
 /// command line, handing every input to `handle`.
-public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                      _ handle: @escaping (UnsafeRawBufferPointer) -> Void) -> CInt {
+public func runFuzzer(
+    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+    _ handle: @escaping (UnsafeRawBufferPointer) -> Void
+) -> CInt {
     handleInput = handle
     return meridian_fuzzer_main(argc, argv)
 }
