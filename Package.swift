@@ -113,14 +113,18 @@ let package = Package(
             ], linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "GSLBFixtures", dependencies: ["Engine", "Steering", "Geo"], path: "Tests/GSLBFixtures"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
+            name: "EngineTests", dependencies: ["Engine", "Zones", "Steering", "Geo", "DNSWire", "CLDNS", "TestSupport", "GSLBFixtures"],
+            linkerSettings: staticC(cArchives)),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "SnapshotAssemblyTests", dependencies: ["SnapshotAssembly", "Config", "Engine"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "GeoTests", dependencies: ["Geo", "TestSupport"]),
-        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport"], linkerSettings: staticC(cArchives)),
+        .testTarget(
+            name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport", "GSLBFixtures"],
+            linkerSettings: staticC(cArchives)),
         .testTarget(name: "IntegrationTests", dependencies: []),
         .testTarget(
             name: "ControlTests",

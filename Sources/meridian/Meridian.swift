@@ -179,31 +179,27 @@ struct Serve: ParsableCommand {
         reloader = Reloader(
             build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
             monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
-        if let listen = cfg.controlListen {
+        /// One control server: on TCP (`listen`) or on the Unix socket (`socket`, no token: only users
+        /// who may open the file, mode 0600, reach it).
+        func startControl(host: String, port: Int, unixSocket: String?, token: String?) throws {
             _ = try ControlServer(
-                host: listen.host, port: listen.port, group: controlLoops,
+                host: host, port: port, unixSocket: unixSocket, group: controlLoops,
                 context: .init(
-                    store: store, publisher: publisher, monitor: monitor, token: cfg.controlToken,
+                    store: store, publisher: publisher, monitor: monitor, token: token,
                     reloader: reloader, metrics: metrics),
                 limits: .init(
                     maxConnections: cfg.controlMaxConnections,
                     idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
                 logger: logger)
+        }
+        if let listen = cfg.controlListen {
+            try startControl(host: listen.host, port: listen.port, unixSocket: nil, token: cfg.controlToken)
             logger.info("control API", metadata: ["address": "\(listen)"])
         }
         if let socket = cfg.controlSocket {
-            // no token on the socket: only users who may open the file (mode 0600) reach it
             let saved = umask(0o177)
             defer { umask(saved) }
-            _ = try ControlServer(
-                host: "", port: 0, unixSocket: socket, group: controlLoops,
-                context: .init(
-                    store: store, publisher: publisher, monitor: monitor, token: nil,
-                    reloader: reloader, metrics: metrics),
-                limits: .init(
-                    maxConnections: cfg.controlMaxConnections,
-                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
-                logger: logger)
+            try startControl(host: "", port: 0, unixSocket: socket, token: nil)
             logger.info("control socket", metadata: ["path": "\(socket)"])
         }
         let options = DNSServer.Options(

@@ -1,3 +1,4 @@
+import GSLBFixtures
 import Geo
 @testable import Steering
 import TestSupport

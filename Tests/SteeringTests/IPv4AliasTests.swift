@@ -1,3 +1,4 @@
+import GSLBFixtures
 import DNSWire
 import Geo
 import Steering

@@ -1,3 +1,4 @@
+import GSLBFixtures
 import Geo
 import Steering
 import XCTest
