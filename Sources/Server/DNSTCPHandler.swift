@@ -188,7 +188,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             (state.snapshot, state.generation) = store.current()
         }
         let snapshot = state.snapshot!
-        let client = IPAddress(peer: context.remoteAddress)
+        let client = slot.client // decoded once, at accept
         let length = query.withUnsafeReadableBytes { bytes in
             state.processor.process(
                 query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,

@@ -1,5 +1,3 @@
-import Geo
-
 /// One health endpoint as the compiler names it: an address (text as configured) or a CNAME pool's
 /// target (without the trailing dot), and the check that probes it (nil: not probed; endpoint
 /// overrides still apply to it by address).
@@ -40,30 +38,10 @@ public final class EndpointIndex: @unchecked Sendable {
 /// `pools[p].weightOffset ..< weightOffset + aCount + aaaaCount`, IPv4 then IPv6, each family in
 /// declared order) and `targets` one per pool; -1 where there is no endpoint (the last-resort
 /// pool's addresses, and pools without a CNAME target).
+/// `PoolEncoder` records them where it lays out each address.
 public struct ServiceEndpoints: Sendable {
     /// The index the ids refer to (shared by every service of a build).
     public let index: EndpointIndex
     public let addresses: [Int32]
     public let targets: [Int32]
-}
-
-extension ServiceEndpoints {
-    /// The ids of `pools` (a service's regions, then its last-resort pool if any) interned in
-    /// `index`, laid out as `ServiceCompiler` lays out the pools' addresses; the pools after the first
-    /// `regularPools` get -1. Addresses are valid IP literals (the compiler has checked them).
-    init(pools: [PoolSpec], regularPools: Int, index: EndpointIndex) {
-        var addresses: [Int32] = []
-        var targets: [Int32] = []
-        for (p, pool) in pools.enumerated() {
-            let regular = p < regularPools
-            for family in [4, 6] {
-                for address in pool.addresses where IPPrefix.parseAddress(address.text)?.0 == family {
-                    addresses.append(regular ? index.id(EndpointKey(address: address.text, check: pool.check)) : -1)
-                }
-            }
-            let target = pool.cname.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
-            targets.append(regular ? target.map { index.id(EndpointKey(address: $0, check: pool.check)) } ?? -1 : -1)
-        }
-        self.init(index: index, addresses: addresses, targets: targets)
-    }
 }

@@ -1,5 +1,4 @@
 import DNSWire
-import Geo
 
 /// A service's pools compiled for the wire: what `CompiledService` reads to write an answer.
 struct EncodedPools {
@@ -11,8 +10,10 @@ struct EncodedPools {
     var degradedData: [UInt8] = []
     /// Index of the last-resort pool (after the regions), -1 without one.
     var lastResort: Int32 = -1
-    /// The pools laid out, in layout order (the regions' pools, then the last-resort pool).
-    var specs: [PoolSpec] = []
+    /// Endpoint id of each address (same index as `weights`) and of each pool's CNAME target; -1 for
+    /// none (the last-resort pool's addresses, pools without a target).
+    var addressEndpoints: [Int32] = []
+    var targetEndpoints: [Int32] = []
 }
 
 /// Lays out a service's pools and addresses (control plane): the regions' pools in declared order,
@@ -20,10 +21,11 @@ struct EncodedPools {
 ///
 /// Invariant: a service's addresses are numbered in layout order, pool by pool, A before AAAA within
 /// a pool; address i has its cumulative weight at `weights[i]` and its bodies at the same offset in
-/// `data` and `degradedData`. `appendAddresses` is the one place they are laid out; health
-/// (`addressUp`) and `status` count addresses the same way.
+/// `data` and `degradedData`, and its endpoint id at `addressEndpoints[i]`. `appendAddresses` is the
+/// one place they are laid out; health (`addressUp`) and `status` read them by the same index.
 enum PoolEncoder {
-    static func encode(_ spec: ServiceSpec) throws -> EncodedPools {
+    /// Encodes `spec`'s pools, interning the endpoints of its regular pools in `endpoints`.
+    static func encode(_ spec: ServiceSpec, endpoints: EndpointIndex) throws -> EncodedPools {
         let at = spec.declaredAt
         var allPools = spec.pools
         switch spec.allDown {
@@ -33,25 +35,31 @@ enum PoolEncoder {
         }
         guard (0...1).contains(spec.upShare) else { throw SteeringError(at, "up_share must be between 0 and 1") }
         var out = EncodedPools()
-        for pool in allPools { try encode(pool, of: spec, into: &out) }
+        for (p, pool) in allPools.enumerated() {
+            try encode(pool, of: spec, endpoints: p < spec.pools.count ? endpoints : nil, into: &out)
+        }
         if allPools.count > spec.pools.count { out.lastResort = Int32(spec.pools.count) }
-        out.specs = allPools
         return out
     }
 
-    /// Appends one pool: its A bodies, AAAA bodies, CNAME body, and its addresses' weights.
-    static func encode(_ pool: PoolSpec, of spec: ServiceSpec, into out: inout EncodedPools) throws {
-        var a: [(rdata: [UInt8], weight: Int)] = []
-        var aaaa: [(rdata: [UInt8], weight: Int)] = []
+    /// Appends one pool: its A bodies, AAAA bodies, CNAME body, its addresses' weights and endpoint
+    /// ids (interned in `endpoints`; nil: the pool has no endpoints, ids -1).
+    static func encode(_ pool: PoolSpec, of spec: ServiceSpec, endpoints: EndpointIndex?, into out: inout EncodedPools) throws {
+        var a: [LaidOutAddress] = []
+        var aaaa: [LaidOutAddress] = []
         for address in pool.addresses {
-            guard let (family, value) = IPPrefix.parseAddress(address.text) else {
+            guard let ip = IPAddress(address.text) else {
                 throw SteeringError(pool.declaredAt.isEmpty ? spec.declaredAt : pool.declaredAt, "'\(address.text)' is not an IP address")
             }
             guard address.weight > 0 else { throw SteeringError(pool.declaredAt, "address weight must be positive") }
-            let octets = family == 4 ? 4 : 16
-            let rdata = (0..<octets).map { UInt8(truncatingIfNeeded: value >> UInt128(8 * (octets - 1 - $0))) }
-            if family == 4 { a.append((rdata, address.weight)) } else { aaaa.append((rdata, address.weight)) }
+            let octets = ip.family == .v4 ? 4 : 16
+            let rdata = (0..<octets).map { UInt8(truncatingIfNeeded: ip.value >> UInt128(8 * (octets - 1 - $0))) }
+            let endpoint = endpoints?.id(EndpointKey(address: address.text, check: pool.check)) ?? -1
+            let laidOut = LaidOutAddress(rdata: rdata, weight: address.weight, endpoint: endpoint)
+            if ip.family == .v4 { a.append(laidOut) } else { aaaa.append(laidOut) }
         }
+        let target = pool.cname.map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
+        out.targetEndpoints.append(target.flatMap { endpoints?.id(EndpointKey(address: $0, check: pool.check)) } ?? -1)
         var cname: [UInt8]?
         if let target = pool.cname {
             guard let wire = WireName.fromText(target) else {
@@ -81,18 +89,23 @@ enum PoolEncoder {
                 regionHash: regionHash(pool.region)))
     }
 
-    /// Lays out one family's addresses of a pool: an RR body each in both record areas, and the
-    /// running sum of their weights (restarting at each family of each pool).
-    static func appendAddresses(
-        _ addresses: [(rdata: [UInt8], weight: Int)], type: UInt16, of spec: ServiceSpec,
-        into out: inout EncodedPools
-    ) {
+    /// One address of a pool as it is laid out: its RDATA, weight and endpoint id (-1: none).
+    struct LaidOutAddress {
+        let rdata: [UInt8]
+        let weight: Int
+        let endpoint: Int32
+    }
+
+    /// Lays out one family's addresses of a pool: an RR body each in both record areas, the running
+    /// sum of their weights (restarting at each family of each pool), and their endpoint ids.
+    static func appendAddresses(_ addresses: [LaidOutAddress], type: UInt16, of spec: ServiceSpec, into out: inout EncodedPools) {
         var sum: UInt32 = 0
         for x in addresses {
             appendBody(&out.data, type: type, ttl: spec.ttl, rdata: x.rdata)
             appendBody(&out.degradedData, type: type, ttl: spec.degradedTTL ?? spec.ttl, rdata: x.rdata)
             sum += UInt32(x.weight)
             out.weights.append(sum)
+            out.addressEndpoints.append(x.endpoint)
         }
     }
 

@@ -25,7 +25,7 @@ public enum ServiceCompiler {
         let serviceNetworks = try spec.networks.map { try NetworkTable.readRegionTable(path: $0) } ?? []
         let inputs = OrderInputs(map: map, serviceNetworks: serviceNetworks, tables: tables)
         let plan = try spec.policy.orderBuilder.build(&orders, inputs)
-        let encoded = try PoolEncoder.encode(spec)
+        let encoded = try PoolEncoder.encode(spec, endpoints: tables.endpoints)
         return CompiledService(
             spec: spec, name: name, kind: plan.kind, pools: encoded.pools, orders: orders.orders,
             v4: plan.v4, v6: plan.v6, unknownClientOrder: plan.unknownClientOrder,
@@ -33,6 +33,6 @@ public enum ServiceCompiler {
             regularPools: spec.pools.count, lastResort: encoded.lastResort,
             sources: tables.sources, serviceNetworks: serviceNetworks,
             latencyRegions: plan.latencyRegions, latencyRows: plan.latencyRows, regions: regions,
-            endpoints: ServiceEndpoints(pools: encoded.specs, regularPools: spec.pools.count, index: tables.endpoints))
+            endpoints: ServiceEndpoints(index: tables.endpoints, addresses: encoded.addressEndpoints, targets: encoded.targetEndpoints))
     }
 }
