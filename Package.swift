@@ -19,26 +19,21 @@ func staticC(_ archives: [String]) -> [LinkerSetting] {
 /// wrap, in link order (a library before the ones it calls). Their module maps name no library.
 let cArchives = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"]
 
+/// Products of SwiftNIO by name (`nio("NIOCore", "NIOPosix")`), and the other packages' products.
+func nio(_ names: String...) -> [Target.Dependency] { names.map { .product(name: $0, package: "swift-nio") } }
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let atomics: Target.Dependency = .product(name: "Atomics", package: "swift-atomics")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
+
 /// Swift settings every Swift target shares.
 let common: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
-    products: [
-        .executable(name: "meridian", targets: ["meridian"]),
-        .library(name: "DNSWire", targets: ["DNSWire"]),
-        .library(name: "Zones", targets: ["Zones"]),
-        .library(name: "Engine", targets: ["Engine"]),
-        .library(name: "Steering", targets: ["Steering"]),
-        .library(name: "Geo", targets: ["Geo"]),
-        .library(name: "SourceFiles", targets: ["SourceFiles"]),
-        .library(name: "Config", targets: ["Config"]),
-        .library(name: "Control", targets: ["Control"]),
-        .library(name: "Health", targets: ["Health"]),
-        .library(name: "SnapshotAssembly", targets: ["SnapshotAssembly"]),
-        .library(name: "Verdicts", targets: ["Verdicts"]),
-    ],
+    products: [.executable(name: "meridian", targets: ["meridian"])]
+        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts"]
+        .map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -62,55 +57,31 @@ let package = Package(
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
         .target(
-            name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", .product(name: "Atomics", package: "swift-atomics")],
+            name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", atomics],
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .target(
             name: "Health",
-            dependencies: [
-                "CProbe", "SourceFiles",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["CProbe", "SourceFiles", nioSSL, logging]
+                + nio("NIOCore", "NIOPosix", "NIOHTTP1", "NIOConcurrencyHelpers", "NIOTLS")),
         // health verdicts and overrides -> the snapshot's health table, and its publication
         .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
         .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"]),
         .target(
             name: "Server",
-            dependencies: [
-                "Engine", "DNSWire", "CSocket",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["Engine", "DNSWire", "CSocket", atomics, logging]
+                + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix")),
         .target(
             name: "Control",
-            dependencies: [
-                "Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles", logging]
+                + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts"]),
         .executableTarget(
             name: "meridian",
             dependencies: [
-                "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "SnapshotAssembly",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ], linkerSettings: staticC(cArchives)),
+                "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control",
+                "SnapshotAssembly", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio("NIOCore", "NIOPosix", "NIOHTTP1"), linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .target(name: "GSLBFixtures", dependencies: ["Engine", "Steering", "Geo"], path: "Tests/GSLBFixtures"),
@@ -128,23 +99,12 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: []),
         .testTarget(
             name: "ControlTests",
-            dependencies: [
-                "Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]
+                + nio("NIOCore", "NIOEmbedded", "NIOHTTP1")),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(
             name: "HealthTests",
-            dependencies: [
-                "Health",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]),
+            dependencies: ["Health", nioSSL] + nio("NIOCore", "NIOPosix", "NIOConcurrencyHelpers")),
     ]
 )
 

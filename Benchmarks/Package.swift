@@ -12,9 +12,10 @@ import PackageDescription
 
 /// ldns (and the OpenSSL it calls) from their static archives, as the server links them (../Package.swift,
 /// `staticC`); Meridian's CLDNS module map names no library.
-let ldnsArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a"].map {
-    .unsafeFlags(["-Xlinker", "-l:\($0)"])
-}
+let ldnsArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a"].map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
+
+/// Meridian's library products by name.
+func meridian(_ names: String...) -> [Target.Dependency] { names.map { .product(name: $0, package: "Meridian") } }
 
 let package = Package(
     name: "MeridianBenchmarks",
@@ -26,22 +27,11 @@ let package = Package(
         .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
         .executableTarget(
             name: "AllocationGate",
-            dependencies: [
-                "CMallocCounter",
-                .product(name: "DNSWire", package: "Meridian"),
-                .product(name: "Engine", package: "Meridian"),
-                .product(name: "Geo", package: "Meridian"),
-                .product(name: "SourceFiles", package: "Meridian"),
-                .product(name: "Steering", package: "Meridian"),
-                .product(name: "Zones", package: "Meridian"),
-            ], linkerSettings: ldnsArchives),
+            dependencies: ["CMallocCounter"] + meridian("DNSWire", "Engine", "Geo", "SourceFiles", "Steering", "Zones"),
+            linkerSettings: ldnsArchives),
         .executableTarget(
             name: "GeoLookupBench",
-            dependencies: [
-                .product(name: "DNSWire", package: "Meridian"),
-                .product(name: "Geo", package: "Meridian"),
-                .product(name: "Steering", package: "Meridian"),
-            ]),
+            dependencies: meridian("DNSWire", "Geo", "Steering")),
     ],
     swiftLanguageModes: [.v6]
 )

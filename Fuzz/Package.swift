@@ -10,9 +10,10 @@ import PackageDescription
 
 /// ldns (with the OpenSSL it calls) and libyaml from their static archives, as the server links them
 /// (../Package.swift, `staticC`); Meridian's CLDNS and CYAML module maps name no library.
-let cArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"].map {
-    .unsafeFlags(["-Xlinker", "-l:\($0)"])
-}
+let cArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"].map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
+
+/// Meridian's library products by name.
+func meridian(_ names: String...) -> [Target.Dependency] { names.map { .product(name: $0, package: "Meridian") } }
 
 let package = Package(
     name: "MeridianFuzz",
@@ -26,47 +27,24 @@ let package = Package(
     targets: [
         .target(name: "CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
+        // the GSLB services FuzzQueryEngine and FuzzControl answer for
+        .target(name: "FuzzFixtures", dependencies: meridian("Geo", "Steering")),
         .executableTarget(
             name: "FuzzQueryEngine",
-            dependencies: [
-                "FuzzSupport",
-                .product(name: "DNSWire", package: "Meridian"),
-                .product(name: "Zones", package: "Meridian"),
-                .product(name: "Engine", package: "Meridian"),
-                .product(name: "Steering", package: "Meridian"),
-                .product(name: "Geo", package: "Meridian"),
-                .product(name: "SourceFiles", package: "Meridian"),
-            ], linkerSettings: cArchives),
+            dependencies: ["FuzzSupport", "FuzzFixtures"] + meridian("DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles"),
+            linkerSettings: cArchives),
         .executableTarget(
             name: "FuzzControl",
-            dependencies: [
-                "FuzzSupport",
-                .product(name: "SourceFiles", package: "Meridian"),
-                .product(name: "Control", package: "Meridian"),
-                .product(name: "Verdicts", package: "Meridian"),
-                .product(name: "Engine", package: "Meridian"),
-                .product(name: "Geo", package: "Meridian"),
-                .product(name: "Steering", package: "Meridian"),
-                .product(name: "Zones", package: "Meridian"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ], linkerSettings: cArchives),
+            dependencies: ["FuzzSupport", "FuzzFixtures", .product(name: "Logging", package: "swift-log")]
+                + meridian("SourceFiles", "Control", "Verdicts", "Engine", "Geo", "Steering", "Zones")
+                + ["NIOCore", "NIOEmbedded", "NIOHTTP1"].map { .product(name: $0, package: "swift-nio") },
+            linkerSettings: cArchives),
         .executableTarget(
             name: "FuzzLoaders",
-            dependencies: [
-                "FuzzSupport",
-                .product(name: "Config", package: "Meridian"),
-                .product(name: "Geo", package: "Meridian"),
-                .product(name: "Zones", package: "Meridian"),
-            ], linkerSettings: cArchives),
+            dependencies: ["FuzzSupport"] + meridian("Config", "Geo", "Zones"), linkerSettings: cArchives),
         .executableTarget(
             name: "FuzzDNSCheck",
-            dependencies: [
-                "FuzzSupport",
-                .product(name: "Health", package: "Meridian"),
-            ]),
+            dependencies: ["FuzzSupport"] + meridian("Health")),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -187,7 +187,7 @@ public final class QueryProcessor {
         r.scope = decision.scope
         r.family = UInt8(client.address?.family.rawValue ?? 0)
         r.address = client.address?.value ?? 0
-        r.ecsSource = client.ecsSource
+        r.ecsSource = q.clientSubnet.map { Int16($0.sourcePrefix) } ?? -1 // -1: no ECS option
         r.qnameLength = UInt8(q.qnameLength)
         withUnsafeMutableBytes(of: &r.qname) { bytes in
             for i in 0..<q.qnameLength { bytes[i] = qname[i] }

@@ -9,18 +9,13 @@ final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     let query: DNSCheckQuery
     let server: SocketAddress
     let expect: Int
-    let promise: EventLoopPromise<ProbeResult>
-    let elapsed: @Sendable () -> Double
+    let report: ProbeReport
 
-    init(
-        query: DNSCheckQuery, server: SocketAddress, expect: Int, promise: EventLoopPromise<ProbeResult>,
-        elapsed: @escaping @Sendable () -> Double
-    ) {
+    init(query: DNSCheckQuery, server: SocketAddress, expect: Int, report: ProbeReport) {
         self.query = query
         self.server = server
         self.expect = expect
-        self.promise = promise
-        self.elapsed = elapsed
+        self.report = report
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -30,16 +25,13 @@ final class DNSProbeHandler: ChannelInboundHandler, @unchecked Sendable {
         case .notOurs:
             return
         case let .invalid(why):
-            promise.succeed(ProbeResult(ok: false, reason: "bad reply: \(why)", latency: elapsed()))
+            report.verdict(false, "bad reply: \(why)")
         case let .answer(rcode):
-            promise.succeed(
-                ProbeResult(
-                    ok: rcode == expect, reason: "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")",
-                    latency: elapsed()))
+            report.verdict(rcode == expect, "rcode \(rcode)\(rcode == expect ? "" : " (expected \(expect))")")
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        promise.succeed(ProbeResult(ok: false, reason: "\(error)", latency: elapsed()))
+        report.verdict(false, "\(error)")
     }
 }

@@ -10,8 +10,7 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     static let bodyLimit = 64 * 1024
     let check: CheckSpec
-    let promise: EventLoopPromise<ProbeResult>
-    let elapsed: @Sendable () -> Double
+    let report: ProbeReport
     var status = 0
     var body: [UInt8] = []
     var bodyBytes = 0
@@ -19,10 +18,9 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
     /// The promise is set: what else arrives is dropped.
     var finished = false
 
-    init(check: CheckSpec, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+    init(check: CheckSpec, report: ProbeReport) {
         self.check = check
-        self.promise = promise
-        self.elapsed = elapsed
+        self.report = report
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,15 +56,14 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
             reason += " (body over \(Self.bodyLimit) bytes, not read further)"
         }
         finished = true
-        promise.succeed(ProbeResult(ok: ok, reason: reason, latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+        report.verdict(ok, reason, certificateDaysLeft: certificateDaysLeft)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         finished = true
-        promise.succeed(
-            ProbeResult(
-                ok: false, reason: status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
-                latency: elapsed(), certificateDaysLeft: certificateDaysLeft))
+        report.verdict(
+            false, status == 0 ? "connection closed before a response" : "HTTP \(status), response cut short",
+            certificateDaysLeft: certificateDaysLeft)
         context.fireChannelInactive()
     }
 
@@ -78,6 +75,6 @@ final class HTTPProbeHandler: ChannelInboundHandler, @unchecked Sendable {
         default: reason = Probe.describe(error)
         }
         finished = true
-        promise.succeed(ProbeResult(ok: false, reason: reason, latency: elapsed())) // and the connection closes
+        report.verdict(false, reason) // and the connection closes
     }
 }

@@ -18,11 +18,11 @@ public enum Probe {
     ) -> EventLoopFuture<ProbeResult> {
         let started = NIODeadline.now()
         let elapsed: @Sendable () -> Double = { Double((NIODeadline.now() - started).nanoseconds) / 1e9 }
-        let promise = loop.makePromise(of: ProbeResult.self)
+        let report = ProbeReport(promise: loop.makePromise(of: ProbeResult.self), elapsed: elapsed)
         let timeout = loop.scheduleTask(in: .nanoseconds(Int64(check.timeout * 1e9))) {
-            promise.succeed(ProbeResult(ok: false, reason: "timeout after \(check.timeout)s", latency: elapsed()))
+            report.verdict(false, "timeout after \(check.timeout)s")
         }
-        let done = promise.futureResult
+        let done = report.promise.futureResult
         let finished = NIOLoopBoundBox.makeBoxSendingValue(false, as: Bool.self, eventLoop: loop) // done is fulfilled (read on the loop)
         done.whenComplete { _ in
             timeout.cancel()
@@ -38,46 +38,46 @@ public enum Probe {
                 .whenComplete { result in
                     switch result {
                     case let .success(channel):
-                        promise.succeed(ProbeResult(ok: true, reason: "connected", latency: elapsed()))
+                        report.verdict(true, "connected")
                         if let provider = channel as? SocketOptionProvider {
                             provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
                         } else {
                             channel.close(promise: nil)
                         }
                     case let .failure(error):
-                        promise.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
+                        report.failed("connect: \(describe(error))", error: error)
                     }
                 }
         case .tcpHalfOpen:
             // made by TCPProbeEngine; the snapshot build refuses configurations it cannot take (a name, no CAP_NET_RAW)
-            promise.succeed(ProbeResult(ok: false, reason: "tcp-half-open: the probe engine could not take \(address)", latency: elapsed()))
+            report.verdict(false, "tcp-half-open: the probe engine could not take \(address)")
         case .http, .https:
             // The response's verdict; the probe's result is set from it (after a TLS diagnosis when
             // verification failed). The connection closes when either is set.
-            let response = loop.makePromise(of: ProbeResult.self)
-            http(check, address: address, on: loop, tls: tls, response: response, done: done, elapsed: elapsed)
-            response.futureResult.whenSuccess { result in
+            let response = ProbeReport(promise: loop.makePromise(of: ProbeResult.self), elapsed: elapsed)
+            http(check, address: address, on: loop, tls: tls, response: response, done: done)
+            response.promise.futureResult.whenSuccess { result in
                 // A failed verification says only CERTIFICATE_VERIFY_FAILED: look at the certificate
                 // without verifying it to tell an expired one from an untrusted or wrong-host one
                 // (unless the timeout has already set the result).
                 guard !result.ok, check.kind == .https, result.reason.contains("CERTIFICATE_VERIFY_FAILED"), !finished.value else {
-                    promise.succeed(result)
+                    report.set(result)
                     return
                 }
                 TLSDiagnosis.explain(check, address: address, on: loop, done: done).whenComplete { diagnosis in
                     var refined = result
                     if case let .success(text?) = diagnosis { refined.reason = "TLS: \(text)" }
-                    promise.succeed(refined)
+                    report.set(refined)
                 }
             }
         case .dns:
-            dns(check, address: address, on: loop, promise: promise, elapsed: elapsed)
+            dns(check, address: address, on: loop, report: report)
         case .script:
-            script(check, address: address, on: loop, promise: promise, elapsed: elapsed)
+            script(check, address: address, on: loop, report: report)
         case .file:
-            promise.succeed(file(check, address: address, latency: elapsed()))
+            report.set(file(check, address: address, latency: elapsed()))
         case .push:
-            promise.succeed(pushed ?? ProbeResult(ok: false, reason: "no state pushed yet", latency: 0))
+            report.set(pushed ?? ProbeResult(ok: false, reason: "no state pushed yet", latency: 0))
         }
         return done
     }
@@ -124,8 +124,7 @@ public enum Probe {
     /// `response` or `done` (the probe's result) is set, or a read limit is passed.
     static func http(
         _ check: CheckSpec, address: String, on loop: EventLoop, tls: NIOSSLContext?,
-        response: EventLoopPromise<ProbeResult>, done: EventLoopFuture<ProbeResult>,
-        elapsed: @escaping @Sendable () -> Double
+        response: ProbeReport, done: EventLoopFuture<ProbeResult>
     ) {
         let hostHeader = check.host ?? address
         let serverName = check.host ?? (IPAddressCheck.isIP(address) ? nil : address)
@@ -139,14 +138,14 @@ public enum Probe {
                     }
                     try channel.pipeline.syncOperations.addHandler(ReadLimit(limit: readLimit))
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(decoderLimitConfiguration: headerLimit)
-                    try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, promise: response, elapsed: elapsed))
+                    try channel.pipeline.syncOperations.addHandler(HTTPProbeHandler(check: check, report: response))
                 }
             }
             .connect(to: address, port: check.port)
             .whenComplete { result in
                 switch result {
                 case let .success(channel):
-                    closeWhenDone(channel, response.futureResult, done)
+                    closeWhenDone(channel, response.promise.futureResult, done)
                     var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: check.method), uri: check.path)
                     head.headers.add(name: "Host", value: hostHeader)
                     head.headers.add(name: "User-Agent", value: "meridian-health/1")
@@ -155,7 +154,7 @@ public enum Probe {
                     channel.write(HTTPClientRequestPart.head(head), promise: nil)
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 case let .failure(error):
-                    response.succeed(.failed("connect: \(describe(error))", error: error, latency: elapsed()))
+                    response.failed("connect: \(describe(error))", error: error)
                 }
             }
     }
@@ -165,40 +164,37 @@ public enum Probe {
     /// Sends one query from a fresh socket (port 0: a random source port) with a random ID and waits
     /// for the server's answer (`DNSProbeHandler`); the socket closes when the result is set.
     static func dns(
-        _ check: CheckSpec, address: String, on loop: EventLoop,
-        promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double
+        _ check: CheckSpec, address: String, on loop: EventLoop, report: ProbeReport
     ) {
         guard let query = DNSCheckQuery(id: UInt16.random(in: 0...UInt16.max), name: check.queryName, type: check.queryType) else {
-            promise.succeed(ProbeResult(ok: false, reason: "query name '\(check.queryName)' is not a domain name", latency: elapsed()))
+            report.verdict(false, "query name '\(check.queryName)' is not a domain name")
             return
         }
         let remote: SocketAddress
         do {
             remote = try SocketAddress.makeAddressResolvingHost(address, port: check.port)
         } catch {
-            promise.succeed(ProbeResult(ok: false, reason: "address: \(error)", latency: elapsed()))
+            report.verdict(false, "address: \(error)")
             return
         }
         DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        DNSProbeHandler(
-                            query: query, server: remote, expect: check.expectRCode,
-                            promise: promise, elapsed: elapsed))
+                        DNSProbeHandler(query: query, server: remote, expect: check.expectRCode, report: report))
                 }
             }
             .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
             .whenComplete { result in
                 switch result {
                 case let .success(channel):
-                    closeWhenDone(channel, promise.futureResult)
+                    closeWhenDone(channel, report.promise.futureResult)
                     let datagram = query.datagram
                     var buffer = channel.allocator.buffer(capacity: datagram.count)
                     buffer.writeBytes(datagram)
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
                 case let .failure(error):
-                    promise.succeed(.failed("socket: \(error)", error: error, latency: elapsed()))
+                    report.failed("socket: \(error)", error: error)
                 }
             }
     }
@@ -206,8 +202,7 @@ public enum Probe {
     // MARK: script
 
     static func script(
-        _ check: CheckSpec, address: String, on loop: EventLoop,
-        promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double
+        _ check: CheckSpec, address: String, on loop: EventLoop, report: ProbeReport
     ) {
         let arguments = check.command + [address, String(check.port)]
         var argv = arguments.map { strdup($0) }
@@ -216,13 +211,10 @@ public enum Probe {
         for pointer in argv { free(pointer) }
         guard pid > 0 else {
             let reason = String(cString: strerror(-pid))
-            promise.succeed(
-                .failed(
-                    "script: cannot run \(check.command[0]): \(reason)", error: IOError(errnoCode: -pid, reason: "posix_spawn"),
-                    latency: elapsed()))
+            report.failed("script: cannot run \(check.command[0]): \(reason)", error: IOError(errnoCode: -pid, reason: "posix_spawn"))
             return
         }
-        let reaper = ScriptReaper(pid: pid, loop: loop, promise: promise, elapsed: elapsed)
+        let reaper = ScriptReaper(pid: pid, loop: loop, report: report)
         reaper.poll(after: 0.001)
         // Kill a script that outlives its timeout (the timeout result is already reported), with
         // everything it started: it runs in its own process group, so signal the group.
@@ -239,16 +231,14 @@ public enum Probe {
     final class ScriptReaper: @unchecked Sendable {
         let pid: pid_t
         let loop: EventLoop
-        let promise: EventLoopPromise<ProbeResult>
-        let elapsed: @Sendable () -> Double
+        let report: ProbeReport
         /// Set once the child is reaped: its pid may be reused, so the timeout no longer signals it.
         private(set) var exited = false
 
-        init(pid: pid_t, loop: EventLoop, promise: EventLoopPromise<ProbeResult>, elapsed: @escaping @Sendable () -> Double) {
+        init(pid: pid_t, loop: EventLoop, report: ProbeReport) {
             self.pid = pid
             self.loop = loop
-            self.promise = promise
-            self.elapsed = elapsed
+            self.report = report
         }
 
         func poll(after seconds: Double) {
@@ -260,14 +250,11 @@ public enum Probe {
                 case 0:
                     self.poll(after: min(seconds * 2, 0.01))
                 case 1:
-                    self.promise.succeed(ProbeResult(ok: code == 0, reason: "script: exit \(code)", latency: self.elapsed()))
+                    self.report.verdict(code == 0, "script: exit \(code)")
                 case 2:
-                    self.promise.succeed(ProbeResult(ok: false, reason: "script: killed by signal \(code)", latency: self.elapsed()))
+                    self.report.verdict(false, "script: killed by signal \(code)")
                 default: // -errno
-                    self.promise.succeed(
-                        ProbeResult(
-                            ok: false, reason: "script: wait: \(String(cString: strerror(-state)))",
-                            latency: self.elapsed()))
+                    self.report.verdict(false, "script: wait: \(String(cString: strerror(-state)))")
                 }
             }
         }

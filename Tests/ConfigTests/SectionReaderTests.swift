@@ -7,6 +7,11 @@ import XCTest
 final class SectionReaderTests: XCTestCase {
     let zone = "zones:\n  - origin: a.\n    file: z\n"
 
+    /// `section` after the zone is refused at `line` with a message containing `message`.
+    func rejects(_ section: String, line: Int, _ message: String, file: StaticString = #filePath, sourceLine: UInt = #line) {
+        expectError(zone + section, line: line, containing: message, file: file, sourceLine: sourceLine)
+    }
+
     func testDefaultsOfAnAbsentSection() throws {
         let c = try parse(zone)
         XCTAssertEqual(c.listen, [.init(host: "127.0.0.1", port: 5353)])
@@ -37,11 +42,10 @@ final class SectionReaderTests: XCTestCase {
     }
 
     func testUnknownTopLevelKeyListsEverySection() {
-        expectError(
-            zone + "listn: []\n", line: 4,
-            containing:
-                "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
-        expectError(zone + "listen: []\nlisten: []\n", line: 5, containing: "duplicate key 'listen'")
+        rejects(
+            "listn: []\n", line: 4,
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
+        rejects("listen: []\nlisten: []\n", line: 5, "duplicate key 'listen'")
     }
 
     func testZones() {
@@ -53,13 +57,11 @@ final class SectionReaderTests: XCTestCase {
     func testIdentity() throws {
         let c = try parse(zone + "identity: { version: v1, id: ns1, nsid: abc }\n")
         XCTAssertEqual([c.identity.version, c.identity.id, c.identity.nsid], ["v1", "ns1", "abc"])
-        expectError(zone + "identity:\n  name: x\n", line: 5, containing: "unknown identity key 'name' (expected version, id, nsid)")
+        rejects("identity:\n  name: x\n", line: 5, "unknown identity key 'name' (expected version, id, nsid)")
     }
 
     func testServer() {
-        expectError(
-            zone + "server:\n  udp_payload_size: 256\n", line: 5,
-            containing: "udp_payload_size must be an integer in 512...4096, got '256'")
+        rejects("server:\n  udp_payload_size: 256\n", line: 5, "udp_payload_size must be an integer in 512...4096, got '256'")
     }
 
     func testStateDirMovesTheDefaultsInsideIt() throws {
@@ -71,7 +73,7 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(written.stateFile, "/etc/meridian/o.json", "health.state_file is taken as written")
         XCTAssertNil(written.controlSocket)
         XCTAssertNil(try parse(zone + "health: { state_file: ~ }\n").stateFile, "~ keeps overrides in memory")
-        expectError(zone + "state_dir: \"\"\n", line: 4, containing: "state_dir must be a directory path")
+        rejects("state_dir: \"\"\n", line: 4, "state_dir must be a directory path")
     }
 
     func testGeo() throws {
@@ -79,7 +81,7 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.geoDatabase, "/etc/meridian/g.mmdb")
         XCTAssertNil(c.geoNetworks)
         XCTAssertEqual(c.geoDeclaredAt, "/etc/meridian/m.yaml:5")
-        expectError(zone + "geo:\n  db: g.mmdb\n", line: 5, containing: "unknown geo key 'db' (expected database, networks)")
+        rejects("geo:\n  db: g.mmdb\n", line: 5, "unknown geo key 'db' (expected database, networks)")
     }
 
     func testRegions() throws {
@@ -88,8 +90,8 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.regions[0].latitude, 50.1)
         XCTAssertEqual(c.regions[0].longitude, 8.7)
         XCTAssertNil(c.regions[1].latitude)
-        expectError(zone + "regions:\n  eu: { location: [91, 0] }\n", line: 5, containing: "location must be [latitude, longitude] in degrees")
-        expectError(zone + "regions:\n  eu: west\n", line: 5, containing: "region eu must be a mapping such as { location: [lat, lon] }")
+        rejects("regions:\n  eu: { location: [91, 0] }\n", line: 5, "location must be [latitude, longitude] in degrees")
+        rejects("regions:\n  eu: west\n", line: 5, "region eu must be a mapping such as { location: [lat, lon] }")
     }
 
     func testHealth() throws {
@@ -98,8 +100,8 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(down.initialState, "down")
         XCTAssertTrue(down.strictStateFile)
         XCTAssertTrue(try parse(zone + "health: { wait_first_round: false, initial: wait }\n").waitForFirstRound)
-        expectError(zone + "health:\n  initial: maybe\n", line: 5, containing: "initial must be wait, up or down")
-        expectError(zone + "health:\n  strict_state_file: maybe\n", line: 5, containing: "strict_state_file must be true or false")
+        rejects("health:\n  initial: maybe\n", line: 5, "initial must be wait, up or down")
+        rejects("health:\n  strict_state_file: maybe\n", line: 5, "strict_state_file must be true or false")
     }
 
     func testControl() throws {
@@ -110,19 +112,15 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.controlIdleTimeout, 2)
         XCTAssertNil(try parse(zone + "control: { listen: off }\n").controlListen)
         XCTAssertEqual(try parse(zone + "control: { listen: \"0.0.0.0:8053\", token: t }\n").controlListen?.host, "0.0.0.0")
-        expectError(
-            zone + "control:\n  listen: \"0.0.0.0:8053\"\n", line: 5,
-            containing: "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
-        expectError(
-            zone + "control:\n  port: 1\n", line: 5,
-            containing: "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
+        rejects("control:\n  listen: \"0.0.0.0:8053\"\n", line: 5, "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
+        rejects("control:\n  port: 1\n", line: 5, "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
     }
 
     func testDecisionLog() throws {
         let c = try parse(zone + "decision_log: { file: d.jsonl, sample: 5 }\n")
         XCTAssertEqual(c.decisionLog, "/etc/meridian/d.jsonl")
         XCTAssertEqual(c.decisionLogSample, 5)
-        expectError(zone + "decision_log:\n  sample: 0\n", line: 5, containing: "sample must be an integer in 1...1000000, got '0'")
+        rejects("decision_log:\n  sample: 0\n", line: 5, "sample must be an integer in 1...1000000, got '0'")
     }
 
     func testChecks() throws {
@@ -133,10 +131,8 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.checks[0].expect, [200, 204])
         XCTAssertEqual(c.checks[0].caFile, "/etc/meridian/ca.pem")
         XCTAssertEqual(c.checks[0].declaredAt, "/etc/meridian/m.yaml:5")
-        expectError(zone + "checks:\n  web: { port: 80 }\n", line: 5, containing: "check web needs a type")
-        expectError(
-            zone + "checks:\n  web: { type: tcp, port: 80, interval: 1s, timeout: 2s }\n", line: 5,
-            containing: "timeout (2.0s) must be below interval (1.0s)")
+        rejects("checks:\n  web: { port: 80 }\n", line: 5, "check web needs a type")
+        rejects("checks:\n  web: { type: tcp, port: 80, interval: 1s, timeout: 2s }\n", line: 5, "timeout (2.0s) must be below interval (1.0s)")
     }
 
     func testServices() throws {
@@ -178,13 +174,11 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(hashed.allDown, .cname("sorry.example."))
         XCTAssertEqual(hashed.map.defaultRegions, [])
         XCTAssertEqual(s.allDown, .failOpen)
-        expectError(zone + "services:\n  h.a:\n    hash_prefix: { v5: 1 }\n", line: 6, containing: "hash_prefix keys are v4 and v6")
-        expectError(
-            zone + "services:\n  h.a:\n    all_down: closed\n", line: 6,
-            containing: "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
-        expectError(zone + "services:\n  www.a:\n    policy: failover\n", line: 6, containing: "service www.a needs pools")
-        expectError(
-            zone + "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
-            containing: "pool eu of www.a. uses check 'web', which is not defined under checks")
+        rejects("services:\n  h.a:\n    hash_prefix: { v5: 1 }\n", line: 6, "hash_prefix keys are v4 and v6")
+        rejects("services:\n  h.a:\n    all_down: closed\n", line: 6, "all_down must be fail_open, { addresses: [...] } or { cname: NAME }")
+        rejects("services:\n  www.a:\n    policy: failover\n", line: 6, "service www.a needs pools")
+        rejects(
+            "services:\n  www.a:\n    pools:\n      eu: { addresses: [192.0.2.1], check: web }\n", line: 7,
+            "pool eu of www.a. uses check 'web', which is not defined under checks")
     }
 }

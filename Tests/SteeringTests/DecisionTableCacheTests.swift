@@ -21,6 +21,14 @@ final class DecisionTableCacheTests: XCTestCase {
         try ServiceCompiler.compile(spec, regions: Fx.regions, tables: tables)
     }
 
+    /// A geo service `name`.gslb.test. over the `networks` table, `unmatched` for clients it does not list.
+    func geo(_ name: String, networks: String, unmatched: String, _ tables: DecisionTableCache) throws -> CompiledService {
+        try compile(
+            Fx.spec(.geo, name: name + ".gslb.test.") {
+                $0.networks = networks; $0.map.defaultRegions = [unmatched]
+            }, tables)
+    }
+
     func packedBase(_ s: CompiledService) -> UnsafeRawPointer? {
         s.v4.packed.withUnsafeBytes { $0.baseAddress }
     }
@@ -29,32 +37,20 @@ final class DecisionTableCacheTests: XCTestCase {
         let global = try NetworkTable.readRegionTable(path: Temp.file("global.csv", "10.0.0.0/8,eu\n2001:db8::/32,na\n"))
         let tables = DecisionTableCache(sources: GeoSources(networks: global))
         let path = Temp.file("service.csv", Self.serviceCSV)
-        let a = try compile(
-            Fx.spec(.geo, name: "a.gslb.test.") {
-                $0.networks = path; $0.map.defaultRegions = ["eu"]
-            }, tables)
+        let a = try geo("a", networks: path, unmatched: "eu", tables)
         XCTAssertEqual(tables.reused, 0)
         // the same pools, map and networks under another name: both partitions come from the cache
-        let b = try compile(
-            Fx.spec(.geo, name: "b.gslb.test.") {
-                $0.networks = path; $0.map.defaultRegions = ["eu"]
-            }, tables)
+        let b = try geo("b", networks: path, unmatched: "eu", tables)
         XCTAssertEqual(tables.reused, 2)
         XCTAssertNotNil(packedBase(a))
         XCTAssertEqual(packedBase(a), packedBase(b), "one copy of the IPv4 table")
         // another map default: other orders for unmatched clients, its own tables
-        let c = try compile(
-            Fx.spec(.geo, name: "c.gslb.test.") {
-                $0.networks = path; $0.map.defaultRegions = ["na"]
-            }, tables)
+        let c = try geo("c", networks: path, unmatched: "na", tables)
         XCTAssertEqual(tables.reused, 2)
         XCTAssertNotEqual(packedBase(a), packedBase(c))
         // other service networks: its own tables too
         let otherPath = Temp.file("other.csv", Self.otherCSV)
-        let d = try compile(
-            Fx.spec(.geo, name: "d.gslb.test.") {
-                $0.networks = otherPath; $0.map.defaultRegions = ["eu"]
-            }, tables)
+        let d = try geo("d", networks: otherPath, unmatched: "eu", tables)
         XCTAssertEqual(tables.reused, 2)
 
         for client in ["198.51.100.7", "10.1.2.3", "10.9.0.1", "8.8.8.8", "2001:db8:5::1", "2001:db8:6::1", "2a00::1"] {

@@ -52,9 +52,8 @@ final class HealthTableBuilderTests: XCTestCase {
         XCTAssertEqual(rows.degraded, [true, false])
 
         // force up beats a down verdict; an override applies to addresses without a check too
-        rows = Fx.table(
-            services, states: ["198.51.100.1": .down],
-            overrides: [drain: .up, OverrideTarget(scope: .endpoint, name: "203.0.113.9"): .down])
+        let unchecked = OverrideTarget(scope: .endpoint, name: "203.0.113.9")
+        rows = Fx.table(services, states: ["198.51.100.1": .down], overrides: [drain: .up, unchecked: .down])
         XCTAssertEqual(rows.up[0], [true, true, true])
         XCTAssertEqual(rows.addressUp[1], [true, false])
         XCTAssertEqual(rows.up[1], [true, true, false])
@@ -89,9 +88,8 @@ final class HealthTableBuilderTests: XCTestCase {
         XCTAssertEqual(rows.degraded, [false, true])
 
         // a region override comes before the service override; force up beats a down target
-        rows = Fx.table(
-            services, states: ["lb.example.net": .down],
-            overrides: [b: .up, OverrideTarget(scope: .region, name: "static"): .down])
+        let staticRegion = OverrideTarget(scope: .region, name: "static")
+        rows = Fx.table(services, states: ["lb.example.net": .down], overrides: [b: .up, staticRegion: .down])
         XCTAssertEqual(rows.up[1], [true, true, false])
     }
 

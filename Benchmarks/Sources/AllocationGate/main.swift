@@ -103,15 +103,10 @@ defer { unlink(zonePath); unlink(latPath); rmdir(tmpDir) }
 
 let snapshot: Snapshot
 do {
-    let regions = [
-        RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-        RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
-    ]
-    let pools = [
-        PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
-        PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")]),
-        PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")]),
-    ]
+    // region, location, and n: its pool is 192.0.2.n and 2001:db8:n::1
+    let sites = [("eu", 50.11, 8.68, 1), ("na", 39.04, -77.49, 2), ("ap", 1.35, 103.82, 3)]
+    let regions = sites.map { RegionSpec(name: $0.0, latitude: $0.1, longitude: $0.2) }
+    let pools = sites.map { PoolSpec(region: $0.0, addresses: [PoolAddress(text: "192.0.2.\($0.3)"), PoolAddress(text: "2001:db8:\($0.3)::1")]) }
     var geo = ServiceSpec(name: "geo.gslb.test.")
     geo.policy = .geo
     geo.ttl = 30

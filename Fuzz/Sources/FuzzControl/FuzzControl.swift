@@ -6,6 +6,7 @@
 // must be well-formed responses (checked below by `require`). Address sanitizer catches memory errors.
 import Control
 import Engine
+import FuzzFixtures
 import FuzzSupport
 import Geo
 import Health
@@ -53,43 +54,9 @@ final class ControlHarness {
             static IN A 192.0.2.100
 
             """)
-        ControlHarness.write(networksPath, "192.0.2.0/24,eu\n198.51.100.0/24,na,eu\n10.0.0.0/8,na\n2001:db8::/32,ap,na\n")
+        ControlHarness.write(networksPath, GSLBFixture.networks)
         do {
-            let regions = [
-                RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-                RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
-            ]
-            let pools = [
-                PoolSpec(region: "eu", addresses: [PoolAddress(text: "192.0.2.1"), PoolAddress(text: "2001:db8:1::1")]),
-                PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2")], weight: 2),
-                PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")]),
-            ]
-            func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
-                var s = ServiceSpec(name: label + ".gslb.test.")
-                s.policy = policy
-                s.ttl = 30
-                s.pools = pools
-                s.declaredAt = "fuzz:\(label)"
-                edit(&s)
-                return s
-            }
-            let specs = [
-                spec("geo", .geo) {
-                    $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"]
-                },
-                spec("near", .nearest) {
-                    $0.networks = networksPath; $0.map.defaultRegions = ["ap"]
-                },
-                spec("fo", .failover) { $0.order = ["na", "eu", "ap"] },
-                spec("wrr", .weighted) {
-                    $0.select = .weighted; $0.maxAnswers = 1
-                },
-                spec("hash", .hash) {
-                    $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40
-                },
-            ]
-            let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
-            let services = try specs.map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
+            let services = try GSLBFixture.services(networksPath: networksPath)
             let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
             snapshot = try Snapshot(zones: [zone], services: services, health: HealthTable(allUp: services))
         } catch {

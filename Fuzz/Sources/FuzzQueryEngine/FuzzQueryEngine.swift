@@ -3,10 +3,11 @@
 // Every input is one DNS message as it would arrive over UDP or TCP (without the TCP length prefix).
 // It is answered twice, once per transport, against a snapshot built once from the acceptance
 // fixture zone (delegation with glue, wildcard, CNAME chains, an empty non-terminal, RRsets too large
-// for UDP) plus GSLB services of every policy (`gslbServices`: geo over a CIDR table, nearest,
+// for UDP) plus GSLB services of every policy (`GSLBFixture.services`: geo over a CIDR table, nearest,
 // failover with a region down, weighted, all, hash, CNAME pools, all-down fallback), from a client
 // address picked by the query ID. Address sanitizer catches memory errors; the checks below trap on
 // wrong responses.
+import FuzzFixtures
 import FuzzSupport
 import DNSWire
 import Engine
@@ -66,7 +67,7 @@ final class Harness {
         let nfd = networksTemplate.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard nfd >= 0 else { fatalError("fuzz setup: mkstemp failed") }
         let networksPath = networksTemplate.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        let table = Array(Harness.networks.utf8)
+        let table = Array(GSLBFixture.networks.utf8)
         let tableWritten = table.withUnsafeBytes { write(nfd, $0.baseAddress!, $0.count) }
         close(nfd)
         guard tableWritten == table.count else { fatalError("fuzz setup: short write to \(networksPath)") }
@@ -75,7 +76,7 @@ final class Harness {
             unlink(networksPath)
         }
         do {
-            let services = try Harness.gslbServices(networksPath: networksPath)
+            let services = try GSLBFixture.services(networksPath: networksPath)
             let zone = try ZoneCompiler.load(path: path, origin: "gslb.test.", extraOwners: services.map(\.name))
             let identity = ServerIdentity(
                 version: "meridian-fuzz 1.0", id: "fuzz-1.example",
@@ -97,73 +98,7 @@ final class Harness {
         }
     }
 
-    /// The CIDR table of the `geo` services (every shape NetworkTable reads: v4, v6, region lists).
-    static let networks = """
-        192.0.2.0/24,eu
-        198.51.100.0/24,na,eu
-        203.0.113.128/25,ap
-        10.0.0.0/8,na
-        2001:db8::/32,ap,na
-        2001:db8:1::/48,eu
-        """
     static let failoverName = [UInt8]([2]) + Array("fo".utf8) + [4] + Array("gslb".utf8) + [4] + Array("test".utf8) + [0]
-
-    /// One service per policy and answer shape, all under gslb.test.
-    static func gslbServices(networksPath: String) throws -> [CompiledService] {
-        let regions = [
-            RegionSpec(name: "eu", latitude: 50.11, longitude: 8.68), RegionSpec(name: "na", latitude: 39.04, longitude: -77.49),
-            RegionSpec(name: "ap", latitude: 1.35, longitude: 103.82),
-        ]
-        let pools = [
-            PoolSpec(
-                region: "eu",
-                addresses: [
-                    PoolAddress(text: "192.0.2.1"), PoolAddress(text: "192.0.2.11", weight: 3),
-                    PoolAddress(text: "2001:db8:1::1"),
-                ]),
-            PoolSpec(region: "na", addresses: [PoolAddress(text: "192.0.2.2"), PoolAddress(text: "2001:db8:2::1")], weight: 2),
-            PoolSpec(region: "ap", addresses: [PoolAddress(text: "192.0.2.3"), PoolAddress(text: "2001:db8:3::1")], weight: 5),
-        ]
-        func spec(_ label: String, _ policy: PolicyKind, _ edit: (inout ServiceSpec) -> Void = { _ in }) -> ServiceSpec {
-            var s = ServiceSpec(name: label + ".gslb.test.")
-            s.policy = policy
-            s.ttl = 30
-            s.pools = pools
-            s.declaredAt = "fuzz:\(label)"
-            edit(&s)
-            return s
-        }
-        let specs = [
-            spec("geo", .geo) {
-                $0.networks = networksPath; $0.map.defaultRegions = ["eu", "na"]
-            },
-            spec("near", .nearest) {
-                $0.networks = networksPath; $0.select = .first; $0.map.defaultRegions = ["ap"]
-            },
-            spec("fo", .failover) {
-                $0.order = ["na", "eu", "ap"]; $0.degradedTTL = 5
-            },
-            spec("wrr", .weighted) {
-                $0.select = .weighted; $0.maxAnswers = 1
-            },
-            spec("all", .all) {
-                $0.maxAnswers = 2; $0.allDown = .addresses([PoolAddress(text: "192.0.2.99")])
-            },
-            spec("hash", .hash) {
-                $0.select = .hash; $0.hashPrefixV4 = 20; $0.hashPrefixV6 = 40
-            },
-            spec("cn", .geo) {
-                $0.networks = networksPath
-                $0.map.defaultRegions = ["na"]
-                $0.pools = [
-                    PoolSpec(region: "eu", cname: "geo.gslb.test."), PoolSpec(region: "na", cname: "lb.elsewhere.example."),
-                    PoolSpec(region: "ap", cname: "www.gslb.test."),
-                ]
-            },
-        ]
-        let sources = GeoSources(networks: try NetworkTable.readRegionTable(path: networksPath))
-        return try specs.map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
-    }
 
     /// Clients the query ID picks from: inside and outside every table entry, v4 and v6.
     static let clients: [IPAddress?] = [
