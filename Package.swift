@@ -32,7 +32,7 @@ let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
     products: [.executable(name: "meridian", targets: ["meridian"])]
-        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts"]
+        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts", "DNSSEC"]
         .map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "DNSWire"),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
+        // DNSSEC keys (BIND-format files) and signing, through ldns
+        .target(name: "DNSSEC", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
         .target(
@@ -79,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "meridian",
             dependencies: [
-                "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control",
+                "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "DNSSEC",
                 "SnapshotAssembly", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio("NIOCore", "NIOPosix", "NIOHTTP1"), linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
@@ -101,6 +103,7 @@ let package = Package(
             name: "ControlTests",
             dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]
                 + nio("NIOCore", "NIOEmbedded", "NIOHTTP1")),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(
             name: "HealthTests",

@@ -12,6 +12,12 @@ public enum DNSType {
     public static let opt: UInt16 = 41
     public static let ds: UInt16 = 43
     public static let rrsig: UInt16 = 46
+    public static let nsec: UInt16 = 47
+    public static let dnskey: UInt16 = 48
+    public static let nsec3: UInt16 = 50
+    public static let nsec3param: UInt16 = 51
+    public static let cds: UInt16 = 59
+    public static let cdnskey: UInt16 = 60
     public static let tkey: UInt16 = 249
     public static let tsig: UInt16 = 250
     public static let ixfr: UInt16 = 251

@@ -23,7 +23,7 @@ struct Meridian: ParsableCommand {
         commandName: "meridian",
         abstract: "Authoritative DNS server and global server load balancer.",
         version: version,
-        subcommands: [Serve.self, Check.self, Explain.self, Ctl.self])
+        subcommands: [Serve.self, Check.self, Explain.self, Ctl.self, DNSSECCommand.self])
 }
 
 struct Serve: ParsableCommand {
