@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         // DNSSEC keys (BIND-format files) and signing, through ldns
-        .target(name: "DNSSEC", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
+        .target(name: "DNSSEC", dependencies: ["DNSWire", "Zones", "CLDNS", "SourceFiles"]),
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
         .target(
@@ -103,7 +103,7 @@ let package = Package(
             name: "ControlTests",
             dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]
                 + nio("NIOCore", "NIOEmbedded", "NIOHTTP1")),
-        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "CLDNS"], linkerSettings: staticC(cArchives)),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "Zones", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(
             name: "HealthTests",

@@ -137,3 +137,20 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+extension ZoneKey {
+    /// The RRSIG RDATA over `rrset` (an ldns list of one RRset; ldns puts it in canonical form and
+    /// order, RFC 4034 §6), valid from `inception` to `expiration`.
+    func sign(_ rrset: UnsafeMutablePointer<ldns_rr_list>, inception: Int64, expiration: Int64) throws -> [UInt8] {
+        ldns_key_set_inception(key, UInt32(truncatingIfNeeded: inception))
+        ldns_key_set_expiration(key, UInt32(truncatingIfNeeded: expiration))
+        guard let signatures = ldns_sign_public(rrset, list) else {
+            throw DNSSECError("ldns could not sign with key \(tag) of \(zone)")
+        }
+        defer { ldns_rr_list_deep_free(signatures) }
+        guard ldns_rr_list_rr_count(signatures) == 1, let rrsig = ldns_rr_list_rr(signatures, 0) else {
+            throw DNSSECError("ldns made no signature with key \(tag) of \(zone)")
+        }
+        return ZoneKey.rdata(of: rrsig)
+    }
+}

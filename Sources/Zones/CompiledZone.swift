@@ -7,6 +7,16 @@ public struct PreparedRRSet: Sendable {
     public let records: UInt16
     public let offset: Int32
     public let length: Int32
+
+    public init(type: UInt16, records: UInt16, offset: Int32, length: Int32) {
+        self.type = type
+        self.records = records
+        self.offset = offset
+        self.length = length
+    }
+
+    /// No records (an RRset that is not signed).
+    public static let empty = PreparedRRSet(type: 0, records: 0, offset: 0, length: 0)
 }
 
 /// A name in a compiled zone: its RRsets, and what the lookup needs to know about it.
@@ -36,12 +46,14 @@ public struct GlueRef: Sendable {
     public let rrset: Int32
 }
 
-/// An immutable, compiled zone: nodes found by hashing lower-case wire names, RRsets pre-encoded.
+/// An immutable, compiled zone: nodes found by hashing lower-case wire names, RRsets pre-encoded; and,
+/// when the zone is signed, its DNSSEC material (`signatures`).
 ///
 /// Invariants (established by `ZoneCompiler`): every ancestor of a node down to the apex is a node
 /// (empty non-terminals included), so a top-down walk stops at the closest encloser; RRsets of a node
 /// are sorted by type; `data`, `names` and the tables never change after init, which is what makes
-/// sharing across worker threads safe (`@unchecked Sendable`).
+/// sharing across worker threads safe (`@unchecked Sendable`). The tables belong to `tables`, which a
+/// signed copy of the zone (`signed(_:)`) shares.
 public final class CompiledZone: @unchecked Sendable {
     public let origin: [UInt8]
     public let originText: String
@@ -52,6 +64,8 @@ public final class CompiledZone: @unchecked Sendable {
     /// The SOA RR body with TTL = min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3).
     public let negativeSOA: PreparedRRSet
     public let recordCount: Int
+    /// RRSIGs and the NSEC3 chain, nil when the zone is not signed.
+    public let signatures: ZoneSignatures?
 
     public let nodes: UnsafeBufferPointer<ZoneNode>
     public let rrsets: UnsafeBufferPointer<PreparedRRSet>
@@ -60,6 +74,7 @@ public final class CompiledZone: @unchecked Sendable {
     public let data: UnsafeRawBufferPointer
     let slots: UnsafeBufferPointer<Int32>
     let slotMask: Int
+    let tables: ZoneTables
 
     convenience init(
         origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
@@ -71,12 +86,24 @@ public final class CompiledZone: @unchecked Sendable {
             names: names, data: UnsafeBufferPointer.frozenCopy(of: data))
     }
 
-    /// Takes `nodes`, `rrsets` and `data` as they are (allocated with `allocate(capacity:)`; freed in
-    /// `deinit`): the compiler writes a large zone's tables once instead of building arrays and copying.
-    init(
+    /// Takes `nodes`, `rrsets` and `data` as they are (allocated with `allocate(capacity:)`; freed with
+    /// the tables): the compiler writes a large zone's tables once instead of building arrays and copying.
+    convenience init(
         origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
         recordCount: Int, adoptingNodes nodes: UnsafeBufferPointer<ZoneNode>, rrsets: UnsafeBufferPointer<PreparedRRSet>,
         glue: [GlueRef], names: [UInt8], data: UnsafeBufferPointer<UInt8>
+    ) {
+        let tables = ZoneTables(
+            nodes: nodes, rrsets: rrsets, glue: UnsafeBufferPointer.frozenCopy(of: glue),
+            names: UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names)), data: UnsafeRawBufferPointer(data))
+        self.init(
+            origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
+            recordCount: recordCount, tables: tables, signatures: nil)
+    }
+
+    init(
+        origin: [UInt8], originText: String, serial: UInt32, apexNode: Int32, negativeSOA: PreparedRRSet,
+        recordCount: Int, tables: ZoneTables, signatures: ZoneSignatures?
     ) {
         self.origin = origin
         self.originText = originText
@@ -85,38 +112,22 @@ public final class CompiledZone: @unchecked Sendable {
         self.apexNode = apexNode
         self.negativeSOA = negativeSOA
         self.recordCount = recordCount
-        self.nodes = nodes
-        self.rrsets = rrsets
-        self.glue = UnsafeBufferPointer.frozenCopy(of: glue)
-        self.names = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names))
-        self.data = UnsafeRawBufferPointer(data)
-        var capacity = 16
-        while capacity < nodes.count * 2 { capacity <<= 1 }
-        let table = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
-        table.initialize(repeating: -1)
-        let mask = capacity - 1
-        names.withUnsafeBufferPointer { nameBytes in
-            for (i, node) in nodes.enumerated() {
-                var slot =
-                    Int(
-                        truncatingIfNeeded: WireName.hash(
-                            nameBytes.baseAddress! + Int(node.nameOffset),
-                            length: Int(node.nameLength))) & mask
-                while table[slot] >= 0 { slot = (slot + 1) & mask }
-                table[slot] = Int32(i)
-            }
-        }
-        self.slots = UnsafeBufferPointer(table)
-        self.slotMask = mask
+        self.signatures = signatures
+        self.tables = tables
+        self.nodes = tables.nodes
+        self.rrsets = tables.rrsets
+        self.glue = tables.glue
+        self.names = tables.names
+        self.data = tables.data
+        self.slots = tables.slots
+        self.slotMask = tables.slotMask
     }
 
-    deinit {
-        nodes.deallocate()
-        rrsets.deallocate()
-        glue.deallocate()
-        names.deallocate()
-        data.deallocate()
-        slots.deallocate()
+    /// The same zone with its DNSSEC material (the tables are shared, not copied).
+    public func signed(_ signatures: ZoneSignatures) -> CompiledZone {
+        CompiledZone(
+            origin: origin, originText: originText, serial: serial, apexNode: apexNode, negativeSOA: negativeSOA,
+            recordCount: recordCount, tables: tables, signatures: signatures)
     }
 
     // MARK: hot path (no allocation)
@@ -167,5 +178,51 @@ public final class CompiledZone: @unchecked Sendable {
         let start = Int(set.offset)
         let rdlen = Int(data[start + 8]) << 8 | Int(data[start + 9])
         return UnsafeRawBufferPointer(rebasing: data[(start + 10)..<(start + 10 + rdlen)])
+    }
+}
+
+/// The tables of a compiled zone and the name index over them; frees them when the last zone that
+/// uses them (the unsigned zone and its signed copies) goes.
+final class ZoneTables: @unchecked Sendable {
+    let nodes: UnsafeBufferPointer<ZoneNode>
+    let rrsets: UnsafeBufferPointer<PreparedRRSet>
+    let glue: UnsafeBufferPointer<GlueRef>
+    let names: UnsafeRawBufferPointer
+    let data: UnsafeRawBufferPointer
+    /// Open addressing over `nodes` by name hash (linear probing, at most half full).
+    let slots: UnsafeBufferPointer<Int32>
+    let slotMask: Int
+
+    init(
+        nodes: UnsafeBufferPointer<ZoneNode>, rrsets: UnsafeBufferPointer<PreparedRRSet>, glue: UnsafeBufferPointer<GlueRef>,
+        names: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer
+    ) {
+        self.nodes = nodes
+        self.rrsets = rrsets
+        self.glue = glue
+        self.names = names
+        self.data = data
+        var capacity = 16
+        while capacity < nodes.count * 2 { capacity <<= 1 }
+        let table = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
+        table.initialize(repeating: -1)
+        let mask = capacity - 1
+        let nameBytes = names.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        for (i, node) in nodes.enumerated() {
+            var slot = Int(truncatingIfNeeded: WireName.hash(nameBytes + Int(node.nameOffset), length: Int(node.nameLength))) & mask
+            while table[slot] >= 0 { slot = (slot + 1) & mask }
+            table[slot] = Int32(i)
+        }
+        self.slots = UnsafeBufferPointer(table)
+        self.slotMask = mask
+    }
+
+    deinit {
+        nodes.deallocate()
+        rrsets.deallocate()
+        glue.deallocate()
+        names.deallocate()
+        data.deallocate()
+        slots.deallocate()
     }
 }

@@ -72,16 +72,18 @@ struct RecordBatch {
     /// A batch holding `records` (what `ZoneCompiler.compile(records:)` receives from its callers).
     init(_ records: [ZoneRecord]) {
         self.init(expectedRecords: records.count)
-        for r in records {
-            let file = fileIndex(r.file)
-            let ok = r.owner.withUnsafeBufferPointer { o in
-                r.rdata.withUnsafeBufferPointer { d in
-                    append(
-                        owner: o.baseAddress!, ownerLength: o.count, type: r.type, rrClass: r.rrClass, ttl: r.ttl,
-                        rdata: d.baseAddress, rdataLength: d.count, file: file, line: r.line)
-                }
+        for r in records { precondition(append(r), "record RDATA over 65535 octets") }
+    }
+
+    /// Appends a `ZoneRecord`; false as `append(owner:...)`.
+    mutating func append(_ r: ZoneRecord) -> Bool {
+        let file = fileIndex(r.file)
+        return r.owner.withUnsafeBufferPointer { o in
+            r.rdata.withUnsafeBufferPointer { d in
+                append(
+                    owner: o.baseAddress!, ownerLength: o.count, type: r.type, rrClass: r.rrClass, ttl: r.ttl,
+                    rdata: d.baseAddress, rdataLength: d.count, file: file, line: r.line)
             }
-            precondition(ok, "record RDATA over 65535 octets")
         }
     }
 

@@ -289,9 +289,13 @@ public enum ZoneCompiler {
         return 10 + length
     }
 
-    /// Reads a master file with ldns and compiles it.
-    public static func load(path: String, origin: String, extraOwners: [[UInt8]] = []) throws -> CompiledZone {
+    /// Reads a master file with ldns and compiles it, with `extraRecords` added (a signed zone's
+    /// DNSKEY and NSEC3PARAM).
+    public static func load(
+        path: String, origin: String, extraOwners: [[UInt8]] = [], extraRecords: [ZoneRecord] = []
+    ) throws -> CompiledZone {
         var batch = try ZoneFileReader.readBatch(path: path, origin: origin)
+        for record in extraRecords { precondition(batch.append(record), "record RDATA over 65535 octets") }
         return try compile(origin: origin, batch: &batch, file: path, extraOwners: extraOwners)
     }
 }

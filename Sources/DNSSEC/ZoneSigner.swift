@@ -1,0 +1,259 @@
+import CLDNS
+import DNSWire
+import Zones
+
+/// How a zone is signed (Knot's policy settings are the model; defaults as Knot's).
+public struct SigningPolicy: Sendable, Equatable {
+    /// How long a new signature is valid.
+    public var signatureValidity: Int64 = 14 * 86400
+    /// Signatures are made again when less than this remains of their validity.
+    public var refresh: Int64 = 7 * 86400
+    /// Inception is backdated by this much, for resolvers whose clocks run slow.
+    public var inceptionOffset: Int64 = 3600
+    /// TTL of the DNSKEY RRset (and CDS, CDNSKEY).
+    public var dnskeyTTL: UInt32 = 3600
+
+    public init() {}
+}
+
+/// Signs a compiled zone ahead of time (RFC 4035 §2): an RRSIG for every authoritative RRset, the
+/// NSEC3 chain over every authoritative name (RFC 5155; no salt, no extra iterations, no opt-out, as
+/// RFC 9276 §3.1 asks) and the proofs the query path hands out. Control plane only: runs at load and
+/// reload, allocates, calls ldns.
+///
+/// Which key signs what: keys with the SEP flag (KSK, CSK) sign the DNSKEY, CDS and CDNSKEY RRsets;
+/// the zone's other RRsets are signed by the active ZSKs, or by the SEP keys when no ZSK is active (a
+/// combined signing key, CSK).
+public enum ZoneSigner {
+    /// The DNSKEY and NSEC3PARAM records to add at the apex before the zone is compiled: the keys
+    /// published at `now`.
+    public static func apexRecords(zone: String, keys: [ZoneKey], policy: SigningPolicy, now: Int64) throws -> [ZoneRecord] {
+        guard let owner = WireName.fromText(zone) else { throw DNSSECError("'\(zone)' is not a domain name") }
+        let published = keys.filter { $0.timing.isPublished(at: now) }
+        guard !published.isEmpty else { throw DNSSECError("no key of \(zone) is published now") }
+        var records = published.map {
+            ZoneRecord(owner: owner, type: DNSType.dnskey, ttl: policy.dnskeyTTL, rdata: $0.dnskeyRDATA, file: "dnssec", line: 0)
+        }
+        // NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, no salt (RFC 9276 §3.1); TTL 0 as Knot and BIND
+        records.append(ZoneRecord(owner: owner, type: DNSType.nsec3param, ttl: 0, rdata: [1, 0, 0, 0, 0], file: "dnssec", line: 0))
+        return records
+    }
+
+    /// Signs `zone` (compiled with `apexRecords`) with the keys active at `now`. `gslbTypes` gives
+    /// the types each GSLB name answers (lower-case wire name -> types), for the NSEC3 type bitmaps.
+    public static func sign(
+        _ zone: CompiledZone, keys: [ZoneKey], policy: SigningPolicy, now: Int64, gslbTypes: [[UInt8]: [UInt16]] = [:]
+    ) throws -> CompiledZone {
+        let active = keys.filter { $0.timing.isActive(at: now) }
+        let keySigners = active.filter(\.isSecureEntryPoint)
+        let zoneSigners = active.contains { !$0.isSecureEntryPoint } ? active.filter { !$0.isSecureEntryPoint } : keySigners
+        guard !keySigners.isEmpty else { throw DNSSECError("no key-signing key of \(zone.originText) is active now") }
+        var builder = Builder(zone: zone, policy: policy, now: now)
+
+        // 1. which names are authoritative: not below a zone cut (RFC 4035 §2.2)
+        let nodeCount = zone.nodes.count
+        var occluded = [Bool](repeating: false, count: nodeCount)
+        for id in 0..<nodeCount {
+            let (name, length) = zone.name(of: Int32(id))
+            var offset = Int(name[0]) + 1 // proper ancestors only
+            while length - offset > zone.origin.count {
+                let ancestor = zone.find(name + offset, length: length - offset)
+                if ancestor >= 0 && zone.nodes[Int(ancestor)].isDelegation {
+                    occluded[id] = true
+                    break
+                }
+                offset += Int(name[offset]) + 1
+            }
+        }
+
+        // 2. RRSIGs over every authoritative RRset; at a cut only the DS (RFC 4035 §2.2)
+        var rrsetSignatures = [PreparedRRSet](repeating: .empty, count: zone.rrsets.count)
+        for id in 0..<nodeCount where !occluded[id] {
+            let node = zone.nodes[id]
+            let (name, length) = zone.name(of: Int32(id))
+            let owner = Array(UnsafeBufferPointer(start: name, count: length))
+            for r in Int(node.firstRRSet)..<(Int(node.firstRRSet) + Int(node.rrsetCount)) {
+                let set = zone.rrsets[r]
+                if node.isDelegation && set.type != DNSType.ds { continue }
+                let isKeySet = set.type == DNSType.dnskey || set.type == DNSType.cds || set.type == DNSType.cdnskey
+                rrsetSignatures[r] = try builder.sign(
+                    owner: owner, bodies: Array(zone.bodies(set)), records: Int(set.records), keys: isKeySet ? keySigners : zoneSigners)
+            }
+        }
+        let soaIndex = Int(zone.rrset(of: zone.apexNode, type: DNSType.soa))
+        let negativeTTL = zone.bodies(zone.negativeSOA).loadUnaligned(fromByteOffset: 4, as: UInt32.self).bigEndian
+        let negativeSOASignature = builder.retitled(rrsetSignatures[soaIndex], ttl: negativeTTL)
+
+        // 3. the NSEC3 chain: one record per authoritative name, empty non-terminals included
+        struct Link { let hash: NSEC3Hash; let node: Int; let types: [UInt16] }
+        var links: [Link] = []
+        for id in 0..<nodeCount where !occluded[id] {
+            let node = zone.nodes[id]
+            let (name, length) = zone.name(of: Int32(id))
+            var types = Set<UInt16>()
+            for r in Int(node.firstRRSet)..<(Int(node.firstRRSet) + Int(node.rrsetCount)) {
+                let type = zone.rrsets[r].type
+                if node.isDelegation && type != DNSType.ns && type != DNSType.ds { continue } // glue-like data at a cut
+                types.insert(type)
+                if rrsetSignatures[r].records > 0 { types.insert(DNSType.rrsig) }
+            }
+            if let gslb = gslbTypes[Array(UnsafeBufferPointer(start: name, count: length))], !gslb.isEmpty {
+                types.formUnion(gslb)
+                types.insert(DNSType.rrsig)
+            }
+            links.append(Link(hash: NSEC3Hash(name: name, length: length), node: id, types: types.sorted()))
+        }
+        links.sort { $0.hash < $1.hash }
+        for i in 1..<max(links.count, 1) where links[i].hash == links[i - 1].hash {
+            throw DNSSECError("two names of \(zone.originText) have the same NSEC3 hash; the zone cannot be signed")
+        }
+        var chain: [NSEC3Entry] = []
+        var matching = [Int32](repeating: -1, count: nodeCount)
+        for (i, link) in links.enumerated() {
+            let next = links[(i + 1) % links.count].hash
+            let rdata: [UInt8] = [1, 0, 0, 0, 0, 20] + next.octets + typeBitmap(link.types)
+            let owner = hashedOwner(link.hash, zone: zone.origin)
+            let record = builder.encode(type: DNSType.nsec3, ttl: negativeTTL, rdata: rdata)
+            let body = Array(builder.data[Int(record.offset)..<Int(record.offset + record.length)])
+            let signature = try builder.sign(owner: owner, bodies: body, records: 1, keys: zoneSigners)
+            let nameOffset = Int32(builder.names.count)
+            builder.names += owner
+            chain.append(
+                NSEC3Entry(hash: link.hash, nameOffset: nameOffset, nameLength: UInt16(owner.count), record: record, signature: signature))
+            matching[link.node] = Int32(i)
+        }
+
+        // 4. per name, the NSEC3 that covers its wildcard "*.<name>" (NXDOMAIN proofs, RFC 5155 §7.2.2)
+        var wildcardCover = [Int32](repeating: -1, count: nodeCount)
+        let signatures0 = ZoneSignatures(
+            rrsetSignatures: [], negativeSOASignature: .empty, chain: chain, matching: [], wildcardCover: [], names: [], data: [],
+            expires: 0)
+        for id in 0..<nodeCount where !occluded[id] && !zone.nodes[id].isDelegation {
+            let (name, length) = zone.name(of: Int32(id))
+            let wildcard: [UInt8] = [1, 0x2A] + Array(UnsafeBufferPointer(start: name, count: length))
+            guard wildcard.count <= WireLimits.maxNameLength else { continue }
+            wildcardCover[id] = wildcard.withUnsafeBufferPointer {
+                signatures0.covering(NSEC3Hash(name: $0.baseAddress!, length: $0.count))
+            }
+        }
+        let signatures = ZoneSignatures(
+            rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
+            wildcardCover: wildcardCover, names: builder.names, data: builder.data, expires: builder.expires)
+        return zone.signed(signatures)
+    }
+
+    /// The owner of an NSEC3 record: the base32hex of the hash (RFC 4648 §7, lower case), then the zone.
+    static func hashedOwner(_ hash: NSEC3Hash, zone: [UInt8]) -> [UInt8] {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuv".utf8)
+        let octets = hash.octets
+        var label: [UInt8] = []
+        var buffer: UInt64 = 0
+        var bits = 0
+        for octet in octets {
+            buffer = buffer << 8 | UInt64(octet)
+            bits += 8
+            while bits >= 5 {
+                label.append(alphabet[Int(buffer >> UInt64(bits - 5) & 31)])
+                bits -= 5
+            }
+        }
+        return [UInt8(label.count)] + label + zone
+    }
+
+    /// The type bitmap of NSEC and NSEC3 (RFC 4034 §4.1.2): per 256-type window present, the window
+    /// number, the bitmap length, the bitmap.
+    static func typeBitmap(_ types: [UInt16]) -> [UInt8] {
+        var out: [UInt8] = []
+        var window = -1
+        var bitmap = [UInt8](repeating: 0, count: 32)
+        func flush() {
+            guard window >= 0 else { return }
+            let length = (bitmap.lastIndex(where: { $0 != 0 }) ?? 0) + 1
+            out += [UInt8(window), UInt8(length)] + bitmap[0..<length]
+        }
+        for type in types.sorted() {
+            if Int(type >> 8) != window {
+                flush()
+                window = Int(type >> 8)
+                bitmap = [UInt8](repeating: 0, count: 32)
+            }
+            let low = Int(type & 0xFF)
+            bitmap[low >> 3] |= 0x80 >> UInt8(low & 7)
+        }
+        flush()
+        return out
+    }
+
+    /// Accumulates the signatures' and NSEC3 records' wire bodies and owner names.
+    struct Builder {
+        let zone: CompiledZone
+        let policy: SigningPolicy
+        let now: Int64
+        var data: [UInt8] = []
+        var names: [UInt8] = []
+        var expires = Int64.max
+
+        init(zone: CompiledZone, policy: SigningPolicy, now: Int64) {
+            self.zone = zone
+            self.policy = policy
+            self.now = now
+        }
+
+        /// Appends TYPE CLASS TTL RDLENGTH RDATA (the writer puts the owner) and returns it as a one-record set.
+        @discardableResult
+        mutating func encode(type: UInt16, ttl: UInt32, rdata: [UInt8]) -> PreparedRRSet {
+            let start = data.count
+            data += [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1]
+            data += [UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF)]
+            data += [UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)] + rdata
+            return PreparedRRSet(type: type, records: 1, offset: Int32(start), length: Int32(data.count - start))
+        }
+
+        /// The RRSIGs (one per key) over the RRset `records` bodies at `owner`, appended as one set.
+        mutating func sign(owner: [UInt8], bodies: [UInt8], records: Int, keys: [ZoneKey]) throws -> PreparedRRSet {
+            // the RRset as ldns records: owner + each body
+            let list = ldns_rr_list_new()!
+            defer { ldns_rr_list_deep_free(list) }
+            var pos = 0
+            var ttl: UInt32 = 0
+            for _ in 0..<records {
+                let rdlength = Int(bodies[pos + 8]) << 8 | Int(bodies[pos + 9])
+                ttl = UInt32(bodies[pos + 4]) << 24 | UInt32(bodies[pos + 5]) << 16 | UInt32(bodies[pos + 6]) << 8 | UInt32(bodies[pos + 7])
+                let wire = owner + Array(bodies[pos..<(pos + 10 + rdlength)])
+                var rr: UnsafeMutablePointer<ldns_rr>?
+                var at = 0
+                let status = wire.withUnsafeBufferPointer { ldns_wire2rr(&rr, $0.baseAddress, $0.count, &at, LDNS_SECTION_ANSWER) }
+                guard status == LDNS_STATUS_OK, let rr else {
+                    throw DNSSECError("ldns cannot read a record at \(WireName.toText(owner)) to sign it")
+                }
+                _ = ldns_rr_list_push_rr(list, rr)
+                pos += 10 + rdlength
+            }
+            // expiry spread over the last quarter of the refresh period, the same for one RRset on every instance
+            let spread = max(policy.refresh / 4, 1)
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for b in owner + bodies.prefix(2) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            let expiration = now + policy.signatureValidity - Int64(h % UInt64(spread))
+            expires = min(expires, expiration)
+            let start = data.count
+            for key in keys {
+                let rdata = try key.sign(list, inception: now - policy.inceptionOffset, expiration: expiration)
+                encode(type: DNSType.rrsig, ttl: ttl, rdata: rdata)
+            }
+            return PreparedRRSet(type: DNSType.rrsig, records: UInt16(keys.count), offset: Int32(start), length: Int32(data.count - start))
+        }
+
+        /// A copy of `set`'s RRSIG bodies with another TTL (same RDATA: the negative SOA's RRSIGs).
+        mutating func retitled(_ set: PreparedRRSet, ttl: UInt32) -> PreparedRRSet {
+            let start = data.count
+            var pos = Int(set.offset)
+            for _ in 0..<set.records {
+                let rdlength = Int(data[pos + 8]) << 8 | Int(data[pos + 9])
+                let rdata = Array(data[(pos + 10)..<(pos + 10 + rdlength)])
+                encode(type: DNSType.rrsig, ttl: ttl, rdata: rdata)
+                pos += 10 + rdlength
+            }
+            return PreparedRRSet(type: DNSType.rrsig, records: set.records, offset: Int32(start), length: Int32(data.count - start))
+        }
+    }
+}

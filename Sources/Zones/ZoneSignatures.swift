@@ -1,0 +1,136 @@
+import CLDNS
+import DNSWire
+
+/// One NSEC3 record of a signed zone's chain (RFC 5155 §3), kept in hash order.
+public struct NSEC3Entry: Sendable {
+    /// The owner's hash (SHA-1, 20 octets) as big-endian words, for ordering: octets 0-7, 8-15, 16-19.
+    public let hash: NSEC3Hash
+    /// The owner name (base32hex of the hash, then the zone) in `ZoneSignatures.names`.
+    public let nameOffset: Int32
+    public let nameLength: UInt16
+    /// The NSEC3 record and its RRSIGs, in `ZoneSignatures.data`.
+    public let record: PreparedRRSet
+    public let signature: PreparedRRSet
+
+    public init(hash: NSEC3Hash, nameOffset: Int32, nameLength: UInt16, record: PreparedRRSet, signature: PreparedRRSet) {
+        self.hash = hash
+        self.nameOffset = nameOffset
+        self.nameLength = nameLength
+        self.record = record
+        self.signature = signature
+    }
+}
+
+/// An NSEC3 owner hash: SHA-1 of the lower-case wire name, no salt, no extra iterations (RFC 9276
+/// §3.1), compared as three big-endian words.
+public struct NSEC3Hash: Sendable, Comparable {
+    public let high: UInt64
+    public let middle: UInt64
+    public let low: UInt32
+
+    /// Hashes a lower-case wire name (no allocation: SHA-1 on the stack, through ldns).
+    @inline(__always)
+    public init(name: UnsafePointer<UInt8>, length: Int) {
+        var digest: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 octets, the first 20 used
+        withUnsafeMutableBytes(of: &digest) { out in
+            _ = ldns_sha1(name, UInt32(length), out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        high = UInt64(bigEndian: digest.0)
+        middle = UInt64(bigEndian: digest.1)
+        low = UInt32(truncatingIfNeeded: UInt64(bigEndian: digest.2) >> 32)
+    }
+
+    /// From the 20 octets of a hash.
+    public init(octets: [UInt8]) {
+        precondition(octets.count == 20)
+        high = octets[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        middle = octets[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        low = octets[16..<20].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// The 20 octets.
+    public var octets: [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: middle >> (56 - 8 * UInt64($0))) }
+            + (0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt32($0))) }
+    }
+
+    @inline(__always)
+    public static func < (a: NSEC3Hash, b: NSEC3Hash) -> Bool {
+        if a.high != b.high { return a.high < b.high }
+        if a.middle != b.middle { return a.middle < b.middle }
+        return a.low < b.low
+    }
+}
+
+/// The DNSSEC material of a signed zone, made at load by the signer and read by the query path: the
+/// RRSIGs of every authoritative RRset, and the NSEC3 chain with, per node, the records that prove
+/// what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is pre-encoded; the query path
+/// only hashes a name it must prove absent (`NSEC3Hash`) and searches the chain.
+///
+/// Invariants: `rrsetSignatures` is parallel to the zone's `rrsets` (records 0: not signed: a
+/// delegation's NS, glue); `matching` and `wildcardCover` are parallel to its `nodes` (-1: none, for
+/// names below a zone cut); `chain` is sorted by hash and not empty.
+public final class ZoneSignatures: @unchecked Sendable {
+    public let rrsetSignatures: UnsafeBufferPointer<PreparedRRSet>
+    /// RRSIGs of the negative-answer SOA (the SOA RRset with its negative TTL).
+    public let negativeSOASignature: PreparedRRSet
+    public let chain: UnsafeBufferPointer<NSEC3Entry>
+    /// Per node: the NSEC3 whose owner is the hash of the node's name.
+    public let matching: UnsafeBufferPointer<Int32>
+    /// Per node: the NSEC3 covering (or matching) the hash of "*.<node>", for NXDOMAIN proofs.
+    public let wildcardCover: UnsafeBufferPointer<Int32>
+    public let names: UnsafeRawBufferPointer
+    public let data: UnsafeRawBufferPointer
+    /// When the earliest signature expires (UNIX time): the zone must be re-signed before.
+    public let expires: Int64
+
+    public init(
+        rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, chain: [NSEC3Entry], matching: [Int32],
+        wildcardCover: [Int32], names: [UInt8], data: [UInt8], expires: Int64
+    ) {
+        self.rrsetSignatures = .frozenCopy(of: rrsetSignatures)
+        self.negativeSOASignature = negativeSOASignature
+        self.chain = .frozenCopy(of: chain)
+        self.matching = .frozenCopy(of: matching)
+        self.wildcardCover = .frozenCopy(of: wildcardCover)
+        self.names = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names))
+        self.data = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: data))
+        self.expires = expires
+    }
+
+    deinit {
+        rrsetSignatures.deallocate()
+        chain.deallocate()
+        matching.deallocate()
+        wildcardCover.deallocate()
+        names.deallocate()
+        data.deallocate()
+    }
+
+    // MARK: hot path (no allocation)
+
+    /// The NSEC3 that covers `hash` (the last owner hash below it, the chain wrapping round), or the one
+    /// that matches it.
+    @inline(__always)
+    public func covering(_ hash: NSEC3Hash) -> Int32 {
+        var lo = 0, hi = chain.count // first entry with hash > target
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if hash < chain[mid].hash { hi = mid } else { lo = mid + 1 }
+        }
+        return Int32(lo == 0 ? chain.count - 1 : lo - 1)
+    }
+
+    /// The owner name of chain entry `i`.
+    @inline(__always)
+    public func name(of i: Int32) -> (UnsafePointer<UInt8>, Int) {
+        let e = chain[Int(i)]
+        return (names.baseAddress!.assumingMemoryBound(to: UInt8.self) + Int(e.nameOffset), Int(e.nameLength))
+    }
+
+    @inline(__always)
+    public func bodies(_ set: PreparedRRSet) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: data[Int(set.offset)..<Int(set.offset + set.length)])
+    }
+}

@@ -1,0 +1,151 @@
+import CLDNS
+import DNSSEC
+import DNSWire
+import Foundation
+import XCTest
+import Zones
+
+/// A zone signed by `ZoneSigner`, dumped and checked by ldns-verify-zone (every RRSIG valid, the NSEC3
+/// chain complete and closed), with NSEC3 owner hashes compared with ldns-nsec3-hash.
+final class ZoneSignerTests: XCTestCase {
+    static let zoneText = """
+        $TTL 300
+        @        IN SOA ns1 hostmaster 2026120701 3600 600 86400 60
+        @        IN NS  ns1
+        @        IN MX  10 mail
+        @        IN TXT "v=spf1 -all"
+        ns1      IN A   192.0.2.53
+        mail     IN A   192.0.2.25
+        www      IN A   192.0.2.80
+        www      IN AAAA 2001:db8::80
+        alias    IN CNAME www
+        *.wild   IN TXT "wildcard"
+        a.b.c    IN A   192.0.2.7
+        sub      IN NS  ns.sub
+        ns.sub   IN A   192.0.2.54
+        secure   IN NS  ns.elsewhere.example.
+        secure   IN DS  12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+
+        """
+
+    var directory = ""
+
+    override func setUp() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-signer-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// The zone signed with `keys`; with `gslb`, geo.gslb.test. is a GSLB name answering A and AAAA
+    /// (it has no records of its own, so a dump of the zone is not a complete zone then).
+    func signedZone(_ keys: [ZoneKey], now: Int64, gslb: Bool = false) throws -> CompiledZone {
+        let path = directory + "/zone"
+        try Self.zoneText.write(toFile: path, atomically: true, encoding: .utf8)
+        let geo = WireName.fromText("geo.gslb.test.")!
+        let zone = try ZoneCompiler.load(
+            path: path, origin: "gslb.test.", extraOwners: gslb ? [geo] : [],
+            extraRecords: ZoneSigner.apexRecords(zone: "gslb.test.", keys: keys, policy: SigningPolicy(), now: now))
+        return try ZoneSigner.sign(
+            zone, keys: keys, policy: SigningPolicy(), now: now, gslbTypes: gslb ? [geo: [DNSType.a, DNSType.aaaa]] : [:])
+    }
+
+    func testSignedWithACombinedKeyVerifies() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let csk = try ZoneKey.generate(
+            zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+        let zone = try signedZone([csk], now: now)
+        let text = try verify(zone)
+        // signed: every authoritative RRset; not signed: the delegation's NS and the glue
+        XCTAssertTrue(text.contains("RRSIG\tDNSKEY 13"))
+        XCTAssertTrue(text.contains("RRSIG\tDS 13"))
+        XCTAssertFalse(text.contains("RRSIG\tNS 13 3 300"), "sub.gslb.test.'s NS at the cut is not signed")
+        // apex, ns1, mail, www, alias, wild, *.wild, c, b.c, a.b.c, sub, secure (not ns.sub, below the cut)
+        XCTAssertEqual(zone.signatures?.chain.count, 12, "one NSEC3 per authoritative name, empty non-terminals included")
+        XCTAssertGreaterThan(zone.signatures?.expires ?? 0, now + 10 * 86400)
+    }
+
+    func testSignedWithKSKAndZSKVerifies() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let timing = KeyTiming(created: now, publish: now, activate: now)
+        let ksk = try ZoneKey.generate(zone: "gslb.test.", algorithm: .ed25519, role: .ksk, timing: timing)
+        let zsk = try ZoneKey.generate(zone: "gslb.test.", algorithm: .ed25519, role: .zsk, timing: timing)
+        let text = try verify(try signedZone([ksk, zsk], now: now))
+        // the KSK signs the DNSKEY RRset only; the ZSK everything else
+        let rrsigs = text.split(separator: "\n").filter { $0.contains("\tRRSIG\t") }
+        for line in rrsigs {
+            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            let tag = UInt16(fields[10])!
+            XCTAssertEqual(tag, fields[4] == "DNSKEY" ? ksk.tag : zsk.tag, String(line))
+        }
+    }
+
+    func testNSEC3OwnersAreTheHashesLdnsComputes() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let csk = try ZoneKey.generate(
+            zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+        let zone = try signedZone([csk], now: now, gslb: true)
+        let signatures = try XCTUnwrap(zone.signatures)
+        for name in ["gslb.test.", "www.gslb.test.", "b.c.gslb.test.", "geo.gslb.test.", "sub.gslb.test."] {
+            let node = zone.find(WireName.fromText(name)!, length: WireName.fromText(name)!.count)
+            XCTAssertGreaterThanOrEqual(node, 0, name)
+            let match = signatures.matching[Int(node)]
+            XCTAssertGreaterThanOrEqual(match, 0, name)
+            let (owner, length) = signatures.name(of: match)
+            let ours = WireName.toText(Array(UnsafeBufferPointer(start: owner, count: length)))
+            let theirs = try run("/usr/bin/ldns-nsec3-hash", ["-a", "1", "-t", "0", name])
+            // ldns-nsec3-hash prints the hashed label alone ("35i0...au.")
+            XCTAssertEqual(ours, theirs.lowercased() + "gslb.test.", name)
+        }
+        // the GSLB name's NSEC3 lists the types its service answers
+        let geo = WireName.fromText("geo.gslb.test.")!
+        let entry = signatures.chain[Int(signatures.matching[Int(zone.find(geo, length: geo.count))])]
+        let body = Array(signatures.bodies(entry.record))
+        XCTAssertEqual(Array(body[10..<16]), [1, 0, 0, 0, 0, 20], "SHA-1, no opt-out, 0 iterations, no salt, 20-octet hash")
+        XCTAssertEqual(Array(body[36...]), [0, 6, 0x40, 0, 0, 8, 0, 2], "window 0: A (1), AAAA (28), RRSIG (46)")
+        // below the cut: no NSEC3 for the glue name
+        let glue = WireName.fromText("ns.sub.gslb.test.")!
+        XCTAssertEqual(signatures.matching[Int(zone.find(glue, length: glue.count))], -1)
+    }
+
+    /// Dumps the zone as text through ldns, runs ldns-verify-zone on it, returns the text.
+    @discardableResult
+    func verify(_ zone: CompiledZone, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        var text = ""
+        for (owner, body) in zone.contents() {
+            let wire = owner + body
+            var rr: UnsafeMutablePointer<ldns_rr>?
+            var pos = 0
+            let status = wire.withUnsafeBufferPointer { ldns_wire2rr(&rr, $0.baseAddress, $0.count, &pos, LDNS_SECTION_ANSWER) }
+            XCTAssertEqual(status, LDNS_STATUS_OK, file: file, line: line)
+            guard let rr, let s = ldns_rr2str(rr) else { continue }
+            text += String(cString: s)
+            free(s)
+            ldns_rr_free(rr)
+        }
+        let path = directory + "/signed.zone"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let output = try run("/usr/bin/ldns-verify-zone", ["-V", "2", path], allowFailure: true)
+        XCTAssertTrue(output.status == 0, "ldns-verify-zone: \(output.text)\n\(text)", file: file, line: line)
+        return text
+    }
+
+    func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let result = try run(tool, arguments, allowFailure: false)
+        return result.text
+    }
+
+    func run(_ tool: String, _ arguments: [String], allowFailure: Bool) throws -> (status: Int32, text: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if !allowFailure { XCTAssertEqual(process.terminationStatus, 0, "\(tool) \(arguments)") }
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
