@@ -77,7 +77,9 @@ let package = Package(
             dependencies: ["Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles", logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
-        .target(name: "SnapshotAssembly", dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts"]),
+        .target(
+            name: "SnapshotAssembly",
+            dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "DNSSEC", "SourceFiles"]),
         .executableTarget(
             name: "meridian",
             dependencies: [

@@ -47,6 +47,36 @@ public struct MeridianConfig: Sendable, Equatable {
         public var file: String
         /// Where the zone was declared in the config (for error messages).
         public var declaredAt: String
+        /// How the zone is signed; nil: not signed.
+        public var dnssec: DNSSECSettings?
+
+        public init(origin: String, file: String, declaredAt: String, dnssec: DNSSECSettings? = nil) {
+            self.origin = origin
+            self.file = file
+            self.declaredAt = declaredAt
+            self.dnssec = dnssec
+        }
+    }
+
+    /// A zone's `dnssec:` settings (Knot's policy settings are the model; the same defaults).
+    public struct DNSSECSettings: Sendable, Equatable {
+        /// The key directory; nil: `keys` under the state directory.
+        public var keys: String?
+        /// The algorithm of keys Meridian creates: ecdsap256sha256 or ed25519.
+        public var algorithm = "ecdsap256sha256"
+        /// Seconds a new signature is valid.
+        public var signatureValidity: Double = 14 * 86400
+        /// Signatures are made again when less than this remains (seconds).
+        public var refresh: Double = 7 * 86400
+        /// TTL of the DNSKEY RRset.
+        public var dnskeyTTL: Int = 3600
+        /// Where the settings were declared (for error messages).
+        public var declaredAt = ""
+
+        public init() {}
+
+        /// The key directory for a state directory.
+        public func keyDirectory(stateDir: String) -> String { keys ?? stateDir + "/keys" }
     }
 
     /// Answers about the server itself; nil disables (CHAOS queries are then REFUSED, NSID omitted).

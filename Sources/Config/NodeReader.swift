@@ -94,12 +94,12 @@ struct NodeReader {
     /// "10s", "500ms", "2m", "1h" or a number of seconds.
     func duration(_ node: YAMLNode, _ what: String) throws -> Double {
         let text = String(try string(node, what).trimmingWhitespace())
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * factor }
         }
         if let v = Double(text), v > 0 { return v }
-        throw error(node, "\(what) must be a positive duration such as 10s or 500ms, got '\(text)'")
+        throw error(node, "\(what) must be a positive duration such as 10s, 500ms or 14d, got '\(text)'")
     }
 
     /// `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`.

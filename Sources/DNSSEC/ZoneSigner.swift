@@ -48,6 +48,10 @@ public enum ZoneSigner {
         let keySigners = active.filter(\.isSecureEntryPoint)
         let zoneSigners = active.contains { !$0.isSecureEntryPoint } ? active.filter { !$0.isSecureEntryPoint } : keySigners
         guard !keySigners.isEmpty else { throw DNSSECError("no key-signing key of \(zone.originText) is active now") }
+        for set in zone.rrsets where [DNSType.rrsig, DNSType.nsec, DNSType.nsec3].contains(set.type) {
+            throw DNSSECError(
+                "the zone file holds \(set.type == DNSType.rrsig ? "RRSIG" : "NSEC or NSEC3") records; Meridian signs the zone itself: remove them")
+        }
         var builder = Builder(zone: zone, policy: policy, now: now)
 
         // 1. which names are authoritative: not below a zone cut (RFC 4035 §2.2)

@@ -269,12 +269,15 @@ public final class QueryProcessor {
         var scope: UInt8 = 0
     }
 
-    /// Where a name leads inside a zone.
+    /// Where a name leads inside a zone. For the absent names, the closest encloser and the offset in
+    /// the name of the next closer name (the closest encloser with one more label, RFC 5155 §1.3), which
+    /// the NSEC3 proofs of a signed zone name.
     enum Resolution {
         case node(Int32)
-        case wildcard(Int32)
+        /// Synthesized from the wildcard child `node` of the closest encloser (RFC 4592 §3.3.1).
+        case wildcard(Int32, closest: Int32, nextCloser: Int)
         case delegation(Int32)
-        case nxdomain
+        case nxdomain(closest: Int32, nextCloser: Int)
     }
 
     /// Walks down from the apex one label at a time (RFC 1034 §4.3.2 step 3). Every ancestor of a node
@@ -290,13 +293,17 @@ public final class QueryProcessor {
         }
         let zoneLabels = zone.originLabels
         var closest = zone.apexNode
+        var nextCloser = 0
         if labels > zoneLabels {
             // k = labels to drop from the left; descend from labels-zoneLabels-1 down to 0
             var drop = labels - zoneLabels - 1
             while drop >= 0 {
                 let off = labelOffsets[drop]
                 let node = zone.find(name + off, length: length - off)
-                if node < 0 { break }
+                if node < 0 {
+                    nextCloser = off
+                    break
+                }
                 // a zone cut; DS at the cut itself is answered from this (the parent) side (RFC 4035 §3.1.4.1)
                 if zone.nodes[Int(node)].isDelegation && !(drop == 0 && qtype == DNSType.ds) {
                     return .delegation(node)
@@ -309,9 +316,13 @@ public final class QueryProcessor {
             return .node(zone.apexNode)
         }
         let wildcard = zone.nodes[Int(closest)].wildcardChild
-        return wildcard >= 0 ? .wildcard(wildcard) : .nxdomain
+        return wildcard >= 0
+            ? .wildcard(wildcard, closest: closest, nextCloser: nextCloser) : .nxdomain(closest: closest, nextCloser: nextCloser)
     }
 
+    /// Answers from the zone (RFC 1034 §4.3.2), following CNAMEs inside it. With DO=1 in a signed zone
+    /// (`signatures`), every authoritative RRset comes with its RRSIGs and every absence with its NSEC3
+    /// proof (RFC 4035 §3.1, RFC 5155 §7.2).
     func answer(
         zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
         source: IPAddress?, writer w: inout ResponseWriter
@@ -323,6 +334,8 @@ public final class QueryProcessor {
         var owner = ResponseWriter.Owner.question
         var ok = true
         let (apexName, apexLength) = zone.name(of: zone.apexNode)
+        let signatures = q.ednsDO ? zone.signatures : nil
+        var proofs = NSEC3Proofs()
 
         chain: for step in 0..<QueryProcessor.maxChainLength {
             let resolution = resolve(zone, name: current, length: currentLength, qtype: q.qtype)
@@ -339,6 +352,23 @@ public final class QueryProcessor {
                         && w.writeRRSet(
                             owner: .name(cutName, cutLength), bodies: zone.bodies(zone.rrsets[Int(ns)]),
                             records: Int(zone.rrsets[Int(ns)].records), section: .authority)
+                    if let signatures {
+                        // the DS and its RRSIGs, or the NSEC3 proving there is none (RFC 4035 §3.1.4, RFC 5155 §7.2.7)
+                        let ds = zone.rrset(of: cut, type: DNSType.ds)
+                        if ds >= 0 {
+                            let set = zone.rrsets[Int(ds)]
+                            ok =
+                                ok
+                                && w.writeRRSet(
+                                    owner: .name(cutName, cutLength), bodies: zone.bodies(set), records: Int(set.records),
+                                    section: .authority)
+                                && writeSignatures(signatures, of: Int(ds), owner: .name(cutName, cutLength), section: .authority, writer: &w)
+                        } else {
+                            proofs.add(signatures.matching[Int(cut)])
+                        }
+                    }
+                    if ok && proofs.count > 0, let signatures { ok = writeProofs(proofs, signatures, writer: &w) }
+                    proofs = NSEC3Proofs()
                     let n = zone.nodes[Int(cut)]
                     for g in Int(n.glueStart)..<(Int(n.glueStart) + Int(n.glueCount)) where ok {
                         let ref = zone.glue[g]
@@ -351,16 +381,32 @@ public final class QueryProcessor {
                     }
                 }
                 break chain
-            case .nxdomain:
+            case let .nxdomain(closest, nextCloser):
                 result.rcode = RCode.nxDomain
                 ok =
                     ok
                     && w.writeRRSet(
                         owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
                         records: 1, section: .authority)
+                if let signatures {
+                    // closest encloser, next closer name, wildcard at the closest encloser (RFC 5155 §7.2.2)
+                    ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
+                    proofs.add(signatures.matching[Int(closest)])
+                    proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
+                    proofs.add(signatures.wildcardCover[Int(closest)])
+                }
                 break chain
             case let .node(n): node = n
-            case let .wildcard(n): node = n // RFC 4592 §3.3.1: synthesized with the query owner
+            case let .wildcard(n, closest, nextCloser):
+                node = n // RFC 4592 §3.3.1: synthesized with the query owner
+                if let signatures {
+                    // no closer match exists (RFC 5155 §7.2.6); NODATA adds the encloser and the wildcard (§7.2.5)
+                    proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
+                    if zone.rrset(of: n, type: q.qtype) < 0 && !zone.nodes[Int(n)].isAlias && q.qtype != DNSType.any {
+                        proofs.add(signatures.matching[Int(closest)])
+                        proofs.add(signatures.matching[Int(n)])
+                    }
+                }
             }
 
             // A GSLB service on this name answers A/AAAA (and ANY, minimally) for the client (DESIGN.md §5).
@@ -380,6 +426,10 @@ public final class QueryProcessor {
                             && w.writeRRSet(
                                 owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
                                 records: 1, section: .authority)
+                        if let signatures {
+                            ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
+                            proofs.add(signatures.matching[Int(node)])
+                        }
                         break chain
                     case .staticRecords: break
                     }
@@ -393,6 +443,7 @@ public final class QueryProcessor {
                 for i in Int(info.firstRRSet)..<(Int(info.firstRRSet) + count) where ok {
                     let set = zone.rrsets[i]
                     ok = w.writeRRSet(owner: owner, bodies: zone.bodies(set), records: Int(set.records), section: .answer)
+                    if ok, let signatures { ok = writeSignatures(signatures, of: i, owner: owner, section: .answer, writer: &w) }
                 }
                 break chain
             }
@@ -400,12 +451,15 @@ public final class QueryProcessor {
             if wanted >= 0 {
                 let set = zone.rrsets[Int(wanted)]
                 ok = ok && w.writeRRSet(owner: owner, bodies: zone.bodies(set), records: Int(set.records), section: .answer)
+                if ok, let signatures { ok = writeSignatures(signatures, of: Int(wanted), owner: owner, section: .answer, writer: &w) }
                 break chain
             }
             if info.isAlias {
                 // RFC 1034 §3.6.2 / §4.3.2 3a: answer the CNAME and restart at its target inside the zone.
-                let cname = zone.rrsets[Int(zone.rrset(of: node, type: DNSType.cname))]
+                let cnameIndex = Int(zone.rrset(of: node, type: DNSType.cname))
+                let cname = zone.rrsets[cnameIndex]
                 ok = ok && w.writeRRSet(owner: owner, bodies: zone.bodies(cname), records: 1, section: .answer)
+                if ok, let signatures { ok = writeSignatures(signatures, of: cnameIndex, owner: owner, section: .answer, writer: &w) }
                 guard ok else { break chain }
                 let target = zone.firstRDATA(cname)
                 let targetLength = target.count
@@ -426,8 +480,13 @@ public final class QueryProcessor {
                 && w.writeRRSet(
                     owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
                     records: 1, section: .authority)
+            if let signatures {
+                ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
+                if case .node = resolution { proofs.add(signatures.matching[Int(node)]) }
+            }
             break chain
         }
+        if ok && proofs.count > 0, let signatures { ok = writeProofs(proofs, signatures, writer: &w) }
         if !ok {
             // No partial RRsets: keep the question (and OPT, written later) and set TC (RFC 2181 §9).
             w.rollback(to: mark)

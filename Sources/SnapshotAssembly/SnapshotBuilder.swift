@@ -7,14 +7,27 @@ import Health
 import Steering
 import Zones
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Loads the config, geo data, services and zones and compiles them into one snapshot (all or
 /// nothing); errors carry file:line. `meridian check`, `serve`, `explain` and the reload path all
 /// build through here, so `check` accepts exactly what `serve` would.
 public enum SnapshotBuilder {
-    /// Loads the configuration at `configPath` and builds its snapshot.
-    public static func build(configPath: String) throws -> (MeridianConfig, Snapshot) {
+    /// Loads the configuration at `configPath` and builds its snapshot. `notes` gets what the build
+    /// did that the operator must hear of (DNSSEC keys created).
+    public static func build(
+        configPath: String, keyPolicy: KeyPolicy = .temporaryIfMissing, notes: inout [String]
+    ) throws -> (MeridianConfig, Snapshot) {
         let config = try ConfigLoader.load(path: configPath)
-        return (config, try build(config))
+        return (config, try build(config, keyPolicy: keyPolicy, notes: &notes))
+    }
+
+    /// `build(configPath:keyPolicy:notes:)` for `check` and `explain`: never writes a key.
+    public static func build(configPath: String) throws -> (MeridianConfig, Snapshot) {
+        var notes: [String] = []
+        return try build(configPath: configPath, keyPolicy: .temporaryIfMissing, notes: &notes)
     }
 
     /// Builds the snapshot and returns the checks too (what a reload needs). Settings bound at start
@@ -26,12 +39,19 @@ public enum SnapshotBuilder {
         guard changed.isEmpty else {
             throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
         }
-        return (try build(config), config.checks)
+        var notes: [String] = []
+        return (try build(config, keyPolicy: .requireExisting, notes: &notes), config.checks)
     }
 
     /// Builds the snapshot of a loaded configuration: geo sources, compiled services (refusing
     /// half-open checks that cannot be probed), then the zones with the services' names as owners.
     public static func build(_ config: MeridianConfig) throws -> Snapshot {
+        var notes: [String] = []
+        return try build(config, keyPolicy: .temporaryIfMissing, notes: &notes)
+    }
+
+    /// `build(_:)` with the key policy of the caller (`KeyPolicy`) and the notes to report.
+    public static func build(_ config: MeridianConfig, keyPolicy: KeyPolicy, notes: inout [String]) throws -> Snapshot {
         var sources = GeoSources()
         if let path = config.geoDatabase {
             do {
@@ -61,7 +81,11 @@ public enum SnapshotBuilder {
                     }
                 }
             }
-            zones.append(try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners))
+            let zoneServices = services.filter { owners.contains($0.name) }
+            zones.append(
+                try ZoneSigning.load(
+                    zone, owners: owners, services: zoneServices, stateDir: config.stateDir, keyPolicy: keyPolicy,
+                    now: Int64(time(nil)), notes: &notes))
         }
         let identity = ServerIdentity(
             version: config.identity.version, id: config.identity.id,

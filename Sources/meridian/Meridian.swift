@@ -92,7 +92,7 @@ struct Serve: ParsableCommand {
         if files.after != files.before {
             logger.info("open files limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
         }
-        let (loaded, store) = try Self.load(configPath: config)
+        let (loaded, store) = try Self.load(configPath: config, logger: logger)
         var cfg = loaded
         if let control {
             if control == "off" {
@@ -222,8 +222,10 @@ struct Serve: ParsableCommand {
 
     /// Builds the first snapshot straight into the store: nothing on the main thread, which lives as
     /// long as the process, may keep a reference to it, or a reload could never free it.
-    static func load(configPath: String) throws -> (MeridianConfig, SnapshotStore) {
-        let (config, snapshot) = try SnapshotBuilder.build(configPath: configPath)
+    static func load(configPath: String, logger: Logger) throws -> (MeridianConfig, SnapshotStore) {
+        var notes: [String] = []
+        let (config, snapshot) = try SnapshotBuilder.build(configPath: configPath, keyPolicy: .createMissing, notes: &notes)
+        for note in notes { logger.warning("dnssec: \(note)") }
         return (config, SnapshotStore(snapshot))
     }
 }

@@ -1,0 +1,117 @@
+import Config
+import DNSSEC
+import DNSWire
+import Health
+import Steering
+import SourceFiles
+import Zones
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Loads a zone with `dnssec:` and signs it with the keys of its key directory (DESIGN.md §3: signed
+/// before any query arrives).
+///
+/// Keys are never replaced behind the operator's back: a key directory that holds no key of the zone
+/// gets a new combined signing key only when `serve` starts (`KeyPolicy.createMissing`), and the
+/// caller says so loudly; a reload refuses to go on without keys; `check` signs with a key it does not
+/// keep, so that it accepts what `serve` accepts.
+public enum KeyPolicy: Sendable {
+    /// `serve` at start: create a CSK when the directory holds no key of the zone.
+    case createMissing
+    /// `check` and `explain`: sign with a temporary key when there is none (nothing is written).
+    case temporaryIfMissing
+    /// A reload: keys must be there.
+    case requireExisting
+}
+
+enum ZoneSigning {
+    /// The zone at `zone.file`, signed when the config asks for it. `services` are the zone's GSLB
+    /// services (their names get NSEC3 records listing the types they answer).
+    static func load(
+        _ zone: MeridianConfig.Zone, owners: [[UInt8]], services: [CompiledService], stateDir: String, keyPolicy: KeyPolicy,
+        now: Int64, notes: inout [String]
+    ) throws -> CompiledZone {
+        guard let settings = zone.dnssec else {
+            return try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners)
+        }
+        var policy = SigningPolicy()
+        policy.signatureValidity = Int64(settings.signatureValidity)
+        policy.refresh = Int64(settings.refresh)
+        policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
+        let keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
+        var gslbTypes: [[UInt8]: [UInt16]] = [:]
+        for service in services { gslbTypes[service.name] = try answerTypes(service, declaredAt: settings.declaredAt) }
+        do {
+            let compiled = try ZoneCompiler.load(
+                path: zone.file, origin: zone.origin, extraOwners: owners,
+                extraRecords: ZoneSigner.apexRecords(zone: zone.origin, keys: keys, policy: policy, now: now))
+            return try ZoneSigner.sign(compiled, keys: keys, policy: policy, now: now, gslbTypes: gslbTypes)
+        } catch let error as DNSSECError {
+            throw SourceProblem(settings.declaredAt, "dnssec: \(error)")
+        }
+    }
+
+    /// The zone's keys from its key directory (see `KeyPolicy` for a directory without any).
+    static func keys(
+        _ zone: MeridianConfig.Zone, _ settings: MeridianConfig.DNSSECSettings, stateDir: String, keyPolicy: KeyPolicy, now: Int64,
+        notes: inout [String]
+    ) throws -> [ZoneKey] {
+        let directory = settings.keyDirectory(stateDir: stateDir)
+        let found: [ZoneKey]
+        do {
+            found = try KeyFiles.load(zone: zone.origin, directory: directory)
+        } catch {
+            throw SourceProblem(settings.declaredAt, "dnssec: \(error) (the zone is not signed with new keys: fix or restore the key files)")
+        }
+        if !found.isEmpty { return found }
+        guard let algorithm = SigningAlgorithm(name: settings.algorithm) else {
+            throw SourceProblem(settings.declaredAt, "dnssec: unknown algorithm \(settings.algorithm)")
+        }
+        let timing = KeyTiming(created: now, publish: now, activate: now)
+        switch keyPolicy {
+        case .requireExisting:
+            throw SourceProblem(
+                settings.declaredAt,
+                "dnssec: no key of \(zone.origin) in \(directory); a reload never makes new keys (restart, or run meridian dnssec keygen)")
+        case .temporaryIfMissing:
+            return [try ZoneKey.generate(zone: zone.origin, algorithm: algorithm, role: .csk, timing: timing)]
+        case .createMissing:
+            if settings.keys == nil { try StateDirectory.prepare(stateDir) }
+            let key = try ZoneKey.generate(zone: zone.origin, algorithm: algorithm, role: .csk, timing: timing)
+            let base = try KeyFiles.write(key, ttl: UInt32(settings.dnskeyTTL), directory: directory)
+            notes.append(
+                "\(zone.origin): no key in \(directory); created the combined signing key \(base) (tag \(key.tag)): give the parent its DS (meridian dnssec ds)"
+            )
+            return [key]
+        }
+    }
+
+    /// The types a GSLB name answers, the same for every client; refused when clients could get
+    /// different types (no single NSEC3 type bitmap proves the absence of the others for all).
+    static func answerTypes(_ service: CompiledService, declaredAt: String) throws -> [UInt16] {
+        let pools = service.pools.prefix(service.regularPools)
+        let cnames = pools.filter { $0.cnameOffset >= 0 }.count
+        let name = WireName.toText(service.name)
+        if cnames > 0 {
+            guard cnames == pools.count else {
+                throw SourceProblem(
+                    service.spec.declaredAt,
+                    "service \(name) mixes CNAME pools with address pools: in a signed zone (\(declaredAt)) every client must get the same types")
+            }
+            return [DNSType.cname]
+        }
+        var types: [UInt16] = []
+        for type in [DNSType.a, DNSType.aaaa] where pools.contains(where: { $0.has(type) }) {
+            guard pools.allSatisfy({ $0.has(type) }) else {
+                throw SourceProblem(
+                    service.spec.declaredAt,
+                    "service \(name): some regions have no \(type == DNSType.a ? "A" : "AAAA") records: in a signed zone (\(declaredAt)) every region must answer the same types"
+                )
+            }
+            types.append(type)
+        }
+        return types
+    }
+}
