@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs ../shared/acceptance against Meridian serving Tests/Fixtures/acceptance/meridian.yaml.
-# Environment: ACCEPTANCE_DIR (the kit), PORT (default 5354), MERIDIAN (the binary),
+# Runs ../shared/acceptance against Meridian serving Tests/Fixtures/acceptance/meridian.yaml (or
+# CONFIG, e.g. meridian-signed.yaml: the same contract with the zone signed).
+# Environment: ACCEPTANCE_DIR (the kit), PORT (default 5354), MERIDIAN (the binary), CONFIG,
 # SCRIPTS (default "01 02 03 04"). 04's answer change is wired to Tests/acceptance-change.sh, which
 # edits a copy of the config and restarts Meridian.
 set -u
@@ -11,6 +12,7 @@ export MERIDIAN_ACCEPTANCE_DIR=$KIT
 export MERIDIAN_GEOIP_DB=${MERIDIAN_GEOIP_DB:-$(python3 -c 'import _maxminddb_geolite2,os;print(os.path.dirname(_maxminddb_geolite2.__file__))')/GeoLite2-City.mmdb}
 STATE=$(mktemp -d /tmp/meridian-acceptance.XXXXXX)
 cp Tests/Fixtures/acceptance/* "$STATE/"
+[ -n "${CONFIG:-}" ] && cp "Tests/Fixtures/acceptance/$CONFIG" "$STATE/meridian.yaml"
 echo "$BIN" > "$STATE/bin"; echo "$PORT" > "$STATE/port"
 "$BIN" check --config "$STATE/meridian.yaml" || exit 1
 Tests/acceptance-change.sh "$STATE" start || exit 1

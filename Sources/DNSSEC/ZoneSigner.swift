@@ -39,10 +39,27 @@ public enum ZoneSigner {
         return records
     }
 
+    /// A GSLB answer to sign: its key, owner (the service's name) and records.
+    public struct Answer: Sendable {
+        public let key: AnswerKey
+        public let owner: [UInt8]
+        public let bodies: [UInt8]
+        public let records: Int
+
+        public init(key: AnswerKey, owner: [UInt8], bodies: [UInt8], records: Int) {
+            self.key = key
+            self.owner = owner
+            self.bodies = bodies
+            self.records = records
+        }
+    }
+
     /// Signs `zone` (compiled with `apexRecords`) with the keys active at `now`. `gslbTypes` gives
-    /// the types each GSLB name answers (lower-case wire name -> types), for the NSEC3 type bitmaps.
+    /// the types each GSLB name answers (lower-case wire name -> types), for the NSEC3 type bitmaps;
+    /// `answers` are every RRset the GSLB services can answer.
     public static func sign(
-        _ zone: CompiledZone, keys: [ZoneKey], policy: SigningPolicy, now: Int64, gslbTypes: [[UInt8]: [UInt16]] = [:]
+        _ zone: CompiledZone, keys: [ZoneKey], policy: SigningPolicy, now: Int64, gslbTypes: [[UInt8]: [UInt16]] = [:],
+        answers: [Answer] = []
     ) throws -> CompiledZone {
         let active = keys.filter { $0.timing.isActive(at: now) }
         let keySigners = active.filter(\.isSecureEntryPoint)
@@ -140,9 +157,16 @@ public enum ZoneSigner {
                 signatures0.covering(NSEC3Hash(name: $0.baseAddress!, length: $0.count))
             }
         }
+        // 5. every GSLB answer
+        var answerSignatures: [(AnswerKey, PreparedRRSet)] = []
+        for answer in answers {
+            let signature = try builder.sign(owner: answer.owner, bodies: answer.bodies, records: answer.records, keys: zoneSigners)
+            answerSignatures.append((answer.key, signature))
+        }
         let signatures = ZoneSignatures(
             rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
-            wildcardCover: wildcardCover, names: builder.names, data: builder.data, expires: builder.expires)
+            wildcardCover: wildcardCover, answers: answerSignatures, names: builder.names, data: builder.data,
+            expires: builder.expires)
         return zone.signed(signatures)
     }
 

@@ -225,11 +225,12 @@ public final class QueryProcessor {
     // MARK: GSLB
 
     /// Decides service `s` for the query's client and writes its answer (DESIGN.md §5). Health is read
-    /// from the snapshot's flat tables; `source` is the packet's source address.
+    /// from the snapshot's flat tables; `source` is the packet's source address. With `signatures` (DO=1
+    /// in a signed zone) the answer's RRSIGs follow it, made when the zone was signed.
     @inline(__always)
     func steer(
         service s: Int32, snapshot: Snapshot, q: ParsedQuery, source: IPAddress?, owner: ResponseWriter.Owner,
-        writer w: inout ResponseWriter
+        signatures: ZoneSignatures?, writer w: inout ResponseWriter
     ) -> SteerResult {
         let client = SteeringClient(subnet: q.clientSubnet, source: source)
         let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
@@ -246,11 +247,15 @@ public final class QueryProcessor {
             let answer: SteerResult.Answer
             if decision.pool >= 0 {
                 counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
-                answer = .written(
-                    fits: service.writeAnswer(
-                        decision, qtype: qtype, owner: owner, random: random,
-                        up: { up[$0] }, addressUp: { addressUp[$0] },
-                        degraded: health.degradedFlat[Int(s)], writer: &w))
+                var written: UInt64 = 0
+                var fits = service.writeAnswer(
+                    decision, qtype: qtype, owner: owner, random: random,
+                    up: { up[$0] }, addressUp: { addressUp[$0] },
+                    degraded: health.degradedFlat[Int(s)], writer: &w, written: &written)
+                if fits, let signatures {
+                    fits = writeAnswerSignature(signatures, service: service, s, decision: decision, qtype: qtype, written: written, owner: owner, writer: &w)
+                }
+                answer = .written(fits: fits)
             } else {
                 answer = decision.pool == Decision.noData ? .noData : .staticRecords
             }
@@ -413,7 +418,8 @@ public final class QueryProcessor {
             if case .node = resolution, q.qtype == DNSType.a || q.qtype == DNSType.aaaa || q.qtype == DNSType.any {
                 let s = snapshot.service(zone: zoneIndex, node: node)
                 if s >= 0 {
-                    let steered = steer(service: s, snapshot: snapshot, q: q, source: source, owner: owner, writer: &w)
+                    let steered = steer(
+                        service: s, snapshot: snapshot, q: q, source: source, owner: owner, signatures: signatures, writer: &w)
                     result.scope = max(result.scope, steered.decision.scope)
                     switch steered.answer {
                     case let .written(fits):

@@ -1,4 +1,5 @@
 import DNSWire
+import Steering
 import Zones
 
 /// The NSEC3 records an answer must carry to prove what is absent (RFC 5155 §7.2), collected while
@@ -55,6 +56,20 @@ extension QueryProcessor {
             else { return false }
         }
         return true
+    }
+
+    /// The RRSIGs of a GSLB answer that `writeAnswer` wrote (`written`: which addresses), signed with
+    /// the zone (every answer a service can give is, `AnswerSet`). False when they do not fit.
+    @inline(__always)
+    func writeAnswerSignature(
+        _ signatures: ZoneSignatures, service: CompiledService, _ s: Int32, decision: Decision, qtype: UInt16, written: UInt64,
+        owner: ResponseWriter.Owner, writer w: inout ResponseWriter
+    ) -> Bool {
+        let pool: Int32
+        if case .all = service.kind { pool = -1 } else { pool = decision.pool }
+        let type = pool >= 0 && service.pools[Int(pool)].cnameOffset >= 0 ? DNSType.cname : qtype
+        let set = signatures.answerSignature(AnswerKey(service: s, pool: pool, type: type, mask: written))
+        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.bodies(set), records: Int(set.records), section: .answer)
     }
 
     /// The negative-answer SOA's RRSIGs (NXDOMAIN and NODATA, RFC 4035 §3.1.3).

@@ -81,7 +81,7 @@ public enum SnapshotBuilder {
                     }
                 }
             }
-            let zoneServices = services.filter { owners.contains($0.name) }
+            let zoneServices = services.enumerated().filter { owners.contains($0.element.name) }.map { (index: $0.offset, service: $0.element) }
             zones.append(
                 try ZoneSigning.load(
                     zone, owners: owners, services: zoneServices, stateDir: config.stateDir, keyPolicy: keyPolicy,

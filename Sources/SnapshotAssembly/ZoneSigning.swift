@@ -27,11 +27,16 @@ public enum KeyPolicy: Sendable {
 }
 
 enum ZoneSigning {
+    /// The most RRsets one GSLB service may have signed (its `AnswerSet`s); a service that could give
+    /// more answers is refused in a signed zone.
+    static let maxAnswerSets = 4096
+
     /// The zone at `zone.file`, signed when the config asks for it. `services` are the zone's GSLB
-    /// services (their names get NSEC3 records listing the types they answer).
+    /// services with their index in the snapshot: every answer they can give is signed, and their names
+    /// get NSEC3 records listing the types they answer.
     static func load(
-        _ zone: MeridianConfig.Zone, owners: [[UInt8]], services: [CompiledService], stateDir: String, keyPolicy: KeyPolicy,
-        now: Int64, notes: inout [String]
+        _ zone: MeridianConfig.Zone, owners: [[UInt8]], services: [(index: Int, service: CompiledService)], stateDir: String,
+        keyPolicy: KeyPolicy, now: Int64, notes: inout [String]
     ) throws -> CompiledZone {
         guard let settings = zone.dnssec else {
             return try ZoneCompiler.load(path: zone.file, origin: zone.origin, extraOwners: owners)
@@ -42,12 +47,28 @@ enum ZoneSigning {
         policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
         let keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
         var gslbTypes: [[UInt8]: [UInt16]] = [:]
-        for service in services { gslbTypes[service.name] = try answerTypes(service, declaredAt: settings.declaredAt) }
+        var answers: [ZoneSigner.Answer] = []
+        for (index, service) in services {
+            gslbTypes[service.name] = try answerTypes(service, declaredAt: settings.declaredAt)
+            guard let sets = service.answerSets(limit: maxAnswerSets) else {
+                throw SourceProblem(
+                    service.spec.declaredAt,
+                    "service \(WireName.toText(service.name)) can give more than \(maxAnswerSets) different answers (pools too large for its select/max_answers); a signed zone (\(settings.declaredAt)) signs each ahead of time: use smaller pools or max_answers"
+                )
+            }
+            for set in sets {
+                let key = AnswerKey(service: Int32(index), pool: set.pool, type: set.type, mask: set.mask)
+                answers.append(ZoneSigner.Answer(key: key, owner: service.name, bodies: set.bodies, records: set.records))
+            }
+        }
         do {
             let compiled = try ZoneCompiler.load(
                 path: zone.file, origin: zone.origin, extraOwners: owners,
                 extraRecords: ZoneSigner.apexRecords(zone: zone.origin, keys: keys, policy: policy, now: now))
-            return try ZoneSigner.sign(compiled, keys: keys, policy: policy, now: now, gslbTypes: gslbTypes)
+            for (_, service) in services where service.usesStaticRecords {
+                try checkStaticTypes(service, in: compiled, declaredAt: settings.declaredAt, serviceTypes: gslbTypes[service.name] ?? [])
+            }
+            return try ZoneSigner.sign(compiled, keys: keys, policy: policy, now: now, gslbTypes: gslbTypes, answers: answers)
         } catch let error as DNSSECError {
             throw SourceProblem(settings.declaredAt, "dnssec: \(error)")
         }
@@ -85,6 +106,22 @@ enum ZoneSigning {
                 "\(zone.origin): no key in \(directory); created the combined signing key \(base) (tag \(key.tag)): give the parent its DS (meridian dnssec ds)"
             )
             return [key]
+        }
+    }
+
+    /// A service that answers some clients from the zone's own records at its name: those records must
+    /// have the same address types as its pools, or the NSEC3 of the name would lie to some clients.
+    static func checkStaticTypes(_ service: CompiledService, in zone: CompiledZone, declaredAt: String, serviceTypes: [UInt16]) throws {
+        let node = service.name.withUnsafeBufferPointer { zone.find($0.baseAddress!, length: $0.count) }
+        guard node >= 0 else { return }
+        for type in [DNSType.a, DNSType.aaaa, DNSType.cname] {
+            let hasStatic = zone.rrset(of: node, type: type) >= 0
+            guard hasStatic == serviceTypes.contains(type) else {
+                throw SourceProblem(
+                    service.spec.declaredAt,
+                    "service \(WireName.toText(service.name)) answers some clients from the zone's records, which \(hasStatic ? "have" : "lack") \(type == DNSType.a ? "A" : type == DNSType.aaaa ? "AAAA" : "CNAME") records while its pools \(hasStatic ? "lack" : "have") them: in a signed zone (\(declaredAt)) every client must get the same types"
+                )
+            }
         }
     }
 

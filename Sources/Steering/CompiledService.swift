@@ -14,6 +14,10 @@ public struct CompiledPool: Sendable {
     public let aaaaCount: Int32
     public let cnameOffset: Int32 // -1 without CNAME
     public let cnameLength: Int32
+    /// A (AAAA) addresses of the service's pools before this one: where its addresses start in the
+    /// `all` policy's count (`writeAll`'s `written`).
+    public let aBefore: Int32
+    public let aaaaBefore: Int32
     /// Cumulative address weights (A then AAAA) in `weights`, for `select: weighted`.
     public let weightOffset: Int32
     public let weight: Int
@@ -244,18 +248,23 @@ public final class CompiledService: @unchecked Sendable {
     /// they do not fit (the caller truncates).
     /// `addressUp(i)` is the health of address i of the service (pool `weightOffset` + index, A before
     /// AAAA): down addresses are left out unless the decision fails open or none would remain.
+    /// `written` gets which addresses went out, the key of the answer's RRSIG in a signed zone
+    /// (`AnswerSet`): bit i for the pool's i-th address of the type (its CNAME: bit 0).
     public func writeAnswer(
         _ decision: Decision, qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64,
         up: (Int) -> Bool, addressUp: (Int) -> Bool, degraded: Bool,
-        writer w: inout ResponseWriter
+        writer w: inout ResponseWriter, written mask: inout UInt64
     ) -> Bool {
         let bytes = degraded ? degradedData : data
-        if case .all = kind { return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w) }
+        if case .all = kind {
+            return writeAll(qtype: qtype, owner: owner, random: random, up: up, bytes: bytes, writer: &w, written: &mask)
+        }
         // the pool's fields one by one: a copy of the whole CompiledPool would retain its region name
         let p = Int(decision.pool)
         let cnameOffset = pools[p].cnameOffset
         if cnameOffset >= 0 {
             let body = UnsafeRawBufferPointer(rebasing: bytes[Int(cnameOffset)..<Int(cnameOffset + pools[p].cnameLength)])
+            mask = 1
             return w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer)
         }
         let isA = qtype == DNSType.a
@@ -278,6 +287,7 @@ public final class CompiledService: @unchecked Sendable {
                 for i in 0..<count where written < limit && addressUp(firstAddress + i) {
                     let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
                     guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                    mask |= 1 << UInt64(i)
                     written += 1
                 }
                 return true
@@ -286,6 +296,7 @@ public final class CompiledService: @unchecked Sendable {
         switch spec.select {
         case .all, .first:
             let body = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + limit * size)])
+            mask = limit >= 64 ? ~0 : (1 << UInt64(limit)) - 1
             return w.writeRRSet(owner: owner, bodies: body, records: limit, section: .answer)
         case .weighted, .hash:
             // start at an address drawn by weight, then take the following ones in ring order
@@ -297,15 +308,17 @@ public final class CompiledService: @unchecked Sendable {
                 let i = (first + k) % count
                 let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
                 guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                mask |= 1 << UInt64(i)
             }
             return true
         }
     }
 
-    /// `all`: every healthy pool's addresses, starting at a rotating pool (round robin).
+    /// `all`: every healthy pool's addresses, starting at a rotating pool (round robin). `written`: bit
+    /// k for the k-th address of the type counted over the pools in order.
     func writeAll(
         qtype: UInt16, owner: ResponseWriter.Owner, random: UInt64, up: (Int) -> Bool,
-        bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter
+        bytes: UnsafeRawBufferPointer, writer w: inout ResponseWriter, written mask: inout UInt64
     ) -> Bool {
         var anyUp = false
         for p in 0..<regularPools where up(p) && pools[p].has(qtype) { anyUp = true }
@@ -319,9 +332,11 @@ public final class CompiledService: @unchecked Sendable {
             let count = Int(isA ? pools[p].aCount : pools[p].aaaaCount)
             let offset = Int(isA ? pools[p].aOffset : pools[p].aaaaOffset)
             let size = isA ? 14 : 26
+            let first = Int(isA ? pools[p].aBefore : pools[p].aaaaBefore)
             for i in 0..<count where written < limit {
                 let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + i * size)..<(offset + (i + 1) * size)])
                 guard w.writeRRSet(owner: owner, bodies: body, records: 1, section: .answer) else { return false }
+                mask |= 1 << UInt64(first + i)
                 written += 1
             }
         }

@@ -85,6 +85,7 @@ enum PoolEncoder {
                 region: pool.region, aOffset: aOffset, aCount: Int32(a.count),
                 aaaaOffset: aaaaOffset, aaaaCount: Int32(aaaa.count),
                 cnameOffset: cnameOffset, cnameLength: cnameLength,
+                aBefore: out.pools.reduce(0) { $0 + $1.aCount }, aaaaBefore: out.pools.reduce(0) { $0 + $1.aaaaCount },
                 weightOffset: weightOffset, weight: pool.weight,
                 regionHash: regionHash(pool.region)))
     }

@@ -63,6 +63,30 @@ public struct NSEC3Hash: Sendable, Comparable {
     }
 }
 
+/// Names the signature of one GSLB answer: the service (its index in the snapshot), the pool (-1:
+/// the `all` policy), the type and which addresses (`CompiledService.writeAnswer`'s `written`).
+public struct AnswerKey: Sendable, Comparable {
+    public let service: Int32
+    public let pool: Int32
+    public let type: UInt16
+    public let mask: UInt64
+
+    public init(service: Int32, pool: Int32, type: UInt16, mask: UInt64) {
+        self.service = service
+        self.pool = pool
+        self.type = type
+        self.mask = mask
+    }
+
+    @inline(__always)
+    public static func < (a: AnswerKey, b: AnswerKey) -> Bool {
+        if a.service != b.service { return a.service < b.service }
+        if a.pool != b.pool { return a.pool < b.pool }
+        if a.type != b.type { return a.type < b.type }
+        return a.mask < b.mask
+    }
+}
+
 /// The DNSSEC material of a signed zone, made at load by the signer and read by the query path: the
 /// RRSIGs of every authoritative RRset, and the NSEC3 chain with, per node, the records that prove
 /// what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is pre-encoded; the query path
@@ -82,13 +106,20 @@ public final class ZoneSignatures: @unchecked Sendable {
     public let wildcardCover: UnsafeBufferPointer<Int32>
     public let names: UnsafeRawBufferPointer
     public let data: UnsafeRawBufferPointer
+    /// The RRSIGs of every answer the zone's GSLB services can give, sorted by key (`answerKeys`
+    /// and `answerSignatures` are parallel).
+    public let answerKeys: UnsafeBufferPointer<AnswerKey>
+    public let answerSignatures: UnsafeBufferPointer<PreparedRRSet>
     /// When the earliest signature expires (UNIX time): the zone must be re-signed before.
     public let expires: Int64
 
     public init(
         rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, chain: [NSEC3Entry], matching: [Int32],
-        wildcardCover: [Int32], names: [UInt8], data: [UInt8], expires: Int64
+        wildcardCover: [Int32], answers: [(AnswerKey, PreparedRRSet)] = [], names: [UInt8], data: [UInt8], expires: Int64
     ) {
+        let sorted = answers.sorted { $0.0 < $1.0 }
+        self.answerKeys = .frozenCopy(of: sorted.map(\.0))
+        self.answerSignatures = .frozenCopy(of: sorted.map(\.1))
         self.rrsetSignatures = .frozenCopy(of: rrsetSignatures)
         self.negativeSOASignature = negativeSOASignature
         self.chain = .frozenCopy(of: chain)
@@ -104,6 +135,8 @@ public final class ZoneSignatures: @unchecked Sendable {
         chain.deallocate()
         matching.deallocate()
         wildcardCover.deallocate()
+        answerKeys.deallocate()
+        answerSignatures.deallocate()
         names.deallocate()
         data.deallocate()
     }
@@ -120,6 +153,18 @@ public final class ZoneSignatures: @unchecked Sendable {
             if hash < chain[mid].hash { hi = mid } else { lo = mid + 1 }
         }
         return Int32(lo == 0 ? chain.count - 1 : lo - 1)
+    }
+
+    /// The RRSIGs of a GSLB answer, or an empty set when it has none.
+    @inline(__always)
+    public func answerSignature(_ key: AnswerKey) -> PreparedRRSet {
+        var lo = 0, hi = answerKeys.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if answerKeys[mid] < key { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < answerKeys.count, !(key < answerKeys[lo]) else { return .empty }
+        return answerSignatures[lo]
     }
 
     /// The owner name of chain entry `i`.

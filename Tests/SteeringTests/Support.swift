@@ -66,9 +66,10 @@ func written(
     defer { qname.deallocate() }
     qname[0] = 0
     var w = ResponseWriter(buffer: buffer, limit: limit, qnameLower: qname, qnameLength: 0)
+    var written: UInt64 = 0
     let ok = s.writeAnswer(
         d, qtype: qtype, owner: .question, random: random, up: { !down.contains($0) },
-        addressUp: { _ in true }, degraded: false, writer: &w)
+        addressUp: { _ in true }, degraded: false, writer: &w, written: &written)
     return (ok, Array(UnsafeBufferPointer(start: buffer, count: w.count)), Int(w.answerCount))
 }
 
