@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -35,6 +35,7 @@ help:
 	@echo "make gslb-tests     GSLB answers for random subnets against an independent Python model (test)"
 	@echo "make health-tests   health checks against real HTTP/HTTPS/script backends on loopback (test)"
 	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
+	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing (test)"
 	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
 	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
 	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
@@ -109,7 +110,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests alloc-gate fuzz-replay
+	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests dnssec-tests alloc-gate fuzz-replay
 
 # The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
 # CoreFoundation, whose start-up pages stayed resident (docs/PERFORMANCE.md, "What limits each figure"). Fails on an import.
@@ -131,6 +132,12 @@ health-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/health/health_test.py .build/debug/meridian
 	python3 Tests/health/check_types_test.py .build/debug/meridian
+
+# DNSSEC end to end: Unbound anchored at the zone's DS validates every kind of answer (GSLB regions
+# through ECS included); drill chases signatures after a health change; re-signing before expiry.
+dnssec-tests: test-deps
+	$(SWIFT) build --product meridian
+	python3 Tests/dnssec/dnssec_test.py .build/debug/meridian
 
 # Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM;
 # hostile input and unlucky operators (files changed under the server, limits, auth, state files).
@@ -239,11 +246,11 @@ microbench: deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(BENCH_BIN)/AllocationGate --queries 1000000
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
 	objcopy --strip-debug $(BENCH_BIN)/AllocationGate /tmp/meridian-allocationgate
-	@# one dump per measured set (static, then GSLB): 20,000 queries each
+	@# one dump per measured set (static, GSLB, then both with DO=1 on the signed zone): 20,000 queries each
 	rm -f /tmp/meridian-callgrind.out*
-	valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*AllocationGate7measure*' --dump-after='$$s14AllocationGate7measure_5calls*' \
+	valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*AllocationGate7measure*' --dump-after='$$s14AllocationGate7measure*' \
 	  --callgrind-out-file=/tmp/meridian-callgrind.out /tmp/meridian-allocationgate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected'
-	@set -- static gslb; for f in /tmp/meridian-callgrind.out.1 /tmp/meridian-callgrind.out.2; do \
+	@set -- static gslb static-DO=1 gslb-DO=1; for f in /tmp/meridian-callgrind.out.1 /tmp/meridian-callgrind.out.2 /tmp/meridian-callgrind.out.3 /tmp/meridian-callgrind.out.4; do \
 	  awk -v set=$$1 '/^totals:/ { printf "%s: %.1f instructions per query (callgrind, 20,000 queries)\n", set, $$2 / 20000 }' $$f; shift; done
 	callgrind_annotate /tmp/meridian-callgrind.out.2 2>/dev/null | head -30
 

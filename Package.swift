@@ -74,7 +74,7 @@ let package = Package(
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix")),
         .target(
             name: "Control",
-            dependencies: ["Engine", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles", logging]
+            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles", logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(
@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "SteeringTests", dependencies: ["Steering", "Geo", "Engine", "Zones", "DNSWire", "TestSupport", "GSLBFixtures"],
             linkerSettings: staticC(cArchives)),
-        .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
         .testTarget(
             name: "ControlTests",
             dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]

@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
         .executableTarget(
             name: "AllocationGate",
-            dependencies: ["CMallocCounter"] + meridian("DNSWire", "Engine", "Geo", "SourceFiles", "Steering", "Zones"),
+            dependencies: ["CMallocCounter"] + meridian("DNSSEC", "DNSWire", "Engine", "Geo", "SourceFiles", "Steering", "Zones"),
             linkerSettings: ldnsArchives),
         .executableTarget(
             name: "GeoLookupBench",

@@ -154,7 +154,7 @@ public enum ZoneSigner {
             let wildcard: [UInt8] = [1, 0x2A] + Array(UnsafeBufferPointer(start: name, count: length))
             guard wildcard.count <= WireLimits.maxNameLength else { continue }
             wildcardCover[id] = wildcard.withUnsafeBufferPointer {
-                signatures0.covering(NSEC3Hash(name: $0.baseAddress!, length: $0.count))
+                signatures0.tables.covering(NSEC3Hash(name: $0.baseAddress!, length: $0.count))
             }
         }
         // 5. every GSLB answer
@@ -166,7 +166,7 @@ public enum ZoneSigner {
         let signatures = ZoneSignatures(
             rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
             wildcardCover: wildcardCover, answers: answerSignatures, names: builder.names, data: builder.data,
-            expires: builder.expires)
+            expires: builder.expires, resignAt: builder.expires - policy.refresh)
         return zone.signed(signatures)
     }
 

@@ -116,10 +116,12 @@ public final class QueryProcessor {
                 if zone < 0 {
                     rcode = RCode.refused // not authoritative; no upward referral
                 } else {
-                    let result = snapshot.zoneRefs[zone]._withUnsafeGuaranteedRef {
+                    // the zone by an unmanaged reference, its signatures as plain pointers: no reference
+                    // counting per query
+                    let result = snapshot.zoneRefs[zone]._withUnsafeGuaranteedRef { z in
                         answer(
-                            zone: $0, zoneIndex: zone, snapshot: snapshot, q: q, transport: transport, source: client,
-                            writer: &w)
+                            zone: z, signatures: q.ednsDO ? z.signatureTables : nil, zoneIndex: zone, snapshot: snapshot, q: q,
+                            transport: transport, source: client, writer: &w)
                     }
                     rcode = result.rcode
                     scope = result.scope
@@ -171,7 +173,10 @@ public final class QueryProcessor {
         if q.hasQuestion {
             w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
         }
-        let flags = HeaderFlag.qr | (q.flags & (HeaderFlag.opcodeMask | HeaderFlag.rd | HeaderFlag.cd)) | rcode
+        // A NOTIMP reply to an opcode we do not implement copies RD only, as Knot and gdnsd do (ISC's
+        // genreport "opcodeflg" test); FORMERR keeps CD too (RFC 4035 §3.1.6).
+        let copied = rcode == RCode.notImp ? HeaderFlag.rd : HeaderFlag.rd | HeaderFlag.cd
+        let flags = HeaderFlag.qr | (q.flags & (HeaderFlag.opcodeMask | copied)) | rcode
         return w.finish(flags: flags)
     }
 
@@ -230,7 +235,7 @@ public final class QueryProcessor {
     @inline(__always)
     func steer(
         service s: Int32, snapshot: Snapshot, q: ParsedQuery, source: IPAddress?, owner: ResponseWriter.Owner,
-        signatures: ZoneSignatures?, writer w: inout ResponseWriter
+        signatures: UnsafePointer<SignatureTables>?, writer w: inout ResponseWriter
     ) -> SteerResult {
         let client = SteeringClient(subnet: q.clientSubnet, source: source)
         let qtype = q.qtype == DNSType.any ? DNSType.a : q.qtype
@@ -287,6 +292,7 @@ public final class QueryProcessor {
 
     /// Walks down from the apex one label at a time (RFC 1034 §4.3.2 step 3). Every ancestor of a node
     /// is a node (compiler invariant), so the first missing name ends the walk at the closest encloser.
+    @inline(__always)
     func resolve(_ zone: CompiledZone, name: UnsafePointer<UInt8>, length: Int, qtype: UInt16) -> Resolution {
         // label start offsets of `name`, from the left
         var labels = 0
@@ -325,11 +331,11 @@ public final class QueryProcessor {
             ? .wildcard(wildcard, closest: closest, nextCloser: nextCloser) : .nxdomain(closest: closest, nextCloser: nextCloser)
     }
 
-    /// Answers from the zone (RFC 1034 §4.3.2), following CNAMEs inside it. With DO=1 in a signed zone
-    /// (`signatures`), every authoritative RRset comes with its RRSIGs and every absence with its NSEC3
+    /// Answers from the zone (RFC 1034 §4.3.2), following CNAMEs inside it. With `signatures` (DO=1 in
+    /// a signed zone), every authoritative RRset comes with its RRSIGs and every absence with its NSEC3
     /// proof (RFC 4035 §3.1, RFC 5155 §7.2).
     func answer(
-        zone: CompiledZone, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
+        zone: CompiledZone, signatures: UnsafePointer<SignatureTables>?, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
         source: IPAddress?, writer w: inout ResponseWriter
     ) -> AnswerResult {
         var result = AnswerResult()
@@ -339,7 +345,6 @@ public final class QueryProcessor {
         var owner = ResponseWriter.Owner.question
         var ok = true
         let (apexName, apexLength) = zone.name(of: zone.apexNode)
-        let signatures = q.ednsDO ? zone.signatures : nil
         var proofs = NSEC3Proofs()
 
         chain: for step in 0..<QueryProcessor.maxChainLength {
@@ -369,7 +374,7 @@ public final class QueryProcessor {
                                     section: .authority)
                                 && writeSignatures(signatures, of: Int(ds), owner: .name(cutName, cutLength), section: .authority, writer: &w)
                         } else {
-                            proofs.add(signatures.matching[Int(cut)])
+                            proofs.add(signatures.pointee.matching[Int(cut)])
                         }
                     }
                     if ok && proofs.count > 0, let signatures { ok = writeProofs(proofs, signatures, writer: &w) }
@@ -396,9 +401,9 @@ public final class QueryProcessor {
                 if let signatures {
                     // closest encloser, next closer name, wildcard at the closest encloser (RFC 5155 §7.2.2)
                     ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
-                    proofs.add(signatures.matching[Int(closest)])
+                    proofs.add(signatures.pointee.matching[Int(closest)])
                     proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
-                    proofs.add(signatures.wildcardCover[Int(closest)])
+                    proofs.add(signatures.pointee.wildcardCover[Int(closest)])
                 }
                 break chain
             case let .node(n): node = n
@@ -408,8 +413,8 @@ public final class QueryProcessor {
                     // no closer match exists (RFC 5155 §7.2.6); NODATA adds the encloser and the wildcard (§7.2.5)
                     proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
                     if zone.rrset(of: n, type: q.qtype) < 0 && !zone.nodes[Int(n)].isAlias && q.qtype != DNSType.any {
-                        proofs.add(signatures.matching[Int(closest)])
-                        proofs.add(signatures.matching[Int(n)])
+                        proofs.add(signatures.pointee.matching[Int(closest)])
+                        proofs.add(signatures.pointee.matching[Int(n)])
                     }
                 }
             }
@@ -434,7 +439,7 @@ public final class QueryProcessor {
                                 records: 1, section: .authority)
                         if let signatures {
                             ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
-                            proofs.add(signatures.matching[Int(node)])
+                            proofs.add(signatures.pointee.matching[Int(node)])
                         }
                         break chain
                     case .staticRecords: break
@@ -488,7 +493,7 @@ public final class QueryProcessor {
                     records: 1, section: .authority)
             if let signatures {
                 ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
-                if case .node = resolution { proofs.add(signatures.matching[Int(node)]) }
+                if case .node = resolution { proofs.add(signatures.pointee.matching[Int(node)]) }
             }
             break chain
         }

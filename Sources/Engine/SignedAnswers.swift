@@ -6,21 +6,33 @@ import Zones
 /// the answer is written and put in the authority section at its end: at most three per answer
 /// (closest encloser, next closer name, wildcard), no repeats. Fixed size: no allocation.
 struct NSEC3Proofs {
-    private var slots: (Int32, Int32, Int32, Int32) = (-1, -1, -1, -1)
+    // four named slots rather than an array or a tuple addressed through memory: the answer path keeps
+    // them in registers (taking their address would put a stack protector on every query)
+    private var first: Int32 = -1, second: Int32 = -1, third: Int32 = -1, fourth: Int32 = -1
     private(set) var count = 0
 
     /// Adds chain entry `i` unless it is there already (or -1, none).
     @inline(__always)
     mutating func add(_ i: Int32) {
-        guard i >= 0, count < 4 else { return }
-        for k in 0..<count where self[k] == i { return }
-        withUnsafeMutableBytes(of: &slots) { $0.storeBytes(of: i, toByteOffset: count * 4, as: Int32.self) }
+        guard i >= 0, i != first, i != second, i != third, i != fourth else { return }
+        switch count {
+        case 0: first = i
+        case 1: second = i
+        case 2: third = i
+        case 3: fourth = i
+        default: return
+        }
         count += 1
     }
 
     @inline(__always)
     subscript(k: Int) -> Int32 {
-        withUnsafeBytes(of: slots) { $0.load(fromByteOffset: k * 4, as: Int32.self) }
+        switch k {
+        case 0: return first
+        case 1: return second
+        case 2: return third
+        default: return fourth
+        }
     }
 }
 
@@ -28,30 +40,31 @@ extension QueryProcessor {
     /// The RRSIGs of RRset `index` of the zone, after the RRset itself (RFC 4035 §3.1.1).
     @inline(__always)
     func writeSignatures(
-        _ signatures: ZoneSignatures, of index: Int, owner: ResponseWriter.Owner, section: ResponseWriter.Section,
+        _ signatures: UnsafePointer<SignatureTables>, of index: Int, owner: ResponseWriter.Owner, section: ResponseWriter.Section,
         writer w: inout ResponseWriter
     ) -> Bool {
-        let set = signatures.rrsetSignatures[index]
-        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.bodies(set), records: Int(set.records), section: section)
+        let set = signatures.pointee.rrsetSignatures[index]
+        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: section)
     }
 
     /// The NSEC3 that covers the next closer name: `name` from `offset` on (hashed per query: it is a
     /// name the zone does not have).
     @inline(__always)
-    func nextCloserCover(_ signatures: ZoneSignatures, name: UnsafePointer<UInt8>, length: Int, offset: Int) -> Int32 {
-        signatures.covering(NSEC3Hash(name: name + offset, length: length - offset))
+    func nextCloserCover(_ signatures: UnsafePointer<SignatureTables>, name: UnsafePointer<UInt8>, length: Int, offset: Int) -> Int32 {
+        signatures.pointee.covering(NSEC3Hash(name: name + offset, length: length - offset))
     }
 
     /// Writes the collected NSEC3 records and their RRSIGs in the authority section.
-    func writeProofs(_ proofs: NSEC3Proofs, _ signatures: ZoneSignatures, writer w: inout ResponseWriter) -> Bool {
+    @inline(__always)
+    func writeProofs(_ proofs: NSEC3Proofs, _ signatures: UnsafePointer<SignatureTables>, writer w: inout ResponseWriter) -> Bool {
         for k in 0..<proofs.count {
             let i = proofs[k]
-            let (name, length) = signatures.name(of: i)
-            let entry = signatures.chain[Int(i)]
+            let (name, length) = signatures.pointee.name(of: i)
+            let entry = signatures.pointee.chain[Int(i)]
             guard
-                w.writeRRSet(owner: .name(name, length), bodies: signatures.bodies(entry.record), records: 1, section: .authority),
+                w.writeRRSet(owner: .name(name, length), bodies: signatures.pointee.bodies(entry.record), records: 1, section: .authority),
                 w.writeRRSet(
-                    owner: .name(name, length), bodies: signatures.bodies(entry.signature), records: Int(entry.signature.records),
+                    owner: .name(name, length), bodies: signatures.pointee.bodies(entry.signature), records: Int(entry.signature.records),
                     section: .authority)
             else { return false }
         }
@@ -62,22 +75,22 @@ extension QueryProcessor {
     /// the zone (every answer a service can give is, `AnswerSet`). False when they do not fit.
     @inline(__always)
     func writeAnswerSignature(
-        _ signatures: ZoneSignatures, service: CompiledService, _ s: Int32, decision: Decision, qtype: UInt16, written: UInt64,
+        _ signatures: UnsafePointer<SignatureTables>, service: CompiledService, _ s: Int32, decision: Decision, qtype: UInt16, written: UInt64,
         owner: ResponseWriter.Owner, writer w: inout ResponseWriter
     ) -> Bool {
         let pool: Int32
         if case .all = service.kind { pool = -1 } else { pool = decision.pool }
         let type = pool >= 0 && service.pools[Int(pool)].cnameOffset >= 0 ? DNSType.cname : qtype
-        let set = signatures.answerSignature(AnswerKey(service: s, pool: pool, type: type, mask: written))
-        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.bodies(set), records: Int(set.records), section: .answer)
+        let set = signatures.pointee.answerSignature(AnswerKey(service: s, pool: pool, type: type, mask: written))
+        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .answer)
     }
 
     /// The negative-answer SOA's RRSIGs (NXDOMAIN and NODATA, RFC 4035 §3.1.3).
     @inline(__always)
     func writeNegativeSOASignatures(
-        _ signatures: ZoneSignatures, apex: (UnsafePointer<UInt8>, Int), writer w: inout ResponseWriter
+        _ signatures: UnsafePointer<SignatureTables>, apex: (UnsafePointer<UInt8>, Int), writer w: inout ResponseWriter
     ) -> Bool {
-        let set = signatures.negativeSOASignature
-        return w.writeRRSet(owner: .name(apex.0, apex.1), bodies: signatures.bodies(set), records: Int(set.records), section: .authority)
+        let set = signatures.pointee.negativeSOASignature
+        return w.writeRRSet(owner: .name(apex.0, apex.1), bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .authority)
     }
 }

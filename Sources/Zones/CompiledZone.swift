@@ -66,6 +66,8 @@ public final class CompiledZone: @unchecked Sendable {
     public let recordCount: Int
     /// RRSIGs and the NSEC3 chain, nil when the zone is not signed.
     public let signatures: ZoneSignatures?
+    /// `signatures`' tables, for the query path (one plain pointer, kept valid by `signatures`).
+    public let signatureTables: UnsafePointer<SignatureTables>?
 
     public let nodes: UnsafeBufferPointer<ZoneNode>
     public let rrsets: UnsafeBufferPointer<PreparedRRSet>
@@ -113,6 +115,7 @@ public final class CompiledZone: @unchecked Sendable {
         self.negativeSOA = negativeSOA
         self.recordCount = recordCount
         self.signatures = signatures
+        self.signatureTables = signatures?.tablesPointer
         self.tables = tables
         self.nodes = tables.nodes
         self.rrsets = tables.rrsets

@@ -22,10 +22,10 @@ extension CompiledZone {
             let node = nodes[id]
             for r in Int(node.firstRRSet)..<(Int(node.firstRRSet) + Int(node.rrsetCount)) {
                 if r != Int(soa) { add(owner, rrsets[r], data) }
-                if let signatures { add(owner, signatures.rrsetSignatures[r], signatures.data) }
+                if let signatures { add(owner, signatures.tables.rrsetSignatures[r], signatures.tables.data) }
             }
         }
-        if let signatures {
+        if let signatures = signatures?.tables {
             for i in 0..<signatures.chain.count {
                 let (name, length) = signatures.name(of: Int32(i))
                 let owner = Array(UnsafeBufferPointer(start: name, count: length))

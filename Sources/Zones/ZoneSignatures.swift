@@ -28,12 +28,12 @@ public struct NSEC3Hash: Sendable, Comparable {
     public let middle: UInt64
     public let low: UInt32
 
-    /// Hashes a lower-case wire name (no allocation: SHA-1 on the stack, through ldns).
+    /// Hashes a lower-case wire name (no allocation: OpenSSL's SHA-1 with its context on the stack).
     @inline(__always)
     public init(name: UnsafePointer<UInt8>, length: Int) {
         var digest: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 octets, the first 20 used
         withUnsafeMutableBytes(of: &digest) { out in
-            _ = ldns_sha1(name, UInt32(length), out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            meridian_sha1(name, length, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         high = UInt64(bigEndian: digest.0)
         middle = UInt64(bigEndian: digest.1)
@@ -88,14 +88,60 @@ public struct AnswerKey: Sendable, Comparable {
 }
 
 /// The DNSSEC material of a signed zone, made at load by the signer and read by the query path: the
-/// RRSIGs of every authoritative RRset, and the NSEC3 chain with, per node, the records that prove
-/// what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is pre-encoded; the query path
-/// only hashes a name it must prove absent (`NSEC3Hash`) and searches the chain.
+/// RRSIGs of every authoritative RRset and of every GSLB answer, and the NSEC3 chain with, per node,
+/// the records that prove what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is
+/// pre-encoded; the query path only hashes a name it must prove absent (`NSEC3Hash`) and searches.
+/// Owns the memory `tables` points into.
+public final class ZoneSignatures: @unchecked Sendable {
+    /// What the query path reads: plain pointers, so that no reference is counted per query.
+    public var tables: SignatureTables { tablesPointer.pointee }
+    /// `tables` at a fixed place: the query path passes this one word around.
+    public let tablesPointer: UnsafePointer<SignatureTables>
+    /// When the earliest signature expires (UNIX time).
+    public let expires: Int64
+    /// When the zone is to be signed again (UNIX time): `refresh` before the earliest expiry.
+    public let resignAt: Int64
+
+    public init(
+        rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, chain: [NSEC3Entry], matching: [Int32],
+        wildcardCover: [Int32], answers: [(AnswerKey, PreparedRRSet)] = [], names: [UInt8], data: [UInt8], expires: Int64,
+        resignAt: Int64 = .max
+    ) {
+        let sorted = answers.sorted { $0.0 < $1.0 }
+        let tables = SignatureTables(
+            rrsetSignatures: .frozenCopy(of: rrsetSignatures), negativeSOASignature: negativeSOASignature,
+            chain: .frozenCopy(of: chain), matching: .frozenCopy(of: matching), wildcardCover: .frozenCopy(of: wildcardCover),
+            names: UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names)),
+            data: UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: data)),
+            answerKeys: .frozenCopy(of: sorted.map(\.0)), answerSignatures: .frozenCopy(of: sorted.map(\.1)))
+        let pointer = UnsafeMutablePointer<SignatureTables>.allocate(capacity: 1)
+        pointer.initialize(to: tables)
+        tablesPointer = UnsafePointer(pointer)
+        self.expires = expires
+        self.resignAt = resignAt
+    }
+
+    deinit {
+        tables.rrsetSignatures.deallocate()
+        tables.chain.deallocate()
+        tables.matching.deallocate()
+        tables.wildcardCover.deallocate()
+        tables.answerKeys.deallocate()
+        tables.answerSignatures.deallocate()
+        tables.names.deallocate()
+        tables.data.deallocate()
+        tablesPointer.deallocate()
+    }
+}
+
+/// The tables of a zone's `ZoneSignatures`, as the query path reads them.
 ///
 /// Invariants: `rrsetSignatures` is parallel to the zone's `rrsets` (records 0: not signed: a
 /// delegation's NS, glue); `matching` and `wildcardCover` are parallel to its `nodes` (-1: none, for
-/// names below a zone cut); `chain` is sorted by hash and not empty.
-public final class ZoneSignatures: @unchecked Sendable {
+/// names below a zone cut); `chain` is sorted by hash and not empty; `answerKeys` is sorted and
+/// parallel to `answerSignatures`. Valid while the `ZoneSignatures` that made them lives (the zone
+/// holds it).
+public struct SignatureTables: @unchecked Sendable {
     public let rrsetSignatures: UnsafeBufferPointer<PreparedRRSet>
     /// RRSIGs of the negative-answer SOA (the SOA RRset with its negative TTL).
     public let negativeSOASignature: PreparedRRSet
@@ -106,40 +152,9 @@ public final class ZoneSignatures: @unchecked Sendable {
     public let wildcardCover: UnsafeBufferPointer<Int32>
     public let names: UnsafeRawBufferPointer
     public let data: UnsafeRawBufferPointer
-    /// The RRSIGs of every answer the zone's GSLB services can give, sorted by key (`answerKeys`
-    /// and `answerSignatures` are parallel).
+    /// The RRSIGs of every answer the zone's GSLB services can give, by key.
     public let answerKeys: UnsafeBufferPointer<AnswerKey>
     public let answerSignatures: UnsafeBufferPointer<PreparedRRSet>
-    /// When the earliest signature expires (UNIX time): the zone must be re-signed before.
-    public let expires: Int64
-
-    public init(
-        rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, chain: [NSEC3Entry], matching: [Int32],
-        wildcardCover: [Int32], answers: [(AnswerKey, PreparedRRSet)] = [], names: [UInt8], data: [UInt8], expires: Int64
-    ) {
-        let sorted = answers.sorted { $0.0 < $1.0 }
-        self.answerKeys = .frozenCopy(of: sorted.map(\.0))
-        self.answerSignatures = .frozenCopy(of: sorted.map(\.1))
-        self.rrsetSignatures = .frozenCopy(of: rrsetSignatures)
-        self.negativeSOASignature = negativeSOASignature
-        self.chain = .frozenCopy(of: chain)
-        self.matching = .frozenCopy(of: matching)
-        self.wildcardCover = .frozenCopy(of: wildcardCover)
-        self.names = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names))
-        self.data = UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: data))
-        self.expires = expires
-    }
-
-    deinit {
-        rrsetSignatures.deallocate()
-        chain.deallocate()
-        matching.deallocate()
-        wildcardCover.deallocate()
-        answerKeys.deallocate()
-        answerSignatures.deallocate()
-        names.deallocate()
-        data.deallocate()
-    }
 
     // MARK: hot path (no allocation)
 

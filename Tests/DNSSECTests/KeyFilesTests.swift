@@ -1,5 +1,6 @@
 import DNSSEC
 import Foundation
+import TestSupport
 import XCTest
 
 /// Keys written and read as BIND-format files: a round trip, keys made by ldns-keygen, the DS as an
@@ -107,20 +108,12 @@ final class KeyFilesTests: XCTestCase {
         XCTAssertEqual(try KeyFiles.load(zone: "z.test.", directory: directory).map(\.tag), [key.tag])
     }
 
-    /// Runs a tool (in `directory` when given) and returns its standard output, trimmed.
+    /// Runs a tool (in `directory` when given), expects exit 0, returns its output trimmed.
     @discardableResult
     func run(_ tool: String, _ arguments: [String], in directory: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "\(tool) \(arguments)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try Tool.run(tool, arguments, in: directory)
+        XCTAssertEqual(r.status, 0, "\(tool) \(arguments): \(r.output)")
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func fields(_ text: String) -> [String] { text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init) }

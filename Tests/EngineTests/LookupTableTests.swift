@@ -397,6 +397,9 @@ final class LookupTableTests: XCTestCase {
         XCTAssertEqual(n?.question, ["www.gslb.test. IN A"])
         XCTAssertEqual(n?.answer, [])
         XCTAssertEqual(Array(notimp[0..<4]), [0, 9, 0xF9, 0x04])
+        // with CD and AD set: RD is copied, CD and AD are not (ISC genreport "opcodeflg")
+        let flagged = answer(Wire.query("www.gslb.test.", 1, id: 9, flags: 0x7900 | 0x0030), snapshot: snap)
+        XCTAssertEqual(Array(flagged[2..<4]), [0xF9, 0x04])
 
         // opcode 2 (STATUS), 4 (NOTIFY), 5 (UPDATE) -> NOTIMP
         for opcode: UInt16 in [1, 2, 4, 5, 6] {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs the real `meridian` binary (MERIDIAN_BIN, else .build/debug/meridian) for integration tests.
@@ -103,15 +104,7 @@ enum Tool {
     }
 
     static func run(_ tool: String, _ arguments: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let r = try TestSupport.Tool.run(tool, arguments)
+        return Result(status: r.status, output: r.output)
     }
 }

@@ -11,6 +11,7 @@
 // exit:  0 no allocation; 1 allocations on the query path; 2 the counter is broken; 3 setup failed.
 // Where: MALLOC_COUNTER_TRAP=1 (2: warm-up too) gdb -batch -ex run -ex bt --args Benchmarks/.build/release/AllocationGate DB
 import CMallocCounter
+import DNSSEC
 import DNSWire
 import Engine
 import Geo
@@ -102,6 +103,8 @@ let latPath = writeTemp(tmpDir, "lat-networks.csv", latNetworks)
 defer { unlink(zonePath); unlink(latPath); rmdir(tmpDir) }
 
 let snapshot: Snapshot
+/// The same zone signed (a temporary combined signing key): what DO=1 queries get.
+let signedSnapshot: Snapshot
 do {
     // region, location, and n: its pool is 192.0.2.n and 2001:db8:n::1
     let sites = [("eu", 50.11, 8.68, 1), ("na", 39.04, -77.49, 2), ("ap", 1.35, 103.82, 3)]
@@ -123,10 +126,27 @@ do {
     let sources = GeoSources(database: try GeoDatabase(path: dbPath))
     let services = try [geo, lat].map { try ServiceCompiler.compile($0, regions: regions, sources: sources) }
     let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
-    snapshot = try Snapshot(
-        zones: [zone], services: services,
-        identity: ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8)),
-        udpPayloadSize: 1232)
+    let identity = ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8))
+    snapshot = try Snapshot(zones: [zone], services: services, identity: identity, udpPayloadSize: 1232)
+    // signed as SnapshotAssembly signs: the apex keys, every answer of every service
+    let now = Int64(time(nil))
+    let key = try ZoneKey.generate(
+        zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+    let unsigned = try ZoneCompiler.load(
+        path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name),
+        extraRecords: ZoneSigner.apexRecords(zone: "gslb.test.", keys: [key], policy: SigningPolicy(), now: now))
+    var answers: [ZoneSigner.Answer] = []
+    for (index, service) in services.enumerated() {
+        for set in service.answerSets(limit: 4096) ?? [] {
+            answers.append(
+                ZoneSigner.Answer(
+                    key: AnswerKey(service: Int32(index), pool: set.pool, type: set.type, mask: set.mask), owner: service.name,
+                    bodies: set.bodies, records: set.records))
+        }
+    }
+    let gslbTypes = Dictionary(uniqueKeysWithValues: services.map { ($0.name, [DNSType.a, DNSType.aaaa]) })
+    let signed = try ZoneSigner.sign(unsigned, keys: [key], policy: SigningPolicy(), now: now, gslbTypes: gslbTypes, answers: answers)
+    signedSnapshot = try Snapshot(zones: [signed], services: services, identity: identity, udpPayloadSize: 1232)
 } catch {
     fail(3, "cannot build the snapshot: \(error)")
 }
@@ -140,6 +160,8 @@ struct QuerySpec {
     var edns = false
     var udpSize: UInt16 = 1232
     var ednsVersion: UInt8 = 0
+    /// DO=1 (RFC 3225): the DNSSEC records too.
+    var dnssecOK = false
     var nsid = false
     /// ECS: family (1/2), source prefix, address octets (already truncated to the prefix).
     var ecs: (UInt16, UInt8, [UInt8])? = nil
@@ -164,7 +186,7 @@ func wire(_ q: QuerySpec, id: UInt16) -> [UInt8] {
         }
         b +=
             [
-                0, 0, 41, UInt8(q.udpSize >> 8), UInt8(q.udpSize & 0xFF), 0, q.ednsVersion, 0, 0,
+                0, 0, 41, UInt8(q.udpSize >> 8), UInt8(q.udpSize & 0xFF), 0, q.ednsVersion, q.dnssecOK ? 0x80 : 0, 0,
                 UInt8(options.count >> 8), UInt8(options.count & 0xFF),
             ] + options
     }
@@ -251,6 +273,20 @@ gslbQueries += [
     QuerySpec(name: "geo.gslb.test.", type: DNSType.mx, edns: true, ecs: ecs4(0x0800_0800, 24)), // NODATA at a service
 ]
 
+/// The same queries with DO=1 (all with EDNS), against the signed zone. Truncation is not checked:
+/// the signatures make answers larger.
+func withDO(_ specs: [QuerySpec]) -> [QuerySpec] {
+    specs.map {
+        var q = $0
+        q.edns = true
+        q.dnssecOK = true
+        q.udpTC = false
+        return q
+    }
+}
+let staticDOQueries = withDO(staticQueries.filter { $0.ednsVersion == 0 })
+let gslbDOQueries = withDO(gslbQueries)
+
 /// A prepared query: packet bytes in one arena, transport and client; plain data, no references.
 struct Prepared {
     var offset: Int
@@ -274,13 +310,16 @@ func prepare(_ specs: [QuerySpec], arena: inout [UInt8]) -> [Prepared] {
 var arena: [UInt8] = []
 let staticSet = prepare(staticQueries, arena: &arena)
 let gslbSet = prepare(gslbQueries, arena: &arena)
+let staticDOSet = prepare(staticDOQueries, arena: &arena)
+let gslbDOSet = prepare(gslbDOQueries, arena: &arena)
 let packets = UnsafeMutablePointer<UInt8>.allocate(capacity: arena.count)
 packets.initialize(from: arena, count: arena.count)
 let response = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
 let processor = QueryProcessor()
 
+/// Answers one prepared query from `snapshot` (`signedSnapshot` for the DO=1 sets).
 @MainActor @inline(never)
-func answer(_ p: Prepared) -> Int {
+func answer(_ p: Prepared, _ snapshot: Snapshot) -> Int {
     processor.process(
         query: UnsafeRawBufferPointer(start: packets + p.offset, count: p.length), response: response,
         capacity: 65535, transport: p.tcp ? .tcp : .udp, client: p.client, snapshot: snapshot)
@@ -292,11 +331,14 @@ var problems: [String] = []
 var warmupAllocations: UInt64 = 0
 let trapMode = getenv("MALLOC_COUNTER_TRAP").map { Int($0.pointee) - 0x30 } ?? 0 // 1: measurement, 2: warm-up too
 if trapMode == 2 { malloc_counter_set_trap(1) }
-for (set, specs) in [(staticSet, staticQueries), (gslbSet, gslbQueries)] {
+for (set, specs, signed) in [
+    (staticSet, staticQueries, false), (gslbSet, gslbQueries, false), (staticDOSet, staticDOQueries, true),
+    (gslbDOSet, gslbDOQueries, true),
+] {
     for (i, p) in set.enumerated() {
         let q = specs[i / 2]
         malloc_counter_start()
-        let n = answer(p)
+        let n = answer(p, signed ? signedSnapshot : snapshot)
         warmupAllocations += malloc_counter_stop()
         guard n >= 12 else { problems.append("\(q.name) type \(q.type): no response"); continue }
         let flags = UInt16(response[2]) << 8 | UInt16(response[3])
@@ -304,21 +346,23 @@ for (set, specs) in [(staticSet, staticQueries), (gslbSet, gslbQueries)] {
         let aa = flags & HeaderFlag.aa != 0
         let tc = flags & HeaderFlag.tc != 0
         let ancount = Int(response[6]) << 8 | Int(response[7])
-        if rcode != q.rcode || aa != q.aa || tc != (q.udpTC && !p.tcp) {
+        if rcode != q.rcode || aa != q.aa || (!signed && tc != (q.udpTC && !p.tcp)) {
             problems.append("\(q.name) type \(q.type) \(p.tcp ? "TCP" : "UDP"): rcode \(rcode) aa \(aa) tc \(tc) answers \(ancount)")
         }
     }
 }
 guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
 print(
-    "warm-up: \(staticSet.count + gslbSet.count) queries answered once, \(warmupAllocations) allocations "
+    "warm-up: \(staticSet.count + gslbSet.count + staticDOSet.count + gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
         + "(one-time initialisation)")
 malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 
 // MARK: 6. count
 
 @MainActor @inline(never)
-func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt64, bytes: UInt64, answered: Int, nanoseconds: UInt64) {
+func measure(
+    _ set: [Prepared], _ snapshot: Snapshot, calls: Int
+) -> (allocations: UInt64, frees: UInt64, bytes: UInt64, answered: Int, nanoseconds: UInt64) {
     var answered = 0
     var start = timespec(), end = timespec()
     clock_gettime(CLOCK_MONOTONIC, &start)
@@ -327,7 +371,7 @@ func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt
         var i = 0
         var k = 0
         while i < calls {
-            if answer(queries[k]) > 0 { answered &+= 1 }
+            if answer(queries[k], snapshot) > 0 { answered &+= 1 }
             k += 1
             if k == queries.count { k = 0 }
             i += 1
@@ -340,8 +384,11 @@ func measure(_ set: [Prepared], calls: Int) -> (allocations: UInt64, frees: UInt
 }
 
 var total: UInt64 = 0
-for (label, set) in [("static", staticSet), ("gslb", gslbSet)] {
-    let r = measure(set, calls: queriesPerSet)
+for (label, set, signed) in [
+    ("static", staticSet, false), ("gslb", gslbSet, false), ("static DO=1 signed", staticDOSet, true),
+    ("gslb DO=1 signed", gslbDOSet, true),
+] {
+    let r = measure(set, signed ? signedSnapshot : snapshot, calls: queriesPerSet)
     total += r.allocations
     let perQuery = Double(r.allocations) / Double(queriesPerSet)
     print(

@@ -1,0 +1,268 @@
+"""DNSSEC end to end: Meridian signs a zone with GSLB services; Unbound, anchored at the zone's DS
+(printed by `meridian dnssec ds`), validates every kind of answer, GSLB regions through ECS included;
+drill chases the signatures after a backend goes down; a short signature validity shows re-signing.
+
+Usage: dnssec_test.py MERIDIAN_BINARY"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
+from meridian_testlib import Tally, free_port, geolite2_path, run_sections, stop_process, wait_answering, wait_for  # noqa: E402
+
+ZONE = """$TTL 3600
+@        3600 IN SOA ns1 hostmaster 2026120701 3600 900 604800 300
+@             IN NS    ns1
+@             IN MX    10 mail
+@             IN TXT   "v=spf1 -all"
+ns1           IN A     127.0.0.1
+www       300 IN A     192.0.2.10
+www       300 IN AAAA  2001:db8::10
+alias     300 IN CNAME www
+mail          IN A     192.0.2.25
+*.wild        IN TXT   "wildcard"
+a.b           IN A     192.0.2.30
+sub           IN NS    ns.sub
+ns.sub        IN A     127.0.0.3
+geo        30 IN A     192.0.2.100
+geo        30 IN AAAA  2001:db8:100::1
+cdn       300 IN CNAME geo
+"""
+BIG = "".join(f'big 300 IN TXT "big-{i:02d}-{"x" * 200}"\n' for i in range(20))
+
+CONFIG = """listen: ["127.0.0.1:{port}"]
+zones:
+  - origin: signed.test.
+    file: zone
+    dnssec: {{ signature_validity: {validity}, refresh: {refresh} }}
+state_dir: state
+geo: {{ database: {geoip} }}
+checks:
+  backend: {{ type: tcp, port: {backend}, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}
+regions:
+  eu: {{ location: [50.11, 8.68] }}
+  na: {{ location: [39.04, -77.49] }}
+  ap: {{ location: [1.35, 103.82] }}
+services:
+  geo.signed.test.:
+    policy: geo
+    ttl: 30
+    map: {{ continent: {{ EU: eu, NA: na, AS: ap }}, default: static }}
+    pools:
+      eu: {{ addresses: [192.0.2.1, "2001:db8:1::1"] }}
+      na: {{ addresses: [192.0.2.2, "2001:db8:2::1"] }}
+      ap: {{ addresses: [192.0.2.3, "2001:db8:3::1"] }}
+  hc.signed.test.:
+    policy: failover
+    ttl: 5
+    order: [na, eu]
+    pools:
+      na: {{ addresses: [127.0.1.2], check: backend }}
+      eu: {{ addresses: [127.0.1.1], check: backend }}
+"""
+
+UNBOUND = """server:
+  interface: 127.0.0.1
+  port: {port}
+  do-daemonize: no
+  use-syslog: no
+  logfile: "{dir}/unbound.log"
+  username: ""
+  chroot: ""
+  directory: "{dir}"
+  pidfile: "{dir}/unbound.pid"
+  module-config: "subnetcache validator iterator"
+  send-client-subnet: 127.0.0.1
+  client-subnet-always-forward: yes
+  trust-anchor: "{anchor}"
+  do-not-query-localhost: no
+  qname-minimisation: no
+  local-zone: "test." nodefault
+  domain-insecure: "sub.signed.test."
+  val-log-level: 2
+stub-zone:
+  name: "signed.test."
+  stub-addr: 127.0.0.1@{meridian}
+"""
+
+
+class Backend:
+    """A TCP listener the health check connects to; `stop()` closes it."""
+
+    def __init__(self, addr, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(64)
+        self.open = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while self.open:
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+            except OSError:
+                return
+
+    def stop(self):
+        self.open = False
+        self.sock.close()
+
+
+def dig(port, *args):
+    """dig's output (stdout) for one query to 127.0.0.1:port."""
+    return subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+dnssec", "+time=3", "+tries=2", *args],
+                          capture_output=True, text=True, timeout=30).stdout
+
+
+def status_and_ad(out):
+    m = re.search(r"status: (\w+)", out)
+    flags = re.search(r";; flags: ([a-z ]+);", out)
+    return (m.group(1) if m else "none"), bool(flags and " ad" in " " + flags.group(1))
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    tally = Tally()
+    work = tempfile.mkdtemp(prefix="meridian-dnssec-")
+    procs = []
+    backends = []
+    try:
+        port, uport, bport = free_port(), free_port(), free_port(["127.0.1.1", "127.0.1.2"])
+        with open(os.path.join(work, "zone"), "w") as f:
+            f.write(ZONE + BIG)
+        with open(os.path.join(work, "m.yaml"), "w") as f:
+            f.write(CONFIG.format(port=port, geoip=geolite2_path(), backend=bport, validity="14d", refresh="7d"))
+        backends = [Backend("127.0.1.1", bport), Backend("127.0.1.2", bport)]
+        log = open(os.path.join(work, "log"), "w")
+        meridian = subprocess.Popen([binary, "serve", "--config", "m.yaml", "--control", "off"], cwd=work,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        procs.append(meridian)
+        if not tally.result(wait_answering(meridian, port, "signed.test."), "Meridian serves the signed zone"):
+            print(open(os.path.join(work, "log")).read())
+            return 1
+        with open(os.path.join(work, "log")) as f:
+            tally.result("created the combined signing key" in f.read(), "a first start without keys creates a CSK and says so")
+        ds = subprocess.run([binary, "dnssec", "ds", "--zone", "signed.test", "--config", "m.yaml"], cwd=work,
+                            capture_output=True, text=True).stdout.strip()
+        tally.result(re.match(r"^signed\.test\. 3600 IN DS \d+ 13 2 [0-9A-F]{64}$", ds) is not None, "meridian dnssec ds prints the DS", ds)
+        f = ds.split()
+        with open(os.path.join(work, "unbound.conf"), "w") as u:
+            u.write(UNBOUND.format(port=uport, dir=work, anchor=" ".join([f[0], f[3], f[4], f[5], f[6], f[7]]), meridian=port))
+        unbound = subprocess.Popen(["unbound", "-d", "-c", os.path.join(work, "unbound.conf")], cwd=work,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        procs.append(unbound)
+        wait_for(lambda: "status" in dig(uport, "signed.test", "SOA"), 10)
+
+        def validating():
+            cases = [
+                ("SOA", ["signed.test", "SOA"], "NOERROR"),
+                ("DNSKEY", ["signed.test", "DNSKEY"], "NOERROR"),
+                ("NSEC3PARAM", ["signed.test", "NSEC3PARAM"], "NOERROR"),
+                ("static A", ["www.signed.test", "A"], "NOERROR"),
+                ("static AAAA", ["www.signed.test", "AAAA"], "NOERROR"),
+                ("MX", ["signed.test", "MX"], "NOERROR"),
+                ("TXT", ["signed.test", "TXT"], "NOERROR"),
+                ("CNAME to a static name", ["alias.signed.test", "A"], "NOERROR"),
+                ("wildcard", ["x.wild.signed.test", "TXT"], "NOERROR"),
+                ("wildcard NODATA", ["x.wild.signed.test", "A"], "NOERROR"),
+                ("NXDOMAIN", ["nope.signed.test", "A"], "NXDOMAIN"),
+                ("NXDOMAIN below an empty non-terminal", ["x.b.signed.test", "A"], "NXDOMAIN"),
+                ("NODATA", ["www.signed.test", "TXT"], "NOERROR"),
+                ("empty non-terminal", ["b.signed.test", "A"], "NOERROR"),
+                ("DS absent at an insecure delegation", ["sub.signed.test", "DS"], "NOERROR"),
+                ("GSLB EU through ECS", ["geo.signed.test", "A", "+subnet=81.2.69.0/24"], "NOERROR"),
+                ("GSLB NA through ECS", ["geo.signed.test", "A", "+subnet=8.8.8.0/24"], "NOERROR"),
+                ("GSLB AP through ECS (AAAA)", ["geo.signed.test", "AAAA", "+subnet=1.0.16.0/24"], "NOERROR"),
+                ("GSLB default: the zone's records", ["geo.signed.test", "A"], "NOERROR"),
+                ("GSLB NODATA (TXT at a GSLB name)", ["geo.signed.test", "TXT"], "NOERROR"),
+                ("GSLB type its pools lack (AAAA of hc)", ["hc.signed.test", "AAAA"], "NOERROR"),
+                ("CNAME into a GSLB name", ["cdn.signed.test", "A", "+subnet=81.2.69.0/24"], "NOERROR"),
+                ("big TXT (over TCP from Meridian)", ["big.signed.test", "TXT", "+bufsize=4096"], "NOERROR"),
+            ]
+            for what, query, rcode in cases:
+                out = dig(uport, *query)
+                status, ad = status_and_ad(out)
+                tally.result(status == rcode and ad, f"Unbound validates: {what}", f"status {status}, AD {ad}")
+            regions = {s: dig(uport, "+short", "geo.signed.test", "A", f"+subnet={s}").split("\n")[0]
+                       for s in ("81.2.69.0/24", "8.8.8.0/24", "1.0.16.0/24")}
+            tally.result(list(regions.values()) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+                         "the validated GSLB answers are each region's", str(regions))
+
+        def chase_after_health_change():
+            key = os.path.join(work, "anchor.key")
+            with open(key, "w") as k:
+                for line in dig(port, "+short", "signed.test", "DNSKEY").splitlines():
+                    if line and not line.startswith("DNSKEY"):
+                        k.write("signed.test. 3600 IN DNSKEY " + line + "\n")
+
+            def chase(name):
+                r = subprocess.run(["drill", "-S", "-k", key, "-p", str(port), "@127.0.0.1", name, "A"],
+                                   capture_output=True, text=True, timeout=30)
+                return "Chase successful" in r.stdout, r.stdout.strip().splitlines()[-1:] if r.stdout else r.stderr
+
+            for name in ("www.signed.test", "alias.signed.test", "hc.signed.test"):
+                ok, tail = chase(name)
+                tally.result(ok, f"drill -S chases {name}", str(tail))
+            before = dig(port, "+short", "hc.signed.test", "A").split("\n")[0]
+            backends[1].stop()  # na (127.0.1.2)
+            moved = wait_for(lambda: dig(port, "+short", "hc.signed.test", "A").split("\n")[0] == "127.0.1.1", 10)
+            tally.result(before == "127.0.1.2" and moved, "hc moves from na to eu when na's backend stops", before)
+            ok, tail = chase("hc.signed.test")
+            tally.result(ok, "drill -S chases the new region's answer", str(tail))
+
+        run_sections(tally, [("validating resolver", validating), ("health change", chase_after_health_change)])
+
+        def resign():
+            # a second instance whose signatures last 40 s and are made again 30 s before they expire
+            work2 = os.path.join(work, "short")
+            os.makedirs(work2)
+            shutil.copy(os.path.join(work, "zone"), work2)
+            port2 = free_port()
+            with open(os.path.join(work2, "m.yaml"), "w") as f:
+                f.write(CONFIG.format(port=port2, geoip=geolite2_path(), backend=bport, validity="40s", refresh="30s"))
+            log2 = open(os.path.join(work2, "log"), "w")
+            m2 = subprocess.Popen([binary, "serve", "--config", "m.yaml", "--control", "off"], cwd=work2,
+                                  stdout=log2, stderr=subprocess.STDOUT)
+            procs.append(m2)
+            if not tally.result(wait_answering(m2, port2, "signed.test."), "the short-validity instance serves"):
+                return
+
+            def expiry():
+                rrsig = [line for line in dig(port2, "www.signed.test", "A").splitlines() if "\tRRSIG\t" in line]
+                return rrsig[0].split()[8] if rrsig else ""
+
+            first = expiry()
+            changed = wait_for(lambda: expiry() not in ("", first), 25, step=0.5)
+            with open(os.path.join(work2, "log")) as f:
+                text = f.read()
+            tally.result(changed and "re-signing" in text, "signatures are made again before they expire", f"{first} -> {expiry()}")
+            key = os.path.join(work2, "anchor.key")
+            with open(key, "w") as k:
+                for line in dig(port2, "+short", "signed.test", "DNSKEY").splitlines():
+                    if line and not line.startswith("DNSKEY"):
+                        k.write("signed.test. 3600 IN DNSKEY " + line + "\n")
+            r = subprocess.run(["drill", "-S", "-k", key, "-p", str(port2), "@127.0.0.1", "www.signed.test", "A"],
+                               capture_output=True, text=True, timeout=30)
+            tally.result("Chase successful" in r.stdout, "the new signatures validate", r.stdout.strip()[-200:])
+
+        run_sections(tally, [("re-signing", resign)])
+    finally:
+        for p in reversed(procs):
+            stop_process(p)
+        for b in backends:
+            b.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{tally.passed} passed, {tally.failed} failed")
+    return 1 if tally.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
