@@ -50,17 +50,6 @@ public enum KeyFiles {
         return base
     }
 
-    /// Rewrites the timing metadata of a key's `.private` file (atomically: a temporary file renamed over it).
-    public static func updateTiming(_ key: ZoneKey, directory: String) throws {
-        let path = directory + "/" + key.baseName + ".private"
-        let temporary = path + ".tmp"
-        unlink(temporary)
-        try create(temporary, key.privateText, mode: 0o600)
-        guard rename(temporary, path) == 0 else {
-            throw DNSSECError("\(path): cannot replace: \(String(cString: strerror(errno)))")
-        }
-    }
-
     /// Reads `base`.private and `base`.key and checks that they agree with each other and the name.
     static func read(base: String, zone: String) throws -> ZoneKey {
         let privatePath = base + ".private", publicPath = base + ".key"

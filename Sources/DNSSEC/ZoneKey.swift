@@ -1,5 +1,6 @@
 import CLDNS
 import DNSWire
+import SourceFiles
 
 /// One DNSSEC key of a zone: the private key (held by ldns), its DNSKEY RDATA and key tag, its role
 /// and its timing. Generated here or read from BIND-format key files (`KeyFiles`).
@@ -77,7 +78,7 @@ public final class ZoneKey: @unchecked Sendable {
             guard let text = ldns_rr2str(rr) else { return "" }
             defer { free(text) }
             // ldns appends a comment with the key id and size
-            return String(cString: text).split(separator: ";", maxSplits: 1)[0].trimmingTrailingWhitespace()
+            return String(cString: text).split(separator: ";", maxSplits: 1)[0].trimmingWhitespace().description
         } ?? ""
     }
 
@@ -128,14 +129,6 @@ public final class ZoneKey: @unchecked Sendable {
 public struct DNSSECError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension StringProtocol {
-    func trimmingTrailingWhitespace() -> String {
-        var s = Substring(self)
-        while let last = s.last, last == " " || last == "\t" || last == "\n" { s = s.dropLast() }
-        return String(s)
-    }
 }
 
 extension ZoneKey {

@@ -146,16 +146,12 @@ public enum ZoneSigner {
 
         // 4. per name, the NSEC3 that covers its wildcard "*.<name>" (NXDOMAIN proofs, RFC 5155 §7.2.2)
         var wildcardCover = [Int32](repeating: -1, count: nodeCount)
-        let signatures0 = ZoneSignatures(
-            rrsetSignatures: [], negativeSOASignature: .empty, chain: chain, matching: [], wildcardCover: [], names: [], data: [],
-            expires: 0)
         for id in 0..<nodeCount where !occluded[id] && !zone.nodes[id].isDelegation {
             let (name, length) = zone.name(of: Int32(id))
             let wildcard: [UInt8] = [1, 0x2A] + Array(UnsafeBufferPointer(start: name, count: length))
             guard wildcard.count <= WireLimits.maxNameLength else { continue }
-            wildcardCover[id] = wildcard.withUnsafeBufferPointer {
-                signatures0.tables.covering(NSEC3Hash(name: $0.baseAddress!, length: $0.count))
-            }
+            let hash = wildcard.withUnsafeBufferPointer { NSEC3Hash(name: $0.baseAddress!, length: $0.count) }
+            wildcardCover[id] = chain.withUnsafeBufferPointer { NSEC3Entry.covering(hash, in: $0) }
         }
         // 5. every GSLB answer
         var answerSignatures: [(AnswerKey, PreparedRRSet)] = []
@@ -170,46 +166,21 @@ public enum ZoneSigner {
         return zone.signed(signatures)
     }
 
-    /// The owner of an NSEC3 record: the base32hex of the hash (RFC 4648 §7, lower case), then the zone.
+    /// The owner of an NSEC3 record: the base32hex of the hash (RFC 4648 §7, lower case; ldns), then
+    /// the zone.
     static func hashedOwner(_ hash: NSEC3Hash, zone: [UInt8]) -> [UInt8] {
-        let alphabet = Array("0123456789abcdefghijklmnopqrstuv".utf8)
-        let octets = hash.octets
-        var label: [UInt8] = []
-        var buffer: UInt64 = 0
-        var bits = 0
-        for octet in octets {
-            buffer = buffer << 8 | UInt64(octet)
-            bits += 8
-            while bits >= 5 {
-                label.append(alphabet[Int(buffer >> UInt64(bits - 5) & 31)])
-                bits -= 5
-            }
-        }
+        var text = [CChar](repeating: 0, count: 64)
+        let n = hash.octets.withUnsafeBufferPointer { ldns_b32_ntop_extended_hex($0.baseAddress, 20, &text, text.count) }
+        let label = text.prefix(max(Int(n), 0)).map { UInt8(bitPattern: $0) | 0x20 } // lower case (digits keep 0x20)
         return [UInt8(label.count)] + label + zone
     }
 
-    /// The type bitmap of NSEC and NSEC3 (RFC 4034 §4.1.2): per 256-type window present, the window
-    /// number, the bitmap length, the bitmap.
+    /// The type bitmap of NSEC and NSEC3 (RFC 4034 §4.1.2), as ldns encodes it.
     static func typeBitmap(_ types: [UInt16]) -> [UInt8] {
-        var out: [UInt8] = []
-        var window = -1
-        var bitmap = [UInt8](repeating: 0, count: 32)
-        func flush() {
-            guard window >= 0 else { return }
-            let length = (bitmap.lastIndex(where: { $0 != 0 }) ?? 0) + 1
-            out += [UInt8(window), UInt8(length)] + bitmap[0..<length]
-        }
-        for type in types.sorted() {
-            if Int(type >> 8) != window {
-                flush()
-                window = Int(type >> 8)
-                bitmap = [UInt8](repeating: 0, count: 32)
-            }
-            let low = Int(type & 0xFF)
-            bitmap[low >> 3] |= 0x80 >> UInt8(low & 7)
-        }
-        flush()
-        return out
+        var list = types.map { ldns_rr_type(rawValue: UInt32($0)) }
+        guard let rdf = ldns_dnssec_create_nsec_bitmap(&list, list.count, LDNS_RR_TYPE_NSEC3) else { return [] }
+        defer { ldns_rdf_deep_free(rdf) }
+        return Array(UnsafeBufferPointer(start: ldns_rdf_data(rdf), count: ldns_rdf_size(rdf)))
     }
 
     /// Accumulates the signatures' and NSEC3 records' wire bodies and owner names.

@@ -12,6 +12,18 @@ public struct NSEC3Entry: Sendable {
     public let record: PreparedRRSet
     public let signature: PreparedRRSet
 
+    /// The entry of `chain` (sorted by hash, not empty) that covers `hash`: the last owner hash below
+    /// it, the chain wrapping round, or the one that matches it.
+    @inline(__always)
+    public static func covering(_ hash: NSEC3Hash, in chain: UnsafeBufferPointer<NSEC3Entry>) -> Int32 {
+        var lo = 0, hi = chain.count // first entry with hash > target
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if hash < chain[mid].hash { hi = mid } else { lo = mid + 1 }
+        }
+        return Int32(lo == 0 ? chain.count - 1 : lo - 1)
+    }
+
     public init(hash: NSEC3Hash, nameOffset: Int32, nameLength: UInt16, record: PreparedRRSet, signature: PreparedRRSet) {
         self.hash = hash
         self.nameOffset = nameOffset
@@ -161,14 +173,7 @@ public struct SignatureTables: @unchecked Sendable {
     /// The NSEC3 that covers `hash` (the last owner hash below it, the chain wrapping round), or the one
     /// that matches it.
     @inline(__always)
-    public func covering(_ hash: NSEC3Hash) -> Int32 {
-        var lo = 0, hi = chain.count // first entry with hash > target
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if hash < chain[mid].hash { hi = mid } else { lo = mid + 1 }
-        }
-        return Int32(lo == 0 ? chain.count - 1 : lo - 1)
-    }
+    public func covering(_ hash: NSEC3Hash) -> Int32 { NSEC3Entry.covering(hash, in: chain) }
 
     /// The RRSIGs of a GSLB answer, or an empty set when it has none.
     @inline(__always)

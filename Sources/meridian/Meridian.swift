@@ -179,9 +179,8 @@ struct Serve: ParsableCommand {
         reloader = Reloader(
             build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
             monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
-        if store.current().0.zones.contains(where: { $0.signatures != nil }) {
-            SignatureRefresher(store: store, reloader: reloader, logger: logger).start(on: controlLoops.next())
-        }
+        // checks once a second (a reload may sign a zone the first snapshot did not)
+        SignatureRefresher(store: store, reloader: reloader, logger: logger).start(on: controlLoops.next())
         /// One control server: on TCP (`listen`) or on the Unix socket (`socket`, no token: only users
         /// who may open the file, mode 0600, reach it).
         func startControl(host: String, port: Int, unixSocket: String?, token: String?) throws {
