@@ -70,6 +70,8 @@ public struct MeridianConfig: Sendable, Equatable {
         public var refresh: Double = 7 * 86400
         /// TTL of the DNSKEY RRset.
         public var dnskeyTTL: Int = 3600
+        /// How the SOA serial follows signing: `unixtime` (the signing epoch) or `increment` (`SerialPolicy`).
+        public var serialPolicy = "unixtime"
         /// Where the settings were declared (for error messages).
         public var declaredAt = ""
 

@@ -25,7 +25,7 @@ enum ZonesSection: ConfigSection {
         }
     }
 
-    /// `dnssec: { keys, algorithm, denial, signature_validity, refresh, dnskey_ttl }`, or `dnssec: true`
+    /// `dnssec: { keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy }`, or `dnssec: true`
     /// for every default.
     static func readDNSSEC(_ node: YAMLNode, _ reader: NodeReader) throws -> MeridianConfig.DNSSECSettings? {
         var settings = MeridianConfig.DNSSECSettings()
@@ -48,9 +48,16 @@ enum ZonesSection: ConfigSection {
             case "signature_validity": settings.signatureValidity = try reader.duration(v, k)
             case "refresh": settings.refresh = try reader.duration(v, k)
             case "dnskey_ttl": settings.dnskeyTTL = try reader.int(v, k, in: 0...86400)
+            case "serial_policy":
+                let name = try reader.string(v, k)
+                guard ["unixtime", "increment"].contains(name) else {
+                    throw reader.error(v, "serial_policy must be unixtime or increment, got '\(name)'")
+                }
+                settings.serialPolicy = name
             default:
                 throw reader.error(
-                    v, "unknown dnssec key '\(k)' (expected keys, algorithm, denial, signature_validity, refresh, dnskey_ttl)")
+                    v,
+                    "unknown dnssec key '\(k)' (expected keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy)")
             }
         }
         guard settings.refresh < settings.signatureValidity else {

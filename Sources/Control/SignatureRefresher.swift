@@ -7,9 +7,10 @@ import Zones
 import Glibc
 #endif
 
-/// Keeps signed zones signed: once a zone reaches its re-signing time (`ZoneSignatures.resignAt`,
+/// Keeps signed zones signed: once a zone reaches its re-signing time (`ZoneSignatures.resignAt`: its
+/// next signing epoch, which is the next re-signing boundary or key event, and never later than
 /// `refresh` before its earliest signature expires) it reloads, which signs again from the key files
-/// (and publishes or withdraws keys as their timing says). A failed reload leaves the last good
+/// and so publishes, activates and withdraws keys at the times their files give. A failed reload leaves the last good
 /// signatures serving and is logged at error level; it is tried again a minute later.
 public final class SignatureRefresher: @unchecked Sendable {
     let store: SnapshotStore

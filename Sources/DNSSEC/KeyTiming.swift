@@ -46,6 +46,11 @@ public struct KeyTiming: Sendable, Equatable {
         return syncDelete.map { time < $0 } ?? true
     }
 
+    /// Every scheduled event after creation (a change of what the zone publishes or signs with).
+    public var events: [Int64] {
+        [publish, activate, inactive, delete, syncPublish, syncDelete].compactMap { $0 }
+    }
+
     /// The metadata lines BIND writes, in its order, for the events that are set.
     var lines: [(String, Int64)] {
         [

@@ -54,12 +54,14 @@ public enum ZoneSigner {
         }
     }
 
-    /// Signs `zone` (compiled with `apexRecords`) with the keys active at `now`. `gslbTypes` gives
-    /// the types each GSLB name answers (lower-case wire name -> types), for the NSEC3 type bitmaps;
-    /// `answers` are every RRset the GSLB services can answer.
+    /// Signs `zone` (compiled with `apexRecords`) with the keys active at `now`, the time the
+    /// signatures are dated from (a `SigningEpoch`'s start). `gslbTypes` gives the types each GSLB name
+    /// answers (lower-case wire name -> types), for the NSEC3 type bitmaps; `answers` are every RRset
+    /// the GSLB services can answer. The zone is due to be signed again at `resignAt` (the next
+    /// epoch), or `refresh` before its earliest signature expires when not given.
     public static func sign(
         _ zone: CompiledZone, keys: [ZoneKey], policy: SigningPolicy, now: Int64, gslbTypes: [[UInt8]: [UInt16]] = [:],
-        answers: [Answer] = []
+        answers: [Answer] = [], resignAt: Int64? = nil
     ) throws -> CompiledZone {
         let active = keys.filter { $0.timing.isActive(at: now) }
         let keySigners = active.filter(\.isSecureEntryPoint)
@@ -162,7 +164,7 @@ public enum ZoneSigner {
         let signatures = ZoneSignatures(
             rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
             wildcardCover: wildcardCover, answers: answerSignatures, names: builder.names, data: builder.data,
-            expires: builder.expires, resignAt: builder.expires - policy.refresh)
+            expires: builder.expires, resignAt: min(resignAt ?? .max, builder.expires - policy.refresh))
         return zone.signed(signatures)
     }
 

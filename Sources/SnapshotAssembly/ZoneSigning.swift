@@ -46,6 +46,8 @@ enum ZoneSigning {
         policy.refresh = Int64(settings.refresh)
         policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
         let keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
+        let epoch = SigningEpoch(now: now, policy: policy, keys: keys)
+        let serialPolicy = SerialPolicy(rawValue: settings.serialPolicy) ?? .unixtime
         var gslbTypes: [[UInt8]: [UInt16]] = [:]
         var answers: [ZoneSigner.Answer] = []
         for (index, service) in services {
@@ -64,11 +66,18 @@ enum ZoneSigning {
         do {
             let compiled = try ZoneCompiler.load(
                 path: zone.file, origin: zone.origin, extraOwners: owners,
-                extraRecords: ZoneSigner.apexRecords(zone: zone.origin, keys: keys, policy: policy, now: now))
+                extraRecords: ZoneSigner.apexRecords(zone: zone.origin, keys: keys, policy: policy, now: epoch.start),
+                serial: { epoch.serial(serialPolicy, fileSerial: $0) })
+            if serialPolicy == .unixtime && Int64(compiled.serial) > now + 86400 {
+                notes.append(
+                    "\(zone.origin): the zone file's serial \(compiled.serial) lies ahead of the clock (a date?); with serial_policy unixtime re-signing cannot raise it until the clock passes it: write date +%s as the serial, or use serial_policy increment"
+                )
+            }
             for (_, service) in services where service.usesStaticRecords {
                 try checkStaticTypes(service, in: compiled, declaredAt: settings.declaredAt, serviceTypes: gslbTypes[service.name] ?? [])
             }
-            return try ZoneSigner.sign(compiled, keys: keys, policy: policy, now: now, gslbTypes: gslbTypes, answers: answers)
+            return try ZoneSigner.sign(
+                compiled, keys: keys, policy: policy, now: epoch.start, gslbTypes: gslbTypes, answers: answers, resignAt: epoch.next)
         } catch let error as DNSSECError {
             throw SourceProblem(settings.declaredAt, "dnssec: \(error)")
         }

@@ -26,7 +26,7 @@ public enum ZoneCompiler {
     // sort comparison per record, and the tables are written straight into the zone's buffers.
     static func compile(
         origin originText: String, batch: inout RecordBatch, file: String,
-        extraOwners: [[UInt8]]
+        extraOwners: [[UInt8]], serial newSerial: ((UInt32) -> UInt32)? = nil
     ) throws -> CompiledZone {
         guard let origin = WireName.fromText(originText) else {
             throw ZoneError(file: file, line: 0, reason: "invalid zone origin '\(originText)'")
@@ -121,8 +121,15 @@ public enum ZoneCompiler {
         for set in sets where set.type == DNSType.soa && ownerOf(set) != apexId {
             throw fail(Int(order[Int(set.start)]), "SOA record below the apex (\(WireName.toText(batch.names.name(ownerOf(set)))))")
         }
-        let soa = batch.record(soaRecords[0])
+        var soa = batch.record(soaRecords[0])
         guard soa.rdata.count >= 22 else { throw ZoneError(file: soa.file, line: soa.line, reason: "malformed SOA") }
+        if let newSerial {
+            // the serial is the fifth-last 32-bit field of the SOA RDATA (RFC 1035 §3.3.13)
+            let at = Int(batch.entries[soaRecords[0]].rdataOffset) + soa.rdata.count - 20
+            let value = newSerial(batch.rdata[at..<(at + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            for i in 0..<4 { batch.rdata[at + i] = UInt8(truncatingIfNeeded: value >> (24 - 8 * i)) }
+            soa = batch.record(soaRecords[0])
+        }
 
         // 3. CNAME rules
         for set in sets where set.type == DNSType.cname {
@@ -290,12 +297,14 @@ public enum ZoneCompiler {
     }
 
     /// Reads a master file with ldns and compiles it, with `extraRecords` added (a signed zone's
-    /// DNSKEY and NSEC3PARAM).
+    /// DNSKEY and NSEC3PARAM) and the SOA serial replaced by `serial(file's serial)` when given (a
+    /// signed zone's serial policy).
     public static func load(
-        path: String, origin: String, extraOwners: [[UInt8]] = [], extraRecords: [ZoneRecord] = []
+        path: String, origin: String, extraOwners: [[UInt8]] = [], extraRecords: [ZoneRecord] = [],
+        serial: ((UInt32) -> UInt32)? = nil
     ) throws -> CompiledZone {
         var batch = try ZoneFileReader.readBatch(path: path, origin: origin)
         for record in extraRecords { precondition(batch.append(record), "record RDATA over 65535 octets") }
-        return try compile(origin: origin, batch: &batch, file: path, extraOwners: extraOwners)
+        return try compile(origin: origin, batch: &batch, file: path, extraOwners: extraOwners, serial: serial)
     }
 }

@@ -99,6 +99,22 @@ final class ZoneCompilerTests: XCTestCase {
         }
     }
 
+    /// A serial policy replaces the SOA serial everywhere it is served: the SOA and the negative SOA.
+    func testSerialReplacedByThePolicy() throws {
+        let dir = TempDir()
+        let path = dir.write("zone.db", Self.header + "\nns1 IN A 192.0.2.1\n")
+        let plain = try ZoneCompiler.load(path: path, origin: "example.test.")
+        var seen: UInt32 = 0
+        let zone = try ZoneCompiler.load(path: path, origin: "example.test.", serial: { seen = $0; return $0 + 1_000 })
+        XCTAssertEqual(seen, plain.serial, "the policy is given the file's serial")
+        XCTAssertEqual(zone.serial, plain.serial + 1_000)
+        let soa = zone.records(zone.rrsets[Int(zone.rrset(of: zone.apexNode, type: 6))])
+        let negative = zone.records(zone.negativeSOA)
+        for record in soa + negative {
+            XCTAssertEqual(record.rdata.dropLast(16).suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }, plain.serial + 1_000)
+        }
+    }
+
     /// A syntax error names the bad record's line, not ldns's counter after the blank lines that follow it.
     func testSyntaxErrorLineIgnoresFollowingBlankLines() {
         let dir = TempDir()
