@@ -32,7 +32,7 @@ let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
     products: [.executable(name: "meridian", targets: ["meridian"])]
-        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts", "DNSSEC"]
+        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts", "DNSSEC", "Transfer"]
         .map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -56,10 +56,11 @@ let package = Package(
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         // DNSSEC keys (BIND-format files) and signing, through ldns
         .target(name: "DNSSEC", dependencies: ["DNSWire", "Zones", "CLDNS", "SourceFiles"]),
+        .target(name: "Transfer", dependencies: ["DNSWire", "Zones", "Geo", "CLDNS"]),
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
         .target(
-            name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", atomics],
+            name: "Engine", dependencies: ["DNSWire", "Zones", "Steering", "Transfer", atomics],
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .target(
             name: "Health",
@@ -67,19 +68,19 @@ let package = Package(
                 + nio("NIOCore", "NIOPosix", "NIOHTTP1", "NIOConcurrencyHelpers", "NIOTLS")),
         // health verdicts and overrides -> the snapshot's health table, and its publication
         .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
-        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "CYAML"]),
+        .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "Geo", "DNSWire", "CYAML"]),
         .target(
             name: "Server",
-            dependencies: ["Engine", "DNSWire", "CSocket", atomics, logging]
+            dependencies: ["Engine", "DNSWire", "Transfer", "CSocket", atomics, logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix")),
         .target(
             name: "Control",
-            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "SourceFiles", logging]
+            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "Transfer", "SourceFiles", logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(
             name: "SnapshotAssembly",
-            dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "DNSSEC", "SourceFiles"]),
+            dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "DNSSEC", "Transfer", "SourceFiles"]),
         .executableTarget(
             name: "meridian",
             dependencies: [
@@ -106,6 +107,8 @@ let package = Package(
             dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]
                 + nio("NIOCore", "NIOEmbedded", "NIOHTTP1")),
         .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "Zones", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
+        .testTarget(
+            name: "TransferTests", dependencies: ["Transfer", "Zones", "DNSWire", "Geo", "CLDNS"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
         .testTarget(
             name: "HealthTests",

@@ -42,6 +42,13 @@ struct ConfigDraft {
                     reason: "zone \(zone.origin) declared twice (first at \(first))")
             }
             seen[key] = zone.declaredAt
+            let keyNames = Set(config.tsigKeys.map { $0.name.lowercased() })
+            let used = (zone.transfer?.allow.compactMap(\.key) ?? []) + (zone.transfer?.notify.compactMap(\.key) ?? [])
+            if let missing = used.first(where: { !keyNames.contains($0.lowercased()) }) {
+                throw ConfigError(
+                    file: file, line: Int(zone.transfer?.declaredAt.split(separator: ":").last ?? "0") ?? 0,
+                    reason: "zone \(zone.origin) transfer uses TSIG key '\(missing)', which is not defined under tsig_keys")
+            }
         }
         return config
     }

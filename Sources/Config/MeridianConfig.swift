@@ -49,13 +49,46 @@ public struct MeridianConfig: Sendable, Equatable {
         public var declaredAt: String
         /// How the zone is signed; nil: not signed.
         public var dnssec: DNSSECSettings?
+        /// Who may transfer the zone and whom to notify; nil: no transfers.
+        public var transfer: TransferSettings?
 
-        public init(origin: String, file: String, declaredAt: String, dnssec: DNSSECSettings? = nil) {
+        public init(
+            origin: String, file: String, declaredAt: String, dnssec: DNSSECSettings? = nil, transfer: TransferSettings? = nil
+        ) {
             self.origin = origin
             self.file = file
             self.declaredAt = declaredAt
             self.dnssec = dnssec
+            self.transfer = transfer
         }
+    }
+
+    /// A zone's `transfer: { allow: [...], notify: [...] }`.
+    public struct TransferSettings: Sendable, Equatable {
+        /// One ACL rule: a network (CIDR or address) and/or a TSIG key name; both must match when both
+        /// are given.
+        public struct Rule: Sendable, Equatable {
+            public var network: String?
+            public var key: String?
+        }
+
+        /// A secondary to notify: HOST:PORT (port 53 by default), optionally signed with a key.
+        public struct NotifyTarget: Sendable, Equatable {
+            public var address: ListenAddress
+            public var key: String?
+        }
+
+        public var allow: [Rule] = []
+        public var notify: [NotifyTarget] = []
+        public var declaredAt = ""
+    }
+
+    /// A named TSIG key (`tsig_keys:`).
+    public struct TSIGKeySettings: Sendable, Equatable {
+        public var name: String
+        public var algorithm: String
+        /// Base64, as in BIND's and Knot's key files.
+        public var secret: String
     }
 
     /// A zone's `dnssec:` settings (Knot's policy settings are the model; the same defaults).
@@ -90,6 +123,8 @@ public struct MeridianConfig: Sendable, Equatable {
 
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 5353)]
     public var zones: [Zone] = []
+    /// TSIG keys by name, for transfers and NOTIFY.
+    public var tsigKeys: [TSIGKeySettings] = []
     public var identity = Identity(version: nil, id: nil, nsid: nil)
     /// EDNS UDP payload size we advertise and cap UDP answers at (RFC 6891; DNS flag day 2020: 1232).
     public var udpPayloadSize = 1232

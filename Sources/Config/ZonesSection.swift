@@ -1,3 +1,6 @@
+import DNSWire
+import Geo
+
 /// `zones:` a list of `{ origin, file, dnssec }`; origins are made fully qualified, files resolved from
 /// the config's directory. Each zone records where it was declared (for the "declared twice" rule).
 enum ZonesSection: ConfigSection {
@@ -9,19 +12,22 @@ enum ZonesSection: ConfigSection {
             var origin: String?
             var zoneFile: String?
             var dnssec: MeridianConfig.DNSSECSettings?
+            var transfer: MeridianConfig.TransferSettings?
             for (k, v) in fields {
                 switch k {
                 case "origin": origin = try reader.string(v, "origin")
                 case "file": zoneFile = try reader.string(v, "file")
                 case "dnssec": dnssec = try readDNSSEC(v, reader)
-                default: throw reader.error(v, "unknown zone key '\(k)' (expected origin, file, dnssec)")
+                case "transfer": transfer = try readTransfer(v, reader)
+                default: throw reader.error(v, "unknown zone key '\(k)' (expected origin, file, dnssec, transfer)")
                 }
             }
             guard let origin, !origin.isEmpty else { throw reader.error(item, "zone needs 'origin'") }
             guard let zoneFile else { throw reader.error(item, "zone \(origin) needs 'file'") }
             let fqdn = origin.hasSuffix(".") ? origin : origin + "."
             return MeridianConfig.Zone(
-                origin: fqdn, file: reader.resolve(zoneFile), declaredAt: "\(reader.file):\(reader.line(item))", dnssec: dnssec)
+                origin: fqdn, file: reader.resolve(zoneFile), declaredAt: "\(reader.file):\(reader.line(item))", dnssec: dnssec,
+                transfer: transfer)
         }
     }
 
@@ -62,6 +68,60 @@ enum ZonesSection: ConfigSection {
         }
         guard settings.refresh < settings.signatureValidity else {
             throw reader.error(node, "dnssec.refresh must be shorter than signature_validity")
+        }
+        return settings
+    }
+
+    /// `transfer: { allow: [RULE...], notify: [TARGET...] }`. A rule is a network (`192.0.2.0/24`, an
+    /// address) or `{ network, key }`; a target is `HOST:PORT` or `{ address, key }`. Key names must be
+    /// under `tsig_keys` (checked once the whole config is read).
+    static func readTransfer(_ node: YAMLNode, _ reader: NodeReader) throws -> MeridianConfig.TransferSettings {
+        var settings = MeridianConfig.TransferSettings()
+        settings.declaredAt = "\(reader.file):\(reader.line(node))"
+        for (k, v) in try reader.mapping(node, "transfer") {
+            switch k {
+            case "allow":
+                settings.allow = try reader.sequence(v, k).map { item in
+                    var rule = MeridianConfig.TransferSettings.Rule()
+                    if item.scalarText != nil {
+                        rule.network = try reader.string(item, "a network")
+                    } else {
+                        for (field, value) in try reader.mapping(item, "an allow rule") {
+                            switch field {
+                            case "network": rule.network = try reader.string(value, field)
+                            case "key": rule.key = try reader.string(value, field)
+                            default: throw reader.error(value, "unknown allow field '\(field)' (expected network, key)")
+                            }
+                        }
+                    }
+                    if let network = rule.network, IPPrefix.parse(network) == nil {
+                        throw reader.error(item, "'\(network)' is not a network (address/length, host bits zero) or an address")
+                    }
+                    guard rule.network != nil || rule.key != nil else { throw reader.error(item, "an allow rule needs a network or a key") }
+                    return rule
+                }
+            case "notify":
+                settings.notify = try reader.sequence(v, k).map { item in
+                    var text: String?
+                    var key: String?
+                    if item.scalarText != nil {
+                        text = try reader.string(item, "a secondary")
+                    } else {
+                        for (field, value) in try reader.mapping(item, "a notify target") {
+                            switch field {
+                            case "address": text = try reader.string(value, field)
+                            case "key": key = try reader.string(value, field)
+                            default: throw reader.error(value, "unknown notify field '\(field)' (expected address, key)")
+                            }
+                        }
+                    }
+                    guard let text, let address = MeridianConfig.ListenAddress.parse(text), IPAddress(address.host) != nil else {
+                        throw reader.error(item, "a notify target is an IP address with an optional :PORT (53)")
+                    }
+                    return MeridianConfig.TransferSettings.NotifyTarget(address: address, key: key)
+                }
+            default: throw reader.error(v, "unknown transfer key '\(k)' (expected allow, notify)")
+            }
         }
         return settings
     }

@@ -22,13 +22,16 @@ public final class Reloader: Sendable {
     let logger: Logger
     /// Hands freed heap back to the kernel after a load (the executable passes the server's).
     let releaseMemory: @Sendable () -> Void
+    /// Told of every snapshot a reload publishes (NOTIFY of new serials).
+    let published: @Sendable (Snapshot) -> Void
     let lock = NIOLock()
     let queue = DispatchQueue(label: "meridian.reload")
 
     public init(
         build: @escaping Build, publisher: HealthPublisher, monitor: HealthMonitor?, metrics: MetricsSources, logger: Logger,
-        releaseMemory: @escaping @Sendable () -> Void
+        releaseMemory: @escaping @Sendable () -> Void, published: @escaping @Sendable (Snapshot) -> Void = { _ in }
     ) {
+        self.published = published
         self.build = build
         self.publisher = publisher
         self.monitor = monitor
@@ -54,6 +57,7 @@ public final class Reloader: Sendable {
                 metrics.foldAnswers(of: publisher.store.current().0)
                 publisher.install(snapshot, states: states)
                 metrics.reloaded(error: nil)
+                published(snapshot)
                 // the old snapshot goes once every worker has let go of it (within a second,
                 // UDPWorker.idleCheck, TCP loops likewise): then its heap pages go back to the kernel
                 queue.asyncAfter(deadline: .now() + 2.5) { self.releaseMemory() }

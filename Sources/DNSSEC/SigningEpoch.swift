@@ -5,7 +5,8 @@
 /// from a time every instance computes alike from the clock, the key files and the policy: the latest
 /// of the last re-signing boundary (multiples of `signature_validity - refresh` since 1970) and the
 /// last key event (publish, activate, inactive, delete, sync publish, sync delete). No key event lies
-/// between the epoch and now, so the keys in force at the epoch are those in force now.
+/// between the epoch and now, so the keys in force at the epoch are those in force now. A zone is
+/// signed again when the next epoch begins, which also advances its serial.
 public struct SigningEpoch: Sendable, Equatable {
     /// UNIX time the signatures are dated from (inception = start - inception offset).
     public let start: Int64

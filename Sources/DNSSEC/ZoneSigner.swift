@@ -58,7 +58,9 @@ public enum ZoneSigner {
     /// signatures are dated from (a `SigningEpoch`'s start). `gslbTypes` gives the types each GSLB name
     /// answers (lower-case wire name -> types), for the NSEC3 type bitmaps; `answers` are every RRset
     /// the GSLB services can answer. The zone is due to be signed again at `resignAt` (the next
-    /// epoch), or `refresh` before its earliest signature expires when not given.
+    /// epoch: its signatures then have at least three quarters of `refresh` left, since expiry is
+    /// spread over the first quarter of `refresh` before `now + signatureValidity`), or `refresh`
+    /// before its earliest signature expires when not given.
     public static func sign(
         _ zone: CompiledZone, keys: [ZoneKey], policy: SigningPolicy, now: Int64, gslbTypes: [[UInt8]: [UInt16]] = [:],
         answers: [Answer] = [], resignAt: Int64? = nil
@@ -164,7 +166,7 @@ public enum ZoneSigner {
         let signatures = ZoneSignatures(
             rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
             wildcardCover: wildcardCover, answers: answerSignatures, names: builder.names, data: builder.data,
-            expires: builder.expires, resignAt: min(resignAt ?? .max, builder.expires - policy.refresh))
+            expires: builder.expires, resignAt: resignAt ?? builder.expires - policy.refresh)
         return zone.signed(signatures)
     }
 

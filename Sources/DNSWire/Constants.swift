@@ -42,6 +42,7 @@ public enum RCode {
     public static let nxDomain: UInt16 = 3
     public static let notImp: UInt16 = 4
     public static let refused: UInt16 = 5
+    public static let notAuth: UInt16 = 9
     public static let badVers: UInt16 = 16
 }
 

@@ -1,5 +1,6 @@
 import DNSWire
 import Steering
+import Transfer
 import Zones
 
 /// Everything the query path reads, compiled at load and never mutated: the zones, a name table to
@@ -20,6 +21,8 @@ public final class Snapshot: @unchecked Sendable {
     public let services: [CompiledService]
     /// Health per service and pool (true = up); swapped whole when the monitor publishes.
     public let health: HealthTable
+    /// Who may transfer which zone, and whom to notify of new serials.
+    public let transfer: TransferRules
     /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
     /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
     /// owned by `refTables`, which snapshots derived by `with(health:)` share.
@@ -33,9 +36,10 @@ public final class Snapshot: @unchecked Sendable {
     /// with the service names as `extraOwners`); `SnapshotError` otherwise.
     public init(
         zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
-        identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232
+        identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232, transfer: TransferRules = .none
     ) throws {
         self.zones = zones
+        self.transfer = transfer
         self.services = services
         self.health = health ?? HealthTable(allUp: services)
         Snapshot.checkShape(self.health, services)
@@ -117,6 +121,7 @@ public final class Snapshot: @unchecked Sendable {
         apexMask = other.apexMask
         originLengths = other.originLengths
         services = other.services
+        transfer = other.transfer
         self.health = health
         Snapshot.checkShape(health, other.services)
         refTables = other.refTables

@@ -1,6 +1,11 @@
 import DNSWire
 import Engine
 import NIOCore
+import Transfer
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Told to a connection when the server starts running more than half full: its idle timer is re-armed
 /// with the short busy timeout.
@@ -35,6 +40,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     /// Bytes read and not yet answered: a partial message, or whole ones held while paused.
     private var inbound: ByteBuffer?
+    /// A zone transfer being sent: its messages are made as the channel takes them, and the messages
+    /// after it wait until it is done (RFC 5936 §4.2: answers on a connection stay in order).
+    private var transfer: TransferStream?
     /// Not writable: answering and reading stop until writability returns.
     private var paused = false
     /// A `read()` not passed on while paused.
@@ -146,35 +154,45 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// passes on a held `read()` unless it paused again.
     private func drain(context: ChannelHandlerContext) {
         paused = false
-        if var buffer = inbound {
-            inbound = nil // `buffer` is now the only reference: no copy-on-write below
-            draining = true
-            defer { draining = false }
-            while true {
+        draining = true
+        defer { draining = false }
+        var buffer = inbound
+        inbound = nil // `buffer` is now the only reference: no copy-on-write below
+        while true {
+            if !context.channel.isWritable {
+                context.flush()
                 if !context.channel.isWritable {
-                    context.flush()
-                    if !context.channel.isWritable {
-                        paused = true
-                        break
-                    }
+                    paused = true
+                    break
                 }
-                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
-                guard length > 0 else {
-                    context.close(promise: nil) // a zero length is not a DNS message: close
-                    return
-                }
-                guard buffer.readableBytes >= 2 + Int(length) else { break }
-                buffer.moveReaderIndex(forwardBy: 2)
-                messageStart = nil
-                answer(buffer.readSlice(length: Int(length))!, context: context)
             }
-            if buffer.readableBytes > 0 {
-                inbound = buffer
-                if !paused && messageStart == nil {
-                    // The start of a message: it must be complete by the message deadline.
-                    messageStart = .now()
-                    armTimer(context: context)
+            if let stream = transfer {
+                if let message = stream.next() {
+                    var out = context.channel.allocator.buffer(capacity: message.count + 2)
+                    out.writeInteger(UInt16(message.count))
+                    out.writeBytes(message)
+                    context.write(wrapOutboundOut(out), promise: nil)
+                } else {
+                    transfer = nil
                 }
+                continue
+            }
+            guard buffer != nil, let length = buffer!.getInteger(at: buffer!.readerIndex, as: UInt16.self) else { break }
+            guard length > 0 else {
+                context.close(promise: nil) // a zero length is not a DNS message: close
+                return
+            }
+            guard buffer!.readableBytes >= 2 + Int(length) else { break }
+            buffer!.moveReaderIndex(forwardBy: 2)
+            messageStart = nil
+            answer(buffer!.readSlice(length: Int(length))!, context: context)
+        }
+        if let buffer, buffer.readableBytes > 0 {
+            inbound = buffer
+            if !paused && messageStart == nil {
+                // The start of a message: it must be complete by the message deadline.
+                messageStart = .now()
+                armTimer(context: context)
             }
         }
         if !paused && readHeld {
@@ -189,6 +207,12 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         let snapshot = state.snapshot!
         let client = slot.client // decoded once, at accept
+        if query.withUnsafeReadableBytes({ ZoneTransfer.isTransfer($0) }), let client {
+            transfer = ZoneTransfer.respond(
+                query: Array(query.readableBytesView), client: client, zones: snapshot.zones, rules: snapshot.transfer,
+                now: Int64(time(nil)))
+            return
+        }
         let length = query.withUnsafeReadableBytes { bytes in
             state.processor.process(
                 query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,

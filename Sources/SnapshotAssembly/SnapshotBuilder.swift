@@ -5,6 +5,7 @@ import Engine
 import Geo
 import Health
 import Steering
+import Transfer
 import Zones
 
 #if canImport(Glibc)
@@ -90,6 +91,23 @@ public enum SnapshotBuilder {
         let identity = ServerIdentity(
             version: config.identity.version, id: config.identity.id,
             nsid: config.identity.nsid.map { Array($0.utf8) })
-        return try Snapshot(zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize))
+        return try Snapshot(
+            zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize),
+            transfer: transferRules(config))
+    }
+
+    /// The zones' transfer ACLs and secondaries with the TSIG keys (the config checked the names).
+    static func transferRules(_ config: MeridianConfig) -> TransferRules {
+        var zones: [[UInt8]: TransferRules.Zone] = [:]
+        for zone in config.zones {
+            guard let transfer = zone.transfer, let origin = WireName.fromText(zone.origin.lowercased()) else { continue }
+            zones[origin] = TransferRules.Zone(
+                allow: transfer.allow.map { TransferACL(network: $0.network.flatMap { IPPrefix.parse($0) }, key: $0.key) },
+                notify: transfer.notify.compactMap { target in
+                    IPAddress(target.address.host).map { NotifyTarget(address: $0, port: target.address.port, key: target.key) }
+                })
+        }
+        return TransferRules(
+            zones: zones, keys: config.tsigKeys.map { TSIGKey(name: $0.name, algorithm: $0.algorithm, secret: $0.secret) })
     }
 }

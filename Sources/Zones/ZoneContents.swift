@@ -4,7 +4,8 @@ extension CompiledZone {
     /// Every record of the zone as (owner, body: TYPE CLASS TTL RDLENGTH RDATA), the SOA first: the
     /// RRsets of every name, their RRSIGs when the zone is signed, then the NSEC3 chain with its RRSIGs.
     /// Control plane (zone transfers, checks, tests): allocates.
-    public func contents() -> [(owner: [UInt8], body: [UInt8])] {
+    /// With `onlySOA`, the SOA record alone (a transfer's closing record, an up-to-date IXFR).
+    public func contents(onlySOA: Bool = false) -> [(owner: [UInt8], body: [UInt8])] {
         var out: [(owner: [UInt8], body: [UInt8])] = []
         func add(_ owner: [UInt8], _ set: PreparedRRSet, _ bytes: UnsafeRawBufferPointer) {
             var pos = Int(set.offset)
@@ -16,6 +17,7 @@ extension CompiledZone {
         }
         let soa = rrset(of: apexNode, type: DNSType.soa)
         add(origin, rrsets[Int(soa)], data)
+        if onlySOA { return out }
         for id in 0..<nodes.count {
             let (name, length) = name(of: Int32(id))
             let owner = Array(UnsafeBufferPointer(start: name, count: length))

@@ -176,9 +176,10 @@ struct Serve: ParsableCommand {
         }
         let path = config
         let running = loaded
+        let notifier = NotifySender(logger: logger)
         reloader = Reloader(
             build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory)
+            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory, published: notifier.published)
         // checks once a second (a reload may sign a zone the first snapshot did not)
         SignatureRefresher(store: store, reloader: reloader, logger: logger).start(on: controlLoops.next())
         /// One control server: on TCP (`listen`) or on the Unix socket (`socket`, no token: only users
@@ -219,6 +220,7 @@ struct Serve: ParsableCommand {
             logger.info("decision log", metadata: ["file": "\(path)", "sample": "1/\(cfg.decisionLogSample)"])
         }
         try server.start()
+        notifier.published(store.current().0) // the secondaries learn the serial we start with
         return Running(server: server, reloader: reloader, eventLoops: [healthLoops, controlLoops])
     }
 
