@@ -76,6 +76,13 @@ enum ZoneSigning {
             for (_, service) in services where service.usesStaticRecords {
                 try checkStaticTypes(service, in: compiled, declaredAt: settings.declaredAt, serviceTypes: gslbTypes[service.name] ?? [])
             }
+            if zone.transfer != nil {
+                for (_, service) in services where !hasOwnRecords(service, in: compiled) {
+                    notes.append(
+                        "\(zone.origin): GSLB name \(WireName.toText(service.name)) has no records of its own in the zone file, so secondaries get only its NSEC3 record, whose types (\((gslbTypes[service.name] ?? []).map { $0 == DNSType.a ? "A" : $0 == DNSType.aaaa ? "AAAA" : "CNAME" }.joined(separator: " "))) they cannot answer: give it the records secondaries should serve"
+                    )
+                }
+            }
             return try ZoneSigner.sign(
                 compiled, keys: keys, policy: policy, now: epoch.start, gslbTypes: gslbTypes, answers: answers, resignAt: epoch.next)
         } catch let error as DNSSECError {
@@ -116,6 +123,13 @@ enum ZoneSigning {
             )
             return [key]
         }
+    }
+
+    /// Whether the zone file has address or CNAME records at the service's name (what a secondary,
+    /// which cannot steer, serves there).
+    static func hasOwnRecords(_ service: CompiledService, in zone: CompiledZone) -> Bool {
+        let node = service.name.withUnsafeBufferPointer { zone.find($0.baseAddress!, length: $0.count) }
+        return node >= 0 && [DNSType.a, DNSType.aaaa, DNSType.cname].contains { zone.rrset(of: node, type: $0) >= 0 }
     }
 
     /// A service that answers some clients from the zone's own records at its name: those records must

@@ -242,7 +242,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let (loaded, snapshot) = try SnapshotBuilder.build(configPath: config)
+            var notes: [String] = []
+            let (loaded, snapshot) = try SnapshotBuilder.build(configPath: config, keyPolicy: .temporaryIfMissing, notes: &notes)
+            for note in notes { printError("warning: dnssec: \(note)") }
             // what `serve` would meet in the state directory (nothing is created or changed)
             if let problem = StateDirectory.problem(loaded.stateDir) { throw ReloadRefused(description: "\(config): \(problem)") }
             var overrides = 0

@@ -44,7 +44,7 @@ final class SectionReaderTests: XCTestCase {
     func testUnknownTopLevelKeyListsEverySection() {
         rejects(
             "listn: []\n", line: 4,
-            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services)")
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys)")
         rejects("listen: []\nlisten: []\n", line: 5, "duplicate key 'listen'")
     }
 
@@ -52,6 +52,28 @@ final class SectionReaderTests: XCTestCase {
         expectError("zones:\n  - file: z\n", line: 2, containing: "zone needs 'origin'")
         expectError("zones:\n  - origin: a.\n", line: 2, containing: "zone a. needs 'file'")
         XCTAssertThrowsError(try parse("listen: []\n")) { XCTAssertEqual("\($0)", "/etc/meridian/m.yaml: no zones configured") }
+    }
+
+    func testZoneDNSSECAndTransfer() throws {
+        let secret = "c2VjcmV0c2VjcmV0c2VjcmV0MTI="
+        let c = try parse(
+            "tsig_keys:\n  xfr: { algorithm: hmac-sha256, secret: \"\(secret)\" }\n"
+                + "zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: increment, refresh: 2d }\n"
+                + "    transfer:\n      allow: [127.0.0.1, \"::1\", { network: 10.0.0.0/8, key: xfr }, { key: XFR }]\n"
+                + "      notify: [\"192.0.2.53\", { address: \"[2001:db8::53]:5300\", key: xfr }]\n")
+        XCTAssertEqual(c.tsigKeys.map { [$0.name, $0.algorithm, $0.secret] }, [["xfr", "hmac-sha256", secret]])
+        XCTAssertEqual(c.zones[0].dnssec?.serialPolicy, "increment")
+        XCTAssertEqual(c.zones[0].dnssec?.refresh, 2 * 86400)
+        let transfer = try XCTUnwrap(c.zones[0].transfer)
+        XCTAssertEqual(transfer.allow.map { [$0.network ?? "-", $0.key ?? "-"] }, [["127.0.0.1", "-"], ["::1", "-"], ["10.0.0.0/8", "xfr"], ["-", "XFR"]])
+        XCTAssertEqual(transfer.notify.map { "\($0.address)|\($0.key ?? "-")" }, ["192.0.2.53:53|-", "[2001:db8::53]:5300|xfr"])
+        XCTAssertNil(try parse(zone).zones[0].transfer, "no transfer section: no transfers")
+        rejects("tsig_keys:\n  k: { secret: \"c2hvcnQ=\" }\n", line: 5, "secret must be base64 of at least 16 octets")
+        rejects("tsig_keys:\n  k: { algorithm: hmac-md5, secret: \"\(secret)\" }\n", line: 5, "algorithm must be hmac-sha256")
+        expectError("zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: keep }\n", line: 4, containing: "serial_policy must be unixtime or increment")
+        expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [10.0.0.1/8] }\n", line: 4, containing: "'10.0.0.1/8' is not a network")
+        expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { notify: [ns1.example.] }\n", line: 4, containing: "a notify target is an IP address")
+        expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [{ key: nokey }] }\n", line: 4, containing: "TSIG key 'nokey', which is not defined under tsig_keys")
     }
 
     func testIdentity() throws {

@@ -1,8 +1,12 @@
 """DNSSEC end to end: Meridian signs a zone with GSLB services; Unbound, anchored at the zone's DS
 (printed by `meridian dnssec ds`), validates every kind of answer, GSLB regions through ECS included;
-drill chases the signatures after a backend goes down; a short signature validity shows re-signing.
+drill chases the signatures after a backend goes down; a short signature validity shows re-signing,
+the serial following the signing epoch, and zone transfers: a Knot secondary pulls the zone with TSIG
+and follows each NOTIFY, ldns-verify-zone and kzonecheck accept the AXFR copy, and requests without
+the key are refused (REFUSED; NOTAUTH for a wrong key).
 
 Usage: dnssec_test.py MERIDIAN_BINARY"""
+import base64
 import os
 import re
 import shutil
@@ -37,11 +41,11 @@ cdn       300 IN CNAME geo
 BIG = "".join(f'big 300 IN TXT "big-{i:02d}-{"x" * 200}"\n' for i in range(20))
 
 CONFIG = """listen: ["127.0.0.1:{port}"]
-zones:
+{keys}zones:
   - origin: signed.test.
     file: zone
     dnssec: {{ signature_validity: {validity}, refresh: {refresh} }}
-state_dir: state
+{transfer}state_dir: state
 geo: {{ database: {geoip} }}
 checks:
   backend: {{ type: tcp, port: {backend}, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}
@@ -92,6 +96,38 @@ stub-zone:
 """
 
 
+KNOT = """server:
+    listen: 127.0.0.1@{port}
+    rundir: {dir}
+    user: root:root
+log:
+  - target: stderr
+    any: info
+database:
+    storage: {dir}
+key:
+  - id: xfr
+    algorithm: hmac-sha256
+    secret: {secret}
+remote:
+  - id: meridian
+    address: 127.0.0.1@{meridian}
+    key: xfr
+acl:
+  - id: notify_from_meridian
+    address: 127.0.0.1
+    key: xfr
+    action: notify
+template:
+  - id: default
+    storage: {dir}
+zone:
+  - domain: signed.test
+    master: meridian
+    acl: notify_from_meridian
+"""
+
+
 class Backend:
     """A TCP listener the health check connects to; `stop()` closes it."""
 
@@ -122,6 +158,12 @@ def dig(port, *args):
                           capture_output=True, text=True, timeout=30).stdout
 
 
+def soa_serial(port):
+    """The SOA serial a server at 127.0.0.1:port gives for signed.test, None when it gives none."""
+    fields = dig(port, "+short", "signed.test", "SOA").split()
+    return int(fields[2]) if len(fields) >= 7 and fields[2].isdigit() else None
+
+
 def status_and_ad(out):
     m = re.search(r"status: (\w+)", out)
     flags = re.search(r";; flags: ([a-z ]+);", out)
@@ -139,7 +181,7 @@ def main():
         with open(os.path.join(work, "zone"), "w") as f:
             f.write(ZONE + BIG)
         with open(os.path.join(work, "m.yaml"), "w") as f:
-            f.write(CONFIG.format(port=port, geoip=geolite2_path(), backend=bport, validity="14d", refresh="7d"))
+            f.write(CONFIG.format(port=port, geoip=geolite2_path(), backend=bport, validity="14d", refresh="7d", keys="", transfer=""))
         backends = [Backend("127.0.1.1", bport), Backend("127.0.1.2", bport)]
         log = open(os.path.join(work, "log"), "w")
         meridian = subprocess.Popen([binary, "serve", "--config", "m.yaml", "--control", "off"], cwd=work,
@@ -220,14 +262,23 @@ def main():
 
         run_sections(tally, [("validating resolver", validating), ("health change", chase_after_health_change)])
 
+        secret = base64.b64encode(os.urandom(32)).decode()
+        work2 = os.path.join(work, "short")
+        port2, kport = free_port(), free_port()
+
         def resign():
             # a second instance whose signatures last 40 s and are made again 30 s before they expire
-            work2 = os.path.join(work, "short")
+            # (a signing epoch every 10 s), transferring to a Knot secondary with TSIG
             os.makedirs(work2)
-            shutil.copy(os.path.join(work, "zone"), work2)
-            port2 = free_port()
+            with open(os.path.join(work2, "zone"), "w") as f:
+                # serial_policy unixtime: the epoch gives the serial; hc gets records of its own, which
+                # the secondary serves (Meridian warns of a transferred GSLB name without any)
+                f.write(ZONE.replace("2026120701", "1") + BIG + "hc 5 IN A 127.0.1.1\n")
             with open(os.path.join(work2, "m.yaml"), "w") as f:
-                f.write(CONFIG.format(port=port2, geoip=geolite2_path(), backend=bport, validity="40s", refresh="30s"))
+                f.write(CONFIG.format(
+                    port=port2, geoip=geolite2_path(), backend=bport, validity="40s", refresh="30s",
+                    keys=f'tsig_keys:\n  xfr: {{ algorithm: hmac-sha256, secret: "{secret}" }}\n',
+                    transfer=f'    transfer: {{ allow: [{{ key: xfr }}], notify: [{{ address: "127.0.0.1:{kport}", key: xfr }}] }}\n'))
             log2 = open(os.path.join(work2, "log"), "w")
             m2 = subprocess.Popen([binary, "serve", "--config", "m.yaml", "--control", "off"], cwd=work2,
                                   stdout=log2, stderr=subprocess.STDOUT)
@@ -252,8 +303,69 @@ def main():
             r = subprocess.run(["drill", "-S", "-k", key, "-p", str(port2), "@127.0.0.1", "www.signed.test", "A"],
                                capture_output=True, text=True, timeout=30)
             tally.result("Chase successful" in r.stdout, "the new signatures validate", r.stdout.strip()[-200:])
+            serials = [soa_serial(port2)]
+            wait_for(lambda: soa_serial(port2) != serials[0], 12, step=0.2)
+            serials.append(soa_serial(port2))
+            tally.result(serials[1] > serials[0] and serials[1] % 10 == 0 and serials[1] <= time.time(),
+                         "the serial moves to the next signing epoch (unixtime, a multiple of 10 s)", str(serials))
 
-        run_sections(tally, [("re-signing", resign)])
+        def transfers():
+            kdir = os.path.join(work, "knot")
+            os.makedirs(kdir)
+            with open(os.path.join(kdir, "knot.conf"), "w") as f:
+                f.write(KNOT.format(port=kport, dir=kdir, secret=secret, meridian=port2))
+            knot = subprocess.Popen(["knotd", "-c", os.path.join(kdir, "knot.conf")], stdout=open(os.path.join(kdir, "log"), "w"),
+                                    stderr=subprocess.STDOUT)
+            procs.append(knot)
+            # Knot starts after Meridian's first NOTIFY: it asks for the zone itself on start
+            pulled = wait_for(lambda: soa_serial(kport) is not None, 15, step=0.2)
+            tally.result(pulled, "Knot as a secondary pulls the zone with TSIG", str(soa_serial(kport)))
+            # every new epoch (10 s) changes the serial; the secondary follows within 2 s of the NOTIFY
+            lags = []
+            for _ in range(2):
+                before = soa_serial(port2)
+                if not wait_for(lambda: soa_serial(port2) != before, 12, step=0.05):
+                    break
+                changed_at, new = time.monotonic(), soa_serial(port2)
+                wait_for(lambda: soa_serial(kport) == new, 5, step=0.05)
+                lags.append(time.monotonic() - changed_at if soa_serial(kport) == new else 99)
+            with open(os.path.join(work2, "log")) as f:
+                acknowledged = "NOTIFY acknowledged" in f.read()
+            # a transferred GSLB name without records of its own: `check` warns (secondaries cannot answer it)
+            with open(os.path.join(work2, "bare.zone"), "w") as f:
+                f.write(ZONE + BIG)
+            with open(os.path.join(work2, "bare.yaml"), "w") as f:
+                f.write(open(os.path.join(work2, "m.yaml")).read().replace("file: zone", "file: bare.zone"))
+            r = subprocess.run([binary, "check", "--config", "bare.yaml"], cwd=work2, capture_output=True, text=True, timeout=60)
+            tally.result(r.returncode == 0 and "hc.signed.test. has no records of its own" in r.stderr
+                         and "geo.signed.test. has no records" not in r.stderr,
+                         "check warns of a transferred GSLB name without records of its own (hc), not of one with (geo)",
+                         r.stderr.strip()[-300:])
+            tally.result(len(lags) == 2 and max(lags) <= 2 and acknowledged,
+                         "the secondary serves each new serial within 2 s of the NOTIFY", f"lags {[round(x, 2) for x in lags]} s")
+            keyed = ["-y", f"hmac-sha256:xfr:{secret}"]
+            copy = subprocess.run(["dig", "@127.0.0.1", "-p", str(port2), "signed.test", "AXFR", *keyed, "+nocmd", "+nostats",
+                                   "+nocomments"], capture_output=True, text=True, timeout=30).stdout
+            lines = [x for x in copy.splitlines() if x and not x.startswith(";") and x.split()[3:4] != ["TSIG"]]
+            path = os.path.join(work, "axfr.zone")
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            tally.result(len(lines) > 50 and lines[0].split()[3] == "SOA" and lines[-1].split()[3] == "SOA",
+                         "AXFR with the key: the whole zone between two SOAs", f"{len(lines)} records")
+            r = subprocess.run(["ldns-verify-zone", path], capture_output=True, text=True, timeout=60)
+            tally.result(r.returncode == 0, "ldns-verify-zone accepts the AXFR copy", (r.stdout + r.stderr).strip()[-300:])
+            r = subprocess.run(["kzonecheck", "-o", "signed.test", "-d", "on", path], capture_output=True, text=True, timeout=60)
+            tally.result(r.returncode == 0, "kzonecheck -d on accepts the AXFR copy", (r.stdout + r.stderr).strip()[-300:])
+            unsigned = dig(port2, "signed.test", "AXFR")
+            tally.result("Transfer failed" in unsigned and "XFR size" not in unsigned, "AXFR without the key is refused")
+            wrong = dig(port2, "signed.test", "AXFR", "-y", "hmac-sha256:other:" + secret)
+            tally.result("BADKEY" in wrong, "AXFR with an unknown key: NOTAUTH, TSIG error BADKEY", wrong.strip()[-120:])
+            ixfr = subprocess.run(["dig", "@127.0.0.1", "-p", str(port2), "signed.test", f"IXFR={soa_serial(port2)}", *keyed, "+nocmd",
+                                   "+nostats", "+nocomments"], capture_output=True, text=True, timeout=30).stdout
+            records = [x for x in ixfr.splitlines() if x and not x.startswith(";") and x.split()[3:4] != ["TSIG"]]
+            tally.result(len(records) == 1 and records[0].split()[3] == "SOA", "IXFR from the current serial: the SOA alone", str(records)[:200])
+
+        run_sections(tally, [("re-signing", resign), ("zone transfers", transfers)])
     finally:
         for p in reversed(procs):
             stop_process(p)
