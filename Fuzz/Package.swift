@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "FuzzFixtures", dependencies: meridian("Geo", "Steering")),
         .executableTarget(
             name: "FuzzQueryEngine",
-            dependencies: ["FuzzSupport", "FuzzFixtures"] + meridian("DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles"),
+            dependencies: ["FuzzSupport", "FuzzFixtures"]
+                + meridian("DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "DNSSEC", "SnapshotAssembly", "Transfer"),
             linkerSettings: cArchives),
         .executableTarget(
             name: "FuzzControl",

@@ -26,7 +26,7 @@ public enum KeyPolicy: Sendable {
     case requireExisting
 }
 
-enum ZoneSigning {
+public enum ZoneSigning {
     /// The most RRsets one GSLB service may have signed (its `AnswerSet`s); a service that could give
     /// more answers is refused in a signed zone.
     static let maxAnswerSets = 4096
@@ -46,16 +46,32 @@ enum ZoneSigning {
         policy.refresh = Int64(settings.refresh)
         policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
         let keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
+        return try sign(
+            path: zone.file, origin: zone.origin, owners: owners, services: services, keys: keys, policy: policy,
+            serialPolicy: SerialPolicy(rawValue: settings.serialPolicy) ?? .unixtime, now: now, declaredAt: settings.declaredAt,
+            transferred: zone.transfer != nil, notes: &notes)
+    }
+
+    /// The zone file at `path` compiled and signed with `keys` at the signing epoch of `now`: its apex
+    /// keys, the serial of `serialPolicy`, every RRset, the NSEC3 chain (GSLB names listing the types
+    /// their services answer) and every answer of `services` (the zone's GSLB services, with their
+    /// index in the snapshot). Refuses services whose answers no single type bitmap proves, or that
+    /// have more than `maxAnswerSets` answers; errors name `declaredAt`. `transferred`: the zone goes to
+    /// secondaries (GSLB names without records of their own get a note).
+    public static func sign(
+        path: String, origin: String, owners: [[UInt8]], services: [(index: Int, service: CompiledService)], keys: [ZoneKey],
+        policy: SigningPolicy, serialPolicy: SerialPolicy = .unixtime, now: Int64, declaredAt: String, transferred: Bool = false,
+        notes: inout [String]
+    ) throws -> CompiledZone {
         let epoch = SigningEpoch(now: now, policy: policy, keys: keys)
-        let serialPolicy = SerialPolicy(rawValue: settings.serialPolicy) ?? .unixtime
         var gslbTypes: [[UInt8]: [UInt16]] = [:]
         var answers: [ZoneSigner.Answer] = []
         for (index, service) in services {
-            gslbTypes[service.name] = try answerTypes(service, declaredAt: settings.declaredAt)
+            gslbTypes[service.name] = try answerTypes(service, declaredAt: declaredAt)
             guard let sets = service.answerSets(limit: maxAnswerSets) else {
                 throw SourceProblem(
                     service.spec.declaredAt,
-                    "service \(WireName.toText(service.name)) can give more than \(maxAnswerSets) different answers (pools too large for its select/max_answers); a signed zone (\(settings.declaredAt)) signs each ahead of time: use smaller pools or max_answers"
+                    "service \(WireName.toText(service.name)) can give more than \(maxAnswerSets) different answers (pools too large for its select/max_answers); a signed zone (\(declaredAt)) signs each ahead of time: use smaller pools or max_answers"
                 )
             }
             for set in sets {
@@ -65,28 +81,28 @@ enum ZoneSigning {
         }
         do {
             let compiled = try ZoneCompiler.load(
-                path: zone.file, origin: zone.origin, extraOwners: owners,
-                extraRecords: ZoneSigner.apexRecords(zone: zone.origin, keys: keys, policy: policy, now: epoch.start),
+                path: path, origin: origin, extraOwners: owners,
+                extraRecords: ZoneSigner.apexRecords(zone: origin, keys: keys, policy: policy, now: epoch.start),
                 serial: { epoch.serial(serialPolicy, fileSerial: $0) })
             if serialPolicy == .unixtime && Int64(compiled.serial) > now + 86400 {
                 notes.append(
-                    "\(zone.origin): the zone file's serial \(compiled.serial) lies ahead of the clock (a date?); with serial_policy unixtime re-signing cannot raise it until the clock passes it: write date +%s as the serial, or use serial_policy increment"
+                    "\(origin): the zone file's serial \(compiled.serial) lies ahead of the clock (a date?); with serial_policy unixtime re-signing cannot raise it until the clock passes it: write date +%s as the serial, or use serial_policy increment"
                 )
             }
             for (_, service) in services where service.usesStaticRecords {
-                try checkStaticTypes(service, in: compiled, declaredAt: settings.declaredAt, serviceTypes: gslbTypes[service.name] ?? [])
+                try checkStaticTypes(service, in: compiled, declaredAt: declaredAt, serviceTypes: gslbTypes[service.name] ?? [])
             }
-            if zone.transfer != nil {
+            if transferred {
                 for (_, service) in services where !hasOwnRecords(service, in: compiled) {
                     notes.append(
-                        "\(zone.origin): GSLB name \(WireName.toText(service.name)) has no records of its own in the zone file, so secondaries get only its NSEC3 record, whose types (\((gslbTypes[service.name] ?? []).map { $0 == DNSType.a ? "A" : $0 == DNSType.aaaa ? "AAAA" : "CNAME" }.joined(separator: " "))) they cannot answer: give it the records secondaries should serve"
+                        "\(origin): GSLB name \(WireName.toText(service.name)) has no records of its own in the zone file, so secondaries get only its NSEC3 record, whose types (\((gslbTypes[service.name] ?? []).map { $0 == DNSType.a ? "A" : $0 == DNSType.aaaa ? "AAAA" : "CNAME" }.joined(separator: " "))) they cannot answer: give it the records secondaries should serve"
                     )
                 }
             }
             return try ZoneSigner.sign(
                 compiled, keys: keys, policy: policy, now: epoch.start, gslbTypes: gslbTypes, answers: answers, resignAt: epoch.next)
         } catch let error as DNSSECError {
-            throw SourceProblem(settings.declaredAt, "dnssec: \(error)")
+            throw SourceProblem(declaredAt, "dnssec: \(error)")
         }
     }
 

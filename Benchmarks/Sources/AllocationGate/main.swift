@@ -15,6 +15,7 @@ import DNSSEC
 import DNSWire
 import Engine
 import Geo
+import SnapshotAssembly
 import SourceFiles
 import Steering
 import Zones
@@ -128,24 +129,14 @@ do {
     let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
     let identity = ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8))
     snapshot = try Snapshot(zones: [zone], services: services, identity: identity, udpPayloadSize: 1232)
-    // signed as SnapshotAssembly signs: the apex keys, every answer of every service
+    // signed as serve signs (SnapshotAssembly), with a temporary combined signing key
     let now = Int64(time(nil))
     let key = try ZoneKey.generate(
         zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
-    let unsigned = try ZoneCompiler.load(
-        path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name),
-        extraRecords: ZoneSigner.apexRecords(zone: "gslb.test.", keys: [key], policy: SigningPolicy(), now: now))
-    var answers: [ZoneSigner.Answer] = []
-    for (index, service) in services.enumerated() {
-        for set in service.answerSets(limit: 4096) ?? [] {
-            answers.append(
-                ZoneSigner.Answer(
-                    key: AnswerKey(service: Int32(index), pool: set.pool, type: set.type, mask: set.mask), owner: service.name,
-                    bodies: set.bodies, records: set.records))
-        }
-    }
-    let gslbTypes = Dictionary(uniqueKeysWithValues: services.map { ($0.name, [DNSType.a, DNSType.aaaa]) })
-    let signed = try ZoneSigner.sign(unsigned, keys: [key], policy: SigningPolicy(), now: now, gslbTypes: gslbTypes, answers: answers)
+    var notes: [String] = []
+    let signed = try ZoneSigning.sign(
+        path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
+        keys: [key], policy: SigningPolicy(), now: now, declaredAt: "AllocationGate", notes: &notes)
     signedSnapshot = try Snapshot(zones: [signed], services: services, identity: identity, udpPayloadSize: 1232)
 } catch {
     fail(3, "cannot build the snapshot: \(error)")

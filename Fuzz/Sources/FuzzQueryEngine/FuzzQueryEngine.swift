@@ -5,15 +5,20 @@
 // fixture zone (delegation with glue, wildcard, CNAME chains, an empty non-terminal, RRsets too large
 // for UDP) plus GSLB services of every policy (`GSLBFixture.services`: geo over a CIDR table, nearest,
 // failover with a region down, weighted, all, hash, CNAME pools, all-down fallback), from a client
-// address picked by the query ID. Address sanitizer catches memory errors; the checks below trap on
-// wrong responses.
+// address picked by the query ID. It is answered again by the same zone signed (the services that a
+// signed zone accepts, a temporary key), where queries with DO=1 get signatures and NSEC3 proofs; and
+// a transfer request (AXFR, IXFR) goes through the zone transfer path too (ACL, TSIG, the messages).
+// Address sanitizer catches memory errors; the checks below trap on wrong responses.
 import FuzzFixtures
 import FuzzSupport
+import DNSSEC
 import DNSWire
 import Engine
 import Geo
+import SnapshotAssembly
 import SourceFiles
 import Steering
+import Transfer
 import Zones
 
 #if canImport(Glibc)
@@ -41,6 +46,13 @@ let capacity = 65535
 /// State built on the first input and kept for the whole run (libFuzzer calls us on one thread).
 final class Harness {
     let snapshot: Snapshot
+    /// The zone signed, with the services a signed zone accepts.
+    let signedSnapshot: Snapshot
+    /// Transfers allowed from 127.0.0.0/8 and with the key `xfr`.
+    static let transferRules = TransferRules(
+        zones: [WireName.fromText("gslb.test.")!: TransferRules.Zone(
+            allow: [TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil), TransferACL(network: nil, key: "xfr")], notify: [])],
+        keys: [TSIGKey(name: "xfr", algorithm: "hmac-sha256", secret: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")])
     let processor = QueryProcessor()
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
     // initialised: the parser's lower-casing reads whole words past the name
@@ -93,6 +105,28 @@ final class Harness {
             snapshot = try Snapshot(
                 zones: [zone], services: services, health: health, identity: identity,
                 udpPayloadSize: udpPayloadSize)
+            // a signed zone refuses services whose clients could get different types: sign the others
+            let now = Int64(time(nil))
+            let key = try ZoneKey.generate(
+                zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+            var notes: [String] = []
+            var signable: [CompiledService] = []
+            for service in services {
+                if (try? ZoneSigning.sign(
+                    path: path, origin: "gslb.test.", owners: [service.name], services: [(0, service)], keys: [key],
+                    policy: SigningPolicy(), now: now, declaredAt: "fuzz", notes: &notes)) != nil
+                {
+                    signable.append(service)
+                }
+            }
+            guard signable.count >= 3 else { fatalError("fuzz setup: only \(signable.count) services can be signed") }
+            let signed = try ZoneSigning.sign(
+                path: path, origin: "gslb.test.", owners: signable.map(\.name),
+                services: signable.enumerated().map { ($0.offset, $0.element) }, keys: [key], policy: SigningPolicy(), now: now,
+                declaredAt: "fuzz", notes: &notes)
+            signedSnapshot = try Snapshot(
+                zones: [signed], services: signable, identity: identity, udpPayloadSize: udpPayloadSize,
+                transfer: Harness.transferRules)
         } catch {
             fatalError("fuzz setup: cannot load the fixture zone: \(error)")
         }
@@ -113,7 +147,7 @@ final class Harness {
     ]
 
     /// Answers `query` over `transport` and checks what must hold for every input.
-    func check(_ query: UnsafeRawBufferPointer, transport: Transport, udpLimit: Int) {
+    func check(_ query: UnsafeRawBufferPointer, transport: Transport, udpLimit: Int, snapshot: Snapshot) {
         let client = Harness.clients[query.count >= 2 ? Int(query[1]) % Harness.clients.count : 0]
         let length = processor.process(
             query: query, response: response, capacity: capacity,
@@ -155,8 +189,33 @@ final class Harness {
         var q = ParsedQuery()
         _ = QueryParser.parse(query, into: &q, qname: qname, qnameLower: qnameLower, scratch: scratch)
         let udpLimit = q.hasEDNS ? Int(udpPayloadSize) : WireLimits.classicUDPSize
-        check(query, transport: .udp, udpLimit: udpLimit)
-        check(query, transport: .tcp, udpLimit: capacity)
+        for snapshot in [snapshot, signedSnapshot] {
+            check(query, transport: .udp, udpLimit: udpLimit, snapshot: snapshot)
+            check(query, transport: .tcp, udpLimit: capacity, snapshot: snapshot)
+        }
+        if ZoneTransfer.isTransfer(query) { transfer(query) }
+    }
+
+    /// A transfer request through the TCP path's transfer handling: every message a DNS message of at
+    /// most 65535 octets with the request's ID and QR set; the stream ends.
+    func transfer(_ query: UnsafeRawBufferPointer) {
+        // even IDs from loopback (inside the ACL), odd ones from the usual clients (only a key lets them in)
+        let loopback = IPAddress(family: .v4, value: 0x7F00_0001)
+        let client = query[1] & 1 == 0 ? loopback : Harness.clients[Int(query[1]) % Harness.clients.count] ?? loopback
+        let stream = ZoneTransfer.respond(
+            query: Array(query), client: client, zones: signedSnapshot.zones, rules: Harness.transferRules, now: Int64(time(nil)))
+        var messages = 0
+        while let message = stream.next() {
+            messages += 1
+            guard messages < 10_000 else { fatalError("invariant: a transfer stream does not end") }
+            guard message.count >= WireLimits.headerLength, message.count <= capacity else {
+                fatalError("invariant: transfer message of \(message.count) octets")
+            }
+            guard message[0] == query[0], message[1] == query[1], message[2] & 0x80 != 0 else {
+                fatalError("invariant: transfer message without the request's ID or QR")
+            }
+        }
+        if verbose { print("transfer: \(messages) message(s), rcode \(stream.responseCode)") }
     }
 }
 
