@@ -35,7 +35,7 @@ help:
 	@echo "make gslb-tests     GSLB answers for random subnets against an independent Python model (test)"
 	@echo "make health-tests   health checks against real HTTP/HTTPS/script backends on loopback (test)"
 	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
-	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing (test)"
+	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing, a Knot secondary (test)"
 	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
 	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
 	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
