@@ -105,6 +105,21 @@ public struct MeridianConfig: Sendable, Equatable {
         public var dnskeyTTL: Int = 3600
         /// How the SOA serial follows signing: `unixtime` (the signing epoch) or `increment` (`SerialPolicy`).
         public var serialPolicy = "unixtime"
+        /// Rollover timings (seconds; a lifetime of 0: never rolled).
+        public var zskLifetime: Double = 30 * 86400
+        public var kskLifetime: Double = 0
+        public var propagationDelay: Double = 3600
+        public var zoneMaxTTL: Double = 86400
+        public var parentDSTTL: Double = 86400
+        /// This instance plans rollovers and writes key files (one instance of an NS set that copies
+        /// the key directory to the others).
+        public var manageKeys = true
+        /// Servers asked for the zone's DS at the parent (resolvers or the parent's own), IP[:PORT].
+        public var kskSubmission: [ListenAddress] = []
+        /// How often they are asked while a new key waits for its DS (seconds).
+        public var dsCheckInterval: Double = 3600
+        /// Publish the delete CDS/CDNSKEY (RFC 8078 §4): ask the parent to go insecure.
+        public var cdsDelete = false
         /// Where the settings were declared (for error messages).
         public var declaredAt = ""
 

@@ -31,7 +31,7 @@ enum ZonesSection: ConfigSection {
         }
     }
 
-    /// `dnssec: { keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy }`, or `dnssec: true`
+    /// `dnssec: { keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy, rollover timings... }`, or `dnssec: true`
     /// for every default.
     static func readDNSSEC(_ node: YAMLNode, _ reader: NodeReader) throws -> MeridianConfig.DNSSECSettings? {
         var settings = MeridianConfig.DNSSECSettings()
@@ -60,16 +60,38 @@ enum ZonesSection: ConfigSection {
                     throw reader.error(v, "serial_policy must be unixtime or increment, got '\(name)'")
                 }
                 settings.serialPolicy = name
+            case "zsk_lifetime": settings.zskLifetime = try lifetime(v, k, reader)
+            case "ksk_lifetime": settings.kskLifetime = try lifetime(v, k, reader)
+            case "propagation_delay": settings.propagationDelay = try reader.duration(v, k)
+            case "zone_max_ttl": settings.zoneMaxTTL = try reader.duration(v, k)
+            case "parent_ds_ttl": settings.parentDSTTL = try reader.duration(v, k)
+            case "manage_keys": settings.manageKeys = try reader.bool(v, k)
+            case "cds_delete": settings.cdsDelete = try reader.bool(v, k)
+            case "ds_check_interval": settings.dsCheckInterval = try reader.duration(v, k)
+            case "ksk_submission":
+                settings.kskSubmission = try reader.sequence(v, k).map { item in
+                    let text = try reader.string(item, "a server")
+                    guard let address = MeridianConfig.ListenAddress.parse(text), IPAddress(address.host) != nil else {
+                        throw reader.error(item, "ksk_submission lists IP addresses with an optional :PORT (53), got '\(text)'")
+                    }
+                    return address
+                }
             default:
                 throw reader.error(
                     v,
-                    "unknown dnssec key '\(k)' (expected keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy)")
+                    "unknown dnssec key '\(k)' (expected keys, algorithm, denial, signature_validity, refresh, dnskey_ttl, serial_policy, zsk_lifetime, ksk_lifetime, propagation_delay, zone_max_ttl, parent_ds_ttl, manage_keys, ksk_submission, ds_check_interval, cds_delete)"
+                )
             }
         }
         guard settings.refresh < settings.signatureValidity else {
             throw reader.error(node, "dnssec.refresh must be shorter than signature_validity")
         }
         return settings
+    }
+
+    /// A key lifetime: a duration, or `0`/`never` (the key is never rolled).
+    static func lifetime(_ node: YAMLNode, _ what: String, _ reader: NodeReader) throws -> Double {
+        ["0", "never"].contains(node.scalarText ?? "") ? 0 : try reader.duration(node, what)
     }
 
     /// `transfer: { allow: [RULE...], notify: [TARGET...] }`. A rule is a network (`192.0.2.0/24`, an

@@ -13,7 +13,8 @@ import Verdicts
 public final class Reloader: Sendable {
     /// Builds the new snapshot; throws (with file:line) when the config is bad or changes settings
     /// that only a restart applies (listen, control, decision log, workers).
-    public typealias Build = @Sendable () throws -> (snapshot: Snapshot, checks: [CheckSpec])
+    /// The notes are logged as warnings (key rollover steps, DNSSEC warnings).
+    public typealias Build = @Sendable () throws -> (snapshot: Snapshot, checks: [CheckSpec], notes: [String])
 
     let build: Build
     let publisher: HealthPublisher
@@ -45,7 +46,8 @@ public final class Reloader: Sendable {
     public func reload() -> String? {
         lock.withLock {
             do {
-                let (snapshot, checks) = try build()
+                let (snapshot, checks, notes) = try build()
+                for note in notes { logger.warning("dnssec: \(note)") }
                 let endpoints = EndpointCatalog(services: snapshot.services).monitored
                 var states: HealthMonitor.States?
                 if let monitor {

@@ -50,6 +50,44 @@ public enum KeyFiles {
         return base
     }
 
+    /// Rewrites the key's `.private` file with `timing` (a new file renamed over the old one, so a
+    /// reader sees the old or the new file whole) and sets the key's timing to it.
+    public static func retime(_ key: ZoneKey, _ timing: KeyTiming, directory: String) throws {
+        let path = directory + "/" + key.baseName + ".private"
+        let temporary = path + ".new"
+        key.timing = timing
+        unlink(temporary)
+        try create(temporary, key.privateText, mode: 0o600)
+        guard rename(temporary, path) == 0 else {
+            throw DNSSECError("\(path): cannot replace: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// When the parent's DS for each key of the zone was seen (key tag -> UNIX time), from the keys'
+    /// `.state` files (BIND's name and field: `DSPublish`).
+    public static func dsSeen(_ keys: [ZoneKey], directory: String) -> [UInt16: Int64] {
+        var seen: [UInt16: Int64] = [:]
+        for key in keys {
+            guard let text = try? readText(directory + "/" + key.baseName + ".state") else { continue }
+            for line in text.split(separator: "\n") where line.hasPrefix("DSPublish:") {
+                if let time = KeyTime.parse(line.dropFirst(10).trimmingWhitespace()) { seen[key.tag] = time }
+            }
+        }
+        return seen
+    }
+
+    /// Records that the parent's DS for `key` was seen at `time` (its `.state` file).
+    public static func markDSSeen(_ key: ZoneKey, at time: Int64, directory: String) throws {
+        let path = directory + "/" + key.baseName + ".state"
+        let kept = ((try? readText(path)) ?? "").split(separator: "\n").filter { !$0.hasPrefix("DSPublish:") }.map(String.init)
+        let temporary = path + ".new"
+        unlink(temporary)
+        try create(temporary, (kept + ["DSPublish: \(KeyTime.format(time))"]).joined(separator: "\n") + "\n", mode: 0o644)
+        guard rename(temporary, path) == 0 else {
+            throw DNSSECError("\(path): cannot replace: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Reads `base`.private and `base`.key and checks that they agree with each other and the name.
     static func read(base: String, zone: String) throws -> ZoneKey {
         let privatePath = base + ".private", publicPath = base + ".key"

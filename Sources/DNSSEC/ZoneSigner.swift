@@ -25,17 +25,30 @@ public struct SigningPolicy: Sendable, Equatable {
 /// the zone's other RRsets are signed by the active ZSKs, or by the SEP keys when no ZSK is active (a
 /// combined signing key, CSK).
 public enum ZoneSigner {
-    /// The DNSKEY and NSEC3PARAM records to add at the apex before the zone is compiled: the keys
-    /// published at `now`.
-    public static func apexRecords(zone: String, keys: [ZoneKey], policy: SigningPolicy, now: Int64) throws -> [ZoneRecord] {
+    /// The records to add at the apex before the zone is compiled: DNSKEY for the keys published at
+    /// `now`, NSEC3PARAM, and CDS/CDNSKEY (RFC 7344) for the keys whose sync publication runs at
+    /// `now`, or, with `cdsDelete`, the delete CDS and CDNSKEY that ask the parent to remove the DS
+    /// (RFC 8078 §4).
+    public static func apexRecords(zone: String, keys: [ZoneKey], policy: SigningPolicy, now: Int64, cdsDelete: Bool = false) throws -> [ZoneRecord] {
         guard let owner = WireName.fromText(zone) else { throw DNSSECError("'\(zone)' is not a domain name") }
         let published = keys.filter { $0.timing.isPublished(at: now) }
         guard !published.isEmpty else { throw DNSSECError("no key of \(zone) is published now") }
-        var records = published.map {
-            ZoneRecord(owner: owner, type: DNSType.dnskey, ttl: policy.dnskeyTTL, rdata: $0.dnskeyRDATA, file: "dnssec", line: 0)
+        func record(_ type: UInt16, _ ttl: UInt32, _ rdata: [UInt8]) -> ZoneRecord {
+            ZoneRecord(owner: owner, type: type, ttl: ttl, rdata: rdata, file: "dnssec", line: 0)
         }
+        var records = published.map { record(DNSType.dnskey, policy.dnskeyTTL, $0.dnskeyRDATA) }
         // NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, no salt (RFC 9276 §3.1); TTL 0 as Knot and BIND
-        records.append(ZoneRecord(owner: owner, type: DNSType.nsec3param, ttl: 0, rdata: [1, 0, 0, 0, 0], file: "dnssec", line: 0))
+        records.append(record(DNSType.nsec3param, 0, [1, 0, 0, 0, 0]))
+        if cdsDelete {
+            records.append(record(DNSType.cds, policy.dnskeyTTL, [0, 0, 0, 0, 0])) // CDS 0 0 0 00
+            records.append(record(DNSType.cdnskey, policy.dnskeyTTL, [0, 0, 3, 0, 0])) // CDNSKEY 0 3 0 AA==
+        } else {
+            for key in published where key.isSecureEntryPoint && key.timing.isSyncPublished(at: now) {
+                guard let ds = key.dsRDATA else { throw DNSSECError("ldns cannot make the CDS of key \(key.tag)") }
+                records.append(record(DNSType.cds, policy.dnskeyTTL, ds))
+                records.append(record(DNSType.cdnskey, policy.dnskeyTTL, key.dnskeyRDATA))
+            }
+        }
         return records
     }
 

@@ -31,17 +31,21 @@ public enum SnapshotBuilder {
         return try build(configPath: configPath, keyPolicy: .temporaryIfMissing, notes: &notes)
     }
 
-    /// Builds the snapshot and returns the checks too (what a reload needs). Settings bound at start
+    /// Builds the snapshot and returns the checks and the notes too (what a reload needs and logs:
+    /// key rollover steps, DNSSEC warnings). Settings bound at start
     /// (`RestartSettings`) must be unchanged: a reload that changes them fails (all or nothing) and
     /// says a restart is needed.
-    public static func reloadBuild(configPath: String, running: MeridianConfig) throws -> (snapshot: Snapshot, checks: [CheckSpec]) {
+    public static func reloadBuild(
+        configPath: String, running: MeridianConfig
+    ) throws -> (snapshot: Snapshot, checks: [CheckSpec], notes: [String]) {
         let config = try ConfigLoader.load(path: configPath)
         let changed = RestartSettings.changed(running: running, loaded: config)
         guard changed.isEmpty else {
             throw ReloadRefused(description: "\(configPath): \(changed.joined(separator: ", ")) changed; these settings need a restart (nothing was reloaded)")
         }
         var notes: [String] = []
-        return (try build(config, keyPolicy: .requireExisting, notes: &notes), config.checks)
+        let snapshot = try build(config, keyPolicy: .requireExisting, notes: &notes)
+        return (snapshot, config.checks, notes)
     }
 
     /// Builds the snapshot of a loaded configuration: geo sources, compiled services (refusing

@@ -45,11 +45,56 @@ public enum ZoneSigning {
         policy.signatureValidity = Int64(settings.signatureValidity)
         policy.refresh = Int64(settings.refresh)
         policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
-        let keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
+        var keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
+        var due: Int64?
+        if settings.manageKeys && keyPolicy != .temporaryIfMissing {
+            (keys, due) = try roll(zone, settings, keys: keys, directory: settings.keyDirectory(stateDir: stateDir), now: now, notes: &notes)
+        }
         return try sign(
             path: zone.file, origin: zone.origin, owners: owners, services: services, keys: keys, policy: policy,
-            serialPolicy: SerialPolicy(rawValue: settings.serialPolicy) ?? .unixtime, now: now, declaredAt: settings.declaredAt,
-            transferred: zone.transfer != nil, notes: &notes)
+            serialPolicy: SerialPolicy(rawValue: settings.serialPolicy) ?? .unixtime, cdsDelete: settings.cdsDelete, now: now,
+            due: due, declaredAt: settings.declaredAt, transferred: zone.transfer != nil, notes: &notes)
+    }
+
+    /// Carries out the rollover plan at `now` (`KeyRoller`): creates the keys it asks for and rewrites
+    /// the timings it changes, in the key directory; returns the keys as they now are and when the plan
+    /// next changes by itself. Every change is a note (logged).
+    static func roll(
+        _ zone: MeridianConfig.Zone, _ settings: MeridianConfig.DNSSECSettings, keys: [ZoneKey], directory: String, now: Int64,
+        notes: inout [String]
+    ) throws -> ([ZoneKey], Int64?) {
+        var rollover = RolloverPolicy()
+        rollover.zskLifetime = Int64(settings.zskLifetime)
+        rollover.kskLifetime = Int64(settings.kskLifetime)
+        rollover.propagationDelay = Int64(settings.propagationDelay)
+        rollover.dnskeyTTL = Int64(settings.dnskeyTTL)
+        rollover.zoneMaxTTL = Int64(settings.zoneMaxTTL)
+        rollover.parentDSTTL = Int64(settings.parentDSTTL)
+        let plan = KeyRoller.plan(keys: keys, dsSeen: KeyFiles.dsSeen(keys, directory: directory), policy: rollover, now: now)
+        for message in plan.waiting { notes.append("\(zone.origin): \(message)") }
+        guard !plan.isEmpty else { return (keys, plan.due) }
+        let algorithm = keys.last?.algorithm ?? SigningAlgorithm(name: settings.algorithm) ?? .ecdsap256sha256
+        do {
+            for key in keys {
+                guard let timing = plan.retime[key.tag] else { continue }
+                try KeyFiles.retime(key, timing, directory: directory)
+                notes.append(
+                    "\(zone.origin): key \(key.tag) \(timing.inactive.map { "retires at \(KeyTime.format($0))" } ?? "keeps signing"), \(timing.delete.map { "leaves the zone at \(KeyTime.format($0))" } ?? "stays published")"
+                )
+            }
+            var all = keys
+            for new in plan.create {
+                let key = try ZoneKey.generate(zone: zone.origin, algorithm: algorithm, role: new.role, timing: new.timing)
+                try KeyFiles.write(key, ttl: UInt32(settings.dnskeyTTL), directory: directory)
+                notes.append(
+                    "\(zone.origin): rollover: new \(new.role.rawValue.uppercased()) \(key.tag) published, signing from \(KeyTime.format(new.timing.activate ?? now))\(new.timing.syncPublish.map { "; its CDS from \(KeyTime.format($0)): the roll completes once the parent publishes its DS" } ?? "")"
+                )
+                all.append(key)
+            }
+            return (all, plan.due)
+        } catch {
+            throw SourceProblem(settings.declaredAt, "dnssec: key rollover: \(error) (the last good signatures keep serving)")
+        }
     }
 
     /// The zone file at `path` compiled and signed with `keys` at the signing epoch of `now`: its apex
@@ -60,8 +105,8 @@ public enum ZoneSigning {
     /// secondaries (GSLB names without records of their own get a note).
     public static func sign(
         path: String, origin: String, owners: [[UInt8]], services: [(index: Int, service: CompiledService)], keys: [ZoneKey],
-        policy: SigningPolicy, serialPolicy: SerialPolicy = .unixtime, now: Int64, declaredAt: String, transferred: Bool = false,
-        notes: inout [String]
+        policy: SigningPolicy, serialPolicy: SerialPolicy = .unixtime, cdsDelete: Bool = false, now: Int64, due: Int64? = nil,
+        declaredAt: String, transferred: Bool = false, notes: inout [String]
     ) throws -> CompiledZone {
         let epoch = SigningEpoch(now: now, policy: policy, keys: keys)
         var gslbTypes: [[UInt8]: [UInt16]] = [:]
@@ -82,7 +127,7 @@ public enum ZoneSigning {
         do {
             let compiled = try ZoneCompiler.load(
                 path: path, origin: origin, extraOwners: owners,
-                extraRecords: ZoneSigner.apexRecords(zone: origin, keys: keys, policy: policy, now: epoch.start),
+                extraRecords: ZoneSigner.apexRecords(zone: origin, keys: keys, policy: policy, now: epoch.start, cdsDelete: cdsDelete),
                 serial: { epoch.serial(serialPolicy, fileSerial: $0) })
             if serialPolicy == .unixtime && Int64(compiled.serial) > now + 86400 {
                 notes.append(
@@ -100,7 +145,8 @@ public enum ZoneSigning {
                 }
             }
             return try ZoneSigner.sign(
-                compiled, keys: keys, policy: policy, now: epoch.start, gslbTypes: gslbTypes, answers: answers, resignAt: epoch.next)
+                compiled, keys: keys, policy: policy, now: epoch.start, gslbTypes: gslbTypes, answers: answers,
+                resignAt: min(epoch.next, due ?? .max))
         } catch let error as DNSSECError {
             throw SourceProblem(declaredAt, "dnssec: \(error)")
         }

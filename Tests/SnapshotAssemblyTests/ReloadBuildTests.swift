@@ -54,7 +54,7 @@ final class ReloadBuildTests: XCTestCase {
         let path = try writeConfig(ttl: 30)
         let running = try ConfigLoader.load(path: path)
         _ = try writeConfig(ttl: 60)
-        let (snapshot, checks) = try SnapshotBuilder.reloadBuild(configPath: path, running: running)
+        let (snapshot, checks, _) = try SnapshotBuilder.reloadBuild(configPath: path, running: running)
         XCTAssertEqual(snapshot.services.map(\.ttl), [60])
         XCTAssertTrue(checks.isEmpty)
     }
