@@ -75,7 +75,7 @@ let package = Package(
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix")),
         .target(
             name: "Control",
-            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "Transfer", "SourceFiles", logging]
+            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "DNSSEC", "Transfer", "SourceFiles", logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(

@@ -5,10 +5,6 @@ import Logging
 import Synchronization
 import Transfer
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Tells a zone's secondaries of a new serial with NOTIFY (RFC 1996) over UDP: after every published
 /// snapshot whose serial for the zone differs from the one last notified (the first snapshot
 /// included). Each secondary is tried up to five times, one second apart, until it acknowledges
@@ -65,37 +61,6 @@ public final class NotifySender: Sendable {
 
     /// Sends `message` and waits up to a second for its acknowledgement; its RCODE, nil on timeout.
     func exchange(_ message: [UInt8], id: UInt16, with target: NotifyTarget) -> UInt16? {
-        let v6 = target.address.family == .v6
-        let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let host = "\(target.address)"
-        var sent = -1
-        if v6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = in_port_t(UInt16(target.port).bigEndian)
-            guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else { return nil }
-            sent = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(target.port).bigEndian)
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
-            sent = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        guard sent == message.count else { return nil }
-        var reply = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &reply, reply.count, 0)
-            guard n > 0 else { return nil } // timeout or error
-            if let rcode = NotifyMessage.acknowledges(Array(reply.prefix(n)), id: id) { return rcode }
-        }
+        UDPExchange.ask(message, address: target.address, port: target.port) { NotifyMessage.acknowledges($0, id: id) }
     }
 }

@@ -11,7 +11,7 @@ import Glibc
 struct DNSSECCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dnssec", abstract: "DNSSEC keys: create them, print the DS records for the parent, show their state.",
-        subcommands: [Keygen.self, DS.self, Status.self])
+        subcommands: [Keygen.self, DS.self, DSSeen.self, Status.self])
 
     /// Where the keys are: `--keys`, else `keys/` in the config's state directory.
     struct KeyDirectory: ParsableArguments {
@@ -75,6 +75,29 @@ struct DNSSECCommand: ParsableCommand {
         }
     }
 
+    struct DSSeen: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ds-seen",
+            abstract: "Confirm that the parent publishes the DS of a new key-signing key: its rollover goes on at the next reload.")
+
+        @Option(name: .long, help: "The zone.")
+        var zone: String
+
+        @Option(name: .long, help: "The key tag of the new KSK or CSK.")
+        var tag: UInt16
+
+        @OptionGroup var directory: KeyDirectory
+
+        func run() throws {
+            let path = try directory.path()
+            guard let key = try KeyFiles.load(zone: zone, directory: path).first(where: { $0.tag == tag && $0.isSecureEntryPoint }) else {
+                throw ValidationError("no key-signing key with tag \(tag) for \(zone) in \(path)")
+            }
+            try KeyFiles.markDSSeen(key, at: Int64(time(nil)), directory: path)
+            print("\(key.baseName): DS seen; reload Meridian (meridian ctl reload) to go on with the rollover")
+        }
+    }
+
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the zone's keys, their roles and their timing.")
 
@@ -85,12 +108,17 @@ struct DNSSECCommand: ParsableCommand {
 
         func run() throws {
             let now = Int64(time(nil))
-            for key in try KeyFiles.load(zone: zone, directory: try directory.path()) {
-                let state =
+            let path = try directory.path()
+            let keys = try KeyFiles.load(zone: zone, directory: path)
+            let seen = KeyFiles.dsSeen(keys, directory: path)
+            for key in keys {
+                var state =
                     key.timing.isActive(at: now) ? "active" : key.timing.isPublished(at: now) ? "published" : "not published"
+                if key.timing.isSyncPublished(at: now) { state += ", CDS published" + (seen[key.tag] == nil ? " (DS not seen yet)" : "") }
+                if let time = seen[key.tag] { state += ", DS seen \(KeyTime.format(time))" }
                 let events = [
                     ("publish", key.timing.publish), ("activate", key.timing.activate), ("inactive", key.timing.inactive),
-                    ("delete", key.timing.delete),
+                    ("delete", key.timing.delete), ("cds", key.timing.syncPublish), ("cds-delete", key.timing.syncDelete),
                 ].compactMap { name, time in time.map { "\(name) \(KeyTime.format($0))" } }
                 let role = key.isSecureEntryPoint ? "ksk/csk" : "zsk"
                 print("\(key.baseName) \(key.algorithm.name) \(role) tag \(key.tag): \(state); \(events.joined(separator: ", "))")

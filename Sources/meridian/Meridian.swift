@@ -182,6 +182,17 @@ struct Serve: ParsableCommand {
             monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory, published: notifier.published)
         // checks once a second (a reload may sign a zone the first snapshot did not)
         SignatureRefresher(store: store, reloader: reloader, logger: logger).start(on: controlLoops.next())
+        // the parent's DS of new key-signing keys (ksk_submission; a change needs a restart)
+        DSSubmissionChecker(
+            zones: cfg.zones.compactMap { zone in
+                zone.dnssec.map { settings in
+                    DSSubmissionChecker.Zone(
+                        origin: zone.origin, keyDirectory: settings.keyDirectory(stateDir: cfg.stateDir),
+                        servers: settings.kskSubmission.compactMap { s in IPAddress(s.host).map { ($0, s.port) } },
+                        interval: settings.dsCheckInterval)
+                }
+            }, reloader: reloader, logger: logger
+        ).start()
         /// One control server: on TCP (`listen`) or on the Unix socket (`socket`, no token: only users
         /// who may open the file, mode 0600, reach it).
         func startControl(host: String, port: Int, unixSocket: String?, token: String?) throws {
