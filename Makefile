@@ -35,7 +35,7 @@ help:
 	@echo "make gslb-tests     GSLB answers for random subnets against an independent Python model (test)"
 	@echo "make health-tests   health checks against real HTTP/HTTPS/script backends on loopback (test)"
 	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
-	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing, a Knot secondary (test)"
+	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing, a Knot secondary, ZSK and CSK rollovers under a Knot parent (test)"
 	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
 	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
 	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
@@ -138,6 +138,7 @@ health-tests: test-deps
 dnssec-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/dnssec/dnssec_test.py .build/debug/meridian
+	python3 Tests/dnssec/rollover_test.py .build/debug/meridian
 
 # Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM;
 # hostile input and unlucky operators (files changed under the server, limits, auth, state files).

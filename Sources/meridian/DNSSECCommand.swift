@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import DNSSEC
+import Health
 
 #if canImport(Glibc)
 import Glibc
@@ -21,11 +22,15 @@ struct DNSSECCommand: ParsableCommand {
         @Option(name: .long, help: "The YAML configuration file (for its state_dir).")
         var config: String?
 
-        func path() throws -> String {
+        /// The directory; `creating` makes the config's state directory when it does not exist yet
+        /// (keygen may come before the first `serve`).
+        func path(creating: Bool = false) throws -> String {
             if let keys { return keys }
             guard let config else { throw ValidationError("give --keys DIR or --config FILE") }
             do {
-                return try ConfigLoader.load(path: config).stateDir + "/keys"
+                let stateDir = try ConfigLoader.load(path: config).stateDir
+                if creating { try StateDirectory.prepare(stateDir) }
+                return stateDir + "/keys"
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -54,7 +59,7 @@ struct DNSSECCommand: ParsableCommand {
             let now = Int64(time(nil))
             let key = try ZoneKey.generate(
                 zone: zone, algorithm: algorithm, role: role, timing: KeyTiming(created: now, publish: now, activate: now))
-            let base = try KeyFiles.write(key, ttl: 3600, directory: try directory.path())
+            let base = try KeyFiles.write(key, ttl: 3600, directory: try directory.path(creating: true))
             print(base)
         }
     }

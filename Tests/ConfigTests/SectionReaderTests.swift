@@ -44,7 +44,8 @@ final class SectionReaderTests: XCTestCase {
     func testUnknownTopLevelKeyListsEverySection() {
         rejects(
             "listn: []\n", line: 4,
-            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys)")
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys)"
+        )
         rejects("listen: []\nlisten: []\n", line: 5, "duplicate key 'listen'")
     }
 
@@ -70,10 +71,13 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertNil(try parse(zone).zones[0].transfer, "no transfer section: no transfers")
         rejects("tsig_keys:\n  k: { secret: \"c2hvcnQ=\" }\n", line: 5, "secret must be base64 of at least 16 octets")
         rejects("tsig_keys:\n  k: { algorithm: hmac-md5, secret: \"\(secret)\" }\n", line: 5, "algorithm must be hmac-sha256")
-        expectError("zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: keep }\n", line: 4, containing: "serial_policy must be unixtime or increment")
+        expectError(
+            "zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: keep }\n", line: 4, containing: "serial_policy must be unixtime or increment")
         expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [10.0.0.1/8] }\n", line: 4, containing: "'10.0.0.1/8' is not a network")
         expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { notify: [ns1.example.] }\n", line: 4, containing: "a notify target is an IP address")
-        expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [{ key: nokey }] }\n", line: 4, containing: "TSIG key 'nokey', which is not defined under tsig_keys")
+        expectError(
+            "zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [{ key: nokey }] }\n", line: 4,
+            containing: "TSIG key 'nokey', which is not defined under tsig_keys")
     }
 
     func testIdentity() throws {

@@ -51,6 +51,25 @@ final class ZoneSignerTests: XCTestCase {
             zone, keys: keys, policy: SigningPolicy(), now: now, gslbTypes: gslb ? [geo: [DNSType.a, DNSType.aaaa]] : [:])
     }
 
+    /// CDS and CDNSKEY (RFC 7344) while a key's sync publication runs, the delete form (RFC 8078 §4)
+    /// when asked for, none otherwise.
+    func testCDSAndCDNSKEYFollowSyncTiming() throws {
+        let now: Int64 = 1_796_619_600
+        let syncing = try ZoneKey.generate(
+            zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk,
+            timing: KeyTiming(created: now, publish: now, activate: now, syncPublish: now, syncDelete: now + 10))
+        func cds(_ at: Int64, delete: Bool = false) throws -> [[UInt8]] {
+            try ZoneSigner.apexRecords(zone: "gslb.test.", keys: [syncing], policy: SigningPolicy(), now: at, cdsDelete: delete)
+                .filter { $0.type == DNSType.cds || $0.type == DNSType.cdnskey }.map { [UInt8($0.type)] + $0.rdata }
+        }
+        XCTAssertEqual(try cds(now), [[UInt8(DNSType.cds)] + syncing.dsRDATA!, [UInt8(DNSType.cdnskey)] + syncing.dnskeyRDATA])
+        XCTAssertEqual(try cds(now + 10), [], "withdrawn at SyncDelete")
+        XCTAssertEqual(try cds(now + 10, delete: true), [[UInt8(DNSType.cds), 0, 0, 0, 0, 0], [UInt8(DNSType.cdnskey), 0, 0, 3, 0, 0]])
+        // signed by the key-signing key, and the zone still verifies
+        let zone = try signedZone([syncing], now: now)
+        XCTAssertNoThrow(try verify(zone))
+    }
+
     func testSignedWithACombinedKeyVerifies() throws {
         let now = Int64(Date().timeIntervalSince1970)
         let csk = try ZoneKey.generate(

@@ -18,20 +18,27 @@ final class ZoneTransferTests: XCTestCase {
     /// A zone of 3 records (SOA, NS, A; serial 7) and `extra` TXT records: an AXFR of it holds one more (the closing SOA).
     func zone(extra: Int = 0) throws -> CompiledZone {
         var records = [
-            ZoneRecord(owner: name("x.test."), type: DNSType.soa, ttl: 300, rdata: name("ns.x.test.") + name("h.x.test.") + [0, 0, 0, 7] + [UInt8](repeating: 0, count: 16), file: "mem", line: 1),
+            ZoneRecord(
+                owner: name("x.test."), type: DNSType.soa, ttl: 300,
+                rdata: name("ns.x.test.") + name("h.x.test.") + [0, 0, 0, 7] + [UInt8](repeating: 0, count: 16), file: "mem", line: 1),
             ZoneRecord(owner: name("x.test."), type: DNSType.ns, ttl: 300, rdata: name("ns.x.test."), file: "mem", line: 2),
             ZoneRecord(owner: name("ns.x.test."), type: DNSType.a, ttl: 300, rdata: [127, 0, 0, 1], file: "mem", line: 3),
         ]
         for i in 0..<extra {
-            records.append(ZoneRecord(owner: name("h\(i).x.test."), type: DNSType.txt, ttl: 300, rdata: [200] + [UInt8](repeating: 0x61, count: 200), file: "mem", line: 4 + i))
+            records.append(
+                ZoneRecord(
+                    owner: name("h\(i).x.test."), type: DNSType.txt, ttl: 300, rdata: [200] + [UInt8](repeating: 0x61, count: 200), file: "mem", line: 4 + i))
         }
         return try ZoneCompiler.compile(origin: "x.test.", records: records, file: "mem")
     }
 
     func query(_ type: UInt16, zone: String = "x.test.", id: UInt16 = 0x1234, serial: UInt32? = nil) -> [UInt8] {
-        var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, serial == nil ? 0 : 1, 0, 0] + name(zone) + [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1]
+        var q: [UInt8] =
+            [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, serial == nil ? 0 : 1, 0, 0] + name(zone) + [UInt8(type >> 8), UInt8(type & 0xFF), 0, 1]
         if let serial {
-            let rdata = name("ns.x.test.") + name("h.x.test.") + [UInt8(serial >> 24), UInt8(serial >> 16 & 0xFF), UInt8(serial >> 8 & 0xFF), UInt8(serial & 0xFF)] + [UInt8](repeating: 0, count: 16)
+            let rdata =
+                name("ns.x.test.") + name("h.x.test.") + [UInt8(serial >> 24), UInt8(serial >> 16 & 0xFF), UInt8(serial >> 8 & 0xFF), UInt8(serial & 0xFF)]
+                + [UInt8](repeating: 0, count: 16)
             q += name(zone) + [0, 6, 0, 1, 0, 0, 0, 0, 0, UInt8(rdata.count)] + rdata
         }
         return q
@@ -78,7 +85,8 @@ final class ZoneTransferTests: XCTestCase {
 
     func testAXFRStartsAndEndsWithTheSOAAndSplitsBigZones() throws {
         let z = try zone(extra: 300)
-        let stream = ZoneTransfer.respond(query: query(DNSType.axfr), client: loopback, zones: [z], rules: rules([TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil)]), now: 0)
+        let stream = ZoneTransfer.respond(
+            query: query(DNSType.axfr), client: loopback, zones: [z], rules: rules([TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil)]), now: 0)
         let all = messages(stream)
         XCTAssertGreaterThan(all.count, 2, "300 records of 200 octets take several messages")
         XCTAssertTrue(all.allSatisfy { $0.count < 65_535 })
@@ -92,18 +100,26 @@ final class ZoneTransferTests: XCTestCase {
     func testACLRefusesOtherNetworksUnsignedRequestsAndOtherZones() throws {
         let z = try zone()
         let byNetwork = rules([TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil)])
-        XCTAssertEqual(decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: elsewhere, zones: [z], rules: byNetwork, now: 0))).rcodes, [RCode.refused])
-        XCTAssertEqual(decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr, zone: "y.test."), client: loopback, zones: [z], rules: byNetwork, now: 0))).rcodes, [RCode.refused])
-        XCTAssertEqual(decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: loopback, zones: [z], rules: .none, now: 0))).rcodes, [RCode.refused], "no transfer rules: refused")
+        XCTAssertEqual(
+            decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: elsewhere, zones: [z], rules: byNetwork, now: 0))).rcodes, [RCode.refused])
+        XCTAssertEqual(
+            decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr, zone: "y.test."), client: loopback, zones: [z], rules: byNetwork, now: 0))).rcodes,
+            [RCode.refused])
+        XCTAssertEqual(
+            decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: loopback, zones: [z], rules: .none, now: 0))).rcodes, [RCode.refused],
+            "no transfer rules: refused")
         let byKey = rules([TransferACL(network: nil, key: "xfr")])
-        XCTAssertEqual(decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: loopback, zones: [z], rules: byKey, now: 0))).rcodes, [RCode.refused], "unsigned")
+        XCTAssertEqual(
+            decode(messages(ZoneTransfer.respond(query: query(DNSType.axfr), client: loopback, zones: [z], rules: byKey, now: 0))).rcodes, [RCode.refused],
+            "unsigned")
     }
 
     func testTSIGSignedTransferVerifiesMessageByMessage() throws {
         let z = try zone(extra: 300)
         let now = Int64(time(nil))
         let signed = try XCTUnwrap(TSIG.sign(query(DNSType.axfr), key: key, priorMAC: [], timersOnly: false))
-        let all = messages(ZoneTransfer.respond(query: signed.wire, client: elsewhere, zones: [z], rules: rules([TransferACL(network: nil, key: "xfr")]), now: now))
+        let all = messages(
+            ZoneTransfer.respond(query: signed.wire, client: elsewhere, zones: [z], rules: rules([TransferACL(network: nil, key: "xfr")]), now: now))
         XCTAssertGreaterThan(all.count, 2)
         XCTAssertEqual(decode(all).types.filter { $0 == DNSType.soa }.count, 2)
         // ldns checks each message over the previous MAC (the request's for the first), RFC 8945 §5.3.1
@@ -154,7 +170,8 @@ final class ZoneTransferTests: XCTestCase {
         let z = try zone()
         let acl = rules([TransferACL(network: IPPrefix.parse("127.0.0.1"), key: nil)])
         for (serial, count) in [(UInt32(7), 1), (8, 1), (6, 4), (0xFFFF_FFF0, 4)] {
-            let types = decode(messages(ZoneTransfer.respond(query: query(DNSType.ixfr, serial: serial), client: loopback, zones: [z], rules: acl, now: 0))).types
+            let types = decode(messages(ZoneTransfer.respond(query: query(DNSType.ixfr, serial: serial), client: loopback, zones: [z], rules: acl, now: 0)))
+                .types
             XCTAssertEqual(types.count, count, "client serial \(serial)")
             XCTAssertEqual(types.first, DNSType.soa)
         }

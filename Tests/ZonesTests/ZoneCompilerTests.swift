@@ -105,7 +105,11 @@ final class ZoneCompilerTests: XCTestCase {
         let path = dir.write("zone.db", Self.header + "\nns1 IN A 192.0.2.1\n")
         let plain = try ZoneCompiler.load(path: path, origin: "example.test.")
         var seen: UInt32 = 0
-        let zone = try ZoneCompiler.load(path: path, origin: "example.test.", serial: { seen = $0; return $0 + 1_000 })
+        let zone = try ZoneCompiler.load(
+            path: path, origin: "example.test.",
+            serial: {
+                seen = $0; return $0 + 1_000
+            })
         XCTAssertEqual(seen, plain.serial, "the policy is given the file's serial")
         XCTAssertEqual(zone.serial, plain.serial + 1_000)
         let soa = zone.records(zone.rrsets[Int(zone.rrset(of: zone.apexNode, type: 6))])

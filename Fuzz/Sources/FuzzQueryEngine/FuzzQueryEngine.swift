@@ -50,8 +50,10 @@ final class Harness {
     let signedSnapshot: Snapshot
     /// Transfers allowed from 127.0.0.0/8 and with the key `xfr`.
     static let transferRules = TransferRules(
-        zones: [WireName.fromText("gslb.test.")!: TransferRules.Zone(
-            allow: [TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil), TransferACL(network: nil, key: "xfr")], notify: [])],
+        zones: [
+            WireName.fromText("gslb.test.")!: TransferRules.Zone(
+                allow: [TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil), TransferACL(network: nil, key: "xfr")], notify: [])
+        ],
         keys: [TSIGKey(name: "xfr", algorithm: "hmac-sha256", secret: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")])
     let processor = QueryProcessor()
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
