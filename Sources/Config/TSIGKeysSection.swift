@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `tsig_keys:` named TSIG keys (RFC 8945) for zone transfers and NOTIFY, as Knot's `key:` section:
 /// `NAME: { algorithm: hmac-sha256, secret: BASE64 }`. The secret must decode to at least 16 octets

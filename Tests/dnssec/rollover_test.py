@@ -234,7 +234,32 @@ def main():
                          "then the old CSK and the CDS leave; the new CSK signs alone",
                          f"keys {keys(mport, 'csk.test')}, signed by {signer(mport, 'csk.test')}, CDS {cds(mport, 'csk.test')}")
 
-        run_sections(tally, [("ZSK rollover", zsk_roll), ("CSK rollover", csk_roll)])
+        def dnsviz():
+            # DNSViz follows the delegation from the Knot parent, with its KSK as the trust anchor
+            anchor = os.path.join(work, "anchor")
+            probe = subprocess.run(
+                ["dnsviz", "probe", "-A", "-x", f"test+:127.0.0.1:{kport}", "-x", f"csk.test:127.0.0.1:{mport}",
+                 "-x", f"zsk.test:127.0.0.1:{mport}", "test", "csk.test", "zsk.test", "www.csk.test", "nope.zsk.test"],
+                capture_output=True, text=True, timeout=120)
+            shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsviz_shim")
+            grok = subprocess.run(["dnsviz", "grok", "-t", anchor, "-l", "warning"], input=probe.stdout, capture_output=True,
+                                  text=True, timeout=60, env=dict(os.environ, PYTHONPATH=shim))
+            report = grok.stdout.strip()
+            # the same probe against a wrong anchor must be reported (the check can fail)
+            wrong = os.path.join(work, "wrong-anchor")
+            with open(anchor) as f, open(wrong, "w") as g:
+                for line in f.read().splitlines():  # one base64 digit of each key changed: another valid key
+                    fields = line.split()
+                    key = "".join(fields[7:])
+                    g.write(" ".join(fields[:7] + [key[:5] + ("A" if key[5] != "A" else "B") + key[6:]]) + "\n")
+            control = subprocess.run(["dnsviz", "grok", "-t", wrong, "-l", "warning"], input=probe.stdout, capture_output=True,
+                                     text=True, timeout=60, env=dict(os.environ, PYTHONPATH=shim))
+            tally.result(control.stdout.strip() not in ("", "{}"), "dnsviz grok reports a wrong trust anchor (control)")
+            tally.result(probe.returncode == 0 and grok.returncode == 0 and report in ("", "{}"),
+                         "dnsviz probe + grok with the anchor: no errors or warnings",
+                         f"probe rc {probe.returncode}, grok rc {grok.returncode}: {grok.stderr[-300:]} {report[-600:]}")
+
+        run_sections(tally, [("ZSK rollover", zsk_roll), ("CSK rollover", csk_roll), ("DNSViz", dnsviz)])
         time.sleep(3)
         stop.set()
         watcher.join(timeout=30)
