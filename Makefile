@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -44,6 +44,7 @@ help:
 	@echo "make soak           long figures: probe soak, RSS across reloads, TCP non-reader, control flood (release)"
 	@echo "make soak-probes    the probe soak alone, on the debug build"
 	@echo "make bench          side by side with gdnsd, Knot and NSD (../shared/bench, BENCH_ARGS)"
+	@echo "make bench-signed   DO=1 with per-query ECS: Meridian signed against Knot pre-signing with mod-geoip, and gdnsd"
 	@echo "make ceiling        the ceiling of a UDP-socket server here, alternated with Meridian and gdnsd"
 	@echo "make latency        latency at 20k qps for Meridian, gdnsd and fixed-answer, LATENCY_ROUNDS rounds"
 	@echo "make microbench     ns per geo-table lookup and the query engine's allocations and instructions per query"
@@ -209,15 +210,22 @@ fuzz: deps
 	Fuzz/run.sh build
 	Fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGET)
 
-# Starts Meridian with Tests/Fixtures/acceptance/meridian.yaml and runs the acceptance kit against it.
+# Runs the acceptance kit against Meridian with Tests/Fixtures/acceptance/meridian.yaml, then with
+# meridian-signed.yaml (the same contract, the zone signed).
 acceptance: release test-deps
 	@test -d "$(ACCEPTANCE_DIR)" || { echo "acceptance kit not found at $(ACCEPTANCE_DIR) (set ACCEPTANCE_DIR)"; exit 2; }
 	ACCEPTANCE_DIR="$(ACCEPTANCE_DIR)" PORT=$(ACCEPTANCE_PORT) MERIDIAN=.build/release/meridian Tests/acceptance.sh
+	ACCEPTANCE_DIR="$(ACCEPTANCE_DIR)" PORT=$(ACCEPTANCE_PORT) MERIDIAN=.build/release/meridian CONFIG=meridian-signed.yaml \
+	  Tests/acceptance.sh
 
 # Side by side with gdnsd, Knot and NSD (../shared/bench/compare.sh), one UDP worker; WORKERS=2 for the
 # two-worker figure. Writes nothing under ../shared.
 bench: release
 	Benchmarks/run-bench.sh $(BENCH_ARGS)
+
+# DO=1 with per-query ECS against Knot pre-signing with mod-geoip, and gdnsd (Meridian's zone signed).
+bench-signed: release
+	SIGNED=1 Benchmarks/run-bench.sh --mode ecsmix-do --peers knot-signed,gdnsd $(BENCH_ARGS)
 
 # The ceiling of a UDP-socket server here: fixed-answer.c (same sockets and batching, no DNS work)
 # alternated with Meridian and gdnsd under make bench's load (run make bench once first: it installs gdnsd).
