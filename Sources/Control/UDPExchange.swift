@@ -24,21 +24,13 @@ enum UDPExchange {
             peer.sin6_family = sa_family_t(AF_INET6)
             peer.sin6_port = in_port_t(UInt16(port).bigEndian)
             guard inet_pton(AF_INET6, host, &peer.sin6_addr) == 1 else { return nil }
-            sent = withUnsafePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
+            sent = send(fd, message, to: &peer)
         } else {
             var peer = sockaddr_in()
             peer.sin_family = sa_family_t(AF_INET)
             peer.sin_port = in_port_t(UInt16(port).bigEndian)
             guard inet_pton(AF_INET, host, &peer.sin_addr) == 1 else { return nil }
-            sent = withUnsafePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            sent = send(fd, message, to: &peer)
         }
         guard sent == message.count else { return nil }
         var reply = [UInt8](repeating: 0, count: 65535)
@@ -46,6 +38,15 @@ enum UDPExchange {
             let n = recv(fd, &reply, reply.count, 0)
             guard n > 0 else { return nil } // timeout or error
             if let value = accept(Array(reply.prefix(n))) { return value }
+        }
+    }
+
+    /// `sendto` with a `sockaddr_in` or `sockaddr_in6`.
+    static func send<Address>(_ fd: Int32, _ message: [UInt8], to peer: inout Address) -> Int {
+        withUnsafePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, message, message.count, 0, $0, socklen_t(MemoryLayout<Address>.size))
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 from meridian_testlib import Tally, free_port, geolite2_path, run_sections, stop_process, wait_answering, wait_for  # noqa: E402
+from dnssec_servers import knot_config, unbound_config  # noqa: E402
 
 ZONE = """$TTL 3600
 @        3600 IN SOA ns1 hostmaster 2026120701 3600 900 604800 300
@@ -71,41 +72,9 @@ services:
       eu: {{ addresses: [127.0.1.1], check: backend }}
 """
 
-UNBOUND = """server:
-  interface: 127.0.0.1
-  port: {port}
-  do-daemonize: no
-  use-syslog: no
-  logfile: "{dir}/unbound.log"
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: "{dir}/unbound.pid"
-  module-config: "subnetcache validator iterator"
-  send-client-subnet: 127.0.0.1
-  client-subnet-always-forward: yes
-  trust-anchor: "{anchor}"
-  do-not-query-localhost: no
-  qname-minimisation: no
-  local-zone: "test." nodefault
-  domain-insecure: "sub.signed.test."
-  val-log-level: 2
-stub-zone:
-  name: "signed.test."
-  stub-addr: 127.0.0.1@{meridian}
-"""
 
 
-KNOT = """server:
-    listen: 127.0.0.1@{port}
-    rundir: {dir}
-    user: root:root
-log:
-  - target: stderr
-    any: info
-database:
-    storage: {dir}
-key:
+KNOT_SECONDARY = """key:
   - id: xfr
     algorithm: hmac-sha256
     secret: {secret}
@@ -197,7 +166,10 @@ def main():
         tally.result(re.match(r"^signed\.test\. 3600 IN DS \d+ 13 2 [0-9A-F]{64}$", ds) is not None, "meridian dnssec ds prints the DS", ds)
         f = ds.split()
         with open(os.path.join(work, "unbound.conf"), "w") as u:
-            u.write(UNBOUND.format(port=uport, dir=work, anchor=" ".join([f[0], f[3], f[4], f[5], f[6], f[7]]), meridian=port))
+            u.write(unbound_config(uport, work, " ".join([f[0], f[3], f[4], f[5], f[6], f[7]]), [("signed.test.", port)],
+                                   modules="subnetcache validator iterator",
+                                   extra=["send-client-subnet: 127.0.0.1", "client-subnet-always-forward: yes",
+                                          'domain-insecure: "sub.signed.test."']))
         unbound = subprocess.Popen(["unbound", "-d", "-c", os.path.join(work, "unbound.conf")], cwd=work,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         procs.append(unbound)
@@ -313,7 +285,7 @@ def main():
             kdir = os.path.join(work, "knot")
             os.makedirs(kdir)
             with open(os.path.join(kdir, "knot.conf"), "w") as f:
-                f.write(KNOT.format(port=kport, dir=kdir, secret=secret, meridian=port2))
+                f.write(knot_config(kport, kdir, KNOT_SECONDARY.format(dir=kdir, secret=secret, meridian=port2)))
             knot = subprocess.Popen(["knotd", "-c", os.path.join(kdir, "knot.conf")], stdout=open(os.path.join(kdir, "log"), "w"),
                                     stderr=subprocess.STDOUT)
             procs.append(knot)

@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 from meridian_testlib import Tally, free_port, run_sections, stop_process, wait_answering, wait_for  # noqa: E402
+from dnssec_servers import knot_config, unbound_config  # noqa: E402
 
 CHILD = """$TTL 2
 @   2 IN SOA ns1 hostmaster 1 60 30 600 2
@@ -48,16 +49,7 @@ ns1.zsk IN A  127.0.0.1
 {ds}
 """
 
-KNOT = """server:
-    listen: 127.0.0.1@{port}
-    rundir: {dir}
-    user: root:root
-log:
-  - target: stderr
-    any: info
-database:
-    storage: {dir}
-template:
+KNOT_PARENT = """template:
   - id: default
     storage: {dir}
     file: "%s.zone"
@@ -66,32 +58,6 @@ zone:
     dnssec-signing: on
 """
 
-UNBOUND = """server:
-  interface: 127.0.0.1
-  port: {port}
-  do-daemonize: no
-  use-syslog: no
-  logfile: "{dir}/unbound.log"
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: "{dir}/unbound.pid"
-  module-config: "validator iterator"
-  trust-anchor-file: "{dir}/anchor"
-  do-not-query-localhost: no
-  qname-minimisation: no
-  local-zone: "test." nodefault
-  val-log-level: 2
-stub-zone:
-  name: "test."
-  stub-addr: 127.0.0.1@{parent}
-stub-zone:
-  name: "csk.test."
-  stub-addr: 127.0.0.1@{meridian}
-stub-zone:
-  name: "zsk.test."
-  stub-addr: 127.0.0.1@{meridian}
-"""
 
 
 def dig(port, *args):
@@ -150,7 +116,7 @@ def main():
         with open(os.path.join(kdir, "test.zone"), "w") as f:
             f.write(PARENT.format(ds="\n".join(ds)))
         with open(os.path.join(kdir, "knot.conf"), "w") as f:
-            f.write(KNOT.format(port=kport, dir=kdir))
+            f.write(knot_config(kport, kdir, KNOT_PARENT.format(dir=kdir)))
         knot = subprocess.Popen(["knotd", "-c", os.path.join(kdir, "knot.conf")], stdout=open(os.path.join(kdir, "log"), "w"),
                                 stderr=subprocess.STDOUT)
         procs.append(knot)
@@ -161,7 +127,8 @@ def main():
                 if " 257 " in line or "\t257 " in line:
                     f.write(line + "\n")
         with open(os.path.join(work, "unbound.conf"), "w") as f:
-            f.write(UNBOUND.format(port=uport, dir=work, parent=kport, meridian=mport))
+            f.write(unbound_config(uport, work, os.path.join(work, "anchor"),
+                                   [("test.", kport), ("csk.test.", mport), ("zsk.test.", mport)]))
         unbound = subprocess.Popen(["unbound", "-d", "-c", os.path.join(work, "unbound.conf")], cwd=work,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         procs.append(unbound)
