@@ -15,7 +15,7 @@ CEILING_SECONDS ?= 10
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
-TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
+TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
 .PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed ceiling latency microbench clean
 
