@@ -1,3 +1,5 @@
+import DNSWire
+import Geo
 import SourceFiles
 import Health
 import Steering
@@ -68,19 +70,33 @@ public struct MeridianConfig: Sendable, Equatable {
         /// One ACL rule: a network (CIDR or address) and/or a TSIG key name; both must match when both
         /// are given.
         public struct Rule: Sendable, Equatable {
-            public var network: String?
+            public var network: IPPrefix?
             public var key: String?
         }
 
-        /// A secondary to notify: HOST:PORT (port 53 by default), optionally signed with a key.
+        /// A secondary to notify (port 53 by default), optionally signed with a key.
         public struct NotifyTarget: Sendable, Equatable {
-            public var address: ListenAddress
+            public var server: ServerAddress
             public var key: String?
         }
 
         public var allow: [Rule] = []
         public var notify: [NotifyTarget] = []
         public var declaredAt = ""
+    }
+
+    /// A DNS server Meridian sends to (a secondary, the parent): an IP address and a port.
+    public struct ServerAddress: Sendable, Equatable, CustomStringConvertible {
+        public var address: IPAddress
+        public var port: Int
+
+        /// `IP` or `IP:PORT` (`[IPv6]:PORT`); the port is 53 unless given.
+        public static func parse(_ text: String) -> ServerAddress? {
+            guard let listen = ListenAddress.parse(text), let address = IPAddress(listen.host) else { return nil }
+            return ServerAddress(address: address, port: listen.port)
+        }
+
+        public var description: String { address.family == .v6 ? "[\(address)]:\(port)" : "\(address):\(port)" }
     }
 
     /// A named TSIG key (`tsig_keys:`).
@@ -115,7 +131,7 @@ public struct MeridianConfig: Sendable, Equatable {
         /// the key directory to the others).
         public var manageKeys = true
         /// Servers asked for the zone's DS at the parent (resolvers or the parent's own), IP[:PORT].
-        public var kskSubmission: [ListenAddress] = []
+        public var kskSubmission: [ServerAddress] = []
         /// How often they are asked while a new key waits for its DS (seconds).
         public var dsCheckInterval: Double = 3600
         /// Publish the delete CDS/CDNSKEY (RFC 8078 §4): ask the parent to go insecure.

@@ -71,10 +71,10 @@ enum ZonesSection: ConfigSection {
             case "ksk_submission":
                 settings.kskSubmission = try reader.sequence(v, k).map { item in
                     let text = try reader.string(item, "a server")
-                    guard let address = MeridianConfig.ListenAddress.parse(text), IPAddress(address.host) != nil else {
+                    guard let server = MeridianConfig.ServerAddress.parse(text) else {
                         throw reader.error(item, "ksk_submission lists IP addresses with an optional :PORT (53), got '\(text)'")
                     }
-                    return address
+                    return server
                 }
             default:
                 throw reader.error(
@@ -105,19 +105,23 @@ enum ZonesSection: ConfigSection {
             case "allow":
                 settings.allow = try reader.sequence(v, k).map { item in
                     var rule = MeridianConfig.TransferSettings.Rule()
+                    func network(_ node: YAMLNode) throws -> IPPrefix {
+                        let text = try reader.string(node, "a network")
+                        guard let prefix = IPPrefix.parse(text) else {
+                            throw reader.error(node, "'\(text)' is not a network (address/length, host bits zero) or an address")
+                        }
+                        return prefix
+                    }
                     if item.scalarText != nil {
-                        rule.network = try reader.string(item, "a network")
+                        rule.network = try network(item)
                     } else {
                         for (field, value) in try reader.mapping(item, "an allow rule") {
                             switch field {
-                            case "network": rule.network = try reader.string(value, field)
+                            case "network": rule.network = try network(value)
                             case "key": rule.key = try reader.string(value, field)
                             default: throw reader.error(value, "unknown allow field '\(field)' (expected network, key)")
                             }
                         }
-                    }
-                    if let network = rule.network, IPPrefix.parse(network) == nil {
-                        throw reader.error(item, "'\(network)' is not a network (address/length, host bits zero) or an address")
                     }
                     guard rule.network != nil || rule.key != nil else { throw reader.error(item, "an allow rule needs a network or a key") }
                     return rule
@@ -137,10 +141,10 @@ enum ZonesSection: ConfigSection {
                             }
                         }
                     }
-                    guard let text, let address = MeridianConfig.ListenAddress.parse(text), IPAddress(address.host) != nil else {
+                    guard let text, let server = MeridianConfig.ServerAddress.parse(text) else {
                         throw reader.error(item, "a notify target is an IP address with an optional :PORT (53)")
                     }
-                    return MeridianConfig.TransferSettings.NotifyTarget(address: address, key: key)
+                    return MeridianConfig.TransferSettings.NotifyTarget(server: server, key: key)
                 }
             default: throw reader.error(v, "unknown transfer key '\(k)' (expected allow, notify)")
             }

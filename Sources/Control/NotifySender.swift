@@ -47,7 +47,10 @@ public final class NotifySender: Sendable {
                 logger.error("NOTIFY not sent: cannot sign it", metadata: ["zone": "\(zone)", "secondary": "\(peer)"])
                 return
             }
-            if let rcode = exchange(message, id: id, with: target) {
+            let acknowledged = UDPExchange.ask(message, address: target.address, port: target.port) {
+                NotifyMessage.acknowledges($0, id: id)
+            }
+            if let rcode = acknowledged {
                 logger.info(
                     "NOTIFY acknowledged",
                     metadata: ["zone": "\(zone)", "serial": "\(serial)", "secondary": "\(peer)", "rcode": "\(rcode)", "attempt": "\(attempt)"])
@@ -57,10 +60,5 @@ public final class NotifySender: Sendable {
         logger.warning(
             "NOTIFY not acknowledged; the secondary picks up the serial at its next refresh",
             metadata: ["zone": "\(zone)", "serial": "\(serial)", "secondary": "\(peer)", "attempts": "\(Self.attempts)"])
-    }
-
-    /// Sends `message` and waits up to a second for its acknowledgement; its RCODE, nil on timeout.
-    func exchange(_ message: [UInt8], id: UInt16, with target: NotifyTarget) -> UInt16? {
-        UDPExchange.ask(message, address: target.address, port: target.port) { NotifyMessage.acknowledges($0, id: id) }
     }
 }

@@ -53,14 +53,8 @@ public enum KeyFiles {
     /// Rewrites the key's `.private` file with `timing` (a new file renamed over the old one, so a
     /// reader sees the old or the new file whole) and sets the key's timing to it.
     public static func retime(_ key: ZoneKey, _ timing: KeyTiming, directory: String) throws {
-        let path = directory + "/" + key.baseName + ".private"
-        let temporary = path + ".new"
         key.timing = timing
-        unlink(temporary)
-        try create(temporary, key.privateText, mode: 0o600)
-        guard rename(temporary, path) == 0 else {
-            throw DNSSECError("\(path): cannot replace: \(String(cString: strerror(errno)))")
-        }
+        try replace(directory + "/" + key.baseName + ".private", key.privateText, mode: 0o600)
     }
 
     /// When the parent's DS for each key of the zone was seen (key tag -> UNIX time), from the keys'
@@ -80,9 +74,14 @@ public enum KeyFiles {
     public static func markDSSeen(_ key: ZoneKey, at time: Int64, directory: String) throws {
         let path = directory + "/" + key.baseName + ".state"
         let kept = ((try? readText(path)) ?? "").split(separator: "\n").filter { !$0.hasPrefix("DSPublish:") }.map(String.init)
+        try replace(path, (kept + ["DSPublish: \(KeyTime.format(time))"]).joined(separator: "\n") + "\n", mode: 0o644)
+    }
+
+    /// Writes `text` to `path` whole: a new file renamed over the old one, so a reader sees one or the other.
+    static func replace(_ path: String, _ text: String, mode: mode_t) throws {
         let temporary = path + ".new"
         unlink(temporary)
-        try create(temporary, (kept + ["DSPublish: \(KeyTime.format(time))"]).joined(separator: "\n") + "\n", mode: 0o644)
+        try create(temporary, text, mode: mode)
         guard rename(temporary, path) == 0 else {
             throw DNSSECError("\(path): cannot replace: \(String(cString: strerror(errno)))")
         }

@@ -108,7 +108,7 @@ public final class QueryProcessor {
             counters.bump(WorkerCounters.Slot.badVersion)
         } else if q.qclass == DNSClass.in {
             switch q.qtype {
-            case DNSType.axfr, DNSType.ixfr: rcode = RCode.refused // no zone transfers configured
+            case DNSType.axfr, DNSType.ixfr: rcode = RCode.refused // over UDP (RFC 5936 §4.2); TCP hands them to ZoneTransfer first
             case DNSType.maila, DNSType.mailb: rcode = RCode.notImp
             case DNSType.opt, DNSType.tkey, DNSType.tsig: rcode = RCode.formErr // not valid as a QTYPE
             default:

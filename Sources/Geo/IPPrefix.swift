@@ -57,6 +57,11 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, Comparable 
 
     public var description: String { "\(network)/\(length)" }
 
+    /// Whether `address` lies inside this network (of the same family).
+    public func contains(_ address: IPAddress) -> Bool {
+        address.family == network.family && address.masked(to: length) == network
+    }
+
     public static func < (a: IPPrefix, b: IPPrefix) -> Bool {
         (a.family, a.address, a.length) < (b.family, b.address, b.length)
     }

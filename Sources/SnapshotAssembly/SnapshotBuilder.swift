@@ -106,10 +106,8 @@ public enum SnapshotBuilder {
         for zone in config.zones {
             guard let transfer = zone.transfer, let origin = WireName.fromText(zone.origin.lowercased()) else { continue }
             zones[origin] = TransferRules.Zone(
-                allow: transfer.allow.map { TransferACL(network: $0.network.flatMap { IPPrefix.parse($0) }, key: $0.key) },
-                notify: transfer.notify.compactMap { target in
-                    IPAddress(target.address.host).map { NotifyTarget(address: $0, port: target.address.port, key: target.key) }
-                })
+                allow: transfer.allow.map { TransferACL(network: $0.network, key: $0.key) },
+                notify: transfer.notify.map { NotifyTarget(address: $0.server.address, port: $0.server.port, key: $0.key) })
         }
         return TransferRules(
             zones: zones, keys: config.tsigKeys.map { TSIGKey(name: $0.name, algorithm: $0.algorithm, secret: $0.secret) })

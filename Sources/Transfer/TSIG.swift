@@ -27,6 +27,11 @@ public enum TSIG {
             let packet
         else { return .unsigned }
         defer { ldns_pkt_free(packet) }
+        return verify(wire, packet: packet, keys: keys, now: now)
+    }
+
+    /// `verify` for a message ldns has already read (`packet`, from `wire`).
+    static func verify(_ wire: [UInt8], packet: UnsafeMutablePointer<ldns_pkt>, keys: [String: TSIGKey], now: Int64) -> Verdict {
         guard let tsig = ldns_pkt_tsig(packet), ldns_rr_rd_count(tsig) >= 7 else { return .unsigned }
         let owner = rdfBytes(ldns_rr_owner(tsig))
         let algorithm = rdfBytes(ldns_rr_rdf(tsig, 0))

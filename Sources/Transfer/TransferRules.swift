@@ -10,11 +10,15 @@ public struct TSIGKey: Sendable, Equatable {
     public let secret: String
 
     public init(name: String, algorithm: String, secret: String) {
-        let lower = name.lowercased()
-        self.name = lower.hasSuffix(".") ? lower : lower + "."
-        let algorithm = algorithm.lowercased()
-        self.algorithm = algorithm.hasSuffix(".") ? algorithm : algorithm + "."
+        self.name = TSIGKey.canonical(name)
+        self.algorithm = TSIGKey.canonical(algorithm)
         self.secret = secret
+    }
+
+    /// A key or algorithm name as compared: lower case, absolute.
+    public static func canonical(_ name: String) -> String {
+        let lower = name.lowercased()
+        return lower.hasSuffix(".") ? lower : lower + "."
     }
 }
 
@@ -26,15 +30,11 @@ public struct TransferACL: Sendable, Equatable {
 
     public init(network: IPPrefix?, key: String?) {
         self.network = network
-        self.key = key.map { TSIGKey(name: $0, algorithm: "", secret: "").name }
+        self.key = key.map(TSIGKey.canonical)
     }
 
     func allows(_ client: IPAddress, key verified: String?) -> Bool {
-        if let network, !(client.family == network.network.family && client.masked(to: network.length) == network.network) {
-            return false
-        }
-        if let key { return key == verified }
-        return true
+        (network?.contains(client) ?? true) && (key == nil || key == verified)
     }
 }
 
@@ -47,7 +47,7 @@ public struct NotifyTarget: Sendable, Equatable {
     public init(address: IPAddress, port: Int, key: String?) {
         self.address = address
         self.port = port
-        self.key = key.map { TSIGKey(name: $0, algorithm: "", secret: "").name }
+        self.key = key.map(TSIGKey.canonical)
     }
 }
 

@@ -41,7 +41,7 @@ public enum ZoneTransfer {
         defer { ldns_pkt_free(packet) }
 
         // 1. TSIG first: a bad signature is NOTAUTH whatever the ACL says (RFC 8945 §5.2)
-        let verdict = TSIG.verify(query, keys: rules.keys, now: now)
+        let verdict = TSIG.verify(query, packet: packet, keys: rules.keys, now: now)
         var key: TSIGKey?
         var requestMAC: [UInt8] = []
         switch verdict {

@@ -188,7 +188,7 @@ struct Serve: ParsableCommand {
                 zone.dnssec.map { settings in
                     DSSubmissionChecker.Zone(
                         origin: zone.origin, keyDirectory: settings.keyDirectory(stateDir: cfg.stateDir),
-                        servers: settings.kskSubmission.compactMap { s in IPAddress(s.host).map { ($0, s.port) } },
+                        servers: settings.kskSubmission.map { ($0.address, $0.port) },
                         interval: settings.dsCheckInterval)
                 }
             }, reloader: reloader, logger: logger

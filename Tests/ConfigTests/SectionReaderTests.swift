@@ -66,8 +66,10 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertEqual(c.zones[0].dnssec?.serialPolicy, "increment")
         XCTAssertEqual(c.zones[0].dnssec?.refresh, 2 * 86400)
         let transfer = try XCTUnwrap(c.zones[0].transfer)
-        XCTAssertEqual(transfer.allow.map { [$0.network ?? "-", $0.key ?? "-"] }, [["127.0.0.1", "-"], ["::1", "-"], ["10.0.0.0/8", "xfr"], ["-", "XFR"]])
-        XCTAssertEqual(transfer.notify.map { "\($0.address)|\($0.key ?? "-")" }, ["192.0.2.53:53|-", "[2001:db8::53]:5300|xfr"])
+        XCTAssertEqual(
+            transfer.allow.map { [$0.network.map { "\($0)" } ?? "-", $0.key ?? "-"] },
+            [["127.0.0.1/32", "-"], ["::1/128", "-"], ["10.0.0.0/8", "xfr"], ["-", "XFR"]])
+        XCTAssertEqual(transfer.notify.map { "\($0.server)|\($0.key ?? "-")" }, ["192.0.2.53:53|-", "[2001:db8::53]:5300|xfr"])
         XCTAssertNil(try parse(zone).zones[0].transfer, "no transfer section: no transfers")
         rejects("tsig_keys:\n  k: { secret: \"c2hvcnQ=\" }\n", line: 5, "secret must be base64 of at least 16 octets")
         rejects("tsig_keys:\n  k: { algorithm: hmac-md5, secret: \"\(secret)\" }\n", line: 5, "algorithm must be hmac-sha256")
