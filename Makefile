@@ -255,11 +255,11 @@ microbench: deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(BENCH_BIN)/AllocationGate --queries 1000000
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
 	objcopy --strip-debug $(BENCH_BIN)/AllocationGate /tmp/meridian-allocationgate
-	@# one dump per measured set (static, GSLB, then both with DO=1 on the signed zone): 20,000 queries each
+	@# one dump per measured set (static, GSLB, both with DO=1 on the signed zone, static DO=1 with NSEC): 20,000 queries each
 	rm -f /tmp/meridian-callgrind.out*
 	valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*AllocationGate7measure*' --dump-after='$$s14AllocationGate7measure*' \
 	  --callgrind-out-file=/tmp/meridian-callgrind.out /tmp/meridian-allocationgate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected'
-	@set -- static gslb static-DO=1 gslb-DO=1; for f in /tmp/meridian-callgrind.out.1 /tmp/meridian-callgrind.out.2 /tmp/meridian-callgrind.out.3 /tmp/meridian-callgrind.out.4; do \
+	@set -- static gslb static-DO=1 gslb-DO=1 static-DO=1-NSEC; for f in /tmp/meridian-callgrind.out.1 /tmp/meridian-callgrind.out.2 /tmp/meridian-callgrind.out.3 /tmp/meridian-callgrind.out.4 /tmp/meridian-callgrind.out.5; do \
 	  awk -v set=$$1 '/^totals:/ { printf "%s: %.1f instructions per query (callgrind, 20,000 queries)\n", set, $$2 / 20000 }' $$f; shift; done
 	callgrind_annotate /tmp/meridian-callgrind.out.2 2>/dev/null | head -30
 

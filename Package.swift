@@ -85,7 +85,7 @@ let package = Package(
             name: "meridian",
             dependencies: [
                 "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "DNSSEC",
-                "SnapshotAssembly", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SnapshotAssembly", "SourceFiles", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio("NIOCore", "NIOPosix", "NIOHTTP1"), linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", logging]
+            dependencies: ["Control", "Engine", "Verdicts", "Health", "Steering", "Zones", "Geo", "DNSSEC", logging]
                 + nio("NIOCore", "NIOEmbedded", "NIOHTTP1")),
         .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "Zones", "DNSWire", "CLDNS", "TestSupport"], linkerSettings: staticC(cArchives)),
         .testTarget(

@@ -113,6 +113,8 @@ public struct MeridianConfig: Sendable, Equatable {
         public var keys: String?
         /// The algorithm of keys Meridian creates: ecdsap256sha256 or ed25519.
         public var algorithm = "ecdsap256sha256"
+        /// How absence is proved: `nsec3` (hashed names, RFC 5155) or `nsec` (RFC 4034 §4).
+        public var denial = "nsec3"
         /// Seconds a new signature is valid.
         public var signatureValidity: Double = 14 * 86400
         /// Signatures are made again when less than this remains (seconds).

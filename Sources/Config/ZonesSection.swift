@@ -48,9 +48,8 @@ enum ZonesSection: ConfigSection {
                 settings.algorithm = name
             case "denial":
                 let denial = try reader.string(v, k)
-                guard denial == "nsec3" else {
-                    throw reader.error(v, "denial must be nsec3 (NSEC is not implemented), got '\(denial)'")
-                }
+                guard ["nsec3", "nsec"].contains(denial) else { throw reader.error(v, "denial must be nsec3 or nsec, got '\(denial)'") }
+                settings.denial = denial
             case "signature_validity": settings.signatureValidity = try reader.duration(v, k)
             case "refresh": settings.refresh = try reader.duration(v, k)
             case "dnskey_ttl": settings.dnskeyTTL = try reader.int(v, k, in: 0...86400)

@@ -53,6 +53,7 @@ enum ControlRoutes {
     static let table: [String: ControlRoute] = [
         "/v1/status": .read { endpoints, _ in .json(.ok, endpoints.status()) },
         "/v1/explain": .read { endpoints, request in endpoints.explain(request.query) },
+        "/v1/dnssec": .read { endpoints, _ in .json(.ok, endpoints.dnssec()) },
         "/metrics": .read { endpoints, _ in endpoints.metrics() },
         "/v1/override": .write { endpoints, object in endpoints.override(object) },
         "/v1/push": .write { endpoints, object in endpoints.push(object) },

@@ -27,9 +27,11 @@ public final class ControlServer: Sendable {
         public let token: String?
         public let reloader: Reloader?
         public let metrics: MetricsSources?
+        /// The signed zones' key directories (origin -> directory), for `GET /v1/dnssec`.
+        public let keyDirectories: [(origin: String, directory: String)]
         public init(
             store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?,
-            reloader: Reloader? = nil, metrics: MetricsSources? = nil
+            reloader: Reloader? = nil, metrics: MetricsSources? = nil, keyDirectories: [(origin: String, directory: String)] = []
         ) {
             self.store = store
             self.publisher = publisher
@@ -37,6 +39,7 @@ public final class ControlServer: Sendable {
             self.token = token
             self.reloader = reloader
             self.metrics = metrics
+            self.keyDirectories = keyDirectories
         }
     }
 

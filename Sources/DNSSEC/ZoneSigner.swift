@@ -12,13 +12,23 @@ public struct SigningPolicy: Sendable, Equatable {
     public var inceptionOffset: Int64 = 3600
     /// TTL of the DNSKEY RRset (and CDS, CDNSKEY).
     public var dnskeyTTL: UInt32 = 3600
+    /// How absence is proved.
+    public var denial: Denial = .nsec3
+
+    /// How a signed zone proves that a name or type is absent.
+    public enum Denial: String, Sendable {
+        /// Hashed names (RFC 5155): the zone's names cannot be listed by walking the chain.
+        case nsec3
+        /// The names themselves (RFC 4034 §4): smaller answers, no hashing; the zone can be walked.
+        case nsec
+    }
 
     public init() {}
 }
 
 /// Signs a compiled zone ahead of time (RFC 4035 §2): an RRSIG for every authoritative RRset, the
 /// NSEC3 chain over every authoritative name (RFC 5155; no salt, no extra iterations, no opt-out, as
-/// RFC 9276 §3.1 asks) and the proofs the query path hands out. Control plane only: runs at load and
+/// RFC 9276 §3.1 asks) or the NSEC chain (RFC 4034 §4), and the proofs the query path hands out. Control plane only: runs at load and
 /// reload, allocates, calls ldns.
 ///
 /// Which key signs what: keys with the SEP flag (KSK, CSK) sign the DNSKEY, CDS and CDNSKEY RRsets;
@@ -26,7 +36,7 @@ public struct SigningPolicy: Sendable, Equatable {
 /// combined signing key, CSK).
 public enum ZoneSigner {
     /// The records to add at the apex before the zone is compiled: DNSKEY for the keys published at
-    /// `now`, NSEC3PARAM, and CDS/CDNSKEY (RFC 7344) for the keys whose sync publication runs at
+    /// `now`, NSEC3PARAM (with NSEC3 denial), and CDS/CDNSKEY (RFC 7344) for the keys whose sync publication runs at
     /// `now`, or, with `cdsDelete`, the delete CDS and CDNSKEY that ask the parent to remove the DS
     /// (RFC 8078 §4).
     public static func apexRecords(zone: String, keys: [ZoneKey], policy: SigningPolicy, now: Int64, cdsDelete: Bool = false) throws -> [ZoneRecord] {
@@ -37,8 +47,10 @@ public enum ZoneSigner {
             ZoneRecord(owner: owner, type: type, ttl: ttl, rdata: rdata, file: "dnssec", line: 0)
         }
         var records = published.map { record(DNSType.dnskey, policy.dnskeyTTL, $0.dnskeyRDATA) }
-        // NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, no salt (RFC 9276 §3.1); TTL 0 as Knot and BIND
-        records.append(record(DNSType.nsec3param, 0, [1, 0, 0, 0, 0]))
+        if policy.denial == .nsec3 {
+            // NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, no salt (RFC 9276 §3.1); TTL 0 as Knot and BIND
+            records.append(record(DNSType.nsec3param, 0, [1, 0, 0, 0, 0]))
+        }
         if cdsDelete {
             records.append(record(DNSType.cds, policy.dnskeyTTL, [0, 0, 0, 0, 0])) // CDS 0 0 0 00
             records.append(record(DNSType.cdnskey, policy.dnskeyTTL, [0, 0, 3, 0, 0])) // CDNSKEY 0 3 0 AA==
@@ -69,8 +81,8 @@ public enum ZoneSigner {
 
     /// Signs `zone` (compiled with `apexRecords`) with the keys active at `now`, the time the
     /// signatures are dated from (a `SigningEpoch`'s start). `gslbTypes` gives the types each GSLB name
-    /// answers (lower-case wire name -> types), for the NSEC3 type bitmaps; `answers` are every RRset
-    /// the GSLB services can answer. The zone is due to be signed again at `resignAt` (the next
+    /// answers (lower-case wire name -> types), for the NSEC/NSEC3 type bitmaps; `answers` are every RRset
+    /// the GSLB services can answer. `policy.denial` chooses the chain. The zone is due to be signed again at `resignAt` (the next
     /// epoch: its signatures then have at least three quarters of `refresh` left, since expiry is
     /// spread over the first quarter of `refresh` before `now + signatureValidity`), or `refresh`
     /// before its earliest signature expires when not given.
@@ -122,53 +134,13 @@ public enum ZoneSigner {
         let negativeTTL = zone.bodies(zone.negativeSOA).loadUnaligned(fromByteOffset: 4, as: UInt32.self).bigEndian
         let negativeSOASignature = builder.retitled(rrsetSignatures[soaIndex], ttl: negativeTTL)
 
-        // 3. the NSEC3 chain: one record per authoritative name, empty non-terminals included
-        struct Link { let hash: NSEC3Hash; let node: Int; let types: [UInt16] }
-        var links: [Link] = []
-        for id in 0..<nodeCount where !occluded[id] {
-            let node = zone.nodes[id]
-            let (name, length) = zone.name(of: Int32(id))
-            var types = Set<UInt16>()
-            for r in Int(node.firstRRSet)..<(Int(node.firstRRSet) + Int(node.rrsetCount)) {
-                let type = zone.rrsets[r].type
-                if node.isDelegation && type != DNSType.ns && type != DNSType.ds { continue } // glue-like data at a cut
-                types.insert(type)
-                if rrsetSignatures[r].records > 0 { types.insert(DNSType.rrsig) }
-            }
-            if let gslb = gslbTypes[Array(UnsafeBufferPointer(start: name, count: length))], !gslb.isEmpty {
-                types.formUnion(gslb)
-                types.insert(DNSType.rrsig)
-            }
-            links.append(Link(hash: NSEC3Hash(name: name, length: length), node: id, types: types.sorted()))
-        }
-        links.sort { $0.hash < $1.hash }
-        for i in 1..<max(links.count, 1) where links[i].hash == links[i - 1].hash {
-            throw DNSSECError("two names of \(zone.originText) have the same NSEC3 hash; the zone cannot be signed")
-        }
-        var chain: [NSEC3Entry] = []
-        var matching = [Int32](repeating: -1, count: nodeCount)
-        for (i, link) in links.enumerated() {
-            let next = links[(i + 1) % links.count].hash
-            let rdata: [UInt8] = [1, 0, 0, 0, 0, 20] + next.octets + typeBitmap(link.types)
-            let owner = hashedOwner(link.hash, zone: zone.origin)
-            let record = builder.encode(type: DNSType.nsec3, ttl: negativeTTL, rdata: rdata)
-            let body = Array(builder.data[Int(record.offset)..<Int(record.offset + record.length)])
-            let signature = try builder.sign(owner: owner, bodies: body, records: 1, keys: zoneSigners)
-            let nameOffset = Int32(builder.names.count)
-            builder.names += owner
-            chain.append(
-                NSEC3Entry(hash: link.hash, nameOffset: nameOffset, nameLength: UInt16(owner.count), record: record, signature: signature))
-            matching[link.node] = Int32(i)
-        }
-
-        // 4. per name, the NSEC3 that covers its wildcard "*.<name>" (NXDOMAIN proofs, RFC 5155 §7.2.2)
-        var wildcardCover = [Int32](repeating: -1, count: nodeCount)
-        for id in 0..<nodeCount where !occluded[id] && !zone.nodes[id].isDelegation {
-            let (name, length) = zone.name(of: Int32(id))
-            let wildcard: [UInt8] = [1, 0x2A] + Array(UnsafeBufferPointer(start: name, count: length))
-            guard wildcard.count <= WireLimits.maxNameLength else { continue }
-            let hash = wildcard.withUnsafeBufferPointer { NSEC3Hash(name: $0.baseAddress!, length: $0.count) }
-            wildcardCover[id] = chain.withUnsafeBufferPointer { NSEC3Entry.covering(hash, in: $0) }
+        // 3. the denial chain and, per name, the records that prove what it lacks
+        var denial = DenialChain(
+            zone: zone, occluded: occluded, signed: rrsetSignatures.map { $0.records > 0 }, gslbTypes: gslbTypes, negativeTTL: negativeTTL,
+            signers: zoneSigners)
+        switch policy.denial {
+        case .nsec3: try denial.buildNSEC3(&builder)
+        case .nsec: try denial.buildNSEC(&builder)
         }
         // 5. every GSLB answer
         var answerSignatures: [(AnswerKey, PreparedRRSet)] = []
@@ -177,9 +149,9 @@ public enum ZoneSigner {
             answerSignatures.append((answer.key, signature))
         }
         let signatures = ZoneSignatures(
-            rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, chain: chain, matching: matching,
-            wildcardCover: wildcardCover, answers: answerSignatures, names: builder.names, data: builder.data,
-            expires: builder.expires, resignAt: resignAt ?? builder.expires - policy.refresh)
+            rrsetSignatures: rrsetSignatures, negativeSOASignature: negativeSOASignature, usesNSEC: policy.denial == .nsec,
+            chain: denial.chain, matching: denial.matching, wildcardCover: denial.wildcardCover, answers: answerSignatures,
+            names: builder.names, data: builder.data, expires: builder.expires, resignAt: resignAt ?? builder.expires - policy.refresh)
         return zone.signed(signatures)
     }
 
@@ -193,9 +165,9 @@ public enum ZoneSigner {
     }
 
     /// The type bitmap of NSEC and NSEC3 (RFC 4034 §4.1.2), as ldns encodes it.
-    static func typeBitmap(_ types: [UInt16]) -> [UInt8] {
+    static func typeBitmap(_ types: [UInt16], for chainType: UInt16 = DNSType.nsec3) -> [UInt8] {
         var list = types.map { ldns_rr_type(rawValue: UInt32($0)) }
-        guard let rdf = ldns_dnssec_create_nsec_bitmap(&list, list.count, LDNS_RR_TYPE_NSEC3) else { return [] }
+        guard let rdf = ldns_dnssec_create_nsec_bitmap(&list, list.count, ldns_rr_type(rawValue: UInt32(chainType))) else { return [] }
         defer { ldns_rdf_deep_free(rdf) }
         return Array(UnsafeBufferPointer(start: ldns_rdf_data(rdf), count: ldns_rdf_size(rdf)))
     }

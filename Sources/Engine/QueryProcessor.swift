@@ -333,7 +333,7 @@ public final class QueryProcessor {
 
     /// Answers from the zone (RFC 1034 §4.3.2), following CNAMEs inside it. With `signatures` (DO=1 in
     /// a signed zone), every authoritative RRset comes with its RRSIGs and every absence with its NSEC3
-    /// proof (RFC 4035 §3.1, RFC 5155 §7.2).
+    /// or NSEC proof (RFC 4035 §3.1, RFC 5155 §7.2).
     func answer(
         zone: CompiledZone, signatures: UnsafePointer<SignatureTables>?, zoneIndex: Int, snapshot: Snapshot, q: ParsedQuery, transport: Transport,
         source: IPAddress?, writer w: inout ResponseWriter
@@ -345,7 +345,7 @@ public final class QueryProcessor {
         var owner = ResponseWriter.Owner.question
         var ok = true
         let (apexName, apexLength) = zone.name(of: zone.apexNode)
-        var proofs = NSEC3Proofs()
+        var proofs = DenialProofs()
 
         chain: for step in 0..<QueryProcessor.maxChainLength {
             let resolution = resolve(zone, name: current, length: currentLength, qtype: q.qtype)
@@ -378,7 +378,7 @@ public final class QueryProcessor {
                         }
                     }
                     if ok && proofs.count > 0, let signatures { ok = writeProofs(proofs, signatures, writer: &w) }
-                    proofs = NSEC3Proofs()
+                    proofs = DenialProofs()
                     let n = zone.nodes[Int(cut)]
                     for g in Int(n.glueStart)..<(Int(n.glueStart) + Int(n.glueCount)) where ok {
                         let ref = zone.glue[g]
@@ -399,10 +399,15 @@ public final class QueryProcessor {
                         owner: .name(apexName, apexLength), bodies: zone.bodies(zone.negativeSOA),
                         records: 1, section: .authority)
                 if let signatures {
-                    // closest encloser, next closer name, wildcard at the closest encloser (RFC 5155 §7.2.2)
                     ok = ok && writeNegativeSOASignatures(signatures, apex: (apexName, apexLength), writer: &w)
-                    proofs.add(signatures.pointee.matching[Int(closest)])
-                    proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
+                    if signatures.pointee.usesNSEC {
+                        // the name and the wildcard at the closest encloser are absent (RFC 4035 §3.1.3.2)
+                        proofs.add(nsecCover(signatures, name: current, length: currentLength))
+                    } else {
+                        // closest encloser, next closer name, wildcard at the closest encloser (RFC 5155 §7.2.2)
+                        proofs.add(signatures.pointee.matching[Int(closest)])
+                        proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
+                    }
                     proofs.add(signatures.pointee.wildcardCover[Int(closest)])
                 }
                 break chain
@@ -410,11 +415,18 @@ public final class QueryProcessor {
             case let .wildcard(n, closest, nextCloser):
                 node = n // RFC 4592 §3.3.1: synthesized with the query owner
                 if let signatures {
-                    // no closer match exists (RFC 5155 §7.2.6); NODATA adds the encloser and the wildcard (§7.2.5)
-                    proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
-                    if zone.rrset(of: n, type: q.qtype) < 0 && !zone.nodes[Int(n)].isAlias && q.qtype != DNSType.any {
-                        proofs.add(signatures.pointee.matching[Int(closest)])
-                        proofs.add(signatures.pointee.matching[Int(n)])
+                    let noData = zone.rrset(of: n, type: q.qtype) < 0 && !zone.nodes[Int(n)].isAlias && q.qtype != DNSType.any
+                    if signatures.pointee.usesNSEC {
+                        // no exact match (RFC 4035 §3.1.3.3); NODATA adds the wildcard's NSEC (§3.1.3.4)
+                        proofs.add(nsecCover(signatures, name: current, length: currentLength))
+                        if noData { proofs.add(signatures.pointee.matching[Int(n)]) }
+                    } else {
+                        // no closer match exists (RFC 5155 §7.2.6); NODATA adds the encloser and the wildcard (§7.2.5)
+                        proofs.add(nextCloserCover(signatures, name: current, length: currentLength, offset: nextCloser))
+                        if noData {
+                            proofs.add(signatures.pointee.matching[Int(closest)])
+                            proofs.add(signatures.pointee.matching[Int(n)])
+                        }
                     }
                 }
             }

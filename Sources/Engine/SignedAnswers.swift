@@ -2,10 +2,11 @@ import DNSWire
 import Steering
 import Zones
 
-/// The NSEC3 records an answer must carry to prove what is absent (RFC 5155 §7.2), collected while
-/// the answer is written and put in the authority section at its end: at most three per answer
-/// (closest encloser, next closer name, wildcard), no repeats. Fixed size: no allocation.
-struct NSEC3Proofs {
+/// The NSEC3 or NSEC records an answer must carry to prove what is absent (RFC 5155 §7.2, RFC 4035
+/// §3.1.3), collected while the answer is written and put in the authority section at its end: at most
+/// three per answer (NSEC3: closest encloser, next closer name, wildcard; NSEC: the name, the
+/// wildcard), no repeats. Fixed size: no allocation.
+struct DenialProofs {
     // four named slots rather than an array or a tuple addressed through memory: the answer path keeps
     // them in registers (taking their address would put a stack protector on every query)
     private var first: Int32 = -1, second: Int32 = -1, third: Int32 = -1, fourth: Int32 = -1
@@ -54,9 +55,23 @@ extension QueryProcessor {
         signatures.pointee.covering(NSEC3Hash(name: name + offset, length: length - offset))
     }
 
-    /// Writes the collected NSEC3 records and their RRSIGs in the authority section.
+    /// The NSEC that covers `name` (a name the zone does not have) or matches it, found in canonical
+    /// order (RFC 4034 §6.1).
     @inline(__always)
-    func writeProofs(_ proofs: NSEC3Proofs, _ signatures: UnsafePointer<SignatureTables>, writer w: inout ResponseWriter) -> Bool {
+    func nsecCover(_ signatures: UnsafePointer<SignatureTables>, name: UnsafePointer<UInt8>, length: Int) -> Int32 {
+        var labels = 0
+        var pos = 0
+        while pos < length, name[pos] != 0 {
+            labelOffsets[labels] = pos
+            labels += 1
+            pos += Int(name[pos]) + 1
+        }
+        return signatures.pointee.nsecCovering(name: name, offsets: labelOffsets, labels: labels)
+    }
+
+    /// Writes the collected NSEC3 or NSEC records and their RRSIGs in the authority section.
+    @inline(__always)
+    func writeProofs(_ proofs: DenialProofs, _ signatures: UnsafePointer<SignatureTables>, writer w: inout ResponseWriter) -> Bool {
         for k in 0..<proofs.count {
             let i = proofs[k]
             let (name, length) = signatures.pointee.name(of: i)

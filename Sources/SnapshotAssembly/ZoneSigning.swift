@@ -33,7 +33,7 @@ public enum ZoneSigning {
 
     /// The zone at `zone.file`, signed when the config asks for it. `services` are the zone's GSLB
     /// services with their index in the snapshot: every answer they can give is signed, and their names
-    /// get NSEC3 records listing the types they answer.
+    /// get NSEC3 (or NSEC) records listing the types they answer.
     static func load(
         _ zone: MeridianConfig.Zone, owners: [[UInt8]], services: [(index: Int, service: CompiledService)], stateDir: String,
         keyPolicy: KeyPolicy, now: Int64, notes: inout [String]
@@ -45,6 +45,7 @@ public enum ZoneSigning {
         policy.signatureValidity = Int64(settings.signatureValidity)
         policy.refresh = Int64(settings.refresh)
         policy.dnskeyTTL = UInt32(settings.dnskeyTTL)
+        policy.denial = SigningPolicy.Denial(rawValue: settings.denial) ?? .nsec3
         var keys = try self.keys(zone, settings, stateDir: stateDir, keyPolicy: keyPolicy, now: now, notes: &notes)
         var due: Int64?
         if settings.manageKeys && keyPolicy != .temporaryIfMissing {
@@ -98,7 +99,7 @@ public enum ZoneSigning {
     }
 
     /// The zone file at `path` compiled and signed with `keys` at the signing epoch of `now`: its apex
-    /// keys, the serial of `serialPolicy`, every RRset, the NSEC3 chain (GSLB names listing the types
+    /// keys, the serial of `serialPolicy`, every RRset, the NSEC3 or NSEC chain (GSLB names listing the types
     /// their services answer) and every answer of `services` (the zone's GSLB services, with their
     /// index in the snapshot). Refuses services whose answers no single type bitmap proves, or that
     /// have more than `maxAnswerSets` answers; errors name `declaredAt`. `transferred`: the zone goes to
@@ -140,7 +141,7 @@ public enum ZoneSigning {
             if transferred {
                 for (_, service) in services where !hasOwnRecords(service, in: compiled) {
                     notes.append(
-                        "\(origin): GSLB name \(WireName.toText(service.name)) has no records of its own in the zone file, so secondaries get only its NSEC3 record, whose types (\((gslbTypes[service.name] ?? []).map { $0 == DNSType.a ? "A" : $0 == DNSType.aaaa ? "AAAA" : "CNAME" }.joined(separator: " "))) they cannot answer: give it the records secondaries should serve"
+                        "\(origin): GSLB name \(WireName.toText(service.name)) has no records of its own in the zone file, so secondaries get only its \(policy.denial == .nsec ? "NSEC" : "NSEC3") record, whose types (\((gslbTypes[service.name] ?? []).map { $0 == DNSType.a ? "A" : $0 == DNSType.aaaa ? "AAAA" : "CNAME" }.joined(separator: " "))) they cannot answer: give it the records secondaries should serve"
                     )
                 }
             }
@@ -195,7 +196,7 @@ public enum ZoneSigning {
     }
 
     /// A service that answers some clients from the zone's own records at its name: those records must
-    /// have the same address types as its pools, or the NSEC3 of the name would lie to some clients.
+    /// have the same address types as its pools, or the NSEC3 or NSEC of the name would lie to some clients.
     static func checkStaticTypes(_ service: CompiledService, in zone: CompiledZone, declaredAt: String, serviceTypes: [UInt16]) throws {
         let node = service.name.withUnsafeBufferPointer { zone.find($0.baseAddress!, length: $0.count) }
         guard node >= 0 else { return }
@@ -211,7 +212,7 @@ public enum ZoneSigning {
     }
 
     /// The types a GSLB name answers, the same for every client; refused when clients could get
-    /// different types (no single NSEC3 type bitmap proves the absence of the others for all).
+    /// different types (no single NSEC3 or NSEC type bitmap proves the absence of the others for all).
     static func answerTypes(_ service: CompiledService, declaredAt: String) throws -> [UInt16] {
         let pools = service.pools.prefix(service.regularPools)
         let cnames = pools.filter { $0.cnameOffset >= 0 }.count

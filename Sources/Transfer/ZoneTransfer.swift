@@ -36,7 +36,7 @@ public enum ZoneTransfer {
             let question = Question(query)
         else {
             if let packet { ldns_pkt_free(packet) }
-            return TransferStream(error: RCode.formErr, id: id, question: nil)
+            return TransferStream(responseCode: RCode.formErr, id: id, question: nil)
         }
         defer { ldns_pkt_free(packet) }
 
@@ -51,7 +51,7 @@ public enum ZoneTransfer {
             requestMAC = mac
         case .rejected(let error, let name, let algorithm, let timeSigned, _):
             let tsig = TSIG.errorRecord(name: name, algorithm: algorithm, timeSigned: timeSigned, id: id, error: error)
-            return TransferStream(error: RCode.notAuth, id: id, question: question, trailer: tsig)
+            return TransferStream(responseCode: RCode.notAuth, id: id, question: question, trailer: tsig)
         }
 
         // 2. the zone, served here and allowed to this client
@@ -60,7 +60,7 @@ public enum ZoneTransfer {
             let zoneRules = rules.zones[question.lowerName],
             zoneRules.allow.contains(where: { $0.allows(client, key: key?.name) })
         else {
-            return TransferStream(error: RCode.refused, id: id, question: question, key: key, requestMAC: requestMAC)
+            return TransferStream(responseCode: RCode.refused, id: id, question: question, key: key, requestMAC: requestMAC)
         }
 
         // 3. IXFR from a serial at least ours: the SOA alone says "up to date" (RFC 1995 §2)
@@ -110,56 +110,48 @@ public enum ZoneTransfer {
 /// has QR and AA set, carries the question in the first message only (RFC 5936 §2.2.1) and is signed
 /// when the request was (RFC 8945 §5.3.1: every message).
 public final class TransferStream {
+    /// The response code of the stream (NOERROR for a transfer).
+    public let responseCode: UInt16
     let records: [(owner: [UInt8], body: [UInt8])]
     let id: UInt16
     let question: ZoneTransfer.Question?
     let key: TSIGKey?
-    var priorMAC: [UInt8]
-    var rcode: UInt16
+    /// A record for the additional section of the single message (the TSIG of a NOTAUTH reply).
     let trailer: [UInt8]?
+    /// The MAC the next message's TSIG chains from: the request's, then each message's (RFC 8945 §5.3.1).
+    var priorMAC: [UInt8]
     var position = 0
     var sent = 0
 
+    /// A transfer of `records`, or with `responseCode` other than NOERROR a single error message.
     init(
-        records: [(owner: [UInt8], body: [UInt8])], id: UInt16, question: ZoneTransfer.Question?, key: TSIGKey?,
-        requestMAC: [UInt8]
+        records: [(owner: [UInt8], body: [UInt8])] = [], responseCode: UInt16 = RCode.noError, id: UInt16, question: ZoneTransfer.Question?,
+        key: TSIGKey? = nil, requestMAC: [UInt8] = [], trailer: [UInt8]? = nil
     ) {
+        self.responseCode = responseCode
         self.records = records
         self.id = id
         self.question = question
         self.key = key
-        priorMAC = requestMAC
-        rcode = RCode.noError
-        trailer = nil
-    }
-
-    init(error: UInt16, id: UInt16, question: ZoneTransfer.Question?, key: TSIGKey? = nil, requestMAC: [UInt8] = [], trailer: [UInt8]? = nil) {
-        records = []
-        self.id = id
-        self.question = question
-        self.key = key
-        priorMAC = requestMAC
-        rcode = error
         self.trailer = trailer
+        priorMAC = requestMAC
     }
-
-    /// The response code of the stream (NOERROR for a transfer).
-    public var responseCode: UInt16 { rcode }
 
     /// The next message, nil when the stream is done.
     public func next() -> [UInt8]? {
         guard sent == 0 || position < records.count else { return nil }
-        var message: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x84, UInt8(rcode & 0x0F), 0, 0, 0, 0, 0, 0, 0, 0]
+        var message: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x84, UInt8(responseCode & 0x0F), 0, 0, 0, 0, 0, 0, 0, 0]
         if sent == 0, let question {
             message[5] = 1
             message += question.wire
         }
+        let start = message.count
         var count = 0
-        var size = 0
-        while position < records.count && (count == 0 || size + records[position].owner.count + records[position].body.count <= ZoneTransfer.messageBudget) {
+        while position < records.count
+            && (count == 0 || message.count - start + records[position].owner.count + records[position].body.count <= ZoneTransfer.messageBudget)
+        {
             message += records[position].owner
             message += records[position].body
-            size += records[position].owner.count + records[position].body.count
             position += 1
             count += 1
         }

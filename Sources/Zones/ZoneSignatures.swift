@@ -1,21 +1,25 @@
 import CLDNS
 import DNSWire
 
-/// One NSEC3 record of a signed zone's chain (RFC 5155 §3), kept in hash order.
-public struct NSEC3Entry: Sendable {
-    /// The owner's hash (SHA-1, 20 octets) as big-endian words, for ordering: octets 0-7, 8-15, 16-19.
+/// One record of a signed zone's denial chain: an NSEC3 record (RFC 5155 §3), kept in hash order, or
+/// an NSEC record (RFC 4034 §4), kept in canonical order.
+public struct DenialEntry: Sendable {
+    /// NSEC3: the owner's hash (SHA-1, 20 octets) as big-endian words, for ordering: octets 0-7, 8-15,
+    /// 16-19. NSEC: zero.
     public let hash: NSEC3Hash
-    /// The owner name (base32hex of the hash, then the zone) in `ZoneSignatures.names`.
+    /// The owner name (NSEC3: base32hex of the hash, then the zone) in `ZoneSignatures.names`.
     public let nameOffset: Int32
     public let nameLength: UInt16
+    /// NSEC: the owner's `CanonicalOrder` key in `ZoneSignatures.names`; NSEC3: -1.
+    public let keyOffset: Int32
     /// The NSEC3 record and its RRSIGs, in `ZoneSignatures.data`.
     public let record: PreparedRRSet
     public let signature: PreparedRRSet
 
-    /// The entry of `chain` (sorted by hash, not empty) that covers `hash`: the last owner hash below
-    /// it, the chain wrapping round, or the one that matches it.
+    /// The entry of `chain` (NSEC3, sorted by hash, not empty) that covers `hash`: the last owner hash
+    /// below it, the chain wrapping round, or the one that matches it.
     @inline(__always)
-    public static func covering(_ hash: NSEC3Hash, in chain: UnsafeBufferPointer<NSEC3Entry>) -> Int32 {
+    public static func covering(_ hash: NSEC3Hash, in chain: UnsafeBufferPointer<DenialEntry>) -> Int32 {
         var lo = 0, hi = chain.count // first entry with hash > target
         while lo < hi {
             let mid = (lo + hi) >> 1
@@ -24,10 +28,13 @@ public struct NSEC3Entry: Sendable {
         return Int32(lo == 0 ? chain.count - 1 : lo - 1)
     }
 
-    public init(hash: NSEC3Hash, nameOffset: Int32, nameLength: UInt16, record: PreparedRRSet, signature: PreparedRRSet) {
+    public init(
+        hash: NSEC3Hash, nameOffset: Int32, nameLength: UInt16, keyOffset: Int32 = -1, record: PreparedRRSet, signature: PreparedRRSet
+    ) {
         self.hash = hash
         self.nameOffset = nameOffset
         self.nameLength = nameLength
+        self.keyOffset = keyOffset
         self.record = record
         self.signature = signature
     }
@@ -58,6 +65,15 @@ public struct NSEC3Hash: Sendable, Comparable {
         high = octets[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
         middle = octets[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
         low = octets[16..<20].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// No hash (an NSEC entry's).
+    public static let zero = NSEC3Hash(high: 0, middle: 0, low: 0)
+
+    init(high: UInt64, middle: UInt64, low: UInt32) {
+        self.high = high
+        self.middle = middle
+        self.low = low
     }
 
     /// The 20 octets.
@@ -100,10 +116,10 @@ public struct AnswerKey: Sendable, Comparable {
 }
 
 /// The DNSSEC material of a signed zone, made at load by the signer and read by the query path: the
-/// RRSIGs of every authoritative RRset and of every GSLB answer, and the NSEC3 chain with, per node,
-/// the records that prove what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is
-/// pre-encoded; the query path only hashes a name it must prove absent (`NSEC3Hash`) and searches.
-/// Owns the memory `tables` points into.
+/// RRSIGs of every authoritative RRset and of every GSLB answer, and the NSEC3 or NSEC chain with, per
+/// node, the records that prove what it does not hold (RFC 4035 §3.1, RFC 5155 §7.2). Everything is
+/// pre-encoded; for a name it must prove absent the query path only hashes it (`NSEC3Hash`) or
+/// compares it in canonical order (NSEC), and searches. Owns the memory `tables` points into.
 public final class ZoneSignatures: @unchecked Sendable {
     /// What the query path reads: plain pointers, so that no reference is counted per query.
     public var tables: SignatureTables { tablesPointer.pointee }
@@ -115,13 +131,13 @@ public final class ZoneSignatures: @unchecked Sendable {
     public let resignAt: Int64
 
     public init(
-        rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, chain: [NSEC3Entry], matching: [Int32],
+        rrsetSignatures: [PreparedRRSet], negativeSOASignature: PreparedRRSet, usesNSEC: Bool = false, chain: [DenialEntry], matching: [Int32],
         wildcardCover: [Int32], answers: [(AnswerKey, PreparedRRSet)] = [], names: [UInt8], data: [UInt8], expires: Int64,
         resignAt: Int64 = .max
     ) {
         let sorted = answers.sorted { $0.0 < $1.0 }
         let tables = SignatureTables(
-            rrsetSignatures: .frozenCopy(of: rrsetSignatures), negativeSOASignature: negativeSOASignature,
+            rrsetSignatures: .frozenCopy(of: rrsetSignatures), negativeSOASignature: negativeSOASignature, usesNSEC: usesNSEC,
             chain: .frozenCopy(of: chain), matching: .frozenCopy(of: matching), wildcardCover: .frozenCopy(of: wildcardCover),
             names: UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: names)),
             data: UnsafeRawBufferPointer(UnsafeBufferPointer.frozenCopy(of: data)),
@@ -150,17 +166,22 @@ public final class ZoneSignatures: @unchecked Sendable {
 ///
 /// Invariants: `rrsetSignatures` is parallel to the zone's `rrsets` (records 0: not signed: a
 /// delegation's NS, glue); `matching` and `wildcardCover` are parallel to its `nodes` (-1: none, for
-/// names below a zone cut); `chain` is sorted by hash and not empty; `answerKeys` is sorted and
+/// names below a zone cut); `chain` is not empty, sorted by hash (NSEC3) or in canonical order with
+/// a key per entry (NSEC); `answerKeys` is sorted and
 /// parallel to `answerSignatures`. Valid while the `ZoneSignatures` that made them lives (the zone
 /// holds it).
 public struct SignatureTables: @unchecked Sendable {
     public let rrsetSignatures: UnsafeBufferPointer<PreparedRRSet>
     /// RRSIGs of the negative-answer SOA (the SOA RRset with its negative TTL).
     public let negativeSOASignature: PreparedRRSet
-    public let chain: UnsafeBufferPointer<NSEC3Entry>
-    /// Per node: the NSEC3 whose owner is the hash of the node's name.
+    /// The chain is of NSEC records (RFC 4034 §4), not NSEC3.
+    public let usesNSEC: Bool
+    public let chain: UnsafeBufferPointer<DenialEntry>
+    /// Per node: the NSEC3 whose owner is the hash of the node's name; NSEC: the node's NSEC, or for an
+    /// empty non-terminal (which has none) the NSEC that covers it (RFC 4035 §3.1.3.2's NODATA proof).
     public let matching: UnsafeBufferPointer<Int32>
-    /// Per node: the NSEC3 covering (or matching) the hash of "*.<node>", for NXDOMAIN proofs.
+    /// Per node: the NSEC3 covering (or matching) the hash of "*.<node>", or the NSEC covering
+    /// "*.<node>", for NXDOMAIN proofs.
     public let wildcardCover: UnsafeBufferPointer<Int32>
     public let names: UnsafeRawBufferPointer
     public let data: UnsafeRawBufferPointer
@@ -173,7 +194,25 @@ public struct SignatureTables: @unchecked Sendable {
     /// The NSEC3 that covers `hash` (the last owner hash below it, the chain wrapping round), or the one
     /// that matches it.
     @inline(__always)
-    public func covering(_ hash: NSEC3Hash) -> Int32 { NSEC3Entry.covering(hash, in: chain) }
+    public func covering(_ hash: NSEC3Hash) -> Int32 { DenialEntry.covering(hash, in: chain) }
+
+    /// The NSEC that covers (or matches) the lower-case wire name `name`, whose `labels` labels start
+    /// at `offsets`: the last owner at or before it in canonical order, the chain wrapping round
+    /// (the apex is first, so only names outside the zone would wrap).
+    @inline(__always)
+    public func nsecCovering(name: UnsafePointer<UInt8>, offsets: UnsafePointer<Int>, labels: Int) -> Int32 {
+        let keys = names.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var lo = 0, hi = chain.count // first entry after the name
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if CanonicalOrder.compare(name: name, offsets: offsets, labels: labels, key: keys + Int(chain[mid].keyOffset)) < 0 {
+                hi = mid
+            } else {
+                lo = mid + 1
+            }
+        }
+        return Int32(lo == 0 ? chain.count - 1 : lo - 1)
+    }
 
     /// The RRSIGs of a GSLB answer, or an empty set when it has none.
     @inline(__always)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Config
+import Control
 import DNSSEC
 import Health
+import SourceFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -11,8 +13,8 @@ import Glibc
 /// (`--keys DIR`, or `keys` under the config's state directory).
 struct DNSSECCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dnssec", abstract: "DNSSEC keys: create them, print the DS records for the parent, show their state.",
-        subcommands: [Keygen.self, DS.self, DSSeen.self, Status.self])
+        commandName: "dnssec", abstract: "DNSSEC keys: create or import them, print the DS records for the parent, show their state.",
+        subcommands: [Keygen.self, Import.self, DS.self, DSSeen.self, Status.self])
 
     /// Where the keys are: `--keys`, else `keys/` in the config's state directory.
     struct KeyDirectory: ParsableArguments {
@@ -64,6 +66,44 @@ struct DNSSECCommand: ParsableCommand {
         }
     }
 
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a PEM private key (Knot's keys/<id>.pem, or openssl genpkey's) and write it as BIND-format key files.",
+            discussion: """
+                Knot keeps a key's role and timing in its KASP database, not in the PEM file: `keymgr ZONE list` shows \
+                them (ksk=yes zsk=yes is a CSK). The imported key is published and active from now; to roll from Knot's \
+                keys to Meridian's without a gap, import the keys Knot signs with now.
+                """)
+
+        @Option(name: .long, help: "The zone, e.g. gslb.example.com.")
+        var zone: String
+
+        @Option(name: .long, help: "The PEM file (PKCS #8, unencrypted; ECDSA P-256 or Ed25519).")
+        var pem: String
+
+        @Flag(help: "The key's role: a combined signing key (default), a key-signing key or a zone-signing key.")
+        var role: KeyRole = .csk
+
+        @OptionGroup var directory: KeyDirectory
+
+        func run() throws {
+            let text: String
+            do {
+                text = String(decoding: try SourceFile.readAll(pem), as: UTF8.self)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let now = Int64(time(nil))
+            let key: ZoneKey
+            do {
+                key = try ZoneKey.fromPEM(text, zone: zone, role: role, timing: KeyTiming(created: now, publish: now, activate: now))
+            } catch {
+                throw ValidationError("\(pem): \(error)")
+            }
+            print(try KeyFiles.write(key, ttl: 3600, directory: try directory.path(creating: true)))
+        }
+    }
+
     struct DS: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the DS records (SHA-256) of the zone's key-signing keys, for the parent zone.")
@@ -104,7 +144,13 @@ struct DNSSECCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the zone's keys, their roles and their timing.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the zone's keys, their roles, states and timing.",
+            discussion: """
+                With --config, the running server is asked through its control socket (GET /v1/dnssec: the keys as \
+                it reads them, and when its signatures expire and are made again); when none answers, or with \
+                --keys, the key directory is read.
+                """)
 
         @Option(name: .long, help: "The zone.")
         var zone: String
@@ -112,22 +158,35 @@ struct DNSSECCommand: ParsableCommand {
         @OptionGroup var directory: KeyDirectory
 
         func run() throws {
-            let now = Int64(time(nil))
-            let path = try directory.path()
-            let keys = try KeyFiles.load(zone: zone, directory: path)
-            let seen = KeyFiles.dsSeen(keys, directory: path)
-            for key in keys {
-                var state =
-                    key.timing.isActive(at: now) ? "active" : key.timing.isPublished(at: now) ? "published" : "not published"
-                if key.timing.isSyncPublished(at: now) { state += ", CDS published" + (seen[key.tag] == nil ? " (DS not seen yet)" : "") }
-                if let time = seen[key.tag] { state += ", DS seen \(KeyTime.format(time))" }
-                let events = [
-                    ("publish", key.timing.publish), ("activate", key.timing.activate), ("inactive", key.timing.inactive),
-                    ("delete", key.timing.delete), ("cds", key.timing.syncPublish), ("cds-delete", key.timing.syncDelete),
-                ].compactMap { name, time in time.map { "\(name) \(KeyTime.format($0))" } }
-                let role = key.isSecureEntryPoint ? "ksk/csk" : "zsk"
-                print("\(key.baseName) \(key.algorithm.name) \(role) tag \(key.tag): \(state); \(events.joined(separator: ", "))")
+            if directory.keys == nil, let config = directory.config, let lines = fromServer(config: config) {
+                print("from the running server:")
+                for line in lines { print(line) }
+                return
             }
+            for key in try KeyStatus.list(zone: zone, directory: try directory.path(), now: Int64(time(nil))) { print(key.summary) }
+        }
+
+        /// The zone's lines from the server behind the config's control socket, nil when none answers.
+        func fromServer(config: String) -> [String]? {
+            guard let cfg = try? ConfigLoader.load(path: config), let socket = cfg.controlSocket, access(socket, F_OK) == 0,
+                let (status, text) = try? ControlClient.request(base: "unix:" + socket, method: "GET", path: "/v1/dnssec", token: nil, body: nil),
+                status == 200, case .object(let document)? = JSONValue.decode(Array(text.utf8)), case .array(let zones)? = document["zones"]
+            else { return nil }
+            let origin = zone.lowercased().hasSuffix(".") ? zone.lowercased() : zone.lowercased() + "."
+            for case .object(let entry) in zones {
+                guard case .string(let name)? = entry["zone"], name == origin else { continue }
+                var lines: [String] = []
+                if case .string(let error)? = entry["error"] { lines.append("error: \(error)") }
+                for (field, label) in [("serial", "serial"), ("signatures_expire", "signatures expire"), ("signed_again", "signed again")] {
+                    if case .string(let text)? = entry[field] { lines.append("\(label): \(text)") }
+                    if case .int(let number)? = entry[field] { lines.append("\(label): \(number)") }
+                }
+                if case .array(let keys)? = entry["keys"] {
+                    for case .object(let key) in keys { if case .string(let line)? = key["summary"] { lines.append(line) } }
+                }
+                return lines
+            }
+            return ["the server does not sign \(origin)"]
         }
     }
 }

@@ -200,7 +200,10 @@ struct Serve: ParsableCommand {
                 host: host, port: port, unixSocket: unixSocket, group: controlLoops,
                 context: .init(
                     store: store, publisher: publisher, monitor: monitor, token: token,
-                    reloader: reloader, metrics: metrics),
+                    reloader: reloader, metrics: metrics,
+                    keyDirectories: cfg.zones.compactMap { zone in
+                        zone.dnssec.map { (zone.origin, $0.keyDirectory(stateDir: cfg.stateDir)) }
+                    }),
                 limits: .init(
                     maxConnections: cfg.controlMaxConnections,
                     idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
@@ -315,7 +318,7 @@ struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk to a running Meridian through its control API.",
         discussion: """
-            ctl status | ctl reload | ctl metrics
+            ctl status | ctl reload | ctl metrics | ctl dnssec
             ctl override endpoint 127.0.1.1 down        (up | down | drain | clear)
             ctl override region eu drain [--service hc.gslb.test.]
             ctl override service hc.gslb.test. up
@@ -348,6 +351,7 @@ struct Ctl: ParsableCommand {
         case ("status", 1): (method, path, body) = ("GET", "/v1/status", nil)
         case ("reload", 1): (method, path, body) = ("POST", "/v1/reload", nil)
         case ("metrics", 1): (method, path, body) = ("GET", "/metrics", nil)
+        case ("dnssec", 1): (method, path, body) = ("GET", "/v1/dnssec", nil)
         case ("override", 4):
             var b: [String: JSONValue] = ["scope": .string(words[1]), "name": .string(words[2]), "state": .string(words[3])]
             if let service { b["service"] = .string(service) }

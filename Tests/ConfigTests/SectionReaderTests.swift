@@ -59,12 +59,13 @@ final class SectionReaderTests: XCTestCase {
         let secret = "c2VjcmV0c2VjcmV0c2VjcmV0MTI="
         let c = try parse(
             "tsig_keys:\n  xfr: { algorithm: hmac-sha256, secret: \"\(secret)\" }\n"
-                + "zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: increment, refresh: 2d }\n"
+                + "zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: increment, refresh: 2d, denial: nsec }\n"
                 + "    transfer:\n      allow: [127.0.0.1, \"::1\", { network: 10.0.0.0/8, key: xfr }, { key: XFR }]\n"
                 + "      notify: [\"192.0.2.53\", { address: \"[2001:db8::53]:5300\", key: xfr }]\n")
         XCTAssertEqual(c.tsigKeys.map { [$0.name, $0.algorithm, $0.secret] }, [["xfr", "hmac-sha256", secret]])
         XCTAssertEqual(c.zones[0].dnssec?.serialPolicy, "increment")
         XCTAssertEqual(c.zones[0].dnssec?.refresh, 2 * 86400)
+        XCTAssertEqual(c.zones[0].dnssec?.denial, "nsec")
         let transfer = try XCTUnwrap(c.zones[0].transfer)
         XCTAssertEqual(
             transfer.allow.map { [$0.network.map { "\($0)" } ?? "-", $0.key ?? "-"] },
@@ -75,6 +76,7 @@ final class SectionReaderTests: XCTestCase {
         rejects("tsig_keys:\n  k: { algorithm: hmac-md5, secret: \"\(secret)\" }\n", line: 5, "algorithm must be hmac-sha256")
         expectError(
             "zones:\n  - origin: a.\n    file: z\n    dnssec: { serial_policy: keep }\n", line: 4, containing: "serial_policy must be unixtime or increment")
+        expectError("zones:\n  - origin: a.\n    file: z\n    dnssec: { denial: nsec5 }\n", line: 4, containing: "denial must be nsec3 or nsec")
         expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { allow: [10.0.0.1/8] }\n", line: 4, containing: "'10.0.0.1/8' is not a network")
         expectError("zones:\n  - origin: a.\n    file: z\n    transfer: { notify: [ns1.example.] }\n", line: 4, containing: "a notify target is an IP address")
         expectError(

@@ -22,7 +22,9 @@ struct ControlFixture {
     /// 198.51.100.0/24 -> na; default eu, na) and `fo.gslb.test.` (failover na, eu); regions eu
     /// (192.0.2.1, 2001:db8:1::1) and na (198.51.100.1). No health checks: every address is up.
     /// `token` nil is the Unix socket's mode (writes need no token).
-    static func make(token: String? = ControlFixture.token, metrics: Bool = false) throws -> ControlFixture {
+    static func make(
+        token: String? = ControlFixture.token, metrics: Bool = false, keyDirectories: [(origin: String, directory: String)] = []
+    ) throws -> ControlFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("control-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -59,7 +61,7 @@ struct ControlFixture {
         return ControlFixture(
             context: ControlServer.Context(
                 store: store, publisher: publisher, monitor: nil, token: token,
-                metrics: metrics ? MetricsSources(version: "test") : nil))
+                metrics: metrics ? MetricsSources(version: "test") : nil, keyDirectories: keyDirectories))
     }
 }
 

@@ -1,3 +1,5 @@
+import DNSSEC
+import Foundation
 import XCTest
 
 /// The control API's routes driven in-process through the server's own HTTP pipeline: status codes,
@@ -38,6 +40,32 @@ final class ControlRouteTests: XCTestCase {
         XCTAssertEqual(endpoints.map { $0["address"] as? String }, ["192.0.2.1", "2001:db8:1::1"])
         XCTAssertEqual(endpoints.map { $0["in_answers"] as? Bool }, [true, true])
         XCTAssertEqual((json["overrides"] as? [Any])?.count, 0)
+    }
+
+    /// `GET /v1/dnssec`: the keys of each signed zone as its key directory holds them; a directory
+    /// that cannot be read is an error of that zone, not of the request.
+    func testDNSSECListsTheKeysOfEachSignedZone() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("control-keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let now = Int64(Date().timeIntervalSince1970)
+        let key = try ZoneKey.generate(
+            zone: "gslb.test.", algorithm: .ed25519, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+        try KeyFiles.write(key, ttl: 3600, directory: directory)
+        let fixture = try ControlFixture.make(
+            keyDirectories: [("gslb.test.", directory), ("other.test.", directory + "/missing")])
+        let r = try Connection(fixture).request("GET", "/v1/dnssec")
+        XCTAssertEqual(r.status, 200)
+        let zones = try XCTUnwrap(r.json?["zones"] as? [[String: Any]])
+        XCTAssertEqual(zones.map { $0["zone"] as? String }, ["gslb.test.", "other.test."])
+        XCTAssertEqual(zones[0]["serial"] as? Int, 7)
+        let keys = try XCTUnwrap(zones[0]["keys"] as? [[String: Any]])
+        XCTAssertEqual(keys.map { $0["tag"] as? Int }, [Int(key.tag)])
+        XCTAssertEqual(keys.first?["state"] as? String, "active")
+        XCTAssertEqual(keys.first?["role"] as? String, "ksk/csk")
+        XCTAssertEqual((keys.first?["events"] as? [String: String])?["activate"], KeyTime.format(now))
+        XCTAssertNil(zones[1]["keys"])
+        XCTAssertNotNil(zones[1]["error"] as? String)
     }
 
     func testMetricsIsPrometheusText() throws {

@@ -40,15 +40,15 @@ final class ZoneSignerTests: XCTestCase {
 
     /// The zone signed with `keys`; with `gslb`, geo.gslb.test. is a GSLB name answering A and AAAA
     /// (it has no records of its own, so a dump of the zone is not a complete zone then).
-    func signedZone(_ keys: [ZoneKey], now: Int64, gslb: Bool = false) throws -> CompiledZone {
+    func signedZone(_ keys: [ZoneKey], now: Int64, gslb: Bool = false, policy: SigningPolicy = SigningPolicy()) throws -> CompiledZone {
         let path = directory + "/zone"
         try Self.zoneText.write(toFile: path, atomically: true, encoding: .utf8)
         let geo = WireName.fromText("geo.gslb.test.")!
         let zone = try ZoneCompiler.load(
             path: path, origin: "gslb.test.", extraOwners: gslb ? [geo] : [],
-            extraRecords: ZoneSigner.apexRecords(zone: "gslb.test.", keys: keys, policy: SigningPolicy(), now: now))
+            extraRecords: ZoneSigner.apexRecords(zone: "gslb.test.", keys: keys, policy: policy, now: now))
         return try ZoneSigner.sign(
-            zone, keys: keys, policy: SigningPolicy(), now: now, gslbTypes: gslb ? [geo: [DNSType.a, DNSType.aaaa]] : [:])
+            zone, keys: keys, policy: policy, now: now, gslbTypes: gslb ? [geo: [DNSType.a, DNSType.aaaa]] : [:])
     }
 
     /// CDS and CDNSKEY (RFC 7344) while a key's sync publication runs, the delete form (RFC 8078 §4)
@@ -98,6 +98,59 @@ final class ZoneSignerTests: XCTestCase {
             let tag = UInt16(fields[10])!
             XCTAssertEqual(tag, fields[4] == "DNSKEY" ? ksk.tag : zsk.tag, String(line))
         }
+    }
+
+    /// NSEC denial: ldns-verify-zone checks the chain (canonical order, closed, bitmaps); names without
+    /// data have no NSEC and point at the one that covers them; no NSEC3PARAM at the apex.
+    func testNSECChainVerifiesAndCoversEmptyNonTerminals() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let csk = try ZoneKey.generate(
+            zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
+        var policy = SigningPolicy()
+        policy.denial = .nsec
+        let zone = try signedZone([csk], now: now, policy: policy)
+        let text = try verify(zone)
+        XCTAssertFalse(text.contains("NSEC3"), "neither NSEC3 nor NSEC3PARAM")
+        let signatures = try XCTUnwrap(zone.signatures).tables
+        XCTAssertTrue(signatures.usesNSEC)
+        // apex, alias, a.b.c, mail, ns1, secure, sub, *.wild, www: not the empty c, b.c, wild, nor ns.sub below the cut
+        XCTAssertEqual(signatures.chain.count, 9)
+        func owner(ofProofFor name: String) -> String {
+            let wire = WireName.fromText(name)!
+            let (owner, length) = signatures.name(of: signatures.matching[Int(zone.find(wire, length: wire.count))])
+            return WireName.toText(Array(UnsafeBufferPointer(start: owner, count: length)))
+        }
+        XCTAssertEqual(owner(ofProofFor: "www.gslb.test."), "www.gslb.test.")
+        XCTAssertEqual(owner(ofProofFor: "b.c.gslb.test."), "alias.gslb.test.", "alias < c < b.c < a.b.c: alias's NSEC covers b.c")
+        XCTAssertEqual(owner(ofProofFor: "wild.gslb.test."), "sub.gslb.test.")
+        // at the insecure delegation: NS, and RRSIG and NSEC for the NSEC itself (RFC 4035 §2.3); the next
+        // name skips the empty wild.gslb.test.; TTL: the SOA's negative TTL (RFC 9077)
+        XCTAssertTrue(text.contains("sub.gslb.test.\t60\tIN\tNSEC\t*.wild.gslb.test. NS RRSIG NSEC"), text)
+    }
+
+    /// Keys from PEM files (Knot's form; made here by openssl genpkey): the DNSKEY holds the file's
+    /// public key, and a zone signed with the key verifies.
+    func testKeysImportedFromPEMSign() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        for (arguments, algorithm, publicLength) in [
+            (["-algorithm", "ED25519"], SigningAlgorithm.ed25519, 32),
+            (["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], .ecdsap256sha256, 64),
+        ] {
+            let path = directory + "/\(algorithm.name).pem"
+            _ = try run("/usr/bin/openssl", ["genpkey"] + arguments + ["-out", path])
+            let key = try ZoneKey.fromPEM(
+                try String(contentsOfFile: path, encoding: .utf8), zone: "GSLB.test", role: .csk,
+                timing: KeyTiming(created: now, publish: now, activate: now))
+            XCTAssertEqual(key.algorithm, algorithm)
+            XCTAssertEqual(key.zone, "gslb.test.")
+            // the SubjectPublicKeyInfo ends with the raw public key (P-256: 0x04, then x and y)
+            let spki = try run("/usr/bin/openssl", ["pkey", "-in", path, "-pubout"])
+                .split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+            let der = [UInt8](try XCTUnwrap(Data(base64Encoded: spki)))
+            XCTAssertEqual(Array(key.dnskeyRDATA[4...]), Array(der.suffix(publicLength)), algorithm.name)
+            XCTAssertNoThrow(try verify(try signedZone([key], now: now)), algorithm.name)
+        }
+        XCTAssertThrowsError(try ZoneKey.fromPEM("not a key", zone: "gslb.test.", role: .csk, timing: KeyTiming(created: now)))
     }
 
     func testNSEC3OwnersAreTheHashesLdnsComputes() throws {

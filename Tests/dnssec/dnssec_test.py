@@ -1,5 +1,6 @@
 """DNSSEC end to end: Meridian signs a zone with GSLB services; Unbound, anchored at the zone's DS
-(printed by `meridian dnssec ds`), validates every kind of answer, GSLB regions through ECS included;
+(printed by `meridian dnssec ds`), validates every kind of answer, GSLB regions through ECS included,
+with NSEC3 and with NSEC denial; keys Knot made are imported from their PEM files;
 drill chases the signatures after a backend goes down; a short signature validity shows re-signing,
 the serial following the signing epoch, and zone transfers: a Knot secondary pulls the zone with TSIG
 and follows each NOTIFY, ldns-verify-zone and kzonecheck accept the AXFR copy, and requests without
@@ -175,7 +176,7 @@ def main():
         procs.append(unbound)
         wait_for(lambda: "status" in dig(uport, "signed.test", "SOA"), 10)
 
-        def validating():
+        def validate(uport, denial):
             cases = [
                 ("SOA", ["signed.test", "SOA"], "NOERROR"),
                 ("DNSKEY", ["signed.test", "DNSKEY"], "NOERROR"),
@@ -204,11 +205,14 @@ def main():
             for what, query, rcode in cases:
                 out = dig(uport, *query)
                 status, ad = status_and_ad(out)
-                tally.result(status == rcode and ad, f"Unbound validates: {what}", f"status {status}, AD {ad}")
+                tally.result(status == rcode and ad, f"Unbound validates ({denial}): {what}", f"status {status}, AD {ad}")
             regions = {s: dig(uport, "+short", "geo.signed.test", "A", f"+subnet={s}").split("\n")[0]
                        for s in ("81.2.69.0/24", "8.8.8.0/24", "1.0.16.0/24")}
             tally.result(list(regions.values()) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
-                         "the validated GSLB answers are each region's", str(regions))
+                         f"the validated GSLB answers are each region's ({denial})", str(regions))
+
+        def validating():
+            validate(uport, "NSEC3")
 
         def chase_after_health_change():
             key = os.path.join(work, "anchor.key")
@@ -231,6 +235,96 @@ def main():
             tally.result(before == "127.0.1.2" and moved, "hc moves from na to eu when na's backend stops", before)
             ok, tail = chase("hc.signed.test")
             tally.result(ok, "drill -S chases the new region's answer", str(tail))
+
+        def nsec_denial():
+            # another instance proves absence with NSEC (denial: nsec); a second Unbound anchored at its
+            # DS validates the same answers, and its AXFR copy passes ldns-verify-zone and kzonecheck
+            work4 = os.path.join(work, "nsec")
+            os.makedirs(work4)
+            port4, uport4 = free_port(), free_port()
+            with open(os.path.join(work4, "zone"), "w") as f:
+                f.write(ZONE + BIG + "hc 5 IN A 127.0.1.1\n")
+            with open(os.path.join(work4, "m.yaml"), "w") as f:
+                f.write(CONFIG.format(port=port4, geoip=geolite2_path(), backend=bport, validity="14d", refresh="7d", keys="",
+                                      transfer="    transfer: { allow: [127.0.0.1] }\n").replace("refresh: 7d }", "refresh: 7d, denial: nsec }"))
+            m4 = subprocess.Popen([binary, "serve", "--config", "m.yaml", "--control", "off"], cwd=work4,
+                                  stdout=open(os.path.join(work4, "log"), "w"), stderr=subprocess.STDOUT)
+            procs.append(m4)
+            if not tally.result(wait_answering(m4, port4, "signed.test."), "the NSEC instance serves"):
+                return
+            f = subprocess.run([binary, "dnssec", "ds", "--zone", "signed.test", "--config", "m.yaml"], cwd=work4,
+                               capture_output=True, text=True).stdout.split()
+            with open(os.path.join(work4, "unbound.conf"), "w") as u:
+                u.write(unbound_config(uport4, work4, " ".join([f[0], f[3], f[4], f[5], f[6], f[7]]), [("signed.test.", port4)],
+                                       modules="subnetcache validator iterator",
+                                       extra=["send-client-subnet: 127.0.0.1", "client-subnet-always-forward: yes",
+                                              'domain-insecure: "sub.signed.test."']))
+            procs.append(subprocess.Popen(["unbound", "-d", "-c", os.path.join(work4, "unbound.conf")], cwd=work4,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+            wait_for(lambda: "status" in dig(uport4, "signed.test", "SOA"), 10)
+            nx = dig(port4, "+dnssec", "nope.signed.test", "A")
+            tally.result("\tNSEC\t" in nx and "NSEC3" not in nx and not dig(port4, "+short", "signed.test", "NSEC3PARAM").strip(),
+                         "with denial: nsec an NXDOMAIN carries NSEC records, and the apex has no NSEC3PARAM")
+            validate(uport4, "NSEC")
+            copy = subprocess.run(["dig", "@127.0.0.1", "-p", str(port4), "signed.test", "AXFR", "+nocmd", "+nostats", "+nocomments"],
+                                  capture_output=True, text=True, timeout=30).stdout
+            path = os.path.join(work4, "axfr.zone")
+            with open(path, "w") as out:
+                out.write("\n".join(x for x in copy.splitlines() if x and not x.startswith(";")) + "\n")
+            r = subprocess.run(["ldns-verify-zone", path], capture_output=True, text=True, timeout=60)
+            tally.result(r.returncode == 0, "ldns-verify-zone accepts the NSEC-signed AXFR copy", (r.stdout + r.stderr).strip()[-300:])
+            r = subprocess.run(["kzonecheck", "-o", "signed.test", "-d", "on", path], capture_output=True, text=True, timeout=60)
+            tally.result(r.returncode == 0, "kzonecheck -d on accepts the NSEC-signed AXFR copy", (r.stdout + r.stderr).strip()[-300:])
+
+        def knot_keys():
+            # keys Knot's keymgr made, imported from their PEM files: the DS Knot prints, and a zone
+            # signed with Knot's CSK that drill chases
+            work5 = os.path.join(work, "knotkeys")
+            os.makedirs(work5)
+            kasp = os.path.join(work5, "kasp")
+            made = []
+            for args, role in ((["algorithm=13", "ksk=yes", "zsk=yes"], "--csk"), (["algorithm=15", "ksk=yes", "zsk=no"], "--ksk")):
+                r = subprocess.run(["keymgr", "-D", kasp, "signed.test.", "generate", *args], capture_output=True, text=True, timeout=30)
+                made.append((r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "", role))
+            # keymgr prints "signed.test. DS TAG ALG DIGEST-TYPE DIGEST", SHA-256 and SHA-384
+            theirs = sorted(" ".join(x.split()[2:]).upper() for x in subprocess.run(
+                ["keymgr", "-D", kasp, "signed.test.", "ds"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+                if x.split()[4:5] == ["2"])
+            for keyid, role in made:
+                for directory in (["all"] if role == "--ksk" else ["all", "keys"]):
+                    subprocess.run([binary, "dnssec", "import", "--zone", "signed.test", "--pem",
+                                    os.path.join(kasp, "keys", keyid + ".pem"), role, "--keys", directory],
+                                   cwd=work5, capture_output=True, text=True, timeout=30)
+            ours = sorted(" ".join(x.split()[4:]) for x in subprocess.run(
+                [binary, "dnssec", "ds", "--zone", "signed.test", "--keys", "all"], cwd=work5, capture_output=True, text=True,
+                timeout=30).stdout.splitlines())
+            tally.result(len(theirs) == 2 and ours == theirs, "dnssec import of Knot's PEM keys (ECDSA, Ed25519): the DS keymgr prints",
+                         f"{ours} vs {theirs}")
+            port5 = free_port()
+            with open(os.path.join(work5, "zone"), "w") as f:
+                f.write(ZONE + BIG)
+            with open(os.path.join(work5, "m.yaml"), "w") as f:
+                f.write(CONFIG.format(port=port5, geoip=geolite2_path(), backend=bport, validity="14d", refresh="7d", keys="",
+                                      transfer="").replace("refresh: 7d }", "refresh: 7d, keys: keys, manage_keys: false }"))
+            m5 = subprocess.Popen([binary, "serve", "--config", "m.yaml"], cwd=work5,
+                                  stdout=open(os.path.join(work5, "log"), "w"), stderr=subprocess.STDOUT)
+            procs.append(m5)
+            if not tally.result(wait_answering(m5, port5, "signed.test."), "a zone signed with Knot's imported CSK serves"):
+                return
+            tag = next((x.split()[0] for x in theirs if x.split()[1] == "13"), "?")  # the CSK's
+            anchor = os.path.join(work5, "anchor.key")
+            with open(anchor, "w") as k:
+                for line in dig(port5, "+short", "signed.test", "DNSKEY").splitlines():
+                    k.write("signed.test. 3600 IN DNSKEY " + line + "\n")
+            r = subprocess.run(["drill", "-S", "-k", anchor, "-p", str(port5), "@127.0.0.1", "www.signed.test", "A"],
+                               capture_output=True, text=True, timeout=30)
+            tally.result(f"key id = {tag}" in dig(port5, "+multi", "signed.test", "DNSKEY") and "Chase successful" in r.stdout,
+                         f"its DNSKEY is Knot's key {tag} and drill -S chases its signatures", r.stdout.strip()[-200:])
+            # dnssec status asks the running server (its control socket), which reads the key directory
+            status = subprocess.run([binary, "dnssec", "status", "--zone", "signed.test", "--config", "m.yaml"], cwd=work5,
+                                    capture_output=True, text=True, timeout=30).stdout
+            tally.result(status.startswith("from the running server:") and f"tag {tag}: active" in status
+                         and "signatures expire: 20" in status, "dnssec status through the control API", status.strip()[-300:])
 
         def zonemaster():
             # zonemaster-cli queries port 53 only: a third instance serves the zone on 127.0.0.201:53 (as
@@ -266,6 +360,7 @@ def main():
                          (r.stdout + r.stderr)[-800:])
 
         run_sections(tally, [("validating resolver", validating), ("health change", chase_after_health_change),
+                             ("NSEC denial", nsec_denial), ("Knot's keys", knot_keys),
                              ("zonemaster", zonemaster)])
 
         secret = base64.b64encode(os.urandom(32)).decode()

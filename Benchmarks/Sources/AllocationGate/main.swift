@@ -106,6 +106,8 @@ defer { unlink(zonePath); unlink(latPath); rmdir(tmpDir) }
 let snapshot: Snapshot
 /// The same zone signed (a temporary combined signing key): what DO=1 queries get.
 let signedSnapshot: Snapshot
+/// The same signed with NSEC denial instead of NSEC3.
+let nsecSnapshot: Snapshot
 do {
     // region, location, and n: its pool is 192.0.2.n and 2001:db8:n::1
     let sites = [("eu", 50.11, 8.68, 1), ("na", 39.04, -77.49, 2), ("ap", 1.35, 103.82, 3)]
@@ -138,6 +140,12 @@ do {
         path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
         keys: [key], policy: SigningPolicy(), now: now, declaredAt: "AllocationGate", notes: &notes)
     signedSnapshot = try Snapshot(zones: [signed], services: services, identity: identity, udpPayloadSize: 1232)
+    var nsec = SigningPolicy()
+    nsec.denial = .nsec
+    let nsecSigned = try ZoneSigning.sign(
+        path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
+        keys: [key], policy: nsec, now: now, declaredAt: "AllocationGate", notes: &notes)
+    nsecSnapshot = try Snapshot(zones: [nsecSigned], services: services, identity: identity, udpPayloadSize: 1232)
 } catch {
     fail(3, "cannot build the snapshot: \(error)")
 }
@@ -308,7 +316,7 @@ packets.initialize(from: arena, count: arena.count)
 let response = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
 let processor = QueryProcessor()
 
-/// Answers one prepared query from `snapshot` (`signedSnapshot` for the DO=1 sets).
+/// Answers one prepared query from `snapshot` (`signedSnapshot` or `nsecSnapshot` for the DO=1 sets).
 @MainActor @inline(never)
 func answer(_ p: Prepared, _ snapshot: Snapshot) -> Int {
     processor.process(
@@ -322,14 +330,15 @@ var problems: [String] = []
 var warmupAllocations: UInt64 = 0
 let trapMode = getenv("MALLOC_COUNTER_TRAP").map { Int($0.pointee) - 0x30 } ?? 0 // 1: measurement, 2: warm-up too
 if trapMode == 2 { malloc_counter_set_trap(1) }
-for (set, specs, signed) in [
-    (staticSet, staticQueries, false), (gslbSet, gslbQueries, false), (staticDOSet, staticDOQueries, true),
-    (gslbDOSet, gslbDOQueries, true),
+for (set, specs, zones) in [
+    (staticSet, staticQueries, snapshot), (gslbSet, gslbQueries, snapshot), (staticDOSet, staticDOQueries, signedSnapshot),
+    (gslbDOSet, gslbDOQueries, signedSnapshot), (staticDOSet, staticDOQueries, nsecSnapshot),
 ] {
+    let signed = zones !== snapshot
     for (i, p) in set.enumerated() {
         let q = specs[i / 2]
         malloc_counter_start()
-        let n = answer(p, signed ? signedSnapshot : snapshot)
+        let n = answer(p, zones)
         warmupAllocations += malloc_counter_stop()
         guard n >= 12 else { problems.append("\(q.name) type \(q.type): no response"); continue }
         let flags = UInt16(response[2]) << 8 | UInt16(response[3])
@@ -344,7 +353,7 @@ for (set, specs, signed) in [
 }
 guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
 print(
-    "warm-up: \(staticSet.count + gslbSet.count + staticDOSet.count + gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
+    "warm-up: \(staticSet.count + gslbSet.count + 2 * staticDOSet.count + gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
         + "(one-time initialisation)")
 malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 
@@ -375,11 +384,11 @@ func measure(
 }
 
 var total: UInt64 = 0
-for (label, set, signed) in [
-    ("static", staticSet, false), ("gslb", gslbSet, false), ("static DO=1 signed", staticDOSet, true),
-    ("gslb DO=1 signed", gslbDOSet, true),
+for (label, set, zones) in [
+    ("static", staticSet, snapshot), ("gslb", gslbSet, snapshot), ("static DO=1 signed", staticDOSet, signedSnapshot),
+    ("gslb DO=1 signed", gslbDOSet, signedSnapshot), ("static DO=1 signed with NSEC", staticDOSet, nsecSnapshot),
 ] {
-    let r = measure(set, signed ? signedSnapshot : snapshot, calls: queriesPerSet)
+    let r = measure(set, zones, calls: queriesPerSet)
     total += r.allocations
     let perQuery = Double(r.allocations) / Double(queriesPerSet)
     print(

@@ -46,8 +46,10 @@ let capacity = 65535
 /// State built on the first input and kept for the whole run (libFuzzer calls us on one thread).
 final class Harness {
     let snapshot: Snapshot
-    /// The zone signed, with the services a signed zone accepts.
+    /// The zone signed (NSEC3 denial), with the services a signed zone accepts.
     let signedSnapshot: Snapshot
+    /// The same signed with NSEC denial.
+    let nsecSnapshot: Snapshot
     /// Transfers allowed from 127.0.0.0/8 and with the key `xfr`.
     static let transferRules = TransferRules(
         zones: [
@@ -129,6 +131,13 @@ final class Harness {
             signedSnapshot = try Snapshot(
                 zones: [signed], services: signable, identity: identity, udpPayloadSize: udpPayloadSize,
                 transfer: Harness.transferRules)
+            var nsec = SigningPolicy()
+            nsec.denial = .nsec
+            let nsecSigned = try ZoneSigning.sign(
+                path: path, origin: "gslb.test.", owners: signable.map(\.name),
+                services: signable.enumerated().map { ($0.offset, $0.element) }, keys: [key], policy: nsec, now: now,
+                declaredAt: "fuzz", notes: &notes)
+            nsecSnapshot = try Snapshot(zones: [nsecSigned], services: signable, identity: identity, udpPayloadSize: udpPayloadSize)
         } catch {
             fatalError("fuzz setup: cannot load the fixture zone: \(error)")
         }
@@ -191,7 +200,7 @@ final class Harness {
         var q = ParsedQuery()
         _ = QueryParser.parse(query, into: &q, qname: qname, qnameLower: qnameLower, scratch: scratch)
         let udpLimit = q.hasEDNS ? Int(udpPayloadSize) : WireLimits.classicUDPSize
-        for snapshot in [snapshot, signedSnapshot] {
+        for snapshot in [snapshot, signedSnapshot, nsecSnapshot] {
             check(query, transport: .udp, udpLimit: udpLimit, snapshot: snapshot)
             check(query, transport: .tcp, udpLimit: capacity, snapshot: snapshot)
         }
