@@ -2,12 +2,17 @@
 # Zone-load benchmark: Meridian `check` (parse + compile) vs Knot DNS loading the same zone.
 #
 #   Benchmarks/zone-load.sh [RUNS] [RECORDS]      (defaults: 3 runs each, 1,000,000 data records)
+#   SIGN=1 Benchmarks/zone-load.sh [RUNS] [RECORDS]   (both also sign the zone: below)
 #
 # Generates a zone of RECORDS + 3 records (Benchmarks/gen-zone.py: SOA, NS, ns1 A, then A, AAAA, TXT,
 # MX in turn) in a mktemp dir, then alternates, RUNS times: `meridian check` on a minimal config
 # serving it (wall time and peak RSS from /usr/bin/time), then knotd (zonefile-load: whole, semantic
 # checks off, journal off) from process start to the "loaded" line in its log (peak RSS = VmHWM at
 # that moment; knotd is then stopped by its PID). Prints every run and the medians.
+# With SIGN=1 both sign the zone at load, one thread each, with a new ECDSA P-256 combined signing key
+# and NSEC3 (no salt, no extra iterations): Meridian `dnssec: { }` (check signs with a key it does
+# not keep), Knot `dnssec-signing: on` with such a policy and one signing thread; Knot's "loaded" line
+# comes once the signed zone is ready.
 # MERIDIAN_BIN overrides the binary (default .build/release/meridian). Every wait is bounded.
 set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin
@@ -23,7 +28,14 @@ TMP=$(mktemp -d /tmp/meridian-zoneload.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 ORIGIN=bench.example.
 python3 "$ROOT/Benchmarks/gen-zone.py" --records "$RECORDS" --origin "$ORIGIN" "$TMP/$ORIGIN""zone"
-printf 'zones:\n  - origin: %s\n    file: %s\nstate_dir: %s\n' "$ORIGIN" "$TMP/${ORIGIN}zone" "$TMP/state" > "$TMP/meridian.yaml"
+SIGN=${SIGN:-0}
+MERIDIAN_DNSSEC=""; KNOT_DNSSEC=""; KNOT_POLICY=""
+if [ "$SIGN" = 1 ]; then
+    MERIDIAN_DNSSEC="    dnssec: { }\n"
+    KNOT_DNSSEC=$'    dnssec-signing: on\n    dnssec-policy: bench'
+    KNOT_POLICY=$'policy:\n  - id: bench\n    algorithm: ecdsap256sha256\n    single-type-signing: on\n    nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n    signing-threads: 1'
+fi
+printf "zones:\n  - origin: %s\n    file: %s\n${MERIDIAN_DNSSEC}state_dir: %s\n" "$ORIGIN" "$TMP/${ORIGIN}zone" "$TMP/state" > "$TMP/meridian.yaml"
 mkdir -p "$TMP/knot"
 cat > "$TMP/knot/knot.conf" <<KNOT
 server:
@@ -37,6 +49,7 @@ log:
     any: info
 database:
     storage: "$TMP/knot/db"
+$KNOT_POLICY
 template:
   - id: default
     storage: "$TMP"
@@ -45,14 +58,15 @@ template:
     zonefile-load: whole
     journal-content: none
     semantic-checks: off
+$KNOT_DNSSEC
 zone:
   - domain: $ORIGIN
 KNOT
-echo "zone: $(wc -l < "$TMP/${ORIGIN}zone") lines, $(du -h "$TMP/${ORIGIN}zone" | cut -f1); $RUNS runs each, alternating"
+echo "zone: $(wc -l < "$TMP/${ORIGIN}zone") lines, $(du -h "$TMP/${ORIGIN}zone" | cut -f1); $RUNS runs each, alternating$([ "$SIGN" = 1 ] && echo "; signed at load")"
 
 # knotd from start to "loaded": prints "SECONDS RSS_KB"
 knot_once() {
-    rm -rf "$TMP/knot/db"
+    rm -rf "$TMP/knot/db" && mkdir -p "$TMP/knot/db"
     python3 - "$TMP/knot/knot.conf" "$LOAD_TIMEOUT" <<'PY'
 import subprocess, sys, time, select
 conf, limit = sys.argv[1], float(sys.argv[2])
