@@ -59,8 +59,12 @@ public struct ResponseWriter {
     }
 
     /// Writes one RRset: `bodies` holds back-to-back RR bodies (TYPE CLASS TTL RDLENGTH RDATA, all
-    /// pre-encoded at load), each preceded on the wire by `owner`. All or nothing.
-    public mutating func writeRRSet(owner: Owner, bodies: UnsafeRawBufferPointer, records: Int, section: Section) -> Bool {
+    /// pre-encoded at load), each preceded on the wire by `owner`. All or nothing. With `ttl`, every
+    /// record goes out with that TTL instead of its own (the RRSIGs of an RRset served with a lowered
+    /// TTL: RFC 4034 §3 wants them alike).
+    public mutating func writeRRSet(
+        owner: Owner, bodies: UnsafeRawBufferPointer, records: Int, section: Section, ttl: UInt32? = nil
+    ) -> Bool {
         let start = count
         var offset = 0
         for _ in 0..<records {
@@ -70,6 +74,7 @@ public struct ResponseWriter {
             let bodyLength = 10 + rdlen
             guard count + bodyLength <= limit, offset + bodyLength <= bodies.count else { count = start; return false }
             UnsafeMutableRawPointer(base + count).copyMemory(from: bodies.baseAddress! + offset, byteCount: bodyLength)
+            if let ttl { UnsafeMutableRawPointer(base + count + 4).storeBytes(of: ttl.bigEndian, as: UInt32.self) }
             count += bodyLength
             offset += bodyLength
         }

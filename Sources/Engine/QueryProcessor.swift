@@ -21,6 +21,8 @@ public final class QueryProcessor {
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let chase = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     let labelOffsets = UnsafeMutablePointer<Int>.allocate(capacity: 130)
+    /// The denial records an answer collects (`DenialProofs`).
+    let proofSlots = UnsafeMutablePointer<Int32>.allocate(capacity: DenialProofs.capacity)
     // The mutable state below is read and written only by the one thread that owns this processor
     // (`decisionRing` and `clock` are set before it starts answering), and never passed inout across
     // a call that touches it again: the dynamic exclusivity checks Swift would make on each access
@@ -54,6 +56,7 @@ public final class QueryProcessor {
         scratch.deallocate()
         chase.deallocate()
         labelOffsets.deallocate()
+        proofSlots.deallocate()
     }
 
     /// Answers `query` into `response` (capacity octets). Returns the response length, or 0 when the
@@ -258,7 +261,10 @@ public final class QueryProcessor {
                     up: { up[$0] }, addressUp: { addressUp[$0] },
                     degraded: health.degradedFlat[Int(s)], writer: &w, written: &written)
                 if fits, let signatures {
-                    fits = writeAnswerSignature(signatures, service: service, s, decision: decision, qtype: qtype, written: written, owner: owner, writer: &w)
+                    let ttl = health.degradedFlat[Int(s)] ? service.spec.degradedTTL : nil
+                    fits = writeAnswerSignature(
+                        signatures, service: service, s, decision: decision, qtype: qtype, written: written, ttl: ttl, owner: owner,
+                        writer: &w)
                 }
                 answer = .written(fits: fits)
             } else {
@@ -345,7 +351,7 @@ public final class QueryProcessor {
         var owner = ResponseWriter.Owner.question
         var ok = true
         let (apexName, apexLength) = zone.name(of: zone.apexNode)
-        var proofs = DenialProofs()
+        var proofs = DenialProofs(slots: proofSlots)
 
         chain: for step in 0..<QueryProcessor.maxChainLength {
             let resolution = resolve(zone, name: current, length: currentLength, qtype: q.qtype)
@@ -378,7 +384,7 @@ public final class QueryProcessor {
                         }
                     }
                     if ok && proofs.count > 0, let signatures { ok = writeProofs(proofs, signatures, writer: &w) }
-                    proofs = DenialProofs()
+                    proofs = DenialProofs(slots: proofSlots)
                     let n = zone.nodes[Int(cut)]
                     for g in Int(n.glueStart)..<(Int(n.glueStart) + Int(n.glueCount)) where ok {
                         let ref = zone.glue[g]

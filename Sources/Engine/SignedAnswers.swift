@@ -3,38 +3,29 @@ import Steering
 import Zones
 
 /// The NSEC3 or NSEC records an answer must carry to prove what is absent (RFC 5155 §7.2, RFC 4035
-/// §3.1.3), collected while the answer is written and put in the authority section at its end: at most
-/// three per answer (NSEC3: closest encloser, next closer name, wildcard; NSEC: the name, the
-/// wildcard), no repeats. Fixed size: no allocation.
+/// §3.1.3), collected while the answer is written and put in the authority section at its end, no
+/// repeats: one for each wildcard a CNAME chain passes through, and at most three where it ends
+/// (NSEC3: closest encloser, next closer name, wildcard; NSEC: the name, the wildcard). Kept in the
+/// processor's `proofSlots` (room for `capacity`: every answer's proofs fit): no allocation.
 struct DenialProofs {
-    // four named slots rather than an array or a tuple addressed through memory: the answer path keeps
-    // them in registers (taking their address would put a stack protector on every query)
-    private var first: Int32 = -1, second: Int32 = -1, third: Int32 = -1, fourth: Int32 = -1
+    /// The most proofs one answer can need: a wildcard step for each CNAME followed, three at the end.
+    static let capacity = QueryProcessor.maxChainLength + 3
+    private let slots: UnsafeMutablePointer<Int32>
     private(set) var count = 0
+
+    init(slots: UnsafeMutablePointer<Int32>) { self.slots = slots }
 
     /// Adds chain entry `i` unless it is there already (or -1, none).
     @inline(__always)
     mutating func add(_ i: Int32) {
-        guard i >= 0, i != first, i != second, i != third, i != fourth else { return }
-        switch count {
-        case 0: first = i
-        case 1: second = i
-        case 2: third = i
-        case 3: fourth = i
-        default: return
-        }
+        guard i >= 0, count < DenialProofs.capacity else { return }
+        for k in 0..<count where slots[k] == i { return }
+        slots[count] = i
         count += 1
     }
 
     @inline(__always)
-    subscript(k: Int) -> Int32 {
-        switch k {
-        case 0: return first
-        case 1: return second
-        case 2: return third
-        default: return fourth
-        }
-    }
+    subscript(k: Int) -> Int32 { slots[k] }
 }
 
 extension QueryProcessor {
@@ -87,17 +78,20 @@ extension QueryProcessor {
     }
 
     /// The RRSIGs of a GSLB answer that `writeAnswer` wrote (`written`: which addresses), signed with
-    /// the zone (every answer a service can give is, `AnswerSet`). False when they do not fit.
+    /// the zone (every answer a service can give is, `AnswerSet`), with `ttl` when the answer went out
+    /// with the degraded TTL (the signatures hold the normal one as their original TTL, so they still
+    /// verify). False when they do not fit.
     @inline(__always)
     func writeAnswerSignature(
         _ signatures: UnsafePointer<SignatureTables>, service: CompiledService, _ s: Int32, decision: Decision, qtype: UInt16, written: UInt64,
-        owner: ResponseWriter.Owner, writer w: inout ResponseWriter
+        ttl: UInt32?, owner: ResponseWriter.Owner, writer w: inout ResponseWriter
     ) -> Bool {
         let pool: Int32
         if case .all = service.kind { pool = -1 } else { pool = decision.pool }
         let type = pool >= 0 && service.pools[Int(pool)].cnameOffset >= 0 ? DNSType.cname : qtype
         let set = signatures.pointee.answerSignature(AnswerKey(service: s, pool: pool, type: type, mask: written))
-        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .answer)
+        return set.records == 0
+            || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .answer, ttl: ttl)
     }
 
     /// The negative-answer SOA's RRSIGs (NXDOMAIN and NODATA, RFC 4035 §3.1.3).

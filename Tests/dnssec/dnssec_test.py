@@ -8,6 +8,7 @@ the key are refused (REFUSED; NOTAUTH for a wrong key).
 
 Usage: dnssec_test.py MERIDIAN_BINARY"""
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -33,6 +34,9 @@ www       300 IN AAAA  2001:db8::10
 alias     300 IN CNAME www
 mail          IN A     192.0.2.25
 *.wild        IN TXT   "wildcard"
+*.w1          IN CNAME x.w2
+*.w2          IN CNAME x.w3
+*.w3          IN CNAME gone
 a.b           IN A     192.0.2.30
 sub           IN NS    ns.sub
 ns.sub        IN A     127.0.0.3
@@ -67,6 +71,7 @@ services:
   hc.signed.test.:
     policy: failover
     ttl: 5
+    degraded_ttl: 2
     order: [na, eu]
     pools:
       na: {{ addresses: [127.0.1.2], check: backend }}
@@ -134,6 +139,24 @@ def soa_serial(port):
     return int(fields[2]) if len(fields) >= 7 and fields[2].isdigit() else None
 
 
+def nsec3_hash(name):
+    """The NSEC3 owner label of `name`: SHA-1 of the lower-case wire name, no salt, no extra
+    iterations (RFC 5155 §5), in lower-case base32hex."""
+    wire = b"".join(bytes([len(label)]) + label.encode() for label in name.lower().rstrip(".").split(".")) + b"\0"
+    return base64.b32hexencode(hashlib.sha1(wire).digest()).decode().lower()
+
+
+def nsec3_proves(answer, matches, covers):
+    """Whether the NSEC3 records of a dig answer include one whose owner is the hash of each name of
+    `matches`, and one covering the hash of each name of `covers` (owner < hash < next, wrapping)."""
+    links = [(x.split()[0].split(".")[0].lower(), x.split()[8].lower()) for x in answer.splitlines()
+             if len(x.split()) > 8 and x.split()[3] == "NSEC3"]
+
+    def covered(h):
+        return any(o < h < n or (n <= o and (h > o or h < n)) for o, n in links)
+    return all(nsec3_hash(m) in [o for o, _ in links] for m in matches) and all(covered(nsec3_hash(c)) for c in covers)
+
+
 def status_and_ad(out):
     m = re.search(r"status: (\w+)", out)
     flags = re.search(r";; flags: ([a-z ]+);", out)
@@ -190,6 +213,7 @@ def main():
                 ("wildcard NODATA", ["x.wild.signed.test", "A"], "NOERROR"),
                 ("NXDOMAIN", ["nope.signed.test", "A"], "NXDOMAIN"),
                 ("NXDOMAIN below an empty non-terminal", ["x.b.signed.test", "A"], "NXDOMAIN"),
+                ("CNAMEs through three wildcards into NXDOMAIN (six proofs)", ["a.w1.signed.test", "A"], "NXDOMAIN"),
                 ("NODATA", ["www.signed.test", "TXT"], "NOERROR"),
                 ("empty non-terminal", ["b.signed.test", "A"], "NOERROR"),
                 ("DS absent at an insecure delegation", ["sub.signed.test", "DS"], "NOERROR"),
@@ -213,6 +237,13 @@ def main():
 
         def validating():
             validate(uport, "NSEC3")
+            # the CNAME chain through three wildcards: each expansion proves no closer name, and the
+            # NXDOMAIN at its end proves the name and the wildcard absent (RFC 5155 §7.2.2, §7.2.6)
+            chain = dig(port, "+dnssec", "+bufsize=4096", "a.w1.signed.test", "A")
+            tally.result(nsec3_proves(chain, ["signed.test"], ["a.w1.signed.test", "x.w2.signed.test", "x.w3.signed.test",
+                                                              "gone.signed.test", "*.signed.test"]),
+                         "three wildcard CNAMEs into NXDOMAIN: every NSEC3 proof is in the answer",
+                         str([x.split()[0] for x in chain.splitlines() if "\tNSEC3\t" in x]))
 
         def chase_after_health_change():
             key = os.path.join(work, "anchor.key")
@@ -235,6 +266,10 @@ def main():
             tally.result(before == "127.0.1.2" and moved, "hc moves from na to eu when na's backend stops", before)
             ok, tail = chase("hc.signed.test")
             tally.result(ok, "drill -S chases the new region's answer", str(tail))
+            # the service is degraded: its answer and the answer's RRSIG both carry degraded_ttl (RFC 4034 §3)
+            ttls = {line.split()[3]: line.split()[1] for line in dig(port, "+dnssec", "+noall", "+answer", "hc.signed.test", "A").splitlines()
+                    if len(line.split()) > 4}
+            tally.result(ttls == {"A": "2", "RRSIG": "2"}, "a degraded answer's RRSIG has the degraded TTL", str(ttls))
 
         def nsec_denial():
             # another instance proves absence with NSEC (denial: nsec); a second Unbound anchored at its
