@@ -51,8 +51,8 @@ final class KeyFilesTests: XCTestCase {
 
     func testKeysFromLdnsKeygenLoad() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let ksk = try run("/usr/bin/ldns-keygen", ["-a", "ECDSAP256SHA256", "-k", "gslb.example.com"], in: directory)
-        let zsk = try run("/usr/bin/ldns-keygen", ["-a", "ED25519", "gslb.example.com"], in: directory)
+        let ksk = try Tool.output("/usr/bin/ldns-keygen", ["-a", "ECDSAP256SHA256", "-k", "gslb.example.com"], in: directory)
+        let zsk = try Tool.output("/usr/bin/ldns-keygen", ["-a", "ED25519", "gslb.example.com"], in: directory)
         let keys = try KeyFiles.load(zone: "gslb.example.com.", directory: directory)
         XCTAssertEqual(Set(keys.map(\.baseName)), [ksk, zsk])
         let k = try XCTUnwrap(keys.first { $0.baseName == ksk })
@@ -74,7 +74,7 @@ final class KeyFilesTests: XCTestCase {
         // an independent digest: SHA-256 over the owner's wire form and the DNSKEY RDATA (RFC 4034 §5.1.4)
         let owner: [UInt8] = [4] + Array("gslb".utf8) + [7] + Array("example".utf8) + [3] + Array("com".utf8) + [0]
         let hex = (owner + key.dnskeyRDATA).map { String(format: "%02x", $0) }.joined()
-        let digest = try run("/usr/bin/python3", ["-c", "import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())", hex])
+        let digest = try Tool.output("/usr/bin/python3", ["-c", "import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())", hex])
         XCTAssertEqual(String(parts[7]).lowercased(), digest)
     }
 
@@ -110,11 +110,6 @@ final class KeyFilesTests: XCTestCase {
 
     /// Runs a tool (in `directory` when given), expects exit 0, returns its output trimmed.
     @discardableResult
-    func run(_ tool: String, _ arguments: [String], in directory: String? = nil) throws -> String {
-        let r = try Tool.run(tool, arguments, in: directory)
-        XCTAssertEqual(r.status, 0, "\(tool) \(arguments): \(r.output)")
-        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     func fields(_ text: String) -> [String] { text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init) }
 }

@@ -137,14 +137,14 @@ final class ZoneSignerTests: XCTestCase {
             (["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], .ecdsap256sha256, 64),
         ] {
             let path = directory + "/\(algorithm.name).pem"
-            _ = try run("/usr/bin/openssl", ["genpkey"] + arguments + ["-out", path])
+            _ = try Tool.output("/usr/bin/openssl", ["genpkey"] + arguments + ["-out", path])
             let key = try ZoneKey.fromPEM(
                 try String(contentsOfFile: path, encoding: .utf8), zone: "GSLB.test", role: .csk,
                 timing: KeyTiming(created: now, publish: now, activate: now))
             XCTAssertEqual(key.algorithm, algorithm)
             XCTAssertEqual(key.zone, "gslb.test.")
             // the SubjectPublicKeyInfo ends with the raw public key (P-256: 0x04, then x and y)
-            let spki = try run("/usr/bin/openssl", ["pkey", "-in", path, "-pubout"])
+            let spki = try Tool.output("/usr/bin/openssl", ["pkey", "-in", path, "-pubout"])
                 .split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
             let der = [UInt8](try XCTUnwrap(Data(base64Encoded: spki)))
             XCTAssertEqual(Array(key.dnskeyRDATA[4...]), Array(der.suffix(publicLength)), algorithm.name)
@@ -166,7 +166,7 @@ final class ZoneSignerTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(match, 0, name)
             let (owner, length) = signatures.name(of: match)
             let ours = WireName.toText(Array(UnsafeBufferPointer(start: owner, count: length)))
-            let theirs = try run("/usr/bin/ldns-nsec3-hash", ["-a", "1", "-t", "0", name])
+            let theirs = try Tool.output("/usr/bin/ldns-nsec3-hash", ["-a", "1", "-t", "0", name])
             // ldns-nsec3-hash prints the hashed label alone ("35i0...au.")
             XCTAssertEqual(ours, theirs.lowercased() + "gslb.test.", name)
         }
@@ -203,9 +203,4 @@ final class ZoneSignerTests: XCTestCase {
         return text
     }
 
-    func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let r = try Tool.run(tool, arguments)
-        XCTAssertEqual(r.status, 0, "\(tool) \(arguments): \(r.output)")
-        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }

@@ -17,4 +17,17 @@ public enum Tool {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
+
+    /// A tool that exited with a status other than 0.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// `run`, for a tool that must succeed: its output trimmed, or `Failure` naming the tool, its
+    /// arguments and what it printed.
+    public static func output(_ tool: String, _ arguments: [String], in directory: String? = nil) throws -> String {
+        let r = try run(tool, arguments, in: directory)
+        guard r.status == 0 else { throw Failure(description: "\(tool) \(arguments) exited with \(r.status): \(r.output)") }
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
