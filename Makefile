@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -45,6 +45,7 @@ help:
 	@echo "make soak-probes    the probe soak alone, on the debug build"
 	@echo "make bench          side by side with gdnsd, Knot and NSD (../shared/bench, BENCH_ARGS)"
 	@echo "make bench-signed   DO=1 with per-query ECS: Meridian signed against Knot pre-signing with mod-geoip, and gdnsd"
+	@echo "make bench-signing  signing a 1M-record zone at load against Knot; health change to signed answer, 1 and 1,000 services"
 	@echo "make ceiling        the ceiling of a UDP-socket server here, alternated with Meridian and gdnsd"
 	@echo "make latency        latency at 20k qps for Meridian, gdnsd and fixed-answer, LATENCY_ROUNDS rounds"
 	@echo "make microbench     ns per geo-table lookup and the query engine's allocations and instructions per query"
@@ -227,6 +228,12 @@ bench: release
 bench-signed: release
 	SIGNED=1 Benchmarks/run-bench.sh --mode ecsmix-do --peers knot-signed,gdnsd $(BENCH_ARGS)
 
+# Signing at load (1M records, one signing thread each) side by side with Knot, and the time from a
+# health change to the new answer served with its RRSIG for 1 and 1,000 services.
+bench-signing: release test-deps
+	SIGN=1 LOAD_TIMEOUT=900 Benchmarks/zone-load.sh 1 1000000
+	Benchmarks/signed-health-change.py --counts 1,1000 --rounds 10
+
 # The ceiling of a UDP-socket server here: fixed-answer.c (same sockets and batching, no DNS work)
 # alternated with Meridian and gdnsd under make bench's load (run make bench once first: it installs gdnsd).
 ceiling: release
@@ -255,11 +262,13 @@ microbench: deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(BENCH_BIN)/AllocationGate --queries 1000000
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
 	objcopy --strip-debug $(BENCH_BIN)/AllocationGate /tmp/meridian-allocationgate
-	@# one dump per measured set (static, GSLB, both with DO=1 on the signed zone, static DO=1 with NSEC): 20,000 queries each
+	@# one dump per measured set (static, GSLB, both with DO=1 on the signed zone, static DO=1 with NSEC, then the DO=1
+	@# sets' very queries with DO=0 on the signed zone: the baseline of DO=1): 20,000 queries each
 	rm -f /tmp/meridian-callgrind.out*
 	valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*AllocationGate7measure*' --dump-after='$$s14AllocationGate7measure*' \
 	  --callgrind-out-file=/tmp/meridian-callgrind.out /tmp/meridian-allocationgate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected'
-	@set -- static gslb static-DO=1 gslb-DO=1 static-DO=1-NSEC; for f in /tmp/meridian-callgrind.out.1 /tmp/meridian-callgrind.out.2 /tmp/meridian-callgrind.out.3 /tmp/meridian-callgrind.out.4 /tmp/meridian-callgrind.out.5; do \
+	@set -- static gslb static-DO=1 gslb-DO=1 static-DO=1-NSEC static-DO=0-same-queries gslb-DO=0-same-queries; \
+	  for f in 1 2 3 4 5 6 7; do f=/tmp/meridian-callgrind.out.$$f; \
 	  awk -v set=$$1 '/^totals:/ { printf "%s: %.1f instructions per query (callgrind, 20,000 queries)\n", set, $$2 / 20000 }' $$f; shift; done
 	callgrind_annotate /tmp/meridian-callgrind.out.2 2>/dev/null | head -30
 

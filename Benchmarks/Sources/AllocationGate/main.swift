@@ -273,18 +273,21 @@ gslbQueries += [
 ]
 
 /// The same queries with DO=1 (all with EDNS), against the signed zone. Truncation is not checked:
-/// the signatures make answers larger.
-func withDO(_ specs: [QuerySpec]) -> [QuerySpec] {
+/// the signatures make answers larger. With `dnssecOK` false: the very same queries with DO=0, the
+/// baseline DO=1 is compared with (same EDNS, same zone).
+func withDO(_ specs: [QuerySpec], dnssecOK: Bool = true) -> [QuerySpec] {
     specs.map {
         var q = $0
         q.edns = true
-        q.dnssecOK = true
+        q.dnssecOK = dnssecOK
         q.udpTC = false
         return q
     }
 }
 let staticDOQueries = withDO(staticQueries.filter { $0.ednsVersion == 0 })
 let gslbDOQueries = withDO(gslbQueries)
+let staticDO0Queries = withDO(staticQueries.filter { $0.ednsVersion == 0 }, dnssecOK: false)
+let gslbDO0Queries = withDO(gslbQueries, dnssecOK: false)
 
 /// A prepared query: packet bytes in one arena, transport and client; plain data, no references.
 struct Prepared {
@@ -311,6 +314,8 @@ let staticSet = prepare(staticQueries, arena: &arena)
 let gslbSet = prepare(gslbQueries, arena: &arena)
 let staticDOSet = prepare(staticDOQueries, arena: &arena)
 let gslbDOSet = prepare(gslbDOQueries, arena: &arena)
+let staticDO0Set = prepare(staticDO0Queries, arena: &arena)
+let gslbDO0Set = prepare(gslbDO0Queries, arena: &arena)
 let packets = UnsafeMutablePointer<UInt8>.allocate(capacity: arena.count)
 packets.initialize(from: arena, count: arena.count)
 let response = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
@@ -333,6 +338,7 @@ if trapMode == 2 { malloc_counter_set_trap(1) }
 for (set, specs, zones) in [
     (staticSet, staticQueries, snapshot), (gslbSet, gslbQueries, snapshot), (staticDOSet, staticDOQueries, signedSnapshot),
     (gslbDOSet, gslbDOQueries, signedSnapshot), (staticDOSet, staticDOQueries, nsecSnapshot),
+    (staticDO0Set, staticDO0Queries, signedSnapshot), (gslbDO0Set, gslbDO0Queries, signedSnapshot),
 ] {
     let signed = zones !== snapshot
     for (i, p) in set.enumerated() {
@@ -353,7 +359,7 @@ for (set, specs, zones) in [
 }
 guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
 print(
-    "warm-up: \(staticSet.count + gslbSet.count + 2 * staticDOSet.count + gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
+    "warm-up: \(staticSet.count + gslbSet.count + 3 * staticDOSet.count + 2 * gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
         + "(one-time initialisation)")
 malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 
@@ -387,6 +393,7 @@ var total: UInt64 = 0
 for (label, set, zones) in [
     ("static", staticSet, snapshot), ("gslb", gslbSet, snapshot), ("static DO=1 signed", staticDOSet, signedSnapshot),
     ("gslb DO=1 signed", gslbDOSet, signedSnapshot), ("static DO=1 signed with NSEC", staticDOSet, nsecSnapshot),
+    ("static DO=0 signed (the DO=1 queries)", staticDO0Set, signedSnapshot), ("gslb DO=0 signed (the DO=1 queries)", gslbDO0Set, signedSnapshot),
 ] {
     let r = measure(set, zones, calls: queriesPerSet)
     total += r.allocations
