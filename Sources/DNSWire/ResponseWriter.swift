@@ -59,12 +59,8 @@ public struct ResponseWriter {
     }
 
     /// Writes one RRset: `bodies` holds back-to-back RR bodies (TYPE CLASS TTL RDLENGTH RDATA, all
-    /// pre-encoded at load), each preceded on the wire by `owner`. All or nothing. With `ttl`, every
-    /// record goes out with that TTL instead of its own (the RRSIGs of an RRset served with a lowered
-    /// TTL: RFC 4034 §3 wants them alike).
-    public mutating func writeRRSet(
-        owner: Owner, bodies: UnsafeRawBufferPointer, records: Int, section: Section, ttl: UInt32? = nil
-    ) -> Bool {
+    /// pre-encoded at load), each preceded on the wire by `owner`. All or nothing.
+    public mutating func writeRRSet(owner: Owner, bodies: UnsafeRawBufferPointer, records: Int, section: Section) -> Bool {
         let start = count
         var offset = 0
         for _ in 0..<records {
@@ -74,12 +70,24 @@ public struct ResponseWriter {
             let bodyLength = 10 + rdlen
             guard count + bodyLength <= limit, offset + bodyLength <= bodies.count else { count = start; return false }
             UnsafeMutableRawPointer(base + count).copyMemory(from: bodies.baseAddress! + offset, byteCount: bodyLength)
-            if let ttl { UnsafeMutableRawPointer(base + count + 4).storeBytes(of: ttl.bigEndian, as: UInt32.self) }
             count += bodyLength
             offset += bodyLength
         }
         bump(section, by: records)
         return true
+    }
+
+    /// Gives every record written since `mark` the TTL `ttl` (the RRSIGs of an RRset served with a
+    /// lowered TTL: RFC 4034 §3 wants them alike). Each record's owner is a name this writer wrote:
+    /// labels ending in a zero octet or a compression pointer.
+    public mutating func setTTL(_ ttl: UInt32, ofRecordsSince mark: Int) {
+        var at = mark
+        while at < count {
+            while base[at] != 0 && base[at] & 0xC0 != 0xC0 { at += Int(base[at]) + 1 }
+            at += base[at] == 0 ? 1 : 2
+            UnsafeMutableRawPointer(base + at + 4).storeBytes(of: ttl.bigEndian, as: UInt32.self)
+            at += 10 + (Int(base[at + 8]) << 8 | Int(base[at + 9]))
+        }
     }
 
     /// Writes one record with a TTL and RDATA given here (CHAOS TXT answers and the like).

@@ -256,15 +256,18 @@ public final class QueryProcessor {
             if decision.pool >= 0 {
                 counters.bumpAnswer(service: Int(s), pool: Int(decision.pool))
                 var written: UInt64 = 0
+                let degraded = health.degradedFlat[Int(s)]
                 var fits = service.writeAnswer(
                     decision, qtype: qtype, owner: owner, random: random,
                     up: { up[$0] }, addressUp: { addressUp[$0] },
-                    degraded: health.degradedFlat[Int(s)], writer: &w, written: &written)
+                    degraded: degraded, writer: &w, written: &written)
                 if fits, let signatures {
-                    let ttl = health.degradedFlat[Int(s)] ? service.spec.degradedTTL : nil
+                    let mark = w.mark
                     fits = writeAnswerSignature(
-                        signatures, service: service, s, decision: decision, qtype: qtype, written: written, ttl: ttl, owner: owner,
-                        writer: &w)
+                        signatures, service: service, s, decision: decision, qtype: qtype, written: written, owner: owner, writer: &w)
+                    // the answer went out with the degraded TTL: its RRSIGs too (RFC 4034 §3; their
+                    // original TTL field keeps the signed one, so they still verify)
+                    if fits && degraded, let ttl = service.spec.degradedTTL { w.setTTL(ttl, ofRecordsSince: mark) }
                 }
                 answer = .written(fits: fits)
             } else {

@@ -78,20 +78,17 @@ extension QueryProcessor {
     }
 
     /// The RRSIGs of a GSLB answer that `writeAnswer` wrote (`written`: which addresses), signed with
-    /// the zone (every answer a service can give is, `AnswerSet`), with `ttl` when the answer went out
-    /// with the degraded TTL (the signatures hold the normal one as their original TTL, so they still
-    /// verify). False when they do not fit.
+    /// the zone (every answer a service can give is, `AnswerSet`). False when they do not fit.
     @inline(__always)
     func writeAnswerSignature(
         _ signatures: UnsafePointer<SignatureTables>, service: CompiledService, _ s: Int32, decision: Decision, qtype: UInt16, written: UInt64,
-        ttl: UInt32?, owner: ResponseWriter.Owner, writer w: inout ResponseWriter
+        owner: ResponseWriter.Owner, writer w: inout ResponseWriter
     ) -> Bool {
         let pool: Int32
         if case .all = service.kind { pool = -1 } else { pool = decision.pool }
         let type = pool >= 0 && service.pools[Int(pool)].cnameOffset >= 0 ? DNSType.cname : qtype
         let set = signatures.pointee.answerSignature(AnswerKey(service: s, pool: pool, type: type, mask: written))
-        return set.records == 0
-            || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .answer, ttl: ttl)
+        return set.records == 0 || w.writeRRSet(owner: owner, bodies: signatures.pointee.bodies(set), records: Int(set.records), section: .answer)
     }
 
     /// The negative-answer SOA's RRSIGs (NXDOMAIN and NODATA, RFC 4035 §3.1.3).

@@ -41,6 +41,30 @@ final class ResponseWriterTests: XCTestCase {
         XCTAssertEqual(Array(box.bytes[0..<12]), Wire.header(id: 0x4242, flags: 0x8400, qd: 1))
     }
 
+    /// setTTL rewrites the TTL of the records written since a mark, whatever their owners' form (a
+    /// pointer, labels then a pointer, labels then the root), and nothing before the mark.
+    func testSetTTLOfRecordsSinceAMark() {
+        let box = WriterBox(question: "www.example.com")
+        box.record(Wire.name("www.example.com")) // before the mark: keeps TTL 300
+        let mark = box.w.mark
+        box.record(Wire.name("www.example.com")) // [0xC0, 12]
+        box.record(Wire.name("a.www.example.com"), rdata: [1, 2, 3]) // labels, then a pointer
+        box.record(Wire.name("other.test")) // labels to the root
+        box.w.setTTL(0x0102_0304, ofRecordsSince: mark)
+        // the TTL fields: after each owner and TYPE CLASS
+        var ttls: [[UInt8]] = []
+        var at = 12 + 17 + 4
+        let bytes = box.bytes
+        for _ in 0..<4 {
+            while bytes[at] != 0 && bytes[at] & 0xC0 != 0xC0 { at += Int(bytes[at]) + 1 }
+            at += bytes[at] == 0 ? 1 : 2
+            ttls.append(Array(bytes[(at + 4)..<(at + 8)]))
+            at += 10 + Int(bytes[at + 9])
+        }
+        XCTAssertEqual(ttls, [[0, 0, 1, 44], [1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]])
+        XCTAssertEqual(at, box.w.count)
+    }
+
     struct Case {
         let label: String
         let question: String
