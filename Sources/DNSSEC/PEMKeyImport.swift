@@ -37,12 +37,6 @@ extension ZoneKey {
         }
         ldns_key_set_algorithm(key, algorithm.ldns)
         ldns_key_set_evp_key(key, pkey) // the ldns key owns it from here
-        guard let owner = ldns_dname_new_frm_str(zone) else {
-            ldns_key_deep_free(key)
-            throw DNSSECError("'\(zone)' is not a domain name")
-        }
-        ldns_key_set_pubkey_owner(key, owner)
-        ldns_key_set_flags(key, role.flags)
-        return try ZoneKey(zone: zone, algorithm: algorithm, key: key, timing: timing)
+        return try adopt(key, zone: zone, algorithm: algorithm, role: role, timing: timing)
     }
 }

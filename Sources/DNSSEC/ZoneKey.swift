@@ -63,6 +63,14 @@ public final class ZoneKey: @unchecked Sendable {
         guard let key = ldns_key_new_frm_algorithm(algorithm.ldns, algorithm.bits) else {
             throw DNSSECError("ldns could not generate a \(algorithm.name) key")
         }
+        return try adopt(key, zone: zone, algorithm: algorithm, role: role, timing: timing)
+    }
+
+    /// Takes ownership of ldns's `key` (its private key set), gives it `zone` (canonical) as owner and
+    /// the role's flags: the last step of `generate` and `fromPEM`.
+    static func adopt(
+        _ key: UnsafeMutablePointer<ldns_key>, zone: String, algorithm: SigningAlgorithm, role: KeyRole, timing: KeyTiming
+    ) throws -> ZoneKey {
         guard let owner = ldns_dname_new_frm_str(zone) else {
             ldns_key_deep_free(key)
             throw DNSSECError("'\(zone)' is not a domain name")

@@ -299,11 +299,9 @@ public final class QueryProcessor {
         case nxdomain(closest: Int32, nextCloser: Int)
     }
 
-    /// Walks down from the apex one label at a time (RFC 1034 §4.3.2 step 3). Every ancestor of a node
-    /// is a node (compiler invariant), so the first missing name ends the walk at the closest encloser.
+    /// Writes the start offsets of `name`'s labels, from the left, to `labelOffsets`; returns how many.
     @inline(__always)
-    func resolve(_ zone: CompiledZone, name: UnsafePointer<UInt8>, length: Int, qtype: UInt16) -> Resolution {
-        // label start offsets of `name`, from the left
+    func splitLabels(_ name: UnsafePointer<UInt8>, length: Int) -> Int {
         var labels = 0
         var pos = 0
         while pos < length, name[pos] != 0 {
@@ -311,6 +309,14 @@ public final class QueryProcessor {
             labels += 1
             pos += Int(name[pos]) + 1
         }
+        return labels
+    }
+
+    /// Walks down from the apex one label at a time (RFC 1034 §4.3.2 step 3). Every ancestor of a node
+    /// is a node (compiler invariant), so the first missing name ends the walk at the closest encloser.
+    @inline(__always)
+    func resolve(_ zone: CompiledZone, name: UnsafePointer<UInt8>, length: Int, qtype: UInt16) -> Resolution {
+        let labels = splitLabels(name, length: length)
         let zoneLabels = zone.originLabels
         var closest = zone.apexNode
         var nextCloser = 0

@@ -50,14 +50,7 @@ extension QueryProcessor {
     /// order (RFC 4034 §6.1).
     @inline(__always)
     func nsecCover(_ signatures: UnsafePointer<SignatureTables>, name: UnsafePointer<UInt8>, length: Int) -> Int32 {
-        var labels = 0
-        var pos = 0
-        while pos < length, name[pos] != 0 {
-            labelOffsets[labels] = pos
-            labels += 1
-            pos += Int(name[pos]) + 1
-        }
-        return signatures.pointee.nsecCovering(name: name, offsets: labelOffsets, labels: labels)
+        signatures.pointee.nsecCovering(name: name, offsets: labelOffsets, labels: splitLabels(name, length: length))
     }
 
     /// Writes the collected NSEC3 or NSEC records and their RRSIGs in the authority section.
