@@ -171,6 +171,35 @@ public struct MeridianConfig: Sendable, Equatable {
     public var tcpMessageTimeout = 3.0
     /// Concurrent TCP connections per client address (RFC 7766 §6.2.2); at the cap a new one closes the oldest idle one.
     public var tcpMaxConnectionsPerClient = 32
+    /// Queries answered on one TCP connection before it is closed (after the last answer), and how
+    /// long one may stay open however busy (RFC 7766 §6.2.2 lets a server close connections).
+    public var tcpMaxQueriesPerConnection = 10_000
+    public var tcpMaxConnectionLifetime = 300.0
+    /// `rrl:` response rate limiting; off by default (as in Knot and BIND).
+    public struct RRLSettings: Sendable, Equatable {
+        public var enabled = false
+        public var rate = 100
+        public var slip = 2
+        public var ipv4Prefix = 24
+        public var ipv6Prefix = 56
+        public var exempt: [IPPrefix] = []
+        public var dryRun = false
+        public var badCookieSlip = false
+        /// Entries per UDP worker (16 octets each); start-only.
+        public var tableSize = 65536
+        public var declaredAt = ""
+        public init() {}
+    }
+    public var rrl = RRLSettings()
+    /// `cookies:` DNS cookies; on by default, the secret from here or `${state_dir}/cookie-secret`.
+    public struct CookieSettings: Sendable, Equatable {
+        public var enabled = true
+        /// 32 lower-case hex digits, or nil: the state directory's secret.
+        public var secret: String?
+        public var previousSecret: String?
+        public init() {}
+    }
+    public var cookies = CookieSettings()
     /// The config file this came from.
     public var sourceFile = ""
     /// Geo data: a MaxMind-format database and the operator's CIDR table (paths resolved).
@@ -206,6 +235,9 @@ public struct MeridianConfig: Sendable, Equatable {
     public var controlSocket: String? = MeridianConfig.defaultStateDir + "/control.sock"
     /// Control API connections open at once (more are closed at accept) and their idle timeout.
     public var controlMaxConnections = 256
+    /// Networks the control API's TCP listener accepts connections from (empty: any); the Unix
+    /// socket is guarded by its file permissions instead.
+    public var controlAllow: [IPPrefix] = []
     public var controlIdleTimeout = 10.0
     /// JSON-lines decision log (nil = off) and its sampling (1 in N GSLB answers).
     public var decisionLog: String?

@@ -12,10 +12,12 @@ enum ServerSection: ConfigSection {
             case "tcp_max_connections": draft.config.tcpMaxConnections = try reader.int(v, k, in: 1...1_000_000)
             case "tcp_message_timeout": draft.config.tcpMessageTimeout = try reader.duration(v, k)
             case "tcp_max_connections_per_client": draft.config.tcpMaxConnectionsPerClient = try reader.int(v, k, in: 1...1_000_000)
+            case "tcp_max_queries_per_connection": draft.config.tcpMaxQueriesPerConnection = try reader.int(v, k, in: 1...100_000_000)
+            case "tcp_max_connection_lifetime": draft.config.tcpMaxConnectionLifetime = try reader.duration(v, k)
             default:
                 throw reader.error(
                     v,
-                    "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections, tcp_message_timeout, tcp_max_connections_per_client)"
+                    "unknown server key '\(k)' (expected udp_payload_size, workers, tcp_idle_timeout, tcp_max_connections, tcp_message_timeout, tcp_max_connections_per_client, tcp_max_queries_per_connection, tcp_max_connection_lifetime)"
                 )
             }
         }

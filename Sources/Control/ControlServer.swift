@@ -1,4 +1,6 @@
+import DNSWire
 import Engine
+import Geo
 import Health
 import Logging
 import NIOConcurrencyHelpers
@@ -48,15 +50,25 @@ public final class ControlServer: Sendable {
     /// them. With `maxConnections` open, a new connection closes the oldest one (so a flood of idle
     /// connections cannot lock an operator out, and never holds more descriptors than the cap); one
     /// with no request and no response for `idleTimeout` is closed; a request body over
-    /// `maxBodyBytes` is answered 413 and not acted on.
+    /// `maxBodyBytes` is answered 413 and not acted on. With `allow` set, a TCP connection from an
+    /// address outside those networks is closed at accept, before a byte is read (the Unix socket is
+    /// guarded by its file permissions instead).
     public struct Limits: Sendable {
         public var maxConnections: Int
         public var idleTimeout: TimeAmount
         public var maxBodyBytes: Int
-        public init(maxConnections: Int = 256, idleTimeout: TimeAmount = .seconds(10), maxBodyBytes: Int = 65536) {
+        public var allow: [IPPrefix]
+        public init(maxConnections: Int = 256, idleTimeout: TimeAmount = .seconds(10), maxBodyBytes: Int = 65536, allow: [IPPrefix] = []) {
             self.maxConnections = maxConnections
             self.idleTimeout = idleTimeout
             self.maxBodyBytes = maxBodyBytes
+            self.allow = allow
+        }
+
+        /// Whether a connection from `peer` may be served (a Unix-socket peer has no IP address: yes).
+        func admits(_ peer: SocketAddress?) -> Bool {
+            guard !allow.isEmpty, let peer, let ip = peer.ipAddress.flatMap(IPAddress.init) else { return true }
+            return allow.contains { $0.contains(ip) }
         }
     }
 
@@ -65,17 +77,23 @@ public final class ControlServer: Sendable {
     let open = NIOLockedValueBox<[Channel]>([])
     /// Connections closed to make room for a newer one since start.
     let evicted = NIOLockedValueBox(0)
+    /// Connections closed at accept because their address is not in `Limits.allow`, since start.
+    let refused = NIOLockedValueBox(0)
 
     /// Binds HOST:PORT, or the Unix socket `unixSocket` when set (HOST and PORT are then unused).
     public init(
         host: String, port: Int, unixSocket: String? = nil, group: EventLoopGroup, context: Context,
         limits: Limits = Limits(), logger: Logger
     ) throws {
-        let open = self.open, evicted = self.evicted
+        let open = self.open, evicted = self.evicted, refused = self.refused
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
+                guard limits.admits(channel.remoteAddress) else {
+                    refused.withLockedValue { $0 += 1 }
+                    return channel.close()
+                }
                 let oldest: Channel? = open.withLockedValue { list in
                     list.append(channel)
                     return list.count > limits.maxConnections ? list.removeFirst() : nil

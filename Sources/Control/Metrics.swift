@@ -33,7 +33,7 @@ public final class MetricsSources: Sendable {
                 }
             }
             // positions the old snapshot did not use also restart from their current value
-            for slot in WorkerCounters.Slot.gslbBase..<WorkerCounters.Slot.count where state.baseline[slot] == nil {
+            for slot in WorkerCounters.Slot.gslbBase..<WorkerCounters.Slot.defenceBase where state.baseline[slot] == nil {
                 let now = slotTotal(slot)
                 if now > 0 { state.baseline[slot] = now }
             }
@@ -120,6 +120,17 @@ enum MetricsRenderer {
         out += "meridian_ecs_queries_total \(sum(WorkerCounters.Slot.clientSubnet))\n"
         family("meridian_badvers_total", "counter", "Queries answered BADVERS (EDNS version > 0).")
         out += "meridian_badvers_total \(sum(WorkerCounters.Slot.badVersion))\n"
+        family("meridian_cookies_total", "counter", "Queries with a DNS COOKIE (RFC 7873), by what their server cookie was.")
+        out += "meridian_cookies_total{server_cookie=\"new\"} \(sum(WorkerCounters.Slot.cookieNew))\n"
+        out += "meridian_cookies_total{server_cookie=\"valid\"} \(sum(WorkerCounters.Slot.cookieValid))\n"
+        family("meridian_badcookie_total", "counter", "Responses sent with RCODE BADCOOKIE.")
+        out += "meridian_badcookie_total \(sum(WorkerCounters.Slot.cookieBadCookie))\n"
+        family("meridian_rrl_limited_total", "counter", "UDP responses over the rate limit (sent anyway in dry-run mode).")
+        out += "meridian_rrl_limited_total \(sum(WorkerCounters.Slot.rrlLimited))\n"
+        family("meridian_rrl_slipped_total", "counter", "Limited responses sent truncated (or as BADCOOKIE with badcookie_slip).")
+        out += "meridian_rrl_slipped_total \(sum(WorkerCounters.Slot.rrlSlipped))\n"
+        family("meridian_rrl_dropped_total", "counter", "Limited responses dropped.")
+        out += "meridian_rrl_dropped_total \(sum(WorkerCounters.Slot.rrlDropped))\n"
         family("meridian_tcp_connections", "gauge", "Open TCP connections.")
         out += "meridian_tcp_connections \(sources.tcpConnections.withLockedValue { $0 }())\n"
         family("meridian_gslb_answers_total", "counter", "GSLB answers by service and region (since start).")

@@ -47,7 +47,7 @@ public final class Reloader: Sendable {
         lock.withLock {
             do {
                 let (snapshot, checks, notes) = try build()
-                for note in notes { logger.warning("dnssec: \(note)") }
+                for note in notes { logger.warning("\(note)") }
                 let endpoints = EndpointCatalog(services: snapshot.services).monitored
                 var states: HealthMonitor.States?
                 if let monitor {

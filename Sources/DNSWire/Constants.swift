@@ -44,6 +44,8 @@ public enum RCode {
     public static let refused: UInt16 = 5
     public static let notAuth: UInt16 = 9
     public static let badVers: UInt16 = 16
+    /// RFC 7873 §8: bad or missing server cookie (header RCODE 7, OPT extended RCODE 1).
+    public static let badCookie: UInt16 = 23
 }
 
 /// Header flag bits in the second 16-bit word of the header (RFC 1035 §4.1.1).
@@ -62,6 +64,7 @@ public enum EDNSOption {
     public static let nsid: UInt16 = 3 // RFC 5001
     public static let clientSubnet: UInt16 = 8 // RFC 7871
     public static let cookie: UInt16 = 10 // RFC 7873
+    public static let tcpKeepalive: UInt16 = 11 // RFC 7828
 }
 
 /// Fixed sizes of the wire format.

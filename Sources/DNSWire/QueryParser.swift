@@ -19,6 +19,14 @@ public struct ParsedQuery: Sendable {
     public var ednsDO = false
     public var nsidRequested = false
     public var clientSubnet: ClientSubnet? = nil
+    /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored): where its body starts in the
+    /// packet and its length (0: none; else 8, or 16...40 with a server cookie, checked by the parser).
+    public var cookieOffset = 0
+    public var cookieLength = 0
+    /// An edns-tcp-keepalive option was sent (RFC 7828 §3.2.1), and whether it carried a TIMEOUT,
+    /// which a client must not send (FORMERR over TCP; over UDP the option is ignored).
+    public var keepaliveRequested = false
+    public var keepaliveMalformed = false
 
     public init() {}
 
@@ -34,6 +42,8 @@ public enum ParseOutcome: Equatable, Sendable {
     case drop
     /// Answer with this RCODE (FORMERR, NOTIMP) using what was parsed so far.
     case error(UInt16)
+    /// No question, a COOKIE option: answered with the cookies alone (RFC 7873 §5.4).
+    case cookieOnly
 }
 
 /// Decodes a DNS query message (RFC 1035 §4.1) with EDNS(0) (RFC 6891) and ECS (RFC 7871).
@@ -72,7 +82,8 @@ public enum QueryParser {
             pos = name.next + 4
         }
         if q.opcode != 0 { return .error(RCode.notImp) }
-        guard qdcount == 1 else { return .error(RCode.formErr) }
+        // no question is valid only with a COOKIE option (RFC 7873 §5.4), seen below
+        guard qdcount <= 1 else { return .error(RCode.formErr) }
 
         // Answer and authority sections: a query should have none; skip them soundly if present.
         for _ in 0..<(ancount + nscount) {
@@ -98,6 +109,7 @@ public enum QueryParser {
             }
             pos = rdata + rdlen
         }
+        if qdcount == 0 { return q.cookieLength > 0 ? .cookieOnly : .error(RCode.formErr) }
         return .query
     }
 
@@ -122,6 +134,16 @@ public enum QueryParser {
                 q.clientSubnet = ecs
             case EDNSOption.nsid:
                 q.nsidRequested = true
+            case EDNSOption.cookie:
+                // RFC 7873 §5.2.2: a client cookie of 8 octets, alone or with a server cookie of 8...32
+                guard len == 8 || (len >= 16 && len <= 40) else { return RCode.formErr }
+                if q.cookieLength == 0 {
+                    q.cookieOffset = body
+                    q.cookieLength = len
+                }
+            case EDNSOption.tcpKeepalive:
+                q.keepaliveRequested = true
+                q.keepaliveMalformed = len != 0
             default:
                 break // RFC 6891 §6.1.2: unknown options are ignored
             }

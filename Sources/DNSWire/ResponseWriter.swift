@@ -110,12 +110,14 @@ public struct ResponseWriter {
         return true
     }
 
-    /// The OPT pseudo-record (RFC 6891 §6.1.2) with optional ECS echo (RFC 7871 §6) and NSID (RFC 5001).
+    /// The OPT pseudo-record (RFC 6891 §6.1.2) with optional ECS echo (RFC 7871 §6) and NSID (RFC 5001),
+    /// then `options`: further options already encoded (code, length, body), such as COOKIE (RFC 7873)
+    /// and edns-tcp-keepalive (RFC 7828).
     /// Written past `limit` on purpose: callers reserve `optLength` below the real buffer size.
     public mutating func writeOPT(
         udpSize: UInt16, extendedRCode: UInt8, dnssecOK: Bool,
         clientSubnet: ClientSubnet?, scope: UInt8,
-        nsid: UnsafeRawBufferPointer?
+        nsid: UnsafeRawBufferPointer?, options: UnsafeRawBufferPointer? = nil
     ) {
         base[count] = 0
         count += 1
@@ -147,13 +149,17 @@ public struct ResponseWriter {
             if nsid.count > 0 { UnsafeMutableRawPointer(base + count).copyMemory(from: nsid.baseAddress!, byteCount: nsid.count) }
             count += nsid.count
         }
+        if let options, options.count > 0 {
+            UnsafeMutableRawPointer(base + count).copyMemory(from: options.baseAddress!, byteCount: options.count)
+            count += options.count
+        }
         setWord(at: rdlenAt, UInt16(count - rdlenAt - 2))
         additionalCount += 1
     }
 
     /// Octets the OPT record will take.
-    public static func optLength(clientSubnet: ClientSubnet?, nsidLength: Int?) -> Int {
-        var n = 11
+    public static func optLength(clientSubnet: ClientSubnet?, nsidLength: Int?, optionsLength: Int = 0) -> Int {
+        var n = 11 + optionsLength
         if let ecs = clientSubnet { n += 4 + ecs.bodyLength }
         if let nsidLength { n += 4 + nsidLength }
         return n

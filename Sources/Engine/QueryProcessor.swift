@@ -34,6 +34,16 @@ public final class QueryProcessor {
     @exclusivity(unchecked) public var decisionRing: DecisionRing?
     /// Clock for decision records (wall time in nanoseconds); set with the ring.
     @exclusivity(unchecked) public var clock: (@Sendable () -> UInt64)?
+    /// Seconds since 1970, set by the owner before each batch of queries: cookie timestamps
+    /// (RFC 9018 §4.3) and the rate limiter's buckets read it.
+    @exclusivity(unchecked) public var now: UInt32 = 0
+    /// This worker's response-rate-limiting table (UDP workers only; nil: nothing is limited).
+    @exclusivity(unchecked) public var rateLimiter: ResponseRateLimiter?
+    /// The TCP idle timeout in units of 100 ms, advertised in edns-tcp-keepalive (RFC 7828 §3.3.2) to
+    /// a TCP query that sent the option; nil on UDP workers.
+    @exclusivity(unchecked) public var keepaliveTimeout: UInt16?
+    /// EDNS options of the response beyond ECS and NSID (COOKIE, edns-tcp-keepalive), encoded here.
+    let extraOptions = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
 
     public init(seed: UInt64 = 0x2545_F491_4F6C_DD1D, counters: WorkerCounters = WorkerCounters()) {
         randomState = seed | 1
@@ -57,6 +67,7 @@ public final class QueryProcessor {
         chase.deallocate()
         labelOffsets.deallocate()
         proofSlots.deallocate()
+        extraOptions.deallocate()
     }
 
     /// Answers `query` into `response` (capacity octets). Returns the response length, or 0 when the
@@ -76,10 +87,26 @@ public final class QueryProcessor {
             return 0
         case let .error(rcode):
             return errorResponse(q, rcode: rcode, response: response, capacity: capacity)
+        case .cookieOnly:
+            return cookieOnlyResponse(q, query: query, response: response, capacity: capacity, client: client, snapshot: snapshot)
         case .query:
             break
         }
+        // RFC 7828 §3.2.1: a client must not send a TIMEOUT; over UDP the option is ignored
+        if transport == .tcp && q.keepaliveMalformed {
+            return errorResponse(q, rcode: RCode.formErr, response: response, capacity: capacity)
+        }
         if q.clientSubnet != nil { counters.bump(WorkerCounters.Slot.clientSubnet) }
+        // DNS cookies (RFC 7873 §5.2): the response's COOKIE option is encoded into `extraOptions` now
+        var optionsLength = 0
+        var cookieValid = false
+        if q.cookieLength > 0 && snapshot.cookies.enabled, let client {
+            cookieValid = answerCookie(q, query: query, client: client, cookies: snapshot.cookies)
+            optionsLength = ServerCookieOption.length
+        }
+        if transport == .tcp && q.keepaliveRequested, let timeout = keepaliveTimeout {
+            optionsLength += writeKeepalive(timeout, at: optionsLength)
+        }
         // ECS SCOPE PREFIX-LENGTH of the response (RFC 7871 §7.2.1): 0 unless a GSLB decision sets it
         var scope: UInt8 = 0
 
@@ -96,14 +123,20 @@ public final class QueryProcessor {
         }
         maxSize = min(maxSize, capacity)
         let nsidLength = (q.hasEDNS && q.nsidRequested) ? snapshot.identity.nsid?.count : nil
-        let optLength = q.hasEDNS ? ResponseWriter.optLength(clientSubnet: q.clientSubnet, nsidLength: nsidLength) : 0
+        let optLength =
+            q.hasEDNS ? ResponseWriter.optLength(clientSubnet: q.clientSubnet, nsidLength: nsidLength, optionsLength: optionsLength) : 0
         var w = ResponseWriter(
             buffer: response, limit: maxSize - optLength, qnameLower: qnameLower,
             qnameLength: q.qnameLength)
         w.writeHeader(id: q.id, flags: 0)
         w.writeQuestion(name: qname, length: q.qnameLength, type: q.qtype, class: q.qclass)
+        let questionEnd = w.mark
         var flags = HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd))
         var rcode = RCode.noError
+        // what the rate limiter counts this response as (`ResponseClass`, zone, node)
+        var responseKind = ResponseClass.error
+        var responseZone: Int32 = -1
+        var responseNode: Int32 = -1
 
         counters.bumpQType(q.qtype)
         if q.hasEDNS && q.ednsVersion > 0 {
@@ -128,6 +161,11 @@ public final class QueryProcessor {
                     }
                     rcode = result.rcode
                     scope = result.scope
+                    responseZone = Int32(truncatingIfNeeded: zone)
+                    responseNode = result.node
+                    responseKind =
+                        rcode == RCode.nxDomain
+                        ? ResponseClass.nxdomain : result.authoritative ? ResponseClass.answer : ResponseClass.referral
                     if result.authoritative { flags |= HeaderFlag.aa }
                     if result.truncated {
                         flags |= HeaderFlag.tc
@@ -147,22 +185,130 @@ public final class QueryProcessor {
             rcode = RCode.refused
         }
 
+        // Response rate limiting over UDP (a valid server cookie proves the source: RFC 7873 §5.2.5)
+        if transport == .udp && !cookieValid && snapshot.rateLimit.enabled, let limiter = rateLimiter, let client {
+            let policy = snapshot.rateLimit
+            switch limit(
+                limiter, policy: policy, client: client, kind: responseKind, zone: responseZone, node: responseNode, qtype: q.qtype,
+                subnet: q.clientSubnet, scope: scope)
+            {
+            case .send: break
+            case .drop:
+                counters.bump(WorkerCounters.Slot.rrlDropped)
+                return 0
+            case .slip:
+                counters.bump(WorkerCounters.Slot.rrlSlipped)
+                // no records: the client learns to retry over TCP (TC), or to come back with the
+                // server cookie it is given (BADCOOKIE, RFC 7873 §5.2.3 option 2)
+                w.rollback(to: questionEnd)
+                flags &= ~HeaderFlag.aa
+                if policy.badCookieSlip && optionsLength >= ServerCookieOption.length {
+                    rcode = RCode.badCookie
+                    counters.bump(WorkerCounters.Slot.cookieBadCookie)
+                } else {
+                    rcode = RCode.noError
+                    flags |= HeaderFlag.tc
+                }
+            }
+        }
         if q.hasEDNS {
             w.limit = maxSize
+            let options = UnsafeRawBufferPointer(start: extraOptions, count: optionsLength)
             if nsidLength != nil, let nsid = snapshot.identity.nsid {
                 nsid.withUnsafeBytes { bytes in
                     w.writeOPT(
                         udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                        clientSubnet: q.clientSubnet, scope: scope, nsid: bytes)
+                        clientSubnet: q.clientSubnet, scope: scope, nsid: bytes, options: options)
                 }
             } else {
                 w.writeOPT(
                     udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO,
-                    clientSubnet: q.clientSubnet, scope: scope, nsid: nil)
+                    clientSubnet: q.clientSubnet, scope: scope, nsid: nil, options: options)
             }
         }
         count(rcode)
         return w.finish(flags: flags | (rcode & 0x000F))
+    }
+
+    // MARK: defence (RFC 7873 cookies, RFC 7828 keepalive, response rate limiting)
+
+    /// Checks the query's COOKIE option and encodes the response's into `extraOptions`: the client
+    /// cookie and a server cookie (the one sent when valid and under half an hour old, else a new one:
+    /// RFC 7873 §5.2.3-5, RFC 9018 §4.3). Returns whether the server cookie sent was valid.
+    @inline(__always)
+    func answerCookie(_ q: ParsedQuery, query: UnsafeRawBufferPointer, client: IPAddress, cookies: ServerCookies) -> Bool {
+        let option = query.baseAddress! + q.cookieOffset
+        let check = cookies.check(option, length: q.cookieLength, client: client, now: now)
+        extraOptions.storeBytes(of: EDNSOption.cookie.bigEndian, as: UInt16.self)
+        extraOptions.storeBytes(of: UInt16(24).bigEndian, toByteOffset: 2, as: UInt16.self)
+        (extraOptions + 4).copyMemory(from: option, byteCount: 8)
+        if check == .valid(renew: false) {
+            (extraOptions + 12).copyMemory(from: option + 8, byteCount: 16)
+        } else {
+            cookies.make(clientCookie: option, client: client, now: now, into: extraOptions + 12)
+        }
+        if case .valid = check {
+            counters.bump(WorkerCounters.Slot.cookieValid)
+            return true
+        }
+        counters.bump(WorkerCounters.Slot.cookieNew)
+        return false
+    }
+
+    /// Encodes edns-tcp-keepalive with TIMEOUT (RFC 7828 §3.1) at `offset` of `extraOptions`; returns its length.
+    @inline(__always)
+    func writeKeepalive(_ timeout: UInt16, at offset: Int) -> Int {
+        extraOptions.storeBytes(of: EDNSOption.tcpKeepalive.bigEndian, toByteOffset: offset, as: UInt16.self)
+        extraOptions.storeBytes(of: UInt16(2).bigEndian, toByteOffset: offset + 2, as: UInt16.self)
+        extraOptions.storeBytes(of: timeout.bigEndian, toByteOffset: offset + 4, as: UInt16.self)
+        return 6
+    }
+
+    /// The rate limiter's verdict on one response (`RateLimitPolicy`), counted. Exempt networks are
+    /// not counted at all; in dry-run mode a response over the limit is counted and sent.
+    @inline(__always)
+    func limit(
+        _ limiter: ResponseRateLimiter, policy: RateLimitPolicy, client: IPAddress, kind: UInt8, zone: Int32, node: Int32,
+        qtype: UInt16, subnet: ClientSubnet?, scope: UInt8
+    ) -> ResponseRateLimiter.Verdict {
+        if policy.exemptCount > 0 && policy.isExempt(client) { return .send }
+        let network = policy.network(of: client)
+        // An answer that holds for only part of an ECS client's network (a GSLB decision with a
+        // non-zero scope) is a class of its own per part: a resolver asking one name for many client
+        // networks is counted per network it asks for, as its cache keeps them (RFC 7871 §7.3.1).
+        var block: (UInt64, UInt64) = (0, 0)
+        if scope > 0, let subnet {
+            let (high, low) = subnet.address.leftAlignedWords
+            let (maskHigh, maskLow) = QueryParser.prefixMask(Int(min(scope, subnet.sourcePrefix)))
+            block = (high & maskHigh | UInt64(scope), low & maskLow)
+        }
+        let key = limiter.key(network: network, kind: kind, zone: zone, node: node, qtype: kind == ResponseClass.answer ? qtype : 0, ecsBlock: block)
+        let verdict = limiter.take(key: key, now: now, policy: policy, network: network, family: client.family, kind: kind)
+        if verdict == .send { return .send }
+        counters.bump(WorkerCounters.Slot.rrlLimited)
+        if policy.dryRun { return .send }
+        return verdict
+    }
+
+    /// A query without a question but with a COOKIE option (RFC 7873 §5.4): the header, and OPT with
+    /// the client cookie and a valid server cookie; BADCOOKIE when the server cookie sent was not valid.
+    func cookieOnlyResponse(
+        _ q: ParsedQuery, query: UnsafeRawBufferPointer, response: UnsafeMutablePointer<UInt8>, capacity: Int, client: IPAddress?,
+        snapshot: Snapshot
+    ) -> Int {
+        guard snapshot.cookies.enabled, let client, capacity >= WireLimits.headerLength + 64 else {
+            return errorResponse(q, rcode: RCode.formErr, response: response, capacity: capacity)
+        }
+        let valid = answerCookie(q, query: query, client: client, cookies: snapshot.cookies)
+        let rcode = valid || q.cookieLength == 8 ? RCode.noError : RCode.badCookie
+        if rcode == RCode.badCookie { counters.bump(WorkerCounters.Slot.cookieBadCookie) }
+        var w = ResponseWriter(buffer: response, limit: capacity, qnameLower: qnameLower, qnameLength: 0)
+        w.writeHeader(id: q.id, flags: 0)
+        w.writeOPT(
+            udpSize: snapshot.udpPayloadSize, extendedRCode: UInt8(rcode >> 4), dnssecOK: q.ednsDO, clientSubnet: nil, scope: 0,
+            nsid: nil, options: UnsafeRawBufferPointer(start: extraOptions, count: ServerCookieOption.length))
+        count(rcode)
+        return w.finish(flags: HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd)) | (rcode & 0x000F))
     }
 
     /// FORMERR / NOTIMP before a full parse: the header, and the question if it was read.
@@ -286,6 +432,9 @@ public final class QueryProcessor {
         var truncated = false
         /// ECS SCOPE PREFIX-LENGTH the answer holds for (the widest of the GSLB decisions taken; 0 without).
         var scope: UInt8 = 0
+        /// The node the query name resolved to (the wildcard for a synthesised answer), -1 for none:
+        /// the rate limiter's class of the response.
+        var node: Int32 = -1
     }
 
     /// Where a name leads inside a zone. For the absent names, the closest encloser and the offset in
@@ -426,9 +575,12 @@ public final class QueryProcessor {
                     proofs.add(signatures.pointee.wildcardCover[Int(closest)])
                 }
                 break chain
-            case let .node(n): node = n
+            case let .node(n):
+                node = n
+                if step == 0 { result.node = n }
             case let .wildcard(n, closest, nextCloser):
                 node = n // RFC 4592 §3.3.1: synthesized with the query owner
+                if step == 0 { result.node = n }
                 if let signatures {
                     let noData = zone.rrset(of: n, type: q.qtype) < 0 && !zone.nodes[Int(n)].isAlias && q.qtype != DNSType.any
                     if signatures.pointee.usesNSEC {

@@ -23,6 +23,11 @@ public final class Snapshot: @unchecked Sendable {
     public let health: HealthTable
     /// Who may transfer which zone, and whom to notify of new serials.
     public let transfer: TransferRules
+    /// DNS cookies' secrets (RFC 7873, RFC 9018) and the response rate limit (`RateLimitPolicy`).
+    public let cookies: ServerCookies
+    public let rateLimit: RateLimitPolicy
+    /// Holds the memory of `rateLimit`'s exempt networks.
+    let rateLimitExempt: ExemptStorage?
     /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
     /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
     /// owned by `refTables`, which snapshots derived by `with(health:)` share.
@@ -36,10 +41,14 @@ public final class Snapshot: @unchecked Sendable {
     /// with the service names as `extraOwners`); `SnapshotError` otherwise.
     public init(
         zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
-        identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232, transfer: TransferRules = .none
+        identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232, transfer: TransferRules = .none,
+        cookies: ServerCookies = .disabled, rateLimit: RateLimitPolicy = .off, rateLimitExempt: ExemptStorage? = nil
     ) throws {
         self.zones = zones
         self.transfer = transfer
+        self.cookies = cookies
+        self.rateLimit = rateLimit
+        self.rateLimitExempt = rateLimitExempt
         self.services = services
         self.health = health ?? HealthTable(allUp: services)
         Snapshot.checkShape(self.health, services)
@@ -122,6 +131,9 @@ public final class Snapshot: @unchecked Sendable {
         originLengths = other.originLengths
         services = other.services
         transfer = other.transfer
+        cookies = other.cookies
+        rateLimit = other.rateLimit
+        rateLimitExempt = other.rateLimitExempt
         self.health = health
         Snapshot.checkShape(health, other.services)
         refTables = other.refTables

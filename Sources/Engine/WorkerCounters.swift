@@ -22,7 +22,20 @@ public final class WorkerCounters: @unchecked Sendable {
         public static let gslbBase = 288
         public static let maxServices = 256
         public static let maxPools = 16
-        public static let count = gslbBase + maxServices * maxPools
+        /// Cookies and response rate limiting, after the GSLB block.
+        public static let defenceBase = gslbBase + maxServices * maxPools
+        /// Queries whose COOKIE option was answered with a new server cookie (client cookie alone, or a
+        /// server cookie not valid), and those whose server cookie was valid (RFC 7873 §5.2).
+        public static let cookieNew = defenceBase
+        public static let cookieValid = defenceBase + 1
+        /// Responses sent with RCODE BADCOOKIE.
+        public static let cookieBadCookie = defenceBase + 2
+        /// UDP responses over the rate limit (also counted in dry-run mode, where they are sent), and
+        /// of those the ones sent truncated (slipped) and the ones dropped.
+        public static let rrlLimited = defenceBase + 3
+        public static let rrlSlipped = defenceBase + 4
+        public static let rrlDropped = defenceBase + 5
+        public static let count = defenceBase + 6
     }
 
     let slots: UnsafeMutablePointer<UInt64.AtomicRepresentation>

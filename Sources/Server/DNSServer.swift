@@ -12,6 +12,11 @@ public final class DNSServer: Sendable {
         public var tcpMaxConnections: Int
         public var tcpMessageTimeout: Double
         public var tcpMaxConnectionsPerClient: Int
+        public var tcpMaxQueriesPerConnection = TCPLimits().maxQueriesPerConnection
+        public var tcpMaxConnectionLifetime = TCPLimits().maxLifetime
+        /// Entries in each UDP worker's rate-limit table (`ResponseRateLimiter`); 0: no table, nothing
+        /// is rate-limited whatever the snapshot says.
+        public var rateLimitTableSize = 0
         public init(
             listen: [(host: String, port: Int)], workers: Int, tcpIdleTimeout: Double, tcpMaxConnections: Int,
             tcpMessageTimeout: Double = TCPLimits().messageTimeout,
@@ -32,6 +37,8 @@ public final class DNSServer: Sendable {
             limits.maxConnections = tcpMaxConnections
             limits.messageTimeout = tcpMessageTimeout
             limits.maxConnectionsPerClient = tcpMaxConnectionsPerClient
+            limits.maxQueriesPerConnection = tcpMaxQueriesPerConnection
+            limits.maxLifetime = tcpMaxConnectionLifetime
             return limits
         }
     }
@@ -47,7 +54,9 @@ public final class DNSServer: Sendable {
         let workers = options.workers > 0 ? options.workers : System.coreCount
         var udp: [UDPWorker] = []
         for address in options.listen {
-            for _ in 0..<workers { udp.append(try UDPWorker(host: address.host, port: address.port, store: store)) }
+            for _ in 0..<workers {
+                udp.append(try UDPWorker(host: address.host, port: address.port, store: store, rateLimitTableSize: options.rateLimitTableSize))
+            }
         }
         tcp = TCPServer(store: store, threads: min(workers, System.coreCount), limits: options.tcpLimits)
         var channels: [Channel] = []
@@ -75,6 +84,11 @@ public final class DNSServer: Sendable {
             return ring
         } + tcp.enableDecisionLog(sample: sample)
     }
+
+    /// Every UDP worker's rate-limit events (empty without tables).
+    public var rateLimitEvents: [RateLimitEventRing] { udpWorkers.compactMap(\.rateLimiter?.events) }
+    /// Bytes of the rate-limit tables of all workers.
+    public var rateLimitMemory: Int { udpWorkers.reduce(0) { $0 + ($1.rateLimiter?.memory ?? 0) } }
 
     /// Closes the TCP listening sockets (open connections continue).
     public func stopAcceptingTCP() {

@@ -37,6 +37,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     let table: TCPConnectionTable
     let timeouts: TCPLimits.Timeouts
     let maxInboundBytes: Int
+    let maxQueries: Int
 
     /// Bytes read and not yet answered: a partial message, or whole ones held while paused.
     private var inbound: ByteBuffer?
@@ -56,6 +57,12 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var messageStart: NIODeadline?
     private var timer: Scheduled<Void>?
     private var timerDue = NIODeadline.distantFuture
+    /// Messages answered on this connection, and when it opened (`TCPLimits.maxQueriesPerConnection`,
+    /// `maxLifetime`).
+    private var answered = 0
+    private var openedAt = NIODeadline.now()
+    /// At a limit: the answers written so far are flushed, then the connection closes; nothing more is read.
+    private var closing = false
 
     init(store: SnapshotStore, state: TCPLoopState, slot: TCPConnectionSlot, table: TCPConnectionTable, limits: TCPLimits) {
         self.store = store
@@ -64,12 +71,14 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         self.table = table
         timeouts = TCPLimits.Timeouts(limits)
         maxInboundBytes = limits.maxInboundBytes
+        maxQueries = limits.maxQueriesPerConnection
     }
 
     // MARK: inbound
 
     func channelActive(context: ChannelHandlerContext) {
         lastActivity = .now()
+        openedAt = lastActivity
         armTimer(context: context)
         context.fireChannelActive()
     }
@@ -88,8 +97,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Evicted by the table (it was idle): it is being closed; what arrives now is not answered.
-        guard !slot.isEvicted else { return }
+        // Evicted by the table (it was idle), or closing at a limit: what arrives now is not answered.
+        guard !slot.isEvicted, !closing else { return }
         var bytes = unwrapInboundIn(data)
         lastActivity = .now()
         if inbound == nil {
@@ -186,6 +195,12 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             buffer!.moveReaderIndex(forwardBy: 2)
             messageStart = nil
             answer(buffer!.readSlice(length: Int(length))!, context: context)
+            answered += 1
+            // a zone transfer in progress finishes first; the next message finds the limit again
+            if transfer == nil && (answered >= maxQueries || NIODeadline.now() >= openedAt + timeouts.lifetime) {
+                closeAfterWrites(context: context)
+                return
+            }
         }
         if let buffer, buffer.readableBytes > 0 {
             inbound = buffer
@@ -213,6 +228,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 now: Int64(time(nil)))
             return
         }
+        state.processor.now = wallClockSeconds()
         let length = query.withUnsafeReadableBytes { bytes in
             state.processor.process(
                 query: bytes, response: state.response, capacity: WireLimits.maxTCPMessage,
@@ -223,6 +239,17 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         out.writeInteger(UInt16(length))
         out.writeBytes(UnsafeRawBufferPointer(start: state.response, count: length))
         context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Flushes what is written and closes the connection once it is sent (a limit was reached).
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        inbound = nil
+        transfer = nil
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: sent)
+        sent.futureResult.whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Idle for the connection table: no message partly read or held, and nothing waiting to be written.
@@ -241,7 +268,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// The earlier of the idle deadline and the partly read message's deadline.
     private func nextDeadline() -> NIODeadline {
         let idle = lastActivity + (table.isBusy ? timeouts.busyIdle : timeouts.idle)
-        guard let start = messageStart else { return idle }
+        // the lifetime is enforced when no message is in progress (else when it is answered, in `drain`)
+        guard let start = messageStart else { return transfer == nil ? min(idle, openedAt + timeouts.lifetime) : idle }
         return min(idle, start + timeouts.message)
     }
 
@@ -271,6 +299,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         if now >= lastActivity + (table.isBusy ? timeouts.busyIdle : timeouts.idle) {
             context.close(promise: nil) // RFC 7766 §6.2.3: idle connections are closed by the server
+            return
+        }
+        if now >= openedAt + timeouts.lifetime && transfer == nil && messageStart == nil {
+            closeAfterWrites(context: context) // open too long (`TCPLimits.maxLifetime`)
             return
         }
         armTimer(context: context)

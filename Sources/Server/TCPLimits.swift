@@ -11,6 +11,11 @@ import NIOCore
 ///   in progress, nothing waiting to be written); with none idle the new one is refused.
 /// - `maxConnectionsPerClient` 32 (per source address): at that count a new connection from the
 ///   address closes the address's oldest idle one, or is refused when none is idle.
+/// - `maxQueriesPerConnection` 10,000: after answering that many the connection is closed (once its
+///   answers are written), and `maxLifetime` 300 s: a connection open that long is closed once no
+///   message is partly read and no zone transfer is being sent, however busy (RFC 7766 §6.2.2 lets a server close connections; clients
+///   reconnect). Neither lets one client hold a connection slot for ever.
+/// - The idle timeout is advertised in edns-tcp-keepalive (RFC 7828) to queries that send the option.
 /// - Replies waiting in user space are bounded by the write buffer water marks (16 KiB low, 64 KiB
 ///   high): above the high mark the connection stops answering and reading until it drains below
 ///   the low mark. Unparsed input is bounded by `maxInboundBytes` (512 KiB: one partial message of at
@@ -21,20 +26,27 @@ public struct TCPLimits: Sendable, Equatable {
     public var busyIdleTimeout: Double = 0.2
     public var maxConnections = 1024
     public var maxConnectionsPerClient = 32
+    public var maxQueriesPerConnection = 10_000
+    public var maxLifetime: Double = 300
     public var writeLowWaterMark = 16 * 1024
     public var writeHighWaterMark = 64 * 1024
     public var maxInboundBytes = 512 * 1024
 
     public init() {}
 
+    /// The idle timeout in the units of edns-tcp-keepalive's TIMEOUT, 100 ms (RFC 7828 §3.1).
+    var keepaliveTimeout: UInt16 { UInt16(clamping: Int((idleTimeout * 10).rounded(.down))) }
+
     /// The time amounts the connection handler compares against (converted once, not per event).
     struct Timeouts {
         let idle: TimeAmount
         let busyIdle: TimeAmount
         let message: TimeAmount
+        let lifetime: TimeAmount
 
         init(_ limits: TCPLimits) {
             idle = .nanoseconds(Int64(limits.idleTimeout * 1e9))
+            lifetime = .nanoseconds(Int64(min(limits.maxLifetime, 1e9) * 1e9))
             busyIdle = .nanoseconds(Int64(limits.busyIdleTimeout * 1e9))
             message = .nanoseconds(Int64(limits.messageTimeout * 1e9))
         }

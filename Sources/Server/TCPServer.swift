@@ -30,6 +30,7 @@ public final class TCPServer: Sendable {
         var states: [ObjectIdentifier: TCPLoopState] = [:]
         for loop in group.makeIterator() {
             let state = TCPLoopState()
+            state.processor.keepaliveTimeout = limits.keepaliveTimeout
             states[ObjectIdentifier(loop)] = state
             // a loop with no queries lets go of a replaced snapshot within a second (a reload frees it)
             loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [store] _ in

@@ -18,6 +18,8 @@ public final class UDPWorker: @unchecked Sendable {
     public let counters = WorkerCounters()
     /// Sampled GSLB decisions (nil when the decision log is off); set before `start`.
     public var decisionRing: DecisionRing?
+    /// This worker's response-rate-limiting table, allocated at start (nil: no limiting).
+    public let rateLimiter: ResponseRateLimiter?
 
     /// How long a receive waits before the worker looks at the store again: an idle worker lets go
     /// of a replaced snapshot within this time, so a reload's old snapshot is freed whether or not
@@ -25,7 +27,7 @@ public final class UDPWorker: @unchecked Sendable {
     static let idleCheck = timeval(tv_sec: 1, tv_usec: 0)
 
     /// Opens the socket now (so bind errors surface at start-up); `start` begins serving.
-    public init(host: String, port: Int, store: SnapshotStore) throws {
+    public init(host: String, port: Int, store: SnapshotStore, rateLimitTableSize: Int = 0) throws {
         var message = [CChar](repeating: 0, count: 256)
         let fd = msock_open_udp(host, Int32(port), &message, message.count)
         guard fd >= 0 else { throw ServerError.bind(String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
@@ -34,6 +36,8 @@ public final class UDPWorker: @unchecked Sendable {
         self.fd = fd
         self.store = store
         self.label = "udp \(host):\(port)"
+        var random = SystemRandomNumberGenerator()
+        rateLimiter = rateLimitTableSize > 0 ? ResponseRateLimiter(capacity: rateLimitTableSize, seed: random.next()) : nil
     }
 
     public func start() throws {
@@ -46,12 +50,14 @@ public final class UDPWorker: @unchecked Sendable {
         let processor = QueryProcessor(seed: UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)), counters: counters)
         processor.decisionRing = decisionRing
         processor.clock = wallClockNanoseconds
+        processor.rateLimiter = rateLimiter
         var (snapshot, generation) = store.current()
         let capacity = Int(msock_buffer_size(batch))
         while true {
             let received = msock_recv(fd, batch)
             if store.generation != generation { (snapshot, generation) = store.current() }
             if received <= 0 { continue } // idle (SO_RCVTIMEO), EINTR and transient errors: keep serving
+            processor.now = wallClockSeconds()
             var replies: UInt32 = 0
             for i in 0..<UInt32(received) {
                 let length = Int(msock_packet_length(batch, i))
@@ -78,6 +84,14 @@ public enum ServerError: Error, CustomStringConvertible {
         case let .bind(message): return "cannot listen: \(message)"
         }
     }
+}
+
+/// Wall-clock seconds since 1970 from the coarse clock (a vDSO read, no system call): once per batch,
+/// for cookie timestamps and rate-limit buckets.
+@inline(__always) func wallClockSeconds() -> UInt32 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+    return UInt32(truncatingIfNeeded: ts.tv_sec)
 }
 
 /// Wall-clock time in nanoseconds (decision-log timestamps).

@@ -19,14 +19,17 @@ public enum RestartSettings {
             || config.tcpIdleTimeout != running.tcpIdleTimeout || config.tcpMaxConnections != running.tcpMaxConnections
             || config.tcpMessageTimeout != running.tcpMessageTimeout
             || config.tcpMaxConnectionsPerClient != running.tcpMaxConnectionsPerClient
+            || config.tcpMaxQueriesPerConnection != running.tcpMaxQueriesPerConnection
+            || config.tcpMaxConnectionLifetime != running.tcpMaxConnectionLifetime
         {
             changed.append("server")
         }
+        if config.rrl.tableSize != running.rrl.tableSize { changed.append("rrl.table_size") }
         if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
             changed.append("state_dir, health.state_file")
         }
         if config.controlMaxConnections != running.controlMaxConnections || config.controlIdleTimeout != running.controlIdleTimeout
-            || config.controlSocket != running.controlSocket
+            || config.controlSocket != running.controlSocket || config.controlAllow != running.controlAllow
         {
             changed.append("control")
         }

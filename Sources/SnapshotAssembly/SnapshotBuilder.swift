@@ -77,6 +77,8 @@ public enum SnapshotBuilder {
             checks: Dictionary(config.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
             endpoints: EndpointCatalog(services: services).monitored)
         var zones: [CompiledZone] = []
+        var zoneNotes: [String] = []
+        defer { notes += zoneNotes.map { "dnssec: " + $0 } }
         for zone in config.zones {
             let origin = WireName.fromText(zone.origin) ?? []
             let owners = services.map(\.name).filter { name in
@@ -90,14 +92,16 @@ public enum SnapshotBuilder {
             zones.append(
                 try ZoneSigning.load(
                     zone, owners: owners, services: zoneServices, stateDir: config.stateDir, keyPolicy: keyPolicy,
-                    now: Int64(time(nil)), notes: &notes))
+                    now: Int64(time(nil)), notes: &zoneNotes))
         }
         let identity = ServerIdentity(
             version: config.identity.version, id: config.identity.id,
             nsid: config.identity.nsid.map { Array($0.utf8) })
+        let cookies = try DefencePolicy.cookies(config, keyPolicy: keyPolicy, notes: &notes)
+        let (rateLimit, exempt) = DefencePolicy.rateLimit(config)
         return try Snapshot(
             zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize),
-            transfer: transferRules(config))
+            transfer: transferRules(config), cookies: cookies, rateLimit: rateLimit, rateLimitExempt: exempt)
     }
 
     /// The zones' transfer ACLs and secondaries with the TSIG keys (the config checked the names).

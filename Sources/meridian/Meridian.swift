@@ -206,7 +206,7 @@ struct Serve: ParsableCommand {
                     }),
                 limits: .init(
                     maxConnections: cfg.controlMaxConnections,
-                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000))),
+                    idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000)), allow: cfg.controlAllow),
                 logger: logger)
         }
         if let listen = cfg.controlListen {
@@ -219,12 +219,26 @@ struct Serve: ParsableCommand {
             try startControl(host: "", port: 0, unixSocket: socket, token: nil)
             logger.info("control socket", metadata: ["path": "\(socket)"])
         }
-        let options = DNSServer.Options(
+        var options = DNSServer.Options(
             listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
             tcpIdleTimeout: cfg.tcpIdleTimeout, tcpMaxConnections: cfg.tcpMaxConnections,
             tcpMessageTimeout: cfg.tcpMessageTimeout,
             tcpMaxConnectionsPerClient: cfg.tcpMaxConnectionsPerClient)
+        options.tcpMaxQueriesPerConnection = cfg.tcpMaxQueriesPerConnection
+        options.tcpMaxConnectionLifetime = cfg.tcpMaxConnectionLifetime
+        // the tables exist whether or not `rrl:` is on now, so a reload can turn it on
+        options.rateLimitTableSize = cfg.rrl.tableSize
         let server = try DNSServer(store: store, options: options, logger: logger)
+        let rateLimitLog = RateLimitLog(rings: server.rateLimitEvents, logger: logger) { store.current().0.rateLimit }
+        controlLoops.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in rateLimitLog.drain() }
+        let snapshotNow = store.current().0
+        logger.info(
+            "defence",
+            metadata: [
+                "rrl": "\(snapshotNow.rateLimit.enabled ? (snapshotNow.rateLimit.dryRun ? "dry-run" : "on") : "off")",
+                "rrl_rate": "\(cfg.rrl.rate)", "rrl_slip": "\(cfg.rrl.slip)",
+                "rrl_table_bytes": "\(server.rateLimitMemory)", "cookies": "\(snapshotNow.cookies.enabled ? "on" : "off")",
+            ])
         metrics.register(server.counters, tcpConnections: { server.tcpConnections })
         if let path = cfg.decisionLog {
             let writer = try DecisionLogWriter(
@@ -243,7 +257,7 @@ struct Serve: ParsableCommand {
     static func load(configPath: String, logger: Logger) throws -> (MeridianConfig, SnapshotStore) {
         var notes: [String] = []
         let (config, snapshot) = try SnapshotBuilder.build(configPath: configPath, keyPolicy: .createMissing, notes: &notes)
-        for note in notes { logger.warning("dnssec: \(note)") }
+        for note in notes { logger.warning("\(note)") }
         return (config, SnapshotStore(snapshot))
     }
 }

@@ -1,0 +1,73 @@
+import Config
+import DNSWire
+import Engine
+import SourceFiles
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Compiles `cookies:` and `rrl:` into what the snapshot carries (`ServerCookies`, `RateLimitPolicy`).
+enum DefencePolicy {
+    /// The file in the state directory that keeps the server secret when the config gives none.
+    static let secretFile = "cookie-secret"
+
+    /// The cookie secrets: the config's, else the state directory's file. At start (`createMissing`)
+    /// a missing file is made from 16 random octets (mode 0600); `check` and `explain` use a
+    /// temporary secret instead of writing one, and a reload requires the file.
+    static func cookies(_ config: MeridianConfig, keyPolicy: KeyPolicy, notes: inout [String]) throws -> ServerCookies {
+        let settings = config.cookies
+        let previous = settings.previousSecret.flatMap { ServerCookies.Secret(hex: $0) }
+        if let text = settings.secret, let secret = ServerCookies.Secret(hex: text) {
+            return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+        }
+        let path = config.stateDir + "/" + secretFile
+        if let bytes = try? SourceFile.readAll(path) {
+            let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace
+            guard let secret = ServerCookies.Secret(hex: text) else {
+                throw ReloadRefused(description: "\(path): not a cookie secret (32 hexadecimal digits)")
+            }
+            return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+        }
+        var random = SystemRandomNumberGenerator() // the kernel's CSPRNG (getrandom)
+        let octets = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let secret = ServerCookies.Secret(octets)!
+        switch keyPolicy {
+        case .temporaryIfMissing:
+            break
+        case .requireExisting:
+            guard !settings.enabled else {
+                throw ReloadRefused(description: "\(path) is missing: the cookie secret must stay the same across a reload (give cookies.secret, or restore the file)")
+            }
+        case .createMissing:
+            let hex = octets.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ReloadRefused(description: "\(path): cannot create the cookie secret: \(String(cString: strerror(errno)))") }
+            let line = Array((hex + "\n").utf8)
+            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            guard written == line.count else { throw ReloadRefused(description: "\(path): cannot write the cookie secret") }
+            notes.append("cookies: made a server secret in \(path) (instances of one NS set must share it: copy the file or set cookies.secret)")
+        }
+        return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+    }
+
+    /// The rate-limit policy and the exempt networks' storage (nil when none).
+    static func rateLimit(_ config: MeridianConfig) -> (RateLimitPolicy, ExemptStorage?) {
+        let rrl = config.rrl
+        guard rrl.enabled else { return (.off, nil) }
+        let exempt = rrl.exempt.isEmpty ? nil : ExemptStorage(rrl.exempt.map { (network: $0.network, length: $0.length) })
+        let policy = RateLimitPolicy(
+            rate: rrl.rate, slip: rrl.slip, v4Prefix: rrl.ipv4Prefix, v6Prefix: rrl.ipv6Prefix, dryRun: rrl.dryRun,
+            badCookieSlip: rrl.badCookieSlip, exempt: exempt)
+        return (policy, exempt)
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and line ends.
+    fileprivate var trimmingWhitespace: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    }
+}
