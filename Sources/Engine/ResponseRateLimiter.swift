@@ -126,12 +126,10 @@ public final class ResponseRateLimiter {
         }
         let slip = policy.slip
         guard slip > 0 else { return .drop }
-        slipCounter &+= 1
-        if slipCounter >= slip {
-            slipCounter = 0
-            return .slip
-        }
-        return .drop
+        // the first limited response slips, then every `slip`-th (the worker's count of limited responses)
+        let n = slipCounter
+        slipCounter = n + 1 >= slip ? 0 : n + 1
+        return n == 0 ? .slip : .drop
     }
 }
 

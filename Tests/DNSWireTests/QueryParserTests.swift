@@ -76,6 +76,7 @@ final class QueryParserTests: XCTestCase {
                 XCTAssertTrue((1...255).contains(r.query.qnameLength))
                 seen["query", default: 0] += 1
             case .drop: seen["drop", default: 0] += 1
+            case .cookieOnly: seen["cookie", default: 0] += 1
             case let .error(rc):
                 XCTAssertTrue(rc == RCode.formErr || rc == RCode.notImp, "rcode \(rc)")
                 seen["error", default: 0] += 1
@@ -84,6 +85,30 @@ final class QueryParserTests: XCTestCase {
         XCTAssertGreaterThan(seen["query", default: 0], 0)
         XCTAssertGreaterThan(seen["error", default: 0], 0)
         XCTAssertGreaterThan(seen["drop", default: 0], 0)
+    }
+
+    /// RFC 7873 §5.2.2 option lengths, §5.2 "only the first is considered", §5.4 no question.
+    func testCookieOption() {
+        func parsed(_ options: [UInt8], qd: Bool = true) -> ParseResult {
+            let opt = Wire.opt(rdata: options)
+            return runParser(qd ? Wire.query("a.test.", 1, additional: [opt]) : Wire.header(qd: 0, ar: 1) + opt)
+        }
+        for length in [8, 16, 24, 40] {
+            let r = parsed(Wire.option(10, [UInt8](repeating: 7, count: length)))
+            XCTAssertEqual(r.outcome, .query)
+            XCTAssertEqual(r.query.cookieLength, length)
+        }
+        for length in [0, 7, 9, 15, 41] {
+            XCTAssertEqual(parsed(Wire.option(10, [UInt8](repeating: 7, count: length))).outcome, .error(RCode.formErr), "\(length) octets")
+        }
+        let two = parsed(Wire.option(10, [UInt8](repeating: 1, count: 8)) + Wire.option(10, [UInt8](repeating: 2, count: 24)))
+        XCTAssertEqual(two.query.cookieLength, 8)
+        XCTAssertEqual(parsed(Wire.option(10, [UInt8](repeating: 1, count: 8)), qd: false).outcome, .cookieOnly)
+        XCTAssertEqual(parsed(Wire.option(3, []), qd: false).outcome, .error(RCode.formErr))
+        let keepalive = parsed(Wire.option(11, []))
+        XCTAssertTrue(keepalive.query.keepaliveRequested)
+        XCTAssertFalse(keepalive.query.keepaliveMalformed)
+        XCTAssertTrue(parsed(Wire.option(11, [0, 1])).query.keepaliveMalformed)
     }
 
     struct Case {
