@@ -1,6 +1,7 @@
 import Config
 import DNSWire
 import Engine
+import Health
 import SourceFiles
 
 #if canImport(Glibc)
@@ -12,14 +13,16 @@ enum DefencePolicy {
     /// The file in the state directory that keeps the server secret when the config gives none.
     static let secretFile = "cookie-secret"
 
-    /// The cookie secrets: the config's, else the state directory's file. At start (`createMissing`)
-    /// a missing file is made from 16 random octets (mode 0600); `check` and `explain` use a
-    /// temporary secret instead of writing one, and a reload requires the file.
+    /// The cookie secrets: the config's, else the state directory's file. At start and on a reload a
+    /// missing file is made from 16 random octets (mode 0600; clients holding cookies of an older
+    /// secret are then simply given new ones); `check` and `explain` use a temporary secret instead
+    /// of writing one.
     static func cookies(_ config: MeridianConfig, keyPolicy: KeyPolicy, notes: inout [String]) throws -> ServerCookies {
         let settings = config.cookies
+        guard settings.enabled else { return .disabled }
         let previous = settings.previousSecret.flatMap { ServerCookies.Secret(hex: $0) }
         if let text = settings.secret, let secret = ServerCookies.Secret(hex: text) {
-            return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+            return ServerCookies(enabled: true, secret: secret, previous: previous)
         }
         let path = config.stateDir + "/" + secretFile
         if let bytes = try? SourceFile.readAll(path) {
@@ -27,7 +30,7 @@ enum DefencePolicy {
             guard let secret = ServerCookies.Secret(hex: text) else {
                 throw ReloadRefused(description: "\(path): not a cookie secret (32 hexadecimal digits)")
             }
-            return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+            return ServerCookies(enabled: true, secret: secret, previous: previous)
         }
         var random = SystemRandomNumberGenerator() // the kernel's CSPRNG (getrandom)
         let octets = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -35,21 +38,28 @@ enum DefencePolicy {
         switch keyPolicy {
         case .temporaryIfMissing:
             break
-        case .requireExisting:
-            guard !settings.enabled else {
-                throw ReloadRefused(description: "\(path) is missing: the cookie secret must stay the same across a reload (give cookies.secret, or restore the file)")
+        case .requireExisting, .createMissing:
+            if let problem = store(octets, in: config.stateDir, at: path) {
+                // not fatal: cookies work with this secret until the next start (clients then get new ones)
+                notes.append("cookies: cannot keep a server secret in \(path) (\(problem)); using one made for this run")
+            } else {
+                notes.append("cookies: made a server secret in \(path) (instances of one NS set must share it: copy the file or set cookies.secret)")
             }
-        case .createMissing:
-            let hex = octets.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw ReloadRefused(description: "\(path): cannot create the cookie secret: \(String(cString: strerror(errno)))") }
-            let line = Array((hex + "\n").utf8)
-            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
-            guard written == line.count else { throw ReloadRefused(description: "\(path): cannot write the cookie secret") }
-            notes.append("cookies: made a server secret in \(path) (instances of one NS set must share it: copy the file or set cookies.secret)")
         }
-        return ServerCookies(enabled: settings.enabled, secret: secret, previous: previous)
+        return ServerCookies(enabled: true, secret: secret, previous: previous)
+    }
+
+    /// Writes the secret as hex to a new file of mode 0600; the problem when it cannot.
+    /// The state directory is made (0700) when missing, as `serve` would.
+    static func store(_ octets: [UInt8], in directory: String, at path: String) -> String? {
+        do { try StateDirectory.prepare(directory) } catch { return "\(error)" }
+        let hex = octets.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        defer { close(fd) }
+        let line = Array((hex + "\n").utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return written == line.count ? nil : "short write"
     }
 
     /// The rate-limit policy and the exempt networks' storage (nil when none).

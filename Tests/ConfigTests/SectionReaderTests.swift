@@ -39,12 +39,46 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertNil(c.decisionLog)
         XCTAssertEqual(c.decisionLogSample, 100)
         XCTAssertEqual(c.sourceFile, "/etc/meridian/m.yaml")
+        XCTAssertEqual(c.tcpMaxQueriesPerConnection, 10_000)
+        XCTAssertEqual(c.tcpMaxConnectionLifetime, 300)
+        XCTAssertTrue(c.controlAllow.isEmpty)
+        XCTAssertFalse(c.rrl.enabled, "RRL is off unless configured (as in Knot and BIND)")
+        XCTAssertTrue(c.cookies.enabled, "cookies are on by default")
+        XCTAssertNil(c.cookies.secret)
+    }
+
+    func testRRLAndCookies() throws {
+        let c = try parse(
+            zone + """
+                rrl: { rate: 50, slip: 3, ipv4_prefix: 22, ipv6_prefix: 48, exempt: [127.0.0.1/32, "::1/128"], dry_run: true, badcookie_slip: true, table_size: 4096 }
+                cookies: { secret: 0123456789ABCDEF0123456789abcdef, previous_secret: ffeeddccbbaa99887766554433221100 }
+                server: { tcp_max_queries_per_connection: 100, tcp_max_connection_lifetime: 2m }
+                control: { allow: [127.0.0.0/8, "::1/128"] }
+
+                """)
+        XCTAssertTrue(c.rrl.enabled)
+        XCTAssertEqual([c.rrl.rate, c.rrl.slip, c.rrl.ipv4Prefix, c.rrl.ipv6Prefix, c.rrl.tableSize], [50, 3, 22, 48, 4096])
+        XCTAssertEqual(c.rrl.exempt.map(\.description), ["127.0.0.1/32", "::1/128"])
+        XCTAssertTrue(c.rrl.dryRun && c.rrl.badCookieSlip)
+        XCTAssertEqual(c.rrl.declaredAt, "/etc/meridian/m.yaml:4")
+        XCTAssertEqual(c.cookies.secret, "0123456789abcdef0123456789abcdef")
+        XCTAssertEqual(c.cookies.previousSecret, "ffeeddccbbaa99887766554433221100")
+        XCTAssertEqual(c.tcpMaxQueriesPerConnection, 100)
+        XCTAssertEqual(c.tcpMaxConnectionLifetime, 120)
+        XCTAssertEqual(c.controlAllow.map(\.description), ["127.0.0.0/8", "::1/128"])
+        XCTAssertFalse(try parse(zone + "rrl: { enabled: false }\n").rrl.enabled)
+        XCTAssertFalse(try parse(zone + "cookies: { enabled: false }\n").cookies.enabled)
+        rejects("rrl: { rate: 0 }\n", line: 4, "rate")
+        rejects("rrl:\n  exempt: [192.0.2.1/24]\n", line: 5, "'192.0.2.1/24' is not a network")
+        rejects("rrl: { ratee: 5 }\n", line: 4, "unknown rrl key 'ratee'")
+        rejects("cookies:\n  secret: abc\n", line: 5, "secret must be 32 hexadecimal digits")
+        rejects("control:\n  allow: [nonsense]\n", line: 5, "'nonsense' is not a network")
     }
 
     func testUnknownTopLevelKeyListsEverySection() {
         rejects(
             "listn: []\n", line: 4,
-            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys)"
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys, rrl, cookies)"
         )
         rejects("listen: []\nlisten: []\n", line: 5, "duplicate key 'listen'")
     }
@@ -143,7 +177,7 @@ final class SectionReaderTests: XCTestCase {
         XCTAssertNil(try parse(zone + "control: { listen: off }\n").controlListen)
         XCTAssertEqual(try parse(zone + "control: { listen: \"0.0.0.0:8053\", token: t }\n").controlListen?.host, "0.0.0.0")
         rejects("control:\n  listen: \"0.0.0.0:8053\"\n", line: 5, "control.listen 0.0.0.0:8053 is not a loopback address and no control.token is set")
-        rejects("control:\n  port: 1\n", line: 5, "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout)")
+        rejects("control:\n  port: 1\n", line: 5, "unknown control key 'port' (expected listen, token, socket, max_connections, idle_timeout, allow)")
     }
 
     func testDecisionLog() throws {
