@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests defence-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -36,6 +36,7 @@ help:
 	@echo "make health-tests   health checks against real HTTP/HTTPS/script backends on loopback (test)"
 	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
 	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing, a Knot secondary, ZSK and CSK rollovers under a Knot parent (test)"
+	@echo "make defence-tests  a reflection flood against RRL, DNS cookies (dig, kdig, Knot), Unbound with ECS through RRL, TCP limits (test)"
 	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
 	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
 	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
@@ -112,7 +113,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests dnssec-tests alloc-gate fuzz-replay
+	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests dnssec-tests defence-tests alloc-gate fuzz-replay
 
 # The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
 # CoreFoundation, whose start-up pages stayed resident (docs/PERFORMANCE.md, "What limits each figure"). Fails on an import.
@@ -141,6 +142,13 @@ dnssec-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/dnssec/dnssec_test.py .build/debug/meridian
 	python3 Tests/dnssec/rollover_test.py .build/debug/meridian
+
+# Defence on the open internet: a reflection flood against RRL (amplification with it on and off),
+# DNS cookies with dig, kdig, a second instance and Knot's mod-cookies, Unbound with ECS through
+# RRL, TCP query caps and keepalive, the control API's allow list.
+defence-tests: test-deps
+	$(SWIFT) build --product meridian
+	python3 Tests/defence/defence_test.py .build/debug/meridian $(GEOIP_DB)
 
 # Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM;
 # hostile input and unlucky operators (files changed under the server, limits, auth, state files).
