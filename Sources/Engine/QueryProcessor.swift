@@ -38,7 +38,11 @@ public final class QueryProcessor {
     /// (RFC 9018 §4.3) and the rate limiter's buckets read it.
     @exclusivity(unchecked) public var now: UInt32 = 0
     /// This worker's response-rate-limiting table (UDP workers only; nil: nothing is limited).
-    @exclusivity(unchecked) public var rateLimiter: ResponseRateLimiter?
+    @exclusivity(unchecked) public var rateLimiter: ResponseRateLimiter? {
+        didSet { limiterRef = rateLimiter.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `rateLimiter` without reference counting on the query path (`rateLimiter` keeps it alive).
+    @exclusivity(unchecked) var limiterRef: Unmanaged<ResponseRateLimiter>?
     /// The TCP idle timeout in units of 100 ms, advertised in edns-tcp-keepalive (RFC 7828 §3.3.2) to
     /// a TCP query that sent the option; nil on UDP workers.
     @exclusivity(unchecked) public var keepaliveTimeout: UInt16?
@@ -186,29 +190,28 @@ public final class QueryProcessor {
         }
 
         // Response rate limiting over UDP (a valid server cookie proves the source: RFC 7873 §5.2.5)
-        if transport == .udp && !cookieValid && snapshot.rateLimit.enabled, let limiter = rateLimiter, let client {
-            let policy = snapshot.rateLimit
-            switch limit(
-                limiter, policy: policy, client: client, kind: responseKind, zone: responseZone, node: responseNode, qtype: q.qtype,
-                subnet: q.clientSubnet, scope: scope)
-            {
-            case .send: break
-            case .drop:
+        if transport == .udp && !cookieValid && snapshot.rateLimit.enabled, let limiterRef, let client,
+            !limiterRef._withUnsafeGuaranteedRef({
+                allowed(
+                    $0, snapshot: snapshot, client: client, kind: responseKind, zone: responseZone, node: responseNode, qtype: q.qtype,
+                    subnet: q.clientSubnet, scope: scope)
+            })
+        {
+            guard limiterRef._withUnsafeGuaranteedRef({ $0.slips(snapshot.rateLimit.slip) }) else {
                 counters.bump(WorkerCounters.Slot.rrlDropped)
                 return 0
-            case .slip:
-                counters.bump(WorkerCounters.Slot.rrlSlipped)
-                // no records: the client learns to retry over TCP (TC), or to come back with the
-                // server cookie it is given (BADCOOKIE, RFC 7873 §5.2.3 option 2)
-                w.rollback(to: questionEnd)
-                flags &= ~HeaderFlag.aa
-                if policy.badCookieSlip && optionsLength >= ServerCookieOption.length {
-                    rcode = RCode.badCookie
-                    counters.bump(WorkerCounters.Slot.cookieBadCookie)
-                } else {
-                    rcode = RCode.noError
-                    flags |= HeaderFlag.tc
-                }
+            }
+            counters.bump(WorkerCounters.Slot.rrlSlipped)
+            // no records: the client learns to retry over TCP (TC), or to come back with the server
+            // cookie it is given (BADCOOKIE, RFC 7873 §5.2.3 option 2)
+            w.rollback(to: questionEnd)
+            flags &= ~HeaderFlag.aa
+            if snapshot.rateLimit.badCookieSlip && optionsLength >= ServerCookieOption.length {
+                rcode = RCode.badCookie
+                counters.bump(WorkerCounters.Slot.cookieBadCookie)
+            } else {
+                rcode = RCode.noError
+                flags |= HeaderFlag.tc
             }
         }
         if q.hasEDNS {
@@ -264,15 +267,15 @@ public final class QueryProcessor {
         return 6
     }
 
-    /// The rate limiter's verdict on one response (`RateLimitPolicy`), counted. Exempt networks are
-    /// not counted at all; in dry-run mode a response over the limit is counted and sent.
+    /// Whether the rate limiter lets one UDP response go out (`RateLimitPolicy`): exempt networks are
+    /// not counted at all; a response over the limit is counted, and sent anyway in dry-run mode.
     @inline(__always)
-    func limit(
-        _ limiter: ResponseRateLimiter, policy: RateLimitPolicy, client: IPAddress, kind: UInt8, zone: Int32, node: Int32,
-        qtype: UInt16, subnet: ClientSubnet?, scope: UInt8
-    ) -> ResponseRateLimiter.Verdict {
-        if policy.exemptCount > 0 && policy.isExempt(client) { return .send }
-        let network = policy.network(of: client)
+    func allowed(
+        _ limiter: ResponseRateLimiter, snapshot: Snapshot, client: IPAddress, kind: UInt8, zone: Int32, node: Int32, qtype: UInt16,
+        subnet: ClientSubnet?, scope: UInt8
+    ) -> Bool {
+        if snapshot.rateLimit.exemptCount > 0 && snapshot.rateLimit.isExempt(client) { return true }
+        let network = snapshot.rateLimit.network(of: client)
         // An answer that holds for only part of an ECS client's network (a GSLB decision with a
         // non-zero scope) is a class of its own per part: a resolver asking one name for many client
         // networks is counted per network it asks for, as its cache keeps them (RFC 7871 §7.3.1).
@@ -282,12 +285,14 @@ public final class QueryProcessor {
             let (maskHigh, maskLow) = QueryParser.prefixMask(Int(min(scope, subnet.sourcePrefix)))
             block = (high & maskHigh | UInt64(scope), low & maskLow)
         }
-        let key = limiter.key(network: network, kind: kind, zone: zone, node: node, qtype: kind == ResponseClass.answer ? qtype : 0, ecsBlock: block)
-        let verdict = limiter.take(key: key, now: now, policy: policy, network: network, family: client.family, kind: kind)
-        if verdict == .send { return .send }
+        let key = limiter.key(
+            network: network, kind: kind, zone: zone, node: node, qtype: kind == ResponseClass.answer ? qtype : 0, ecsBlock: block)
+        var transition: Int8 = 0
+        let sent = limiter.take(key: key, now: now, rate: snapshot.rateLimit.rate, transition: &transition)
+        if transition != 0 { limiter.record(transition, network: network, family: client.family, kind: kind, now: now) }
+        if sent { return true }
         counters.bump(WorkerCounters.Slot.rrlLimited)
-        if policy.dryRun { return .send }
-        return verdict
+        return snapshot.rateLimit.dryRun
     }
 
     /// A query without a question but with a COOKIE option (RFC 7873 §5.4): the header, and OPT with

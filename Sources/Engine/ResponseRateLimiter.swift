@@ -61,11 +61,14 @@ public final class ResponseRateLimiter {
     /// part of the ECS client's network, that part (`ecsBlock`, 0 otherwise).
     @inline(__always)
     func key(network: (UInt64, UInt64), kind: UInt8, zone: Int32, node: Int32, qtype: UInt16, ecsBlock: (UInt64, UInt64)) -> UInt64 {
-        var h = seed ^ network.0
-        h = ResponseRateLimiter.mix(h ^ network.1)
-        h = ResponseRateLimiter.mix(h ^ (UInt64(kind) << 56 | UInt64(qtype) << 32 | UInt64(UInt32(bitPattern: zone))))
-        h = ResponseRateLimiter.mix(h ^ UInt64(UInt32(bitPattern: node)) ^ ecsBlock.0 ^ (ecsBlock.1 &* 0x9E37_79B9_7F4A_7C15))
-        return h | 1 // never 0, the empty key
+        // each field multiplied by its own odd constant, then one finaliser over the sum: a few
+        // instructions per response; the per-table seed keeps outsiders from choosing collisions
+        var h = (network.0 ^ seed) &* 0x9E37_79B9_7F4A_7C15
+        h ^= network.1 &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(kind) << 56 | UInt64(qtype) << 32 | UInt64(UInt32(bitPattern: zone))) &* 0x1656_67B1_9E37_79F9
+        h ^= (UInt64(UInt32(bitPattern: node)) ^ ecsBlock.0) &* 0x27D4_EB2F_1656_67C5
+        h ^= ecsBlock.1 &* 0x85EB_CA77_C2B2_AE63
+        return ResponseRateLimiter.mix(h) | 1 // never 0, the empty key
     }
 
     /// A 64-bit finaliser (MurmurHash3's fmix64).
@@ -79,57 +82,75 @@ public final class ResponseRateLimiter {
         return k
     }
 
-    /// Takes a token from the entry of `key` at `now` (seconds) and says whether the response goes out.
-    /// `network` and `kind` only describe the entry in the start/stop events.
+    /// Takes a token from the entry of `key` at `now` (seconds): true when the response may go out.
+    /// Sets `transition` when the entry starts (+1) or stops (-1) being limited, for the caller's event.
     @inline(__always)
-    func take(key: UInt64, now: UInt32, policy: RateLimitPolicy, network: (UInt64, UInt64), family: IPAddress.Family, kind: UInt8) -> Verdict {
+    func take(key: UInt64, now: UInt32, rate: Int32, transition: inout Int8) -> Bool {
         let set = entries + Int((key >> 40) & setMask) * ResponseRateLimiter.ways
         var entry = set
-        var found = false
-        for i in 0..<ResponseRateLimiter.ways where set[i].key == key {
-            entry = set + i
-            found = true
-            break
+        if set[0].key != key {
+            if set[1].key == key {
+                entry = set + 1
+            } else if set[2].key == key {
+                entry = set + 2
+            } else if set[3].key == key {
+                entry = set + 3
+            } else {
+                entry = replace(set, key: key, now: now, rate: rate)
+            }
         }
-        let rate = policy.rate
-        if !found {
-            // the set's empty entry, else its least recently refilled one; a fresh bucket is full
-            for i in 0..<ResponseRateLimiter.ways {
-                if set[i].key == 0 {
-                    entry = set + i
-                    break
-                }
-                let older = entry.pointee.stamp &- set[i].stamp
-                if older > 0 && older < UInt32.max / 2 { entry = set + i }
+        let elapsed = now &- entry.pointee.stamp
+        if elapsed != 0 && elapsed < UInt32.max / 2 {
+            // a whole second without a response: the network is no longer being limited
+            if elapsed >= 2 && entry.pointee.flags & 1 != 0 {
+                entry.pointee.flags = 0
+                transition = -1
             }
-            entry.pointee = Entry(key: key, stamp: now, tokens: Int16(clamping: rate), flags: 0)
-        } else {
-            let elapsed = now &- entry.pointee.stamp
-            if elapsed > 0 && elapsed < UInt32.max / 2 {
-                // a whole second without a response: the network is no longer being limited
-                if elapsed >= 2 && entry.pointee.flags & 1 != 0 {
-                    entry.pointee.flags = 0
-                    events.push(RateLimitEvent(started: false, family: family, network: network, kind: kind, seconds: now))
-                }
-                let refill = Int32(clamping: Int64(elapsed) * Int64(rate))
-                entry.pointee.tokens = Int16(clamping: min(rate, Int32(entry.pointee.tokens) + refill))
-                entry.pointee.stamp = now
-            }
+            let refill = Int32(clamping: Int64(elapsed) * Int64(rate))
+            entry.pointee.tokens = Int16(clamping: min(rate, Int32(entry.pointee.tokens) + refill))
+            entry.pointee.stamp = now
         }
         if entry.pointee.tokens > 0 {
             entry.pointee.tokens -= 1
-            return .send
+            return true
         }
         if entry.pointee.flags & 1 == 0 {
             entry.pointee.flags = 1
-            events.push(RateLimitEvent(started: true, family: family, network: network, kind: kind, seconds: now))
+            transition = 1
         }
-        let slip = policy.slip
-        guard slip > 0 else { return .drop }
-        // the first limited response slips, then every `slip`-th (the worker's count of limited responses)
+        return false
+    }
+
+    /// A new key in `set`: the set's empty entry, else its least recently refilled one, with a full bucket.
+    @inline(never)
+    func replace(_ set: UnsafeMutablePointer<Entry>, key: UInt64, now: UInt32, rate: Int32) -> UnsafeMutablePointer<Entry> {
+        var entry = set
+        for i in 0..<ResponseRateLimiter.ways {
+            if set[i].key == 0 {
+                entry = set + i
+                break
+            }
+            let older = entry.pointee.stamp &- set[i].stamp
+            if older > 0 && older < UInt32.max / 2 { entry = set + i }
+        }
+        entry.pointee = Entry(key: key, stamp: now, tokens: Int16(clamping: rate), flags: 0)
+        return entry
+    }
+
+    /// Whether a limited response slips: the first of the worker's limited responses, then every
+    /// `slip`-th; 0 never (all dropped), 1 always.
+    @inline(__always)
+    func slips(_ slip: UInt32) -> Bool {
+        guard slip > 0 else { return false }
         let n = slipCounter
         slipCounter = n + 1 >= slip ? 0 : n + 1
-        return n == 0 ? .slip : .drop
+        return n == 0
+    }
+
+    /// Records a start (+1) or stop (-1) for the log.
+    @inline(never)
+    func record(_ transition: Int8, network: (UInt64, UInt64), family: IPAddress.Family, kind: UInt8, now: UInt32) {
+        events.push(RateLimitEvent(started: transition > 0, family: family, network: network, kind: kind, seconds: now))
     }
 }
 

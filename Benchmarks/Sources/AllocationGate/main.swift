@@ -108,6 +108,12 @@ let snapshot: Snapshot
 let signedSnapshot: Snapshot
 /// The same signed with NSEC denial instead of NSEC3.
 let nsecSnapshot: Snapshot
+/// `snapshot` with DNS cookies and response rate limiting on (`defended` sets): a rate no query of the
+/// sets exceeds, so every query takes the limiter's counting path and none is limited.
+let defendedSnapshot: Snapshot
+let cookieSecret = ServerCookies(enabled: true, secret: ServerCookies.Secret(hex: "000102030405060708090a0b0c0d0e0f")!)
+/// The processor's clock for the defended sets (fixed: the buckets are never refilled while measuring).
+let gateNow: UInt32 = 1_800_000_000
 do {
     // region, location, and n: its pool is 192.0.2.n and 2001:db8:n::1
     let sites = [("eu", 50.11, 8.68, 1), ("na", 39.04, -77.49, 2), ("ap", 1.35, 103.82, 3)]
@@ -146,6 +152,10 @@ do {
         path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
         keys: [key], policy: nsec, now: now, declaredAt: "AllocationGate", notes: &notes)
     nsecSnapshot = try Snapshot(zones: [nsecSigned], services: services, identity: identity, udpPayloadSize: 1232)
+    let exempt = ExemptStorage([(network: IPAddress(family: .v4, value: 0x7F00_0001), length: 32)])
+    defendedSnapshot = try Snapshot(
+        zones: [zone], services: services, identity: identity, udpPayloadSize: 1232, cookies: cookieSecret,
+        rateLimit: RateLimitPolicy(rate: 30_000, slip: 2, exempt: exempt), rateLimitExempt: exempt)
 } catch {
     fail(3, "cannot build the snapshot: \(error)")
 }
@@ -165,6 +175,8 @@ struct QuerySpec {
     /// ECS: family (1/2), source prefix, address octets (already truncated to the prefix).
     var ecs: (UInt16, UInt8, [UInt8])? = nil
     var client: IPAddress? = IPAddress(family: .v4, value: 0xC633_6401) // 198.51.100.1
+    /// A COOKIE option's body (RFC 7873): a client cookie, with a server cookie or not.
+    var cookie: [UInt8]? = nil
     /// Expected header RCODE (low 4 bits) and flags to check once at warm-up.
     var rcode: UInt16 = RCode.noError
     var aa = true
@@ -179,6 +191,7 @@ func wire(_ q: QuerySpec, id: UInt16) -> [UInt8] {
     if q.edns {
         var options: [UInt8] = []
         if q.nsid { options += [0, 3, 0, 0] }
+        if let cookie = q.cookie { options += [0, 10, 0, UInt8(cookie.count)] + cookie }
         if let (family, source, address) = q.ecs {
             let body: [UInt8] = [UInt8(family >> 8), UInt8(family & 0xFF), source, 0] + address
             options += [0, 8, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
@@ -288,6 +301,18 @@ let staticDOQueries = withDO(staticQueries.filter { $0.ednsVersion == 0 })
 let gslbDOQueries = withDO(gslbQueries)
 let staticDO0Queries = withDO(staticQueries.filter { $0.ednsVersion == 0 }, dnssecOK: false)
 let gslbDO0Queries = withDO(gslbQueries, dnssecOK: false)
+/// The static queries with EDNS and a valid server cookie of their client (one SipHash each to check it).
+let staticCookieQueries: [QuerySpec] = staticQueries.filter { $0.ednsVersion == 0 && $0.client != nil }.map {
+    var q = $0
+    q.edns = true
+    q.udpTC = false
+    var option: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8] + [UInt8](repeating: 0, count: 16)
+    option.withUnsafeMutableBytes {
+        cookieSecret.make(clientCookie: $0.baseAddress!, client: q.client!, now: gateNow, into: $0.baseAddress! + 8)
+    }
+    q.cookie = option
+    return q
+}
 
 /// A prepared query: packet bytes in one arena, transport and client; plain data, no references.
 struct Prepared {
@@ -316,10 +341,13 @@ let staticDOSet = prepare(staticDOQueries, arena: &arena)
 let gslbDOSet = prepare(gslbDOQueries, arena: &arena)
 let staticDO0Set = prepare(staticDO0Queries, arena: &arena)
 let gslbDO0Set = prepare(gslbDO0Queries, arena: &arena)
+let staticCookieSet = prepare(staticCookieQueries, arena: &arena)
 let packets = UnsafeMutablePointer<UInt8>.allocate(capacity: arena.count)
 packets.initialize(from: arena, count: arena.count)
 let response = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
 let processor = QueryProcessor()
+processor.rateLimiter = ResponseRateLimiter(capacity: 65536, seed: 7)
+processor.now = gateNow
 
 /// Answers one prepared query from `snapshot` (`signedSnapshot` or `nsecSnapshot` for the DO=1 sets).
 @MainActor @inline(never)
@@ -333,33 +361,42 @@ func answer(_ p: Prepared, _ snapshot: Snapshot) -> Int {
 
 var problems: [String] = []
 var warmupAllocations: UInt64 = 0
+var warmedUp = 0
 let trapMode = getenv("MALLOC_COUNTER_TRAP").map { Int($0.pointee) - 0x30 } ?? 0 // 1: measurement, 2: warm-up too
 if trapMode == 2 { malloc_counter_set_trap(1) }
 for (set, specs, zones) in [
     (staticSet, staticQueries, snapshot), (gslbSet, gslbQueries, snapshot), (staticDOSet, staticDOQueries, signedSnapshot),
     (gslbDOSet, gslbDOQueries, signedSnapshot), (staticDOSet, staticDOQueries, nsecSnapshot),
     (staticDO0Set, staticDO0Queries, signedSnapshot), (gslbDO0Set, gslbDO0Queries, signedSnapshot),
+    (staticSet, staticQueries, defendedSnapshot), (gslbSet, gslbQueries, defendedSnapshot),
+    (staticCookieSet, staticCookieQueries, defendedSnapshot),
 ] {
-    let signed = zones !== snapshot
+    // signatures and cookies make answers larger: truncation is checked for the others only
+    let larger = zones === signedSnapshot || zones === nsecSnapshot || specs.first?.cookie != nil
     for (i, p) in set.enumerated() {
         let q = specs[i / 2]
         malloc_counter_start()
         let n = answer(p, zones)
         warmupAllocations += malloc_counter_stop()
+        warmedUp += 1
         guard n >= 12 else { problems.append("\(q.name) type \(q.type): no response"); continue }
         let flags = UInt16(response[2]) << 8 | UInt16(response[3])
         let rcode = flags & 0x000F
         let aa = flags & HeaderFlag.aa != 0
         let tc = flags & HeaderFlag.tc != 0
         let ancount = Int(response[6]) << 8 | Int(response[7])
-        if rcode != q.rcode || aa != q.aa || (!signed && tc != (q.udpTC && !p.tcp)) {
+        if rcode != q.rcode || aa != q.aa || (!larger && tc != (q.udpTC && !p.tcp)) {
             problems.append("\(q.name) type \(q.type) \(p.tcp ? "TCP" : "UDP"): rcode \(rcode) aa \(aa) tc \(tc) answers \(ancount)")
         }
     }
 }
 guard problems.isEmpty else { fail(3, "unexpected answers:\n  " + problems.joined(separator: "\n  ")) }
+guard processor.counters.value(WorkerCounters.Slot.rrlLimited) == 0 else { fail(3, "a defended set was rate-limited: raise the gate's rate") }
+guard processor.counters.value(WorkerCounters.Slot.cookieNew) == 0, processor.counters.value(WorkerCounters.Slot.cookieValid) > 0 else {
+    fail(3, "the cookie set's server cookies were not valid")
+}
 print(
-    "warm-up: \(staticSet.count + gslbSet.count + 3 * staticDOSet.count + 2 * gslbDOSet.count) queries answered once, \(warmupAllocations) allocations "
+    "warm-up: \(warmedUp) queries answered once, \(warmupAllocations) allocations "
         + "(one-time initialisation)")
 malloc_counter_set_trap(trapMode == 1 ? 1 : 0) // for gdb: see the header
 
@@ -394,6 +431,8 @@ for (label, set, zones) in [
     ("static", staticSet, snapshot), ("gslb", gslbSet, snapshot), ("static DO=1 signed", staticDOSet, signedSnapshot),
     ("gslb DO=1 signed", gslbDOSet, signedSnapshot), ("static DO=1 signed with NSEC", staticDOSet, nsecSnapshot),
     ("static DO=0 signed (the DO=1 queries)", staticDO0Set, signedSnapshot), ("gslb DO=0 signed (the DO=1 queries)", gslbDO0Set, signedSnapshot),
+    ("static, RRL and cookies on", staticSet, defendedSnapshot), ("gslb, RRL and cookies on", gslbSet, defendedSnapshot),
+    ("static with a valid server cookie, RRL and cookies on", staticCookieSet, defendedSnapshot),
 ] {
     let r = measure(set, zones, calls: queriesPerSet)
     total += r.allocations
@@ -403,6 +442,7 @@ for (label, set, zones) in [
             + "\(set.count / 2) packets x UDP/TCP, \(r.answered) answered, \(r.frees) frees, \(r.bytes) bytes); "
             + "engine time \(Double(r.nanoseconds) / Double(queriesPerSet)) ns/query (in-process, one thread, malloc counter on)")
 }
+guard processor.counters.value(WorkerCounters.Slot.rrlLimited) == 0 else { fail(3, "a defended set was rate-limited while measured") }
 if total > 0 {
     print("FAIL: the query path allocated; find where with: MALLOC_COUNTER_TRAP=1 gdb -batch -ex run -ex bt --args \(CommandLine.arguments[0]) \(dbPath)")
     exit(1)

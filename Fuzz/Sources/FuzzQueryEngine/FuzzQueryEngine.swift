@@ -57,7 +57,14 @@ final class Harness {
                 allow: [TransferACL(network: IPPrefix.parse("127.0.0.0/8"), key: nil), TransferACL(network: nil, key: "xfr")], notify: [])
         ],
         keys: [TSIGKey(name: "xfr", algorithm: "hmac-sha256", secret: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")])
-    let processor = QueryProcessor()
+    let processor: QueryProcessor = {
+        let p = QueryProcessor()
+        p.rateLimiter = ResponseRateLimiter(capacity: 256, seed: 1)
+        p.keepaliveTimeout = 100
+        return p
+    }()
+    /// Inputs seen: the processor's clock advances a second every 64 of them (token refills).
+    var inputs: UInt32 = 0
     let response = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
     // initialised: the parser's lower-casing reads whole words past the name
     let qname = {
@@ -106,9 +113,14 @@ final class Harness {
                 },
                 addressUp: services.map { [Bool](repeating: true, count: $0.weights.count) },
                 degraded: services.map { $0.name == Harness.failoverName })
+            // cookies and response rate limiting on (a low rate, so that inputs reach the limited, slipped
+            // and BADCOOKIE paths as well as the answers), one network exempt
+            let exempt = ExemptStorage([(network: IPAddress(family: .v4, value: 0xC000_0200), length: 24)])
             snapshot = try Snapshot(
                 zones: [zone], services: services, health: health, identity: identity,
-                udpPayloadSize: udpPayloadSize)
+                udpPayloadSize: udpPayloadSize,
+                cookies: ServerCookies(enabled: true, secret: ServerCookies.Secret(hex: "000102030405060708090a0b0c0d0e0f")!),
+                rateLimit: RateLimitPolicy(rate: 20, slip: 2, badCookieSlip: true, exempt: exempt), rateLimitExempt: exempt)
             // a signed zone refuses services whose clients could get different types: sign the others
             let now = Int64(time(nil))
             let key = try ZoneKey.generate(
@@ -197,6 +209,8 @@ final class Harness {
     func run(_ query: UnsafeRawBufferPointer) {
         // UDP size limit the answer must respect: 512 without EDNS (RFC 1035 §4.2.1), else at most
         // our payload size. Error answers (header + question) are always below 512.
+        inputs &+= 1
+        processor.now = 1_800_000_000 &+ inputs / 64
         var q = ParsedQuery()
         _ = QueryParser.parse(query, into: &q, qname: qname, qnameLower: qnameLower, scratch: scratch)
         let udpLimit = q.hasEDNS ? Int(udpPayloadSize) : WireLimits.classicUDPSize
