@@ -271,14 +271,14 @@ microbench: deps
 	@# valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): symbols only
 	objcopy --strip-debug $(BENCH_BIN)/AllocationGate /tmp/meridian-allocationgate
 	@# one dump per measured set (static, GSLB, both with DO=1 on the signed zone, static DO=1 with NSEC, then the DO=1
-	@# sets' very queries with DO=0 on the signed zone: the baseline of DO=1; then static and GSLB with RRL and cookies
-	@# on, none over the limit, to compare with the first two; static queries carrying a valid server cookie): 20,000 queries each
+	@# sets' very queries with DO=0 on the signed zone: the baseline of DO=1; then the UDP halves of static and GSLB
+	@# with RRL and cookies off and on, none over the limit; static queries carrying a valid server cookie): 20,000 each
 	rm -f /tmp/meridian-callgrind.out*
 	valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*AllocationGate7measure*' --dump-after='$$s14AllocationGate7measure*' \
 	  --callgrind-out-file=/tmp/meridian-callgrind.out /tmp/meridian-allocationgate $(GEOIP_DB) --queries 20000 2>&1 | grep -E 'Collected'
 	@set -- static gslb static-DO=1 gslb-DO=1 static-DO=1-NSEC static-DO=0-same-queries gslb-DO=0-same-queries \
-	  static-RRL+cookies gslb-RRL+cookies static-valid-cookie-RRL+cookies; \
-	  for f in 1 2 3 4 5 6 7 8 9 10; do f=/tmp/meridian-callgrind.out.$$f; \
+	  static-UDP gslb-UDP static-UDP-RRL+cookies gslb-UDP-RRL+cookies static-valid-cookie-RRL+cookies; \
+	  for f in 1 2 3 4 5 6 7 8 9 10 11 12; do f=/tmp/meridian-callgrind.out.$$f; \
 	  awk -v set=$$1 '/^totals:/ { printf "%s: %.1f instructions per query (callgrind, 20,000 queries)\n", set, $$2 / 20000 }' $$f; shift; done
 	callgrind_annotate /tmp/meridian-callgrind.out.2 2>/dev/null | head -30
 

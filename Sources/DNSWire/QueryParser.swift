@@ -21,14 +21,16 @@ public struct ParsedQuery: Sendable {
     public var clientSubnet: ClientSubnet? = nil
     /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored): where its body starts in the
     /// packet and its length (0: none; else 8, or 16...40 with a server cookie, checked by the parser).
-    public var cookieOffset = 0
-    public var cookieLength = 0
-    /// An edns-tcp-keepalive option was sent (RFC 7828 §3.2.1), and whether it carried a TIMEOUT,
-    /// which a client must not send (FORMERR over TCP; over UDP the option is ignored).
-    public var keepaliveRequested = false
-    public var keepaliveMalformed = false
+    public var cookieOffset: UInt16 = 0
+    public var cookieLength: UInt8 = 0
+    /// edns-tcp-keepalive (RFC 7828 §3.2.1): `keepaliveRequested` when the option was sent, plus
+    /// `keepaliveMalformed` when it carried a TIMEOUT, which a client must not send (FORMERR over TCP;
+    /// over UDP the option is ignored). 0 without the option: one test covers both.
+    public var keepalive: UInt8 = 0
+    public static let keepaliveRequested: UInt8 = 1
+    public static let keepaliveMalformed: UInt8 = 2
 
-    public init() {}
+    @inlinable public init() {}
 
     @inlinable public var recursionDesired: Bool { flags & HeaderFlag.rd != 0 }
     @inlinable public var checkingDisabled: Bool { flags & HeaderFlag.cd != 0 }
@@ -138,12 +140,11 @@ public enum QueryParser {
                 // RFC 7873 §5.2.2: a client cookie of 8 octets, alone or with a server cookie of 8...32
                 guard len == 8 || (len >= 16 && len <= 40) else { return RCode.formErr }
                 if q.cookieLength == 0 {
-                    q.cookieOffset = body
-                    q.cookieLength = len
+                    q.cookieOffset = UInt16(truncatingIfNeeded: body) // a message is at most 65535 octets
+                    q.cookieLength = UInt8(len)
                 }
             case EDNSOption.tcpKeepalive:
-                q.keepaliveRequested = true
-                q.keepaliveMalformed = len != 0
+                q.keepalive = ParsedQuery.keepaliveRequested | (len != 0 ? ParsedQuery.keepaliveMalformed : 0)
             default:
                 break // RFC 6891 §6.1.2: unknown options are ignored
             }

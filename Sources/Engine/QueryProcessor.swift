@@ -96,20 +96,16 @@ public final class QueryProcessor {
         case .query:
             break
         }
-        // RFC 7828 §3.2.1: a client must not send a TIMEOUT; over UDP the option is ignored
-        if transport == .tcp && q.keepaliveMalformed {
-            return errorResponse(q, rcode: RCode.formErr, response: response, capacity: capacity)
-        }
         if q.clientSubnet != nil { counters.bump(WorkerCounters.Slot.clientSubnet) }
-        // DNS cookies (RFC 7873 §5.2): the response's COOKIE option is encoded into `extraOptions` now
+        // COOKIE and edns-tcp-keepalive, encoded into `extraOptions` now (one test when neither was sent)
         var optionsLength = 0
         var cookieValid = false
-        if q.cookieLength > 0 && snapshot.cookies.enabled, let client {
-            cookieValid = answerCookie(q, query: query, client: client, cookies: snapshot.cookies)
-            optionsLength = ServerCookieOption.length
-        }
-        if transport == .tcp && q.keepaliveRequested, let timeout = keepaliveTimeout {
-            optionsLength += writeKeepalive(timeout, at: optionsLength)
+        if q.cookieLength | q.keepalive != 0 {
+            // RFC 7828 §3.2.1: a client must not send a TIMEOUT; over UDP the option is ignored
+            if transport == .tcp && q.keepalive & ParsedQuery.keepaliveMalformed != 0 {
+                return errorResponse(q, rcode: RCode.formErr, response: response, capacity: capacity)
+            }
+            (optionsLength, cookieValid) = extraOptions(q, query: query, transport: transport, client: client, cookies: snapshot.cookies)
         }
         // ECS SCOPE PREFIX-LENGTH of the response (RFC 7871 §7.2.1): 0 unless a GSLB decision sets it
         var scope: UInt8 = 0
@@ -137,10 +133,9 @@ public final class QueryProcessor {
         let questionEnd = w.mark
         var flags = HeaderFlag.qr | (q.flags & (HeaderFlag.rd | HeaderFlag.cd))
         var rcode = RCode.noError
-        // what the rate limiter counts this response as (`ResponseClass`, zone, node)
-        var responseKind = ResponseClass.error
-        var responseZone: Int32 = -1
-        var responseNode: Int32 = -1
+        // the zone and node of the answer: the rate limiter's class of the response (-1: none)
+        var answerZone: Int32 = -1
+        var answerNode: Int32 = -1
 
         counters.bumpQType(q.qtype)
         if q.hasEDNS && q.ednsVersion > 0 {
@@ -165,11 +160,8 @@ public final class QueryProcessor {
                     }
                     rcode = result.rcode
                     scope = result.scope
-                    responseZone = Int32(truncatingIfNeeded: zone)
-                    responseNode = result.node
-                    responseKind =
-                        rcode == RCode.nxDomain
-                        ? ResponseClass.nxdomain : result.authoritative ? ResponseClass.answer : ResponseClass.referral
+                    answerZone = Int32(truncatingIfNeeded: zone)
+                    answerNode = result.node
                     if result.authoritative { flags |= HeaderFlag.aa }
                     if result.truncated {
                         flags |= HeaderFlag.tc
@@ -190,14 +182,20 @@ public final class QueryProcessor {
         }
 
         // Response rate limiting over UDP (a valid server cookie proves the source: RFC 7873 §5.2.5)
-        if transport == .udp && !cookieValid && snapshot.rateLimit.enabled, let limiterRef, let client,
-            !limiterRef._withUnsafeGuaranteedRef({
-                allowed(
-                    $0, snapshot: snapshot, client: client, kind: responseKind, zone: responseZone, node: responseNode, qtype: q.qtype,
-                    subnet: q.clientSubnet, scope: scope)
+        if transport == .udp && !cookieValid, let limiterRef, let client,
+            !snapshot.rateLimitRef._withUnsafeGuaranteedRef({ policy in
+                !policy.enabled
+                    || limiterRef._withUnsafeGuaranteedRef {
+                        allowed(
+                            $0, policy: policy, client: client, kind: ResponseClass.of(rcode: rcode, flags: flags, zone: answerZone),
+                            zone: answerZone, node: answerNode, qtype: q.qtype, subnet: q.clientSubnet, scope: scope)
+                    }
             })
         {
-            guard limiterRef._withUnsafeGuaranteedRef({ $0.slips(snapshot.rateLimit.slip) }) else {
+            let (slips, badCookieSlip) = snapshot.rateLimitRef._withUnsafeGuaranteedRef { policy in
+                (limiterRef._withUnsafeGuaranteedRef { $0.slips(policy.slip) }, policy.badCookieSlip)
+            }
+            guard slips else {
                 counters.bump(WorkerCounters.Slot.rrlDropped)
                 return 0
             }
@@ -206,7 +204,7 @@ public final class QueryProcessor {
             // cookie it is given (BADCOOKIE, RFC 7873 §5.2.3 option 2)
             w.rollback(to: questionEnd)
             flags &= ~HeaderFlag.aa
-            if snapshot.rateLimit.badCookieSlip && optionsLength >= ServerCookieOption.length {
+            if badCookieSlip && optionsLength >= ServerCookieOption.length {
                 rcode = RCode.badCookie
                 counters.bump(WorkerCounters.Slot.cookieBadCookie)
             } else {
@@ -235,13 +233,31 @@ public final class QueryProcessor {
 
     // MARK: defence (RFC 7873 cookies, RFC 7828 keepalive, response rate limiting)
 
+    /// The response's COOKIE (when cookies are on and the client is known) and edns-tcp-keepalive
+    /// (over TCP), encoded into `extraOptions`: their length, and whether the server cookie sent was valid.
+    @inline(never)
+    func extraOptions(
+        _ q: ParsedQuery, query: UnsafeRawBufferPointer, transport: Transport, client: IPAddress?, cookies: ServerCookies
+    ) -> (Int, Bool) {
+        var length = 0
+        var valid = false
+        if q.cookieLength > 0 && cookies.enabled, let client {
+            valid = answerCookie(q, query: query, client: client, cookies: cookies)
+            length = ServerCookieOption.length
+        }
+        if transport == .tcp && q.keepalive != 0, let timeout = keepaliveTimeout {
+            length += writeKeepalive(timeout, at: length)
+        }
+        return (length, valid)
+    }
+
     /// Checks the query's COOKIE option and encodes the response's into `extraOptions`: the client
     /// cookie and a server cookie (the one sent when valid and under half an hour old, else a new one:
     /// RFC 7873 §5.2.3-5, RFC 9018 §4.3). Returns whether the server cookie sent was valid.
     @inline(__always)
     func answerCookie(_ q: ParsedQuery, query: UnsafeRawBufferPointer, client: IPAddress, cookies: ServerCookies) -> Bool {
-        let option = query.baseAddress! + q.cookieOffset
-        let check = cookies.check(option, length: q.cookieLength, client: client, now: now)
+        let option = query.baseAddress! + Int(q.cookieOffset)
+        let check = cookies.check(option, length: Int(q.cookieLength), client: client, now: now)
         extraOptions.storeBytes(of: EDNSOption.cookie.bigEndian, as: UInt16.self)
         extraOptions.storeBytes(of: UInt16(24).bigEndian, toByteOffset: 2, as: UInt16.self)
         (extraOptions + 4).copyMemory(from: option, byteCount: 8)
@@ -267,32 +283,35 @@ public final class QueryProcessor {
         return 6
     }
 
-    /// Whether the rate limiter lets one UDP response go out (`RateLimitPolicy`): exempt networks are
-    /// not counted at all; a response over the limit is counted, and sent anyway in dry-run mode.
+    /// Whether the rate limiter lets one UDP response go out (`RateLimitPolicy`). A response over the
+    /// limit is counted, and sent anyway to an exempt network or in dry-run mode. (Exemption is looked
+    /// up only then: an exempt client's responses count in its network's bucket but are never limited.)
     @inline(__always)
     func allowed(
-        _ limiter: ResponseRateLimiter, snapshot: Snapshot, client: IPAddress, kind: UInt8, zone: Int32, node: Int32, qtype: UInt16,
+        _ limiter: ResponseRateLimiter, policy: RateLimitPolicy, client: IPAddress, kind: UInt8, zone: Int32, node: Int32, qtype: UInt16,
         subnet: ClientSubnet?, scope: UInt8
     ) -> Bool {
-        if snapshot.rateLimit.exemptCount > 0 && snapshot.rateLimit.isExempt(client) { return true }
-        let network = snapshot.rateLimit.network(of: client)
+        let network = policy.network(of: client)
         // An answer that holds for only part of an ECS client's network (a GSLB decision with a
         // non-zero scope) is a class of its own per part: a resolver asking one name for many client
         // networks is counted per network it asks for, as its cache keeps them (RFC 7871 §7.3.1).
-        var block: (UInt64, UInt64) = (0, 0)
+        var block: UInt64 = 0
         if scope > 0, let subnet {
             let (high, low) = subnet.address.leftAlignedWords
-            let (maskHigh, maskLow) = QueryParser.prefixMask(Int(min(scope, subnet.sourcePrefix)))
-            block = (high & maskHigh | UInt64(scope), low & maskLow)
+            let bits = UInt64(min(scope, subnet.sourcePrefix)) // 0...128
+            let maskHigh: UInt64 = bits >= 64 ? ~0 : ~(~0 &>> bits)
+            let maskLow: UInt64 = bits <= 64 ? 0 : bits >= 128 ? ~0 : ~(~0 &>> (bits &- 64))
+            block = ((high & maskHigh | bits) &* 0xC2B2_AE3D_27D4_EB4F) ^ (low & maskLow)
         }
         let key = limiter.key(
             network: network, kind: kind, zone: zone, node: node, qtype: kind == ResponseClass.answer ? qtype : 0, ecsBlock: block)
         var transition: Int8 = 0
-        let sent = limiter.take(key: key, now: now, rate: snapshot.rateLimit.rate, transition: &transition)
+        let sent = limiter.take(key: key, now: now, rate: policy.rate, transition: &transition)
         if transition != 0 { limiter.record(transition, network: network, family: client.family, kind: kind, now: now) }
         if sent { return true }
+        if policy.exemptCount > 0 && policy.isExempt(client) { return true }
         counters.bump(WorkerCounters.Slot.rrlLimited)
-        return snapshot.rateLimit.dryRun
+        return policy.dryRun
     }
 
     /// A query without a question but with a COOKIE option (RFC 7873 §5.4): the header, and OPT with

@@ -1,14 +1,13 @@
 import DNSWire
 
-/// Response rate limiting as configured (`rrl:`), in the form the query path reads: scalars and one
-/// pointer (to immutable memory the snapshot owns: hence `@unchecked Sendable`), so that reading it
-/// from the snapshot costs no reference counting. Compiled into the
-/// snapshot; a reload changes it (the tables themselves belong to the workers, `ResponseRateLimiter`).
+/// Response rate limiting as configured (`rrl:`), compiled into the snapshot (a reload changes it; the
+/// tables themselves belong to the workers, `ResponseRateLimiter`). Immutable; the query path reads it
+/// through `Snapshot.rateLimitRef`, without reference counting.
 ///
 /// The model is Knot's, NSD's and BIND's RRL: responses are counted per client network (`v4Prefix`,
 /// `v6Prefix`) and response class, `rate` per second each; over the limit every `slip`-th response is
 /// sent truncated (TC=1, so a real client retries over TCP) and the others are dropped.
-public struct RateLimitPolicy: @unchecked Sendable {
+public final class RateLimitPolicy: @unchecked Sendable {
     /// Responses counted and limited at all.
     public let enabled: Bool
     /// Responses per second per (network, class), also the burst a quiet entry may send at once.
@@ -24,10 +23,10 @@ public struct RateLimitPolicy: @unchecked Sendable {
     public let v4Prefix: Int
     public let v6Prefix: Int
     /// Left-aligned masks of those lengths (IPv4 in the top 32 bits of the high word).
-    public let v4Mask: UInt64
-    public let v6Mask: (UInt64, UInt64)
-    /// Networks never limited (left-aligned, masked), owned by `exemptStorage` of the snapshot.
-    let exempt: UnsafePointer<ExemptNetwork>?
+    let v4Mask: UInt64
+    let v6Mask: (UInt64, UInt64)
+    /// Networks never limited (left-aligned, masked); owned by this policy, immutable.
+    let exempt: UnsafeMutablePointer<ExemptNetwork>
     let exemptCount: Int
 
     /// One exempt network: family, left-aligned address words and mask.
@@ -40,28 +39,13 @@ public struct RateLimitPolicy: @unchecked Sendable {
     }
 
     /// RRL off.
-    public static let off = RateLimitPolicy()
+    public static let off = RateLimitPolicy(enabled: false, rate: 0, slip: 2)
 
-    init() {
-        enabled = false
-        rate = 0
-        slip = 2
-        dryRun = false
-        badCookieSlip = false
-        v4Prefix = 24
-        v6Prefix = 56
-        v4Mask = QueryParser.prefixMask(24).0
-        v6Mask = QueryParser.prefixMask(56)
-        exempt = nil
-        exemptCount = 0
-    }
-
-    /// `exempt` must live as long as the policy is used: the snapshot keeps it.
     public init(
-        rate: Int, slip: Int, v4Prefix: Int = 24, v6Prefix: Int = 56, dryRun: Bool = false, badCookieSlip: Bool = false,
-        exempt storage: ExemptStorage? = nil
+        enabled: Bool = true, rate: Int, slip: Int, v4Prefix: Int = 24, v6Prefix: Int = 56, dryRun: Bool = false,
+        badCookieSlip: Bool = false, exempt networks: [(network: IPAddress, length: Int)] = []
     ) {
-        enabled = true
+        self.enabled = enabled
         self.rate = Int32(clamping: rate)
         self.slip = UInt32(clamping: slip)
         self.dryRun = dryRun
@@ -70,14 +54,21 @@ public struct RateLimitPolicy: @unchecked Sendable {
         self.v6Prefix = v6Prefix
         v4Mask = QueryParser.prefixMask(v4Prefix).0
         v6Mask = QueryParser.prefixMask(v6Prefix)
-        exempt = storage.map { UnsafePointer($0.networks) }
-        exemptCount = storage?.count ?? 0
+        exemptCount = networks.count
+        exempt = .allocate(capacity: max(1, networks.count))
+        for (i, p) in networks.enumerated() {
+            let (maskHigh, maskLow) = QueryParser.prefixMask(p.length)
+            let (high, low) = p.network.leftAlignedWords
+            exempt.advanced(by: i).initialize(
+                to: .init(family: p.network.family, high: high & maskHigh, low: low & maskLow, maskHigh: maskHigh, maskLow: maskLow))
+        }
     }
+
+    deinit { exempt.deallocate() }
 
     /// Whether `client` lies in an exempt network.
     @inline(__always)
     func isExempt(_ client: IPAddress) -> Bool {
-        guard let exempt else { return false }
         let (high, low) = client.leftAlignedWords
         for i in 0..<exemptCount {
             let n = exempt[i]
@@ -92,23 +83,4 @@ public struct RateLimitPolicy: @unchecked Sendable {
         let (high, low) = client.leftAlignedWords
         return client.family == .v4 ? (high & v4Mask, 0) : (high & v6Mask.0, low & v6Mask.1)
     }
-}
-
-/// The exempt networks of a `RateLimitPolicy`, in memory the snapshot owns for its lifetime.
-public final class ExemptStorage: @unchecked Sendable {
-    let networks: UnsafeMutablePointer<RateLimitPolicy.ExemptNetwork>
-    let count: Int
-
-    public init(_ prefixes: [(network: IPAddress, length: Int)]) {
-        count = prefixes.count
-        networks = .allocate(capacity: max(1, count))
-        for (i, p) in prefixes.enumerated() {
-            let (maskHigh, maskLow) = QueryParser.prefixMask(p.length)
-            let (high, low) = p.network.leftAlignedWords
-            networks.advanced(by: i).initialize(
-                to: .init(family: p.network.family, high: high & maskHigh, low: low & maskLow, maskHigh: maskHigh, maskLow: maskLow))
-        }
-    }
-
-    deinit { networks.deallocate() }
 }

@@ -58,35 +58,23 @@ public final class ResponseRateLimiter {
 
     /// The key of a response class for network (high, low): `kind` (see `ResponseClass`), the zone,
     /// the node the answer came from (or -1), the query type, and for answers that hold only for a
-    /// part of the ECS client's network, that part (`ecsBlock`, 0 otherwise).
+    /// part of the ECS client's network, that part mixed into one word (`ecsBlock`, 0 otherwise).
     @inline(__always)
-    func key(network: (UInt64, UInt64), kind: UInt8, zone: Int32, node: Int32, qtype: UInt16, ecsBlock: (UInt64, UInt64)) -> UInt64 {
-        // each field multiplied by its own odd constant, then one finaliser over the sum: a few
-        // instructions per response; the per-table seed keeps outsiders from choosing collisions
-        var h = (network.0 ^ seed) &* 0x9E37_79B9_7F4A_7C15
-        h ^= network.1 &* 0xC2B2_AE3D_27D4_EB4F
-        h ^= (UInt64(kind) << 56 | UInt64(qtype) << 32 | UInt64(UInt32(bitPattern: zone))) &* 0x1656_67B1_9E37_79F9
-        h ^= (UInt64(UInt32(bitPattern: node)) ^ ecsBlock.0) &* 0x27D4_EB2F_1656_67C5
-        h ^= ecsBlock.1 &* 0x85EB_CA77_C2B2_AE63
-        return ResponseRateLimiter.mix(h) | 1 // never 0, the empty key
-    }
-
-    /// A 64-bit finaliser (MurmurHash3's fmix64).
-    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
-        var k = x
-        k ^= k >> 33
-        k = k &* 0xff51_afd7_ed55_8ccd
-        k ^= k >> 33
-        k = k &* 0xc4ce_b9fe_1a85_ec53
-        k ^= k >> 33
-        return k
+    func key(network: (UInt64, UInt64), kind: UInt8, zone: Int32, node: Int32, qtype: UInt16, ecsBlock: UInt64) -> UInt64 {
+        // two multiply-xor rounds under the per-table seed: for one network, distinct classes give
+        // distinct keys (each round is a bijection of the class word), and without the seed an
+        // outsider cannot aim keys at one set or at another network's keys
+        let network = (network.0 ^ seed) &* 0x9E37_79B9_7F4A_7C15 ^ network.1
+        let klass = UInt64(kind) << 56 | UInt64(qtype) << 32 | UInt64(UInt32(bitPattern: zone)) ^ UInt64(UInt32(bitPattern: node)) << 40
+        let h = (network ^ klass ^ ecsBlock) &* 0x27D4_EB2F_1656_67C5
+        return (h ^ (h >> 32)) | 1 // never 0, the empty key
     }
 
     /// Takes a token from the entry of `key` at `now` (seconds): true when the response may go out.
     /// Sets `transition` when the entry starts (+1) or stops (-1) being limited, for the caller's event.
     @inline(__always)
     func take(key: UInt64, now: UInt32, rate: Int32, transition: inout Int8) -> Bool {
-        let set = entries + Int((key >> 40) & setMask) * ResponseRateLimiter.ways
+        let set = entries + Int(truncatingIfNeeded: ((key >> 40) & setMask) &* UInt64(ResponseRateLimiter.ways))
         var entry = set
         if set[0].key != key {
             if set[1].key == key {
@@ -111,7 +99,7 @@ public final class ResponseRateLimiter {
             entry.pointee.stamp = now
         }
         if entry.pointee.tokens > 0 {
-            entry.pointee.tokens -= 1
+            entry.pointee.tokens &-= 1
             return true
         }
         if entry.pointee.flags & 1 == 0 {
@@ -163,6 +151,14 @@ public enum ResponseClass {
     public static let nxdomain: UInt8 = 1
     public static let referral: UInt8 = 2
     public static let error: UInt8 = 3
+
+    /// The class of a response from its RCODE and flags (`zone` < 0: no zone was looked up).
+    @inline(__always)
+    static func of(rcode: UInt16, flags: UInt16, zone: Int32) -> UInt8 {
+        if zone < 0 || (rcode != RCode.noError && rcode != RCode.nxDomain) { return error }
+        if rcode == RCode.nxDomain { return nxdomain }
+        return flags & HeaderFlag.aa != 0 ? answer : referral
+    }
 
     public static func name(_ kind: UInt8) -> String {
         switch kind {

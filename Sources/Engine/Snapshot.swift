@@ -26,8 +26,8 @@ public final class Snapshot: @unchecked Sendable {
     /// DNS cookies' secrets (RFC 7873, RFC 9018) and the response rate limit (`RateLimitPolicy`).
     public let cookies: ServerCookies
     public let rateLimit: RateLimitPolicy
-    /// Holds the memory of `rateLimit`'s exempt networks.
-    let rateLimitExempt: ExemptStorage?
+    /// `rateLimit` without reference counting, for the query path (valid while this snapshot lives).
+    let rateLimitRef: Unmanaged<RateLimitPolicy>
     /// `zones` without reference counting, for the query path: an element load from `[CompiledZone]`
     /// costs a retain and a release per query. Valid while this snapshot lives (it holds `zones`);
     /// owned by `refTables`, which snapshots derived by `with(health:)` share.
@@ -42,13 +42,13 @@ public final class Snapshot: @unchecked Sendable {
     public init(
         zones: [CompiledZone], services: [CompiledService], health: HealthTable? = nil,
         identity: ServerIdentity = ServerIdentity(), udpPayloadSize: UInt16 = 1232, transfer: TransferRules = .none,
-        cookies: ServerCookies = .disabled, rateLimit: RateLimitPolicy = .off, rateLimitExempt: ExemptStorage? = nil
+        cookies: ServerCookies = .disabled, rateLimit: RateLimitPolicy = .off
     ) throws {
         self.zones = zones
         self.transfer = transfer
         self.cookies = cookies
         self.rateLimit = rateLimit
-        self.rateLimitExempt = rateLimitExempt
+        rateLimitRef = Unmanaged.passUnretained(rateLimit)
         self.services = services
         self.health = health ?? HealthTable(allUp: services)
         Snapshot.checkShape(self.health, services)
@@ -133,7 +133,7 @@ public final class Snapshot: @unchecked Sendable {
         transfer = other.transfer
         cookies = other.cookies
         rateLimit = other.rateLimit
-        rateLimitExempt = other.rateLimitExempt
+        rateLimitRef = other.rateLimitRef
         self.health = health
         Snapshot.checkShape(health, other.services)
         refTables = other.refTables

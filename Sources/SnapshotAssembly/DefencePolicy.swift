@@ -62,15 +62,13 @@ enum DefencePolicy {
         return written == line.count ? nil : "short write"
     }
 
-    /// The rate-limit policy and the exempt networks' storage (nil when none).
-    static func rateLimit(_ config: MeridianConfig) -> (RateLimitPolicy, ExemptStorage?) {
+    /// The rate-limit policy of the config (`RateLimitPolicy.off` without `rrl:`).
+    static func rateLimit(_ config: MeridianConfig) -> RateLimitPolicy {
         let rrl = config.rrl
-        guard rrl.enabled else { return (.off, nil) }
-        let exempt = rrl.exempt.isEmpty ? nil : ExemptStorage(rrl.exempt.map { (network: $0.network, length: $0.length) })
-        let policy = RateLimitPolicy(
+        guard rrl.enabled else { return .off }
+        return RateLimitPolicy(
             rate: rrl.rate, slip: rrl.slip, v4Prefix: rrl.ipv4Prefix, v6Prefix: rrl.ipv6Prefix, dryRun: rrl.dryRun,
-            badCookieSlip: rrl.badCookieSlip, exempt: exempt)
-        return (policy, exempt)
+            badCookieSlip: rrl.badCookieSlip, exempt: rrl.exempt.map { (network: $0.network, length: $0.length) })
     }
 }
 

@@ -98,10 +98,10 @@ public enum SnapshotBuilder {
             version: config.identity.version, id: config.identity.id,
             nsid: config.identity.nsid.map { Array($0.utf8) })
         let cookies = try DefencePolicy.cookies(config, keyPolicy: keyPolicy, notes: &notes)
-        let (rateLimit, exempt) = DefencePolicy.rateLimit(config)
+        let rateLimit = DefencePolicy.rateLimit(config)
         return try Snapshot(
             zones: zones, services: services, identity: identity, udpPayloadSize: UInt16(config.udpPayloadSize),
-            transfer: transferRules(config), cookies: cookies, rateLimit: rateLimit, rateLimitExempt: exempt)
+            transfer: transferRules(config), cookies: cookies, rateLimit: rateLimit)
     }
 
     /// The zones' transfer ACLs and secondaries with the TSIG keys (the config checked the names).

@@ -169,14 +169,13 @@ final class RateLimitTests: XCTestCase {
     let secret = ServerCookies.Secret(hex: "e5e973e5a6b2a43f48e7dc849e37bfcf")!
 
     func snapshot(rate: Int = 3, slip: Int = 2, dryRun: Bool = false, badCookieSlip: Bool = false, exempt: [String] = []) -> Snapshot {
-        let storage = exempt.isEmpty ? nil : ExemptStorage(exempt.map { text in
+        let networks = exempt.map { text in
             let parts = text.split(separator: "/")
             return (network: IPAddress(String(parts[0]))!, length: Int(parts[1])!)
-        })
+        }
         return try! Snapshot(
             zones: [TestZones.shared.gslb, TestZones.shared.extra], services: [], cookies: ServerCookies(enabled: true, secret: secret),
-            rateLimit: RateLimitPolicy(rate: rate, slip: slip, dryRun: dryRun, badCookieSlip: badCookieSlip, exempt: storage),
-            rateLimitExempt: storage)
+            rateLimit: RateLimitPolicy(rate: rate, slip: slip, dryRun: dryRun, badCookieSlip: badCookieSlip, exempt: networks))
     }
 
     /// What each of `count` queries got: "answer", "tc", "badcookie" or "drop".

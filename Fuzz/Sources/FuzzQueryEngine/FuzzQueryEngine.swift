@@ -115,12 +115,12 @@ final class Harness {
                 degraded: services.map { $0.name == Harness.failoverName })
             // cookies and response rate limiting on (a low rate, so that inputs reach the limited, slipped
             // and BADCOOKIE paths as well as the answers), one network exempt
-            let exempt = ExemptStorage([(network: IPAddress(family: .v4, value: 0xC000_0200), length: 24)])
             snapshot = try Snapshot(
                 zones: [zone], services: services, health: health, identity: identity,
                 udpPayloadSize: udpPayloadSize,
                 cookies: ServerCookies(enabled: true, secret: ServerCookies.Secret(hex: "000102030405060708090a0b0c0d0e0f")!),
-                rateLimit: RateLimitPolicy(rate: 20, slip: 2, badCookieSlip: true, exempt: exempt), rateLimitExempt: exempt)
+                rateLimit: RateLimitPolicy(
+                    rate: 20, slip: 2, badCookieSlip: true, exempt: [(network: IPAddress(family: .v4, value: 0xC000_0200), length: 24)]))
             // a signed zone refuses services whose clients could get different types: sign the others
             let now = Int64(time(nil))
             let key = try ZoneKey.generate(
