@@ -17,7 +17,7 @@ CEILING_SECONDS ?= 10
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
 TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests defence-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests defence-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing bench-defended bench-rrl ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -47,6 +47,8 @@ help:
 	@echo "make bench          side by side with gdnsd, Knot and NSD (../shared/bench, BENCH_ARGS)"
 	@echo "make bench-signed   DO=1 with per-query ECS: Meridian signed against Knot pre-signing with mod-geoip, and gdnsd"
 	@echo "make bench-signing  signing a 1M-record zone at load against Knot; health change to signed answer, 1 and 1,000 services"
+	@echo "make bench-defended RRL counting every response and cookies on, against gdnsd"
+	@echo "make bench-rrl      a reflection flood against Meridian and Knot, each with and without RRL"
 	@echo "make ceiling        the ceiling of a UDP-socket server here, alternated with Meridian and gdnsd"
 	@echo "make latency        latency at 20k qps for Meridian, gdnsd and fixed-answer, LATENCY_ROUNDS rounds"
 	@echo "make microbench     ns per geo-table lookup and the query engine's allocations and instructions per query"
@@ -231,6 +233,15 @@ acceptance: release test-deps
 # two-worker figure. Writes nothing under ../shared.
 bench: release
 	Benchmarks/run-bench.sh $(BENCH_ARGS)
+
+# With RRL counting every response (the load generator exempt, so none is dropped) and cookies on, against gdnsd.
+bench-defended: release
+	DEFENDED=1 Benchmarks/run-bench.sh --peers gdnsd $(BENCH_ARGS)
+
+# A reflection flood (dnsperf -Q, one source /24) against Meridian and Knot, each with and without RRL:
+# octets back, amplification, server CPU per incoming query.
+bench-rrl: release test-deps
+	python3 Benchmarks/rrl-flood.py .build/release/meridian
 
 # DO=1 with per-query ECS against Knot pre-signing with mod-geoip, and gdnsd (Meridian's zone signed).
 bench-signed: release

@@ -70,7 +70,7 @@ def flood(port, qps, seconds, tmp):
         m = re.search(pattern, out)
         return float(m.group(1)) if m else 0.0
     return {"sent": number(r"Queries sent:\s+(\d+)"), "completed": number(r"Queries completed:\s+(\d+)"),
-            "request": number(r"Average packet size: request (\d+)"), "response": number(r"Average packet size: request \d+, response (\d+)"),
+            "request": number(r"Average packet size:\s+request (\d+)"), "response": number(r"Average packet size:\s+request \d+, response (\d+)"),
             "raw": out}
 
 
