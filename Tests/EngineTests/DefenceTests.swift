@@ -72,12 +72,16 @@ final class CookieTests: XCTestCase {
     lazy var snapshot = try! Snapshot(
         zones: [TestZones.shared.gslb], services: [], cookies: ServerCookies(enabled: true, secret: secret))
 
-    func run(_ query: [UInt8], client: String = "192.0.2.1", now: UInt32 = 1_800_000_000, transport: Transport = .udp, snapshot: Snapshot? = nil, processor: QueryProcessor = QueryProcessor()) -> Decoded? {
+    func run(
+        _ query: [UInt8], client: String = "192.0.2.1", now: UInt32 = 1_800_000_000, transport: Transport = .udp, snapshot: Snapshot? = nil,
+        processor: QueryProcessor = QueryProcessor()
+    ) -> Decoded? {
         processor.now = now
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
         defer { buffer.deallocate() }
         let n = query.withUnsafeBytes {
-            processor.process(query: $0, response: buffer, capacity: 65535, transport: transport, client: IPAddress(client)!, snapshot: snapshot ?? self.snapshot)
+            processor.process(
+                query: $0, response: buffer, capacity: 65535, transport: transport, client: IPAddress(client)!, snapshot: snapshot ?? self.snapshot)
         }
         guard n > 0 else { return nil }
         return LDNS.decode(Array(UnsafeBufferPointer(start: buffer, count: n)))
@@ -218,7 +222,8 @@ final class RateLimitTests: XCTestCase {
         XCTAssertEqual(p.counters.value(WorkerCounters.Slot.rrlSlipped), 3)
         XCTAssertEqual(p.counters.value(WorkerCounters.Slot.rrlDropped), 2)
         // slip 0 drops every limited response, slip 1 truncates them all
-        XCTAssertEqual(outcomes({ _ in self.www }, count: 5, snapshot: snapshot(slip: 0), processor: limited()), ["answer", "answer", "answer", "drop", "drop"])
+        XCTAssertEqual(
+            outcomes({ _ in self.www }, count: 5, snapshot: snapshot(slip: 0), processor: limited()), ["answer", "answer", "answer", "drop", "drop"])
         XCTAssertEqual(outcomes({ _ in self.www }, count: 5, snapshot: snapshot(slip: 1), processor: limited()), ["answer", "answer", "answer", "tc", "tc"])
     }
 
@@ -269,7 +274,9 @@ final class RateLimitTests: XCTestCase {
         p.now = 1_800_000_000
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 65535)
         defer { buffer.deallocate() }
-        let n = first.withUnsafeBytes { p.process(query: $0, response: buffer, capacity: 65535, transport: .udp, client: IPAddress("192.0.2.1")!, snapshot: sn) }
+        let n = first.withUnsafeBytes {
+            p.process(query: $0, response: buffer, capacity: 65535, transport: .udp, client: IPAddress("192.0.2.1")!, snapshot: sn)
+        }
         learned = LDNS.decode(Array(UnsafeBufferPointer(start: buffer, count: n)))!.options.first { $0.code == 10 }!.data
         let withCookie = Wire.query("www.gslb.test.", 1, flags: 0, additional: [Wire.opt(rdata: Wire.option(10, learned))])
         XCTAssertEqual(outcomes({ _ in withCookie }, count: 8, snapshot: sn, processor: p), Array(repeating: "answer", count: 8))
@@ -314,7 +321,9 @@ final class RateLimitTests: XCTestCase {
         XCTAssertEqual(limiter.memory, 128 * 16)
         let p = QueryProcessor()
         p.rateLimiter = limiter
-        let got = outcomes({ i in Wire.query("x\(i).example.", 1, edns: true) }, count: 2000, client: { i in "10.\(i / 256 % 256).\(i % 256).1" }, snapshot: snapshot(), processor: p)
+        let got = outcomes(
+            { i in Wire.query("x\(i).example.", 1, edns: true) }, count: 2000, client: { i in "10.\(i / 256 % 256).\(i % 256).1" }, snapshot: snapshot(),
+            processor: p)
         XCTAssertEqual(got.filter { $0 == "answer" }.count, 2000, "2,000 networks, each under its rate")
     }
 }
