@@ -15,7 +15,7 @@ public enum ParentDS {
     /// a NOERROR answer to it.
     public static func records(in reply: [UInt8], id: UInt16) -> [[UInt8]]? {
         var packet: UnsafeMutablePointer<ldns_pkt>?
-        guard reply.count >= 12, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id,
+        guard reply.count >= 12, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id, MessageScan.hasAtMostOneTSIG(reply),
             reply.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK, let packet
         else { return nil }
         defer { ldns_pkt_free(packet) }

@@ -23,7 +23,8 @@ public enum TSIG {
     /// Checks the TSIG of `wire` against `keys` at `now` (the time must lie within the fudge, §5.2.3).
     public static func verify(_ wire: [UInt8], keys: [String: TSIGKey], now: Int64) -> Verdict {
         var packet: UnsafeMutablePointer<ldns_pkt>?
-        guard wire.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK,
+        guard MessageScan.hasAtMostOneTSIG(wire),
+            wire.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK,
             let packet
         else { return .unsigned }
         defer { ldns_pkt_free(packet) }
@@ -57,7 +58,8 @@ public enum TSIG {
     /// a request). Returns the signed message and its MAC, nil when ldns cannot read or sign it.
     public static func sign(_ message: [UInt8], key: TSIGKey, priorMAC: [UInt8], timersOnly: Bool) -> (wire: [UInt8], mac: [UInt8])? {
         var packet: UnsafeMutablePointer<ldns_pkt>?
-        guard message.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK,
+        guard MessageScan.hasAtMostOneTSIG(message),
+            message.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK,
             let packet
         else { return nil }
         defer { ldns_pkt_free(packet) }

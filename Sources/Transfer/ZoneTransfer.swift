@@ -32,7 +32,8 @@ public enum ZoneTransfer {
     ) -> TransferStream {
         var packet: UnsafeMutablePointer<ldns_pkt>?
         let id = query.count >= 2 ? UInt16(query[0]) << 8 | UInt16(query[1]) : 0
-        guard query.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK, let packet,
+        guard MessageScan.hasAtMostOneTSIG(query),
+            query.withUnsafeBufferPointer({ ldns_wire2pkt(&packet, $0.baseAddress, $0.count) }) == LDNS_STATUS_OK, let packet,
             let question = Question(query)
         else {
             if let packet { ldns_pkt_free(packet) }

@@ -329,3 +329,23 @@ final class QueryParserTests: XCTestCase {
         XCTAssertTrue(QueryParser.prefixMask(128) == (~0, ~0))
     }
 }
+
+/// `MessageScan.hasAtMostOneTSIG`: what may be handed to ldns (which leaks all but the last TSIG).
+final class MessageScanTests: XCTestCase {
+    let tsig = Wire.name("k.") + Wire.u16(250) + Wire.u16(255) + Wire.u32(0) + Wire.u16(2) + [0, 0]
+    let a = Wire.name("x.") + Wire.u16(1) + Wire.u16(1) + Wire.u32(60) + Wire.u16(4) + [192, 0, 2, 1]
+
+    func message(_ additional: [[UInt8]]) -> [UInt8] {
+        Wire.header(qd: 1, ar: UInt16(additional.count)) + Wire.question("z.", 252) + additional.flatMap { $0 }
+    }
+
+    func testOneTSIGLast() {
+        XCTAssertTrue(MessageScan.hasAtMostOneTSIG(message([])))
+        XCTAssertTrue(MessageScan.hasAtMostOneTSIG(message([tsig])))
+        XCTAssertTrue(MessageScan.hasAtMostOneTSIG(message([a, tsig])))
+        XCTAssertFalse(MessageScan.hasAtMostOneTSIG(message([tsig, tsig])), "two TSIG records")
+        XCTAssertFalse(MessageScan.hasAtMostOneTSIG(message([tsig, a])), "TSIG not last (RFC 8945 §5.1)")
+        XCTAssertFalse(MessageScan.hasAtMostOneTSIG(Array(message([a, tsig]).dropLast())), "truncated")
+        XCTAssertFalse(MessageScan.hasAtMostOneTSIG([0, 1, 2]), "shorter than a header")
+    }
+}
