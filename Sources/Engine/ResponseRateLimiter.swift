@@ -53,9 +53,6 @@ public final class ResponseRateLimiter {
     /// Bytes the table takes.
     public var memory: Int { capacity * MemoryLayout<Entry>.stride }
 
-    /// What to do with one response.
-    public enum Verdict: Equatable { case send, slip, drop }
-
     /// The key of a response class for network (high, low): `kind` (see `ResponseClass`), the zone,
     /// the node the answer came from (or -1), the query type, and for answers that hold only for a
     /// part of the ECS client's network, that part mixed into one word (`ecsBlock`, 0 otherwise).
