@@ -61,8 +61,14 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// `maxLifetime`).
     private var answered = 0
     private var openedAt = NIODeadline.now()
-    /// At a limit: the answers written so far are flushed, then the connection closes; nothing more is read.
+    /// At a limit: the answers written so far are flushed, then the connection closes; what is read
+    /// after this is discarded.
     private var closing = false
+    /// Set once the sending side is shut down: the connection is closed outright at this deadline if
+    /// the client has not closed its side by then.
+    private var lingerUntil: NIODeadline?
+    /// How long a connection closed at a limit keeps reading (and discarding) for the client to close.
+    static let lingerTimeout = TimeAmount.seconds(2)
 
     init(store: SnapshotStore, state: TCPLoopState, slot: TCPConnectionSlot, table: TCPConnectionTable, limits: TCPLimits) {
         self.store = store
@@ -241,7 +247,14 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(out), promise: nil)
     }
 
-    /// Flushes what is written and closes the connection once it is sent (a limit was reached).
+    /// Flushes what is written, then closes gracefully (a limit was reached): once the answers are
+    /// sent it shuts down the sending side only (FIN), and goes on reading and discarding until the
+    /// client closes too or `lingerTimeout` passes.
+    ///
+    /// Closing the socket outright while the client's pipelined queries are still arriving would
+    /// make the kernel answer them with a reset, and a reset can destroy answers the client has not
+    /// read yet (RFC 7766 §6.2.3 asks servers to close so that the client sees every response; the
+    /// same lingering close as HTTP/1.1 servers, RFC 9112 §9.6).
     private func closeAfterWrites(context: ChannelHandlerContext) {
         guard !closing else { return }
         closing = true
@@ -249,7 +262,17 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         transfer = nil
         let sent = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: sent)
-        sent.futureResult.whenComplete { _ in context.close(promise: nil) }
+        sent.futureResult.whenComplete { [self] result in
+            guard case .success = result, context.channel.isActive else {
+                context.close(promise: nil)
+                return
+            }
+            lingerUntil = .now() + Self.lingerTimeout
+            let outputClosed = context.eventLoop.makePromise(of: Void.self)
+            context.close(mode: .output, promise: outputClosed)
+            outputClosed.futureResult.whenFailure { _ in context.close(promise: nil) }
+            armTimer(context: context)
+        }
     }
 
     /// Idle for the connection table: no message partly read or held, and nothing waiting to be written.
@@ -267,6 +290,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     /// The earlier of the idle deadline and the partly read message's deadline.
     private func nextDeadline() -> NIODeadline {
+        if let lingerUntil { return lingerUntil }
         let idle = lastActivity + (table.isBusy ? timeouts.busyIdle : timeouts.idle)
         // the lifetime is enforced when no message is in progress (else when it is answered, in `drain`)
         guard let start = messageStart else { return transfer == nil ? min(idle, openedAt + timeouts.lifetime) : idle }
@@ -293,6 +317,14 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         timerDue = .distantFuture
         guard context.channel.isActive else { return }
         let now = NIODeadline.now()
+        if let lingerUntil {
+            if now >= lingerUntil {
+                context.close(promise: nil) // the client kept its side open past the linger time
+            } else {
+                armTimer(context: context)
+            }
+            return
+        }
         if let start = messageStart, now >= start + timeouts.message {
             context.close(promise: nil) // RFC 7766 §6.2.3: a message must not hold the connection indefinitely
             return
