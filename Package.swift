@@ -32,7 +32,10 @@ let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
     products: [.executable(name: "meridian", targets: ["meridian"])]
-        + ["DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts", "DNSSEC", "Transfer"]
+        + [
+            "DNSWire", "Zones", "Engine", "Steering", "Geo", "SourceFiles", "Config", "Control", "Health", "SnapshotAssembly", "Verdicts", "DNSSEC", "Transfer",
+            "Cluster",
+        ]
         .map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -55,7 +58,7 @@ let package = Package(
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "SourceFiles"]),
         .target(name: "Steering", dependencies: ["DNSWire", "Geo", "SourceFiles"]),
         // DNSSEC keys (BIND-format files) and signing, through ldns
-        .target(name: "DNSSEC", dependencies: ["DNSWire", "Zones", "CLDNS", "SourceFiles"]),
+        .target(name: "DNSSEC", dependencies: ["DNSWire", "Zones", "Steering", "CLDNS", "SourceFiles"]),
         .target(name: "Transfer", dependencies: ["DNSWire", "Zones", "Geo", "CLDNS"]),
         // Engine uses Synchronization (SnapshotStore) and Atomics (counters): each file sees the members of
         // its own imports only, or `UInt64.AtomicRepresentation` is ambiguous.
@@ -68,6 +71,10 @@ let package = Package(
                 + nio("NIOCore", "NIOPosix", "NIOHTTP1", "NIOConcurrencyHelpers", "NIOTLS")),
         // health verdicts and overrides -> the snapshot's health table, and its publication
         .target(name: "Verdicts", dependencies: ["Engine", "Steering", "Health"]),
+        // an NS set sharing verdicts and overrides through etcd (its v3 JSON gateway over NIO HTTP/1.1)
+        .target(
+            name: "Cluster",
+            dependencies: ["Health", nioSSL, logging] + nio("NIOCore", "NIOPosix", "NIOHTTP1")),
         .target(name: "Config", dependencies: ["Steering", "Health", "SourceFiles", "Geo", "DNSWire", "CYAML"]),
         .target(
             name: "Server",
@@ -75,17 +82,17 @@ let package = Package(
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix")),
         .target(
             name: "Control",
-            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Steering", "Geo", "DNSWire", "DNSSEC", "Transfer", "SourceFiles", logging]
+            dependencies: ["Engine", "Zones", "Verdicts", "Health", "Cluster", "Steering", "Geo", "DNSWire", "DNSSEC", "Transfer", "SourceFiles", logging]
                 + nio("NIOCore", "NIOConcurrencyHelpers", "NIOPosix", "NIOHTTP1")),
         // config -> geo sources -> compiled services -> zones -> Snapshot, shared by every command and reload
         .target(
             name: "SnapshotAssembly",
-            dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "DNSSEC", "Transfer", "SourceFiles"]),
+            dependencies: ["Config", "Engine", "Zones", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "DNSSEC", "Transfer", "SourceFiles", "CLDNS"]),
         .executableTarget(
             name: "meridian",
             dependencies: [
                 "Server", "Engine", "Zones", "Config", "Steering", "Geo", "DNSWire", "Health", "Verdicts", "Control", "DNSSEC",
-                "SnapshotAssembly", "SourceFiles", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SnapshotAssembly", "SourceFiles", "Cluster", nioSSL, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio("NIOCore", "NIOPosix", "NIOHTTP1"), linkerSettings: staticC(cArchives)),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -110,6 +117,7 @@ let package = Package(
         .testTarget(
             name: "TransferTests", dependencies: ["Transfer", "Zones", "DNSWire", "Geo", "CLDNS"], linkerSettings: staticC(cArchives)),
         .testTarget(name: "VerdictsTests", dependencies: ["Verdicts", "Engine", "Steering", "Health"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Health"] + nio("NIOCore", "NIOPosix")),
         .testTarget(
             name: "HealthTests",
             dependencies: ["Health", nioSSL] + nio("NIOCore", "NIOPosix", "NIOConcurrencyHelpers")),

@@ -10,9 +10,9 @@
 //   MERIDIAN_GEOIP_DB=GeoLite2-City.mmdb Benchmarks/.build/release/AllocationGate   (from the repository root)
 import PackageDescription
 
-/// ldns (and the OpenSSL it calls) and libyaml (SnapshotAssembly) from their static archives, as the server links them (../Package.swift,
+/// ldns (and the OpenSSL it calls) from its static archives, as the server links them (../Package.swift,
 /// `staticC`); Meridian's CLDNS and CYAML module maps name no library.
-let cArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a", "libyaml.a"].map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
+let cArchives: [LinkerSetting] = ["libldns.a", "libssl.a", "libcrypto.a"].map { .unsafeFlags(["-Xlinker", "-l:\($0)"]) }
 
 /// Meridian's library products by name.
 func meridian(_ names: String...) -> [Target.Dependency] { names.map { .product(name: $0, package: "Meridian") } }
@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CMallocCounter", linkerSettings: [.linkedLibrary("dl")]),
         .executableTarget(
             name: "AllocationGate",
-            dependencies: ["CMallocCounter"] + meridian("DNSSEC", "DNSWire", "Engine", "Geo", "SnapshotAssembly", "SourceFiles", "Steering", "Zones"),
+            dependencies: ["CMallocCounter"] + meridian("DNSSEC", "DNSWire", "Engine", "Geo", "SourceFiles", "Steering", "Zones"),
             linkerSettings: cArchives),
         .executableTarget(
             name: "GeoLookupBench",

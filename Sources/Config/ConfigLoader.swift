@@ -13,7 +13,7 @@ public enum ConfigLoader {
         [
             ListenSection.self, ZonesSection.self, IdentitySection.self, ServerSection.self, GeoSection.self,
             RegionsSection.self, ChecksSection.self, HealthSection.self, ControlSection.self, DecisionLogSection.self,
-            StateDirSection.self, ServicesSection.self, TSIGKeysSection.self, RRLSection.self, CookiesSection.self,
+            StateDirSection.self, ServicesSection.self, TSIGKeysSection.self, RRLSection.self, CookiesSection.self, ClusterSection.self,
         ]
     }
 

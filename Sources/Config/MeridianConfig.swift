@@ -200,6 +200,42 @@ public struct MeridianConfig: Sendable, Equatable {
         public init() {}
     }
     public var cookies = CookieSettings()
+    /// `cluster:` the NS set sharing verdicts and overrides through etcd; nil: standalone.
+    public struct ClusterSettings: Sendable, Equatable {
+        /// etcd client URLs.
+        public var etcd: [String] = []
+        /// This instance's name in the NS set (nil: the host name).
+        public var node: String?
+        public var prefix = "/meridian/default"
+        /// 0: majority; N: at least N of the live probers.
+        public var quorum = 0
+        public var leaseTTL = 10
+        public var grace = 30.0
+        /// Per etcd request.
+        public var timeout = 2.0
+        public var tlsCA: String?
+        public var tlsCert: String?
+        public var tlsKey: String?
+        public var user: String?
+        public var password: String?
+        public var declaredAt = ""
+        public init() {}
+
+        public static func isURL(_ text: String) -> Bool {
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else { return false }
+            let authority = text.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first ?? ""
+            guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return false }
+            return (1...65535).contains(port) && colon > authority.startIndex
+        }
+
+        public static func isNodeName(_ name: String) -> Bool {
+            (1...63).contains(name.utf8.count)
+                && name.utf8.allSatisfy { c in
+                    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E
+                }
+        }
+    }
+    public var cluster: ClusterSettings?
     /// The config file this came from.
     public var sourceFile = ""
     /// Geo data: a MaxMind-format database and the operator's CIDR table (paths resolved).

@@ -55,6 +55,7 @@ enum ControlRoutes {
         "/v1/explain": .read { endpoints, request in endpoints.explain(request.query) },
         "/v1/dnssec": .read { endpoints, _ in .json(.ok, endpoints.dnssec()) },
         "/metrics": .read { endpoints, _ in endpoints.metrics() },
+        "/healthz": .read { endpoints, _ in endpoints.healthz() },
         "/v1/override": .write { endpoints, object in endpoints.override(object) },
         "/v1/push": .write { endpoints, object in endpoints.push(object) },
         "/v1/reload": ControlRoute(methods: [.POST]) { endpoints, request in endpoints.reload(on: request.eventLoop) },

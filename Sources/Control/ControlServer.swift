@@ -1,3 +1,4 @@
+import Cluster
 import DNSWire
 import Engine
 import Geo
@@ -31,10 +32,14 @@ public final class ControlServer: Sendable {
         public let metrics: MetricsSources?
         /// The signed zones' key directories (origin -> directory), for `GET /v1/dnssec`.
         public let keyDirectories: [(origin: String, directory: String)]
+        /// The NS set this instance shares state with (nil: standalone).
+        public let cluster: ClusterAgent?
         public init(
             store: SnapshotStore, publisher: HealthPublisher, monitor: HealthMonitor?, token: String?,
-            reloader: Reloader? = nil, metrics: MetricsSources? = nil, keyDirectories: [(origin: String, directory: String)] = []
+            reloader: Reloader? = nil, metrics: MetricsSources? = nil, keyDirectories: [(origin: String, directory: String)] = [],
+            cluster: ClusterAgent? = nil
         ) {
+            self.cluster = cluster
             self.store = store
             self.publisher = publisher
             self.monitor = monitor

@@ -44,7 +44,9 @@ extension ControlEndpoints {
         let overrides: [JSONValue] = context.publisher.overrides.current
             .sorted { $0.key.description < $1.key.description }
             .map { ["target": .string($0.key.description), "state": .string($0.value.rawValue)] }
-        return ["zones": .array(zones), "services": .array(services), "overrides": .array(overrides)]
+        var status: [String: JSONValue] = ["zones": .array(zones), "services": .array(services), "overrides": .array(overrides)]
+        if let agent = context.cluster { status["cluster"] = clusterStatus(agent) }
+        return .object(status)
     }
 
     /// `GET /v1/explain?name=&type=&client=`: the decision for a client and why, as lines.
@@ -87,6 +89,7 @@ extension ControlEndpoints {
         let text =
             context.metrics.map {
                 MetricsRenderer.render(sources: $0, snapshot: snapshot, states: context.publisher.endpointStates)
+                    + (context.cluster.map { MetricsRenderer.renderCluster($0, sharedInForce: context.publisher.sharedVerdicts != nil) } ?? "")
             } ?? ""
         return .text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
     }

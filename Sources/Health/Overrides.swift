@@ -121,7 +121,28 @@ public final class OverrideStore: @unchecked Sendable {
             if let path { try OverrideStore.write(next, to: path) }
             lock.withLock { entries = next }
         }
+        onLocalChange?(target, state)
     }
+
+    /// Replaces every override with `all` (an NS set's shared overrides, Cluster): persisted (the
+    /// state file is then the cache a restart without etcd starts from), then applied. Does not call
+    /// `onLocalChange`. On a failed write the new set still applies (etcd holds it) and the error is
+    /// returned for the caller to log.
+    @discardableResult
+    public func replaceAll(_ all: [OverrideTarget: OverrideState]) -> Error? {
+        writeLock.withLock {
+            var failure: Error?
+            if let path {
+                do { try OverrideStore.write(all, to: path) } catch { failure = error }
+            }
+            lock.withLock { entries = all }
+            return failure
+        }
+    }
+
+    /// Called after `set` changed an override (an operator's change on this instance), for an NS
+    /// set to share it. Set once, before the control API starts.
+    public var onLocalChange: (@Sendable (OverrideTarget, OverrideState?) -> Void)?
 
     static func write(_ entries: [OverrideTarget: OverrideState], to path: String) throws {
         let list = entries.map { Entry(target: $0.key, state: $0.value) }.sorted { $0.target.description < $1.target.description }

@@ -7,7 +7,7 @@ import Config
 /// wait_first_round) takes effect on a reload.
 public enum RestartSettings {
     /// The sections whose settings differ between the running and the new configuration, in the
-    /// order checked: "listen"; "control" (listen, token); "decision_log"; "server"; "state_dir,
+    /// order checked: "listen"; "control" (listen, token); "decision_log"; "server"; "rrl.table_size"; "cluster"; "state_dir,
     /// health.state_file" (with health.strict_state_file); "control" (socket, max_connections,
     /// idle_timeout). Empty when a reload may apply `loaded`.
     public static func changed(running: MeridianConfig, loaded config: MeridianConfig) -> [String] {
@@ -25,6 +25,7 @@ public enum RestartSettings {
             changed.append("server")
         }
         if config.rrl.tableSize != running.rrl.tableSize { changed.append("rrl.table_size") }
+        if config.cluster != running.cluster { changed.append("cluster") }
         if config.stateFile != running.stateFile || config.stateDir != running.stateDir || config.strictStateFile != running.strictStateFile {
             changed.append("state_dir, health.state_file")
         }

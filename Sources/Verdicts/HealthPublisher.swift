@@ -4,7 +4,7 @@ import Steering
 import Synchronization
 
 /// Publishes health into the serving snapshot (DESIGN.md §1.5: health is data): the monitor's states
-/// and the admin overrides become a `VerdictTable` over the snapshot's `EndpointCatalog`, then the
+/// (or, in an NS set on etcd, the set's quorum verdicts) and the admin overrides become a `VerdictTable` over the snapshot's `EndpointCatalog`, then the
 /// snapshot's `HealthTable`, and a snapshot that shares every other table replaces the current one.
 /// Runs on the monitor's threads (one call per coalesced batch of transitions) and the control API;
 /// the query path only sees the snapshot swap.
@@ -16,6 +16,8 @@ public final class HealthPublisher: Sendable {
     public let store: SnapshotStore
     public let overrides: OverrideStore
     private let states = Mutex<HealthMonitor.States>([:])
+    /// An NS set's quorum verdicts, which replace the monitor's states when set (Cluster).
+    private let shared = Mutex<[Endpoint: Bool]?>(nil)
     private let publishLock = Mutex<Void>(())
 
     public init(store: SnapshotStore, overrides: OverrideStore) {
@@ -28,6 +30,15 @@ public final class HealthPublisher: Sendable {
         states.withLock { $0 = newStates }
         publish()
     }
+
+    /// Records the NS set's quorum verdicts (nil: back to this instance's own) and publishes.
+    public func update(shared newShared: [Endpoint: Bool]?) {
+        shared.withLock { $0 = newShared }
+        publish()
+    }
+
+    /// The NS set's quorum verdicts in force, nil when answers follow this instance's own.
+    public var sharedVerdicts: [Endpoint: Bool]? { shared.withLock { $0 } }
 
     /// Rebuilds the health table from the current states and overrides and swaps the snapshot.
     public func publish() {
@@ -48,7 +59,7 @@ public final class HealthPublisher: Sendable {
     /// The health table for `services` from the current states and overrides.
     public func table(for services: [CompiledService]) -> HealthTable {
         let catalog = EndpointCatalog(services: services)
-        let verdicts = VerdictTable(catalog: catalog, states: endpointStates, overrides: overrides.current)
+        let verdicts = VerdictTable(catalog: catalog, states: endpointStates, overrides: overrides.current, shared: sharedVerdicts)
         return verdicts.healthTable(for: services, catalog: catalog)
     }
 

@@ -14,9 +14,15 @@ public struct VerdictTable: Sendable {
     public var overrides: [OverrideTarget: OverrideState]
 
     /// Verdicts from the monitor's `states` and the overrides in force, for `catalog`'s endpoints.
-    public init(catalog: EndpointCatalog, states: HealthMonitor.States, overrides: [OverrideTarget: OverrideState]) {
+    /// `shared`: an NS set's quorum verdicts (Cluster), which replace the monitor's: an endpoint
+    /// no live instance has a verdict for has none (counted up).
+    public init(
+        catalog: EndpointCatalog, states: HealthMonitor.States, overrides: [OverrideTarget: OverrideState], shared: [Endpoint: Bool]? = nil
+    ) {
         verdicts = catalog.keys.map { key in
-            guard let check = key.check, let state = states[Endpoint(address: key.address, check: check)] else { return nil }
+            guard let check = key.check else { return nil }
+            if let shared { return shared[Endpoint(address: key.address, check: check)] }
+            guard let state = states[Endpoint(address: key.address, check: check)] else { return nil }
             switch state.status {
             case .up: return true
             case .down: return false

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Config
 import Control
 import Health
@@ -41,6 +42,15 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Control API HOST:PORT (replaces the config's control.listen); 'off' disables it.")
     var control: String?
 
+    @Option(name: .long, help: "etcd client URLs (URL[,URL...]): share health and overrides with the NS set (replaces cluster.etcd).")
+    var cluster: String?
+
+    @Option(name: .long, help: "This instance's name in the NS set (replaces cluster.node; default: the host name).")
+    var node: String?
+
+    @Flag(name: .customLong("no-dns"), help: "Serve no DNS: probe and vote only (a vantage point of the NS set).")
+    var noDNS = false
+
     func run() throws {
         SignalWaiter.block() // threads started from here on inherit the mask; the main thread takes the signals
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -70,6 +80,8 @@ struct Serve: ParsableCommand {
         }
         // graceful stop: no new TCP connections, in-flight ones get up to 2 s to finish
         logger.info("stopping")
+        if let agent = running.cluster { ClusterWiring.leave(agent, group: running.eventLoops[0]) }
+        guard let server else { return }
         server.stopAcceptingTCP()
         let deadline = Date().addingTimeInterval(2)
         while server.tcpConnections > 0 && Date() < deadline { usleep(50_000) }
@@ -80,9 +92,11 @@ struct Serve: ParsableCommand {
     /// event loops, all held until the process ends. Holds no snapshot: the main thread lives as long
     /// as the process, so a snapshot held here could never be freed after a reload.
     struct Running {
-        let server: DNSServer
+        /// nil with `--no-dns`.
+        let server: DNSServer?
         let reloader: Reloader
         let eventLoops: [MultiThreadedEventLoopGroup]
+        let cluster: ClusterAgent?
     }
 
     /// Loads the configuration, applies the command-line overrides, starts health checks, the
@@ -151,6 +165,24 @@ struct Serve: ParsableCommand {
         }
         publisher = HealthPublisher(store: store, overrides: overrides)
         publisher.publish() // overrides from the state file apply from the first answer
+        // an NS set on etcd: shared verdicts and overrides (nothing of it runs without one)
+        let startedAt = Int64(time(nil))
+        let dnsAddresses = noDNS ? [] : addresses.map { "\($0)" }
+        var agent: ClusterAgent?
+        if let settings = try ClusterWiring.settings(config: cfg.cluster, urls: cluster, node: node) {
+            let node = settings.node ?? ClusterWiring.hostName()
+            let info = ClusterWiring.memberInfo(node: node, configPath: config, snapshot: store.current().0, listen: dnsAddresses, startedAt: startedAt)
+            let a = try ClusterWiring.agent(settings: settings, info: info, publisher: publisher, group: healthLoops, logger: logger)
+            overrides.onLocalChange = { a.overrideChanged($0, $1) }
+            agent = a
+            logger.info(
+                "cluster",
+                metadata: [
+                    "node": "\(node)", "etcd": "\(settings.etcd.joined(separator: ","))", "prefix": "\(settings.prefix)",
+                    "quorum": "\(a.rule)", "lease_ttl_s": "\(settings.leaseTTL)", "grace_s": "\(settings.grace)", "config_digest": "\(info.configDigest)",
+                ])
+        }
+        let clusterAgent = agent
         let endpoints = EndpointCatalog(services: store.current().0.services).monitored
         if !endpoints.isEmpty {
             // before the first result an endpoint is unknown (counted up) unless `initial: down`
@@ -163,7 +195,11 @@ struct Serve: ParsableCommand {
             }
             let m = try HealthMonitor(
                 checks: cfg.checks, endpoints: endpoints, group: healthLoops, logger: logger,
-                initial: initial, onChange: { publisher.update(states: $0) })
+                initial: initial,
+                onChange: { states in
+                    publisher.update(states: states)
+                    clusterAgent?.localStates(states)
+                })
             m.start()
             if cfg.waitForFirstRound {
                 // GSLB names wait for one round of checks, bounded by the longest timeout
@@ -172,14 +208,23 @@ struct Serve: ParsableCommand {
                 logger.info("first health round", metadata: ["endpoints": "\(endpoints.count)", "complete": "\(complete)"])
             }
             publisher.update(states: m.currentStates)
+            clusterAgent?.localStates(m.currentStates)
             monitor = m
         }
+        clusterAgent?.start()
         let path = config
         let running = loaded
         let notifier = NotifySender(logger: logger)
         reloader = Reloader(
             build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
-            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory, published: notifier.published)
+            monitor: monitor, metrics: metrics, logger: logger, releaseMemory: releaseFreedMemory,
+            published: { snapshot in
+                notifier.published(snapshot)
+                if let agent = clusterAgent {
+                    agent.updateInfo(
+                        ClusterWiring.memberInfo(node: agent.node, configPath: path, snapshot: snapshot, listen: dnsAddresses, startedAt: startedAt))
+                }
+            })
         // checks once a second (a reload may sign a zone the first snapshot did not)
         SignatureRefresher(store: store, reloader: reloader, logger: logger).start(on: controlLoops.next())
         // the parent's DS of new key-signing keys (ksk_submission; a change needs a restart)
@@ -203,7 +248,7 @@ struct Serve: ParsableCommand {
                     reloader: reloader, metrics: metrics,
                     keyDirectories: cfg.zones.compactMap { zone in
                         zone.dnssec.map { (zone.origin, $0.keyDirectory(stateDir: cfg.stateDir)) }
-                    }),
+                    }, cluster: clusterAgent),
                 limits: .init(
                     maxConnections: cfg.controlMaxConnections,
                     idleTimeout: .milliseconds(Int64(cfg.controlIdleTimeout * 1000)), allow: cfg.controlAllow),
@@ -218,6 +263,10 @@ struct Serve: ParsableCommand {
             defer { umask(saved) }
             try startControl(host: "", port: 0, unixSocket: socket, token: nil)
             logger.info("control socket", metadata: ["path": "\(socket)"])
+        }
+        guard !noDNS else {
+            logger.info("serving no DNS (--no-dns): probing and voting only")
+            return Running(server: nil, reloader: reloader, eventLoops: [healthLoops, controlLoops], cluster: clusterAgent)
         }
         var options = DNSServer.Options(
             listen: addresses.map { ($0.host, $0.port) }, workers: workers ?? cfg.workers,
@@ -249,7 +298,7 @@ struct Serve: ParsableCommand {
         }
         try server.start()
         notifier.published(store.current().0) // the secondaries learn the serial we start with
-        return Running(server: server, reloader: reloader, eventLoops: [healthLoops, controlLoops])
+        return Running(server: server, reloader: reloader, eventLoops: [healthLoops, controlLoops], cluster: clusterAgent)
     }
 
     /// Builds the first snapshot straight into the store: nothing on the main thread, which lives as

@@ -15,7 +15,6 @@ import DNSSEC
 import DNSWire
 import Engine
 import Geo
-import SnapshotAssembly
 import SourceFiles
 import Steering
 import Zones
@@ -137,18 +136,18 @@ do {
     let zone = try ZoneCompiler.load(path: zonePath, origin: "gslb.test.", extraOwners: services.map(\.name))
     let identity = ServerIdentity(version: "Meridian", id: "meridian-gate", nsid: Array("meridian-gate".utf8))
     snapshot = try Snapshot(zones: [zone], services: services, identity: identity, udpPayloadSize: 1232)
-    // signed as serve signs (SnapshotAssembly), with a temporary combined signing key
+    // signed as serve signs (GSLBZoneSigner), with a temporary combined signing key
     let now = Int64(time(nil))
     let key = try ZoneKey.generate(
         zone: "gslb.test.", algorithm: .ecdsap256sha256, role: .csk, timing: KeyTiming(created: now, publish: now, activate: now))
     var notes: [String] = []
-    let signed = try ZoneSigning.sign(
+    let signed = try GSLBZoneSigner.sign(
         path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
         keys: [key], policy: SigningPolicy(), now: now, declaredAt: "AllocationGate", notes: &notes)
     signedSnapshot = try Snapshot(zones: [signed], services: services, identity: identity, udpPayloadSize: 1232)
     var nsec = SigningPolicy()
     nsec.denial = .nsec
-    let nsecSigned = try ZoneSigning.sign(
+    let nsecSigned = try GSLBZoneSigner.sign(
         path: zonePath, origin: "gslb.test.", owners: services.map(\.name), services: services.enumerated().map { ($0.offset, $0.element) },
         keys: [key], policy: nsec, now: now, declaredAt: "AllocationGate", notes: &notes)
     nsecSnapshot = try Snapshot(zones: [nsecSigned], services: services, identity: identity, udpPayloadSize: 1232)

@@ -128,7 +128,7 @@ final class Harness {
             var notes: [String] = []
             var signable: [CompiledService] = []
             for service in services {
-                if (try? ZoneSigning.sign(
+                if (try? GSLBZoneSigner.sign(
                     path: path, origin: "gslb.test.", owners: [service.name], services: [(0, service)], keys: [key],
                     policy: SigningPolicy(), now: now, declaredAt: "fuzz", notes: &notes)) != nil
                 {
@@ -136,7 +136,7 @@ final class Harness {
                 }
             }
             guard signable.count >= 3 else { fatalError("fuzz setup: only \(signable.count) services can be signed") }
-            let signed = try ZoneSigning.sign(
+            let signed = try GSLBZoneSigner.sign(
                 path: path, origin: "gslb.test.", owners: signable.map(\.name),
                 services: signable.enumerated().map { ($0.offset, $0.element) }, keys: [key], policy: SigningPolicy(), now: now,
                 declaredAt: "fuzz", notes: &notes)
@@ -145,7 +145,7 @@ final class Harness {
                 transfer: Harness.transferRules)
             var nsec = SigningPolicy()
             nsec.denial = .nsec
-            let nsecSigned = try ZoneSigning.sign(
+            let nsecSigned = try GSLBZoneSigner.sign(
                 path: path, origin: "gslb.test.", owners: signable.map(\.name),
                 services: signable.enumerated().map { ($0.offset, $0.element) }, keys: [key], policy: nsec, now: now,
                 declaredAt: "fuzz", notes: &notes)
