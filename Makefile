@@ -15,9 +15,9 @@ CEILING_SECONDS ?= 10
 
 # Debian packages: build (ldns, libmaxminddb) and test tools (dig, kdig, drill, unbound).
 BUILD_PKGS := libldns-dev libssl-dev libyaml-dev libmaxminddb-dev pkg-config
-TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl
+TEST_PKGS := bind9-dnsutils knot-dnsutils knot knot-dnssecutils dnsviz python3-pygraphviz zonemaster-cli ldnsutils unbound python3 python3-pip tor-geoipdb dnsperf curl etcd-server iproute2
 
-.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests defence-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing bench-defended bench-rrl ceiling latency microbench clean
+.PHONY: help deps test-deps build release run test no-foundation unit tsan format-check integration gslb-tests health-tests ops-tests dnssec-tests defence-tests cluster-tests reload-bench alloc-gate fuzz-replay fuzz soak soak-probes acceptance bench bench-signed bench-signing bench-defended bench-rrl bench-cluster ceiling latency microbench clean
 
 help:
 	@echo "make help           this list"
@@ -37,6 +37,7 @@ help:
 	@echo "make ops-tests      control API, metrics, reload, hostile input, TCP abuse (test)"
 	@echo "make dnssec-tests   Unbound validates the signed zone (GSLB through ECS), drill chases, re-signing, a Knot secondary, ZSK and CSK rollovers under a Knot parent (test)"
 	@echo "make defence-tests  a reflection flood against RRL, DNS cookies (dig, kdig, Knot), Unbound with ECS through RRL, TCP limits (test)"
+	@echo "make cluster-tests  an NS set on etcd: 3 etcd members, 3 instances in network namespaces, quorum, overrides, etcd failures (test)"
 	@echo "make alloc-gate     the query path must not allocate (Benchmarks package, release build) (test)"
 	@echo "make fuzz-replay    replay the fuzz corpora and past crashes through the libFuzzer builds (test)"
 	@echo "make fuzz           fuzz FUZZ_TARGET (query-engine, zone, config, tables, mmdb, control, dns-check) for FUZZ_SECONDS (default 600)"
@@ -49,6 +50,7 @@ help:
 	@echo "make bench-signing  signing a 1M-record zone at load against Knot; health change to signed answer, 1 and 1,000 services"
 	@echo "make bench-defended RRL counting every response and cookies on, against gdnsd"
 	@echo "make bench-rrl      a reflection flood against Meridian and Knot, each with and without RRL"
+	@echo "make bench-cluster  an NS set on etcd: failover time to the last instance (p50/p99), qps cluster on/off, etcd writes at 5,000 endpoints"
 	@echo "make ceiling        the ceiling of a UDP-socket server here, alternated with Meridian and gdnsd"
 	@echo "make latency        latency at 20k qps for Meridian, gdnsd and fixed-answer, LATENCY_ROUNDS rounds"
 	@echo "make microbench     ns per geo-table lookup and the query engine's allocations and instructions per query"
@@ -115,7 +117,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) MERIDIAN_BIN=$(CURDIR)/.build/debug/meridian $(SWIFT) test --skip-build
-	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests dnssec-tests defence-tests alloc-gate fuzz-replay
+	$(MAKE) no-foundation format-check tsan gslb-tests health-tests ops-tests dnssec-tests defence-tests cluster-tests alloc-gate fuzz-replay
 
 # The server links FoundationEssentials only (ArgumentParser needs it), not Foundation with ICU and
 # CoreFoundation, whose start-up pages stayed resident (docs/PERFORMANCE.md, "What limits each figure"). Fails on an import.
@@ -152,6 +154,13 @@ defence-tests: test-deps
 	$(SWIFT) build --product meridian
 	python3 Tests/defence/defence_test.py .build/debug/meridian $(GEOIP_DB)
 
+# An NS set on etcd: a 3-member etcd cluster (Debian etcd-server) and 3 instances, each in its own
+# network namespace (as root): backend failures, one and two instances cut from a backend, shared
+# overrides across restarts, etcd members killed under dnsperf load, kill -9 of an instance, fallback.
+cluster-tests: test-deps
+	$(SWIFT) build --product meridian
+	python3 Tests/cluster/cluster_test.py .build/debug/meridian
+
 # Control API, metrics (parsed by prometheus_client), reload (good and broken), decision log, SIGTERM;
 # hostile input and unlucky operators (files changed under the server, limits, auth, state files).
 ops-tests: test-deps
@@ -171,7 +180,7 @@ alloc-gate: deps
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) Benchmarks/.build/release/AllocationGate
 
 # Every Swift unit test target (IntegrationTests, which runs the binary, is `make integration`).
-UNIT_TESTS = SourceFilesTests|DNSWireTests|ZonesTests|EngineTests|ConfigTests|SnapshotAssemblyTests|GeoTests|SteeringTests|HealthTests|VerdictsTests|ControlTests
+UNIT_TESTS = SourceFilesTests|DNSWireTests|ZonesTests|EngineTests|ConfigTests|SnapshotAssemblyTests|GeoTests|SteeringTests|HealthTests|VerdictsTests|ClusterTests|ControlTests
 unit: test-deps
 	$(SWIFT) build --build-tests
 	MERIDIAN_GEOIP_DB=$(GEOIP_DB) $(SWIFT) test --skip-build --filter '$(UNIT_TESTS)'
@@ -242,6 +251,11 @@ bench-defended: release
 # octets back, amplification, server CPU per incoming query.
 bench-rrl: release test-deps
 	python3 Benchmarks/rrl-flood.py .build/release/meridian
+
+# An NS set on etcd (as root): failover time to the last instance over 20 trials (p50/p99), UDP qps
+# with the cluster on against standalone, etcd writes with 5,000 endpoints on 3 instances.
+bench-cluster: release test-deps
+	python3 Benchmarks/cluster/cluster-bench.py .build/release/meridian 20
 
 # DO=1 with per-query ECS against Knot pre-signing with mod-geoip, and gdnsd (Meridian's zone signed).
 bench-signed: release

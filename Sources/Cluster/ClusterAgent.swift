@@ -75,8 +75,11 @@ public final class ClusterAgent: Sendable {
         var info: MemberInfo
         var own: [Endpoint: Bool] = [:]
         var written: [Endpoint: Bool] = [:]
-        /// Override changes made here and not yet written to etcd (nil value: clear).
+        /// Override changes made here that the view does not show yet (nil value: clear): written
+        /// to etcd, and kept on top of the view until its watch brings them back.
         var pendingOverrides: [OverrideTarget: OverrideState?] = [:]
+        /// What of `pendingOverrides` this session has written (not written again every pass).
+        var pendingWritten: [OverrideTarget: OverrideState?] = [:]
         var view = ClusterView()
         var mode = Mode.fallback
         var connected = false
@@ -93,6 +96,9 @@ public final class ClusterAgent: Sendable {
     }
     private let state: Mutex<State>
     private let stopped = Atomic<Bool>(false)
+    /// Held while the sink is called: the session's publications and the grace timer's fall-back
+    /// reach the publisher one at a time, each deciding from the state as it is then.
+    private let sinkLock = Mutex<Void>(())
 
     public init(
         client: EtcdClient, node: String, keys: ClusterKeys, rule: QuorumRule, leaseTTL: Int, grace: Double, info: MemberInfo, sink: Sink,
@@ -197,15 +203,20 @@ public final class ClusterAgent: Sendable {
     private func graceTimer() async {
         while !stopped.load(ordering: .relaxed) {
             try? await Task.sleep(nanoseconds: 200_000_000)
-            let fellBack = state.withLock { s -> Bool in
-                guard !s.connected, s.mode != .fallback, let since = s.disconnectedSince, monotonicSeconds() - since >= grace else { return false }
-                s.mode = .fallback
-                s.handedVerdicts = nil
-                return true
+            let fellBack = sinkLock.withLock { _ -> Bool in
+                let fell = state.withLock { s -> Bool in
+                    guard !s.connected, s.mode != .fallback, let since = s.disconnectedSince, monotonicSeconds() - since >= grace else {
+                        return false
+                    }
+                    s.mode = .fallback
+                    s.handedVerdicts = nil
+                    return true
+                }
+                if fell { sink.verdicts(nil) }
+                return fell
             }
             if fellBack {
                 logger.critical("cluster: etcd unreachable past the grace: answering from this instance's own verdicts", metadata: ["grace_s": "\(grace)"])
-                sink.verdicts(nil)
             }
         }
     }
@@ -216,6 +227,7 @@ public final class ClusterAgent: Sendable {
         let (info, own, pending) = state.withLock { s in
             s.lease = lease
             s.memberDirty = false
+            s.pendingWritten = [:]
             return (s.info, s.own, s.pendingOverrides)
         }
         try await client.put(keys.member(node), try JSONEncoder().encode(info).bytes, lease: lease)
@@ -246,18 +258,24 @@ public final class ClusterAgent: Sendable {
             group.addTask { try await self.keepAlive(lease) }
             group.addTask { try await self.writer(lease) }
             group.addTask {
-                try await self.client.watch(prefix: self.keys.all, from: revision + 1, cancel: cancel.futureResult) { events, revision in
-                    let view = self.state.withLock { s -> ClusterView in
-                        s.view.apply(keys: self.keys, events: events, revision: revision)
-                        return s.view
+                // the stream ends only when its connection closes: cancelling the session closes it
+                try await withTaskCancellationHandler {
+                    try await self.client.watch(prefix: self.keys.all, from: revision + 1, cancel: cancel.futureResult) { events, revision in
+                        let view = self.state.withLock { s -> ClusterView in
+                            s.view.apply(keys: self.keys, events: events, revision: revision)
+                            return s.view
+                        }
+                        self.publish(view)
                     }
-                    self.publish(view)
+                } onCancel: {
+                    cancel.succeed(())
                 }
                 throw EtcdError.unavailable("the watch ended")
             }
             defer { group.cancelAll() }
             try await group.next()
         }
+        throw EtcdError.unavailable("the session ended")
     }
 
     /// The lease of the last session when it is still alive (its keys are still there), else a new one.
@@ -287,7 +305,8 @@ public final class ClusterAgent: Sendable {
             let (own, written, pending, info) = state.withLock { s in
                 let info = s.memberDirty ? s.info : nil
                 s.memberDirty = false
-                return (s.own, s.written, s.pendingOverrides, info)
+                let unwritten = s.pendingOverrides.filter { target, value in s.pendingWritten[target].map { $0 != value } ?? true }
+                return (s.own, s.written, unwritten, info)
             }
             if let info {
                 do { try await client.put(keys.member(node), try JSONEncoder().encode(info).bytes, lease: lease) } catch {
@@ -319,8 +338,8 @@ public final class ClusterAgent: Sendable {
         }
     }
 
-    /// Writes override changes made here; each is dropped from the pending list once etcd has it
-    /// (unless it changed again meanwhile).
+    /// Writes override changes made here, each once per session; they stay pending until the
+    /// view shows them (`publish`).
     private func writeOverrides(_ pending: [OverrideTarget: OverrideState?]) async throws {
         for (target, value) in pending.sorted(by: { $0.key.description < $1.key.description }) {
             if let value {
@@ -328,27 +347,33 @@ public final class ClusterAgent: Sendable {
             } else {
                 try await client.delete(keys.override(target))
             }
-            state.withLock { s in
-                if let now = s.pendingOverrides[target], now == value { s.pendingOverrides[target] = nil }
-            }
+            state.withLock { $0.pendingWritten[target] = .some(value) }
         }
     }
 
     /// Hands a new view to the publisher: its quorum verdicts and its overrides with this
     /// instance's unwritten changes on top.
     /// Each only when it changed (an override change rewrites the state file).
+    /// A pending override the view shows is no longer pending: etcd has it, and from now on the
+    /// view decides (a later revision from anywhere wins).
     private func publish(_ view: ClusterView) {
         let verdicts = view.sharedVerdicts(rule: rule)
-        let (overrides, newOverrides, newVerdicts) = state.withLock { s in
-            var overrides = view.overrides
-            for (target, value) in s.pendingOverrides { overrides[target] = value }
-            let changes = (overrides != s.handedOverrides, verdicts != s.handedVerdicts)
-            s.handedOverrides = overrides
-            s.handedVerdicts = verdicts
-            return (overrides, changes.0, changes.1)
+        sinkLock.withLock { _ in
+            let (overrides, newOverrides, newVerdicts) = state.withLock { s in
+                for (target, value) in s.pendingOverrides where view.overrides[target] == value && s.pendingWritten[target] == .some(value) {
+                    s.pendingOverrides[target] = nil
+                    s.pendingWritten[target] = nil
+                }
+                var overrides = view.overrides
+                for (target, value) in s.pendingOverrides { overrides[target] = value }
+                let changes = (overrides != s.handedOverrides, s.connected && verdicts != s.handedVerdicts)
+                s.handedOverrides = overrides
+                if changes.1 { s.handedVerdicts = verdicts }
+                return (overrides, changes.0, changes.1)
+            }
+            if newOverrides { sink.overrides(overrides) }
+            if newVerdicts { sink.verdicts(verdicts) }
         }
-        if newOverrides { sink.overrides(overrides) }
-        if newVerdicts { sink.verdicts(verdicts) }
         reportMismatches(view)
     }
 

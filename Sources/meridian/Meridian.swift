@@ -214,6 +214,7 @@ struct Serve: ParsableCommand {
         clusterAgent?.start()
         let path = config
         let running = loaded
+        let monitorNow = monitor
         let notifier = NotifySender(logger: logger)
         reloader = Reloader(
             build: { try SnapshotBuilder.reloadBuild(configPath: path, running: running) }, publisher: publisher,
@@ -221,6 +222,8 @@ struct Serve: ParsableCommand {
             published: { snapshot in
                 notifier.published(snapshot)
                 if let agent = clusterAgent {
+                    // endpoints a reload removed are no longer voted on
+                    agent.localStates(monitorNow?.currentStates ?? [:])
                     agent.updateInfo(
                         ClusterWiring.memberInfo(node: agent.node, configPath: path, snapshot: snapshot, listen: dnsAddresses, startedAt: startedAt))
                 }

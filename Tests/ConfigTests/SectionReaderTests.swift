@@ -75,10 +75,45 @@ final class SectionReaderTests: XCTestCase {
         rejects("control:\n  allow: [nonsense]\n", line: 5, "'nonsense' is not a network")
     }
 
+    func testCluster() throws {
+        XCTAssertNil(try parse(zone).cluster, "no cluster: section: standalone")
+        let c = try XCTUnwrap(
+            try parse(
+                zone + """
+                    cluster:
+                      etcd: [http://10.0.0.1:2379, "https://[2001:db8::1]:2379"]
+                      node: ns1.eu
+                      prefix: /meridian/prod
+                      quorum: 2
+                      lease_ttl: 5s
+                      grace: 1m
+                      tls: { ca: ca.pem, cert: client.pem, key: client.key }
+                      user: meridian
+                      password: ${ETCD_PASSWORD}
+
+                    """, env: ["ETCD_PASSWORD": "pw"]
+            ).cluster)
+        XCTAssertEqual(c.etcd, ["http://10.0.0.1:2379", "https://[2001:db8::1]:2379"])
+        XCTAssertEqual([c.node, c.prefix, c.user, c.password], ["ns1.eu", "/meridian/prod", "meridian", "pw"])
+        XCTAssertEqual([c.quorum, c.leaseTTL], [2, 5])
+        XCTAssertEqual(c.grace, 60)
+        XCTAssertEqual([c.tlsCA, c.tlsCert, c.tlsKey], ["/etc/meridian/ca.pem", "/etc/meridian/client.pem", "/etc/meridian/client.key"])
+        let defaults = try XCTUnwrap(try parse(zone + "cluster: { etcd: [http://127.0.0.1:2379] }\n").cluster)
+        XCTAssertEqual([defaults.prefix, "\(defaults.quorum)", "\(defaults.leaseTTL)", "\(defaults.grace)"], ["/meridian/default", "0", "10", "30.0"])
+        rejects("cluster: { node: a }\n", line: 4, "cluster needs etcd: [URL, ...]")
+        rejects("cluster:\n  etcd: [127.0.0.1:2379]\n", line: 5, "'127.0.0.1:2379' is not http://HOST:PORT or https://HOST:PORT")
+        rejects("cluster:\n  etcd: [http://a:1]\n  quorum: most\n", line: 6, "quorum must be majority or a number")
+        rejects("cluster:\n  etcd: [http://a:1]\n  node: a/b\n", line: 6, "node 'a/b' must be 1-63 letters")
+        rejects("cluster:\n  etcd: [http://a:1]\n  lease_ttl: 1s\n", line: 6, "lease_ttl must be whole seconds from 2s to 1h")
+        rejects("cluster:\n  etcd: [http://a:1]\n  user: u\n", line: 5, "cluster needs both user and password")
+        rejects("cluster:\n  etcd: [http://a:1]\n  tls: { cert: c.pem }\n", line: 6, "tls needs both cert and key")
+        rejects("cluster:\n  etcd: [http://a:1]\n  prefix: meridian\n", line: 6, "prefix must start with '/'")
+    }
+
     func testUnknownTopLevelKeyListsEverySection() {
         rejects(
             "listn: []\n", line: 4,
-            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys, rrl, cookies)"
+            "unknown key 'listn' (expected listen, zones, identity, server, geo, regions, checks, health, control, decision_log, state_dir, services, tsig_keys, rrl, cookies, cluster)"
         )
         rejects("listen: []\nlisten: []\n", line: 5, "duplicate key 'listen'")
     }
