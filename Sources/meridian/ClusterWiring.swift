@@ -63,10 +63,18 @@ enum ClusterWiring {
         var tls: NIOSSLContext?
         if endpoints.contains(where: \.tls) || settings.tlsCA != nil || settings.tlsCert != nil {
             var config = TLSConfiguration.makeClientConfiguration()
-            if let ca = settings.tlsCA { config.trustRoots = .file(ca) }
+            /// The file's contents, or an error that names it and the key it came from.
+            func load<T>(_ path: String, _ key: String, _ read: (String) throws -> T) throws -> T {
+                do { return try read(path) } catch {
+                    throw ValidationError("\(settings.declaredAt): cluster.tls.\(key) \(path): \(error)")
+                }
+            }
+            if let ca = settings.tlsCA {
+                config.trustRoots = .certificates(try load(ca, "ca") { try NIOSSLCertificate.fromPEMFile($0) })
+            }
             if let cert = settings.tlsCert, let key = settings.tlsKey {
-                config.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-                config.privateKey = .file(key)
+                config.certificateChain = try load(cert, "cert") { try NIOSSLCertificate.fromPEMFile($0) }.map { .certificate($0) }
+                config.privateKey = .privateKey(try load(key, "key") { try NIOSSLPrivateKey(file: $0, format: .pem) })
             }
             tls = try NIOSSLContext(configuration: config)
         }
