@@ -12,6 +12,8 @@ Network (all made here and removed at the end):
 
 Sections:
   - steady: all three in session, three peers, one configuration digest, the same answer
+  - prober: a --no-dns instance with a different configuration file votes, is reported as a
+    mismatch (status, metric, log), and leaves at once when stopped cleanly
   - backend: a backend stops: all three withdraw its region within fall x interval + timeout + 1 s,
     and restore it likewise
   - partition: one instance's path to a backend cut: no instance changes its answer; two cut: all withdraw
@@ -355,6 +357,10 @@ def section_steady():
     result(C.settle(), "all three answer the first region (eu)", str(C.answers()))
     code, body = C.instances["a"].get("/healthz")
     result(code == 200 and body.get("cluster") == "connected", "/healthz: 200, connected", f"{code} {body}")
+    values = {m: metric("b", m) for m in ("meridian_cluster_connected", "meridian_cluster_peers", "meridian_cluster_shared_verdicts",
+                                           "meridian_cluster_config_mismatch")}
+    result(values == {"meridian_cluster_connected": 1, "meridian_cluster_peers": 3, "meridian_cluster_shared_verdicts": 1,
+                      "meridian_cluster_config_mismatch": 0}, "/metrics: connected, three peers, shared verdicts, no mismatch", str(values))
     def all_up():
         peers = {p["node"]: p for p in C.instances["a"].cluster().get("peers", [])}
         return len(peers) == 3 and all(v == "up" for p in peers.values() for v in p["verdicts"].values()) and peers
@@ -362,6 +368,55 @@ def section_steady():
     peers = peers or {}
     result(len(peers) == 3 and all(p["verdicts"].get(f"{BACKENDS['eu']}/web") == "up" for p in peers.values()),
            "each peer's verdict on eu is visible in /v1/status", str({n: p["verdicts"] for n, p in peers.items()}))
+
+
+def metric(node, name):
+    try:
+        with urllib.request.urlopen(f"http://{node_ip(node)}:{CONTROL_PORT}/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+    except Exception:  # noqa: BLE001 - not up
+        pass
+    return None
+
+
+def section_prober():
+    """A fourth instance that serves no DNS (--no-dns) and runs a different configuration file: it
+    votes, the others report the mismatch loudly, and a clean stop removes it at once (its lease
+    is revoked)."""
+    config = os.path.join(C.tmp, "meridian-d.yaml")
+    with open(C.config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text + "# a different file: a different digest\n")
+    env = dict(os.environ, MERIDIAN_STATE=os.path.join(C.tmp, "state-d"))
+    log = open(os.path.join(C.tmp, "meridian-d.log"), "w")
+    d = subprocess.Popen([BIN, "serve", "--config", config, "--node", "d", "--no-dns", "--control", "127.0.0.1:18353"],
+                         stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        def joined():
+            peers = {p["node"]: p for p in C.instances["a"].cluster().get("peers", [])}
+            return "d" in peers and peers["d"]["verdicts"] and peers
+        peers, _ = wait_until(joined, 15)
+        peers = peers or {}
+        result(bool(peers) and peers["d"]["serves_dns"] is False and len(peers["d"]["verdicts"]) == 3,
+               "a --no-dns prober joins the NS set and votes", str(peers.get("d")))
+        vote = next((e for e in C.instances["a"].cluster().get("endpoints", []) if e["endpoint"] == f"{BACKENDS['eu']}/web"), {})
+        result(vote.get("probers") == 4 and vote.get("needed") == 3, "four probers: three down votes needed", str(vote))
+        status = C.instances["a"].cluster()
+        with open(os.path.join(C.tmp, "meridian-a.log")) as f:
+            logged = "runs a different configuration" in f.read()
+        result(status.get("config_mismatch") == ["d"] and metric("a", "meridian_cluster_config_mismatch") == 1 and logged,
+               "its different configuration digest is reported in the status, the metrics and the log",
+               f"{status.get('config_mismatch')}, metric {metric('a', 'meridian_cluster_config_mismatch')}, logged {logged}")
+        result(C.answers() == {n: [BACKENDS["eu"]] for n in NODES}, "answers unchanged", str(C.answers()))
+    finally:
+        stop_process(d)
+    start = time.monotonic()
+    ok, _ = wait_until(lambda: len(C.instances["a"].cluster().get("peers", [])) == 3, 2)
+    result(ok, "stopped cleanly: its lease is revoked and it leaves at once (well before the lease TTL)",
+           f"{time.monotonic() - start:.2f} s")
 
 
 def section_backend():
@@ -595,6 +650,7 @@ def main():
         C = Cluster()
         run_sections(tally, [
             ("steady", section_steady),
+            ("prober", section_prober),
             ("backend", section_backend),
             ("partition", section_partition),
             ("override", section_override),
