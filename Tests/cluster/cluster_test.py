@@ -42,6 +42,7 @@ import time
 import urllib.error
 import urllib.request
 
+import dns.edns
 import dns.message
 import dns.query
 import dns.rdatatype
@@ -99,6 +100,13 @@ services:
   {NAME}:
     policy: failover
     order: [eu, na, ap]
+    ttl: 30
+    pools:
+      eu: {{ addresses: [{BACKENDS['eu']}], check: web }}
+      na: {{ addresses: [{BACKENDS['na']}], check: web }}
+      ap: {{ addresses: [{BACKENDS['ap']}], check: web }}
+  hash.{ORIGIN}:
+    policy: hash
     ttl: 30
     pools:
       eu: {{ addresses: [{BACKENDS['eu']}], check: web }}
@@ -357,6 +365,22 @@ def section_steady():
     result(C.settle(), "all three answer the first region (eu)", str(C.answers()))
     code, body = C.instances["a"].get("/healthz")
     result(code == 200 and body.get("cluster") == "connected", "/healthz: 200, connected", f"{code} {body}")
+    # deterministic answers: the consistent hash of 40 client networks (ECS) is the same on all three
+    seen = {}
+    for n, inst in C.instances.items():
+        answers = []
+        for k in range(40):
+            q = dns.message.make_query("hash." + ORIGIN, "A", use_edns=0, options=[dns.edns.ECSOption(f"198.{k}.{k * 7 % 256}.0", 24)])
+            try:
+                r = dns.query.udp(q, node_ip(n), port=DNS_PORT, timeout=1)
+                answers.append(tuple(sorted(rd.address for rrset in r.answer for rd in rrset)))
+            except Exception:  # noqa: BLE001 - recorded as no answer
+                answers.append(None)
+        seen[n] = answers
+    regions = {a for a in seen["a"] if a}
+    result(seen["a"] == seen["b"] == seen["c"] and None not in seen["a"] and len(regions) == 3,
+           "policy hash: 40 client networks get the same region from all three instances (all three regions used)",
+           f"{len(regions)} regions; equal {seen['a'] == seen['b'] == seen['c']}")
     values = {m: metric("b", m) for m in ("meridian_cluster_connected", "meridian_cluster_peers", "meridian_cluster_shared_verdicts",
                                            "meridian_cluster_config_mismatch")}
     result(values == {"meridian_cluster_connected": 1, "meridian_cluster_peers": 3, "meridian_cluster_shared_verdicts": 1,
