@@ -17,8 +17,9 @@ Usage: Benchmarks/cluster/cluster-bench.py BIN [TRIALS]
 import json
 import os
 import re
-import statistics
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -34,6 +35,22 @@ def percentile(values, p):
     values = sorted(values)
     k = max(0, min(len(values) - 1, int(round(p / 100 * (len(values) - 1)))))
     return values[k]
+
+
+def etcd_count(prefix):
+    """Keys under `prefix` (count only), or None."""
+    import base64
+    key = base64.b64encode(prefix.encode()).decode()
+    end = base64.b64encode(prefix[:-1].encode() + bytes([ord(prefix[-1]) + 1])).decode()
+    for _, client, _ in ct.ETCD:
+        try:
+            req = urllib.request.Request(f"http://{ct.ETCD_HOST}:{client}/v3/kv/range", method="POST",
+                                         data=json.dumps({"key": key, "range_end": end, "count_only": True}).encode())
+            with urllib.request.urlopen(req, timeout=2) as r:
+                return int(json.load(r).get("count", 0))
+        except Exception:  # noqa: BLE001 - try the next member
+            continue
+    return None
 
 
 def etcd_revision():
@@ -88,7 +105,6 @@ def dnsperf_qps(node, host=None):
 def standalone_qps():
     """The same instance with the cluster section removed, in namespace mcl-a."""
     net = ct.Network()
-    import tempfile
     tmp = tempfile.mkdtemp(prefix="meridian-standalone-")
     try:
         with open(os.path.join(tmp, "zone"), "w") as f:
@@ -97,13 +113,14 @@ def standalone_qps():
         with open(config, "w") as f:
             f.write(ct.CONFIG.split("cluster:")[0])
         inst = ct.Instance("a", tmp, config)
-        inst.start()
+        inst.start(standalone=True)
         wait_until(lambda: inst.answer() is not None, 10)
         qps = dnsperf_qps("a")
         inst.stop()
         return qps
     finally:
         net.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def writes(endpoints=5000):
@@ -125,8 +142,8 @@ def writes(endpoints=5000):
     c = None
     try:
         c = ct.Cluster(config=config, settle=False)
-        ok, _ = wait_until(lambda: all(
-            sum(len(p["verdicts"]) for p in i.cluster().get("peers", [])) >= 3 * (n + 3) for i in c.instances.values()), 60)
+        print("the set is up; waiting for every verdict in etcd", flush=True)
+        ok, _ = wait_until(lambda: (etcd_count("/meridian/test/verdicts/") or 0) >= 3 * (n + 3), 60, step=0.5)
         after_start = etcd_revision()
         time.sleep(5)
         before = etcd_revision()

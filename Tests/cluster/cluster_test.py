@@ -228,12 +228,13 @@ class Instance:
         self.log_path = os.path.join(tmp, f"meridian-{node}.log")
         self.proc = None
 
-    def start(self):
+    def start(self, standalone=False):
         env = dict(os.environ, MERIDIAN_STATE=self.state)
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", f"mcl-{self.node}", BIN, "serve", "--config", self.config, "--node", self.node,
-             "--listen", f"{node_ip(self.node)}:{DNS_PORT}", "--control", f"{node_ip(self.node)}:{CONTROL_PORT}"],
+            ["ip", "netns", "exec", f"mcl-{self.node}", BIN, "serve", "--config", self.config]
+            + ([] if standalone else ["--node", self.node])
+            + ["--listen", f"{node_ip(self.node)}:{DNS_PORT}", "--control", f"{node_ip(self.node)}:{CONTROL_PORT}"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def stop(self, sig=signal.SIGTERM):
