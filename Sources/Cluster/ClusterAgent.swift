@@ -221,9 +221,26 @@ public final class ClusterAgent: Sendable {
         }
     }
 
-    /// One session, until something fails (it throws then).
+    /// One session, until something fails (it throws then). The lease is renewed from the moment
+    /// it is granted: writing thousands of verdicts and reading the prefix back may take longer
+    /// than its TTL.
     private func session() async throws {
         let lease = try await acquireLease()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.keepAlive(lease) }
+            group.addTask {
+                let revision = try await self.synchronise(lease)
+                try await self.follow(lease, from: revision)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+        throw EtcdError.unavailable("the session ended")
+    }
+
+    /// Writes this instance's member record, verdicts and pending overrides under `lease`, reads
+    /// the whole prefix into the view and hands it to the publisher. Returns the revision read.
+    private func synchronise(_ lease: Int64) async throws -> Int64 {
         let (info, own, pending) = state.withLock { s in
             s.lease = lease
             s.memberDirty = false
@@ -252,10 +269,14 @@ public final class ClusterAgent: Sendable {
                 "session": "\(sessions)",
             ])
         publish(view)
+        return revision
+    }
+
+    /// The writer and the watch from `revision` on, until one of them fails.
+    private func follow(_ lease: Int64, from revision: Int64) async throws {
         let cancel = client.group.next().makePromise(of: Void.self)
         defer { cancel.succeed(()) }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.keepAlive(lease) }
             group.addTask { try await self.writer(lease) }
             group.addTask {
                 // the stream ends only when its connection closes: cancelling the session closes it
@@ -275,7 +296,6 @@ public final class ClusterAgent: Sendable {
             defer { group.cancelAll() }
             try await group.next()
         }
-        throw EtcdError.unavailable("the session ended")
     }
 
     /// The lease of the last session when it is still alive (its keys are still there), else a new one.
