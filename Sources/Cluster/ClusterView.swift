@@ -121,6 +121,11 @@ public struct ClusterView: Sendable, Equatable {
         return votes
     }
 
+    /// The live members whose configuration digest is not `digest`, by name.
+    public func nodes(differingFrom digest: String) -> [String] {
+        members.values.filter { $0.configDigest != digest }.map(\.node).sorted()
+    }
+
     /// The shared verdict per endpoint (true up), for the health table.
     public func sharedVerdicts(rule: QuorumRule) -> [Endpoint: Bool] {
         votes(rule: rule).mapValues { !$0.isDown }

@@ -28,7 +28,7 @@ extension ControlEndpoints {
             "node": .string(agent.node), "prefix": .string(agent.keys.prefix), "quorum": .string(agent.rule.description),
             "state": .string(status.mode.rawValue), "connected": .bool(status.mode == .connected),
             "revision": .int(Int(status.view.revision)), "sessions": .int(status.sessions), "peers": .array(peers), "endpoints": .array(votes),
-            "config_mismatch": .array(status.view.members.values.filter { $0.configDigest != ours }.map { .string($0.node) }.sorted { "\($0)" < "\($1)" }),
+            "config_mismatch": .array(status.view.nodes(differingFrom: ours).map(JSONValue.string)),
             "answers_follow": .string(context.publisher.sharedVerdicts == nil ? "own verdicts" : "shared verdicts"),
         ]
         if let member = status.member { object["etcd_member"] = .string(member) }
@@ -58,28 +58,27 @@ extension ControlEndpoints {
 }
 
 extension MetricsRenderer {
-    /// The cluster's gauges.
+    /// The cluster's gauges and counter, one family each.
     static func renderCluster(_ agent: ClusterAgent, sharedInForce: Bool) -> String {
         let status = agent.status
-        let ours = agent.info.configDigest
         var out = ""
-        out += "# HELP meridian_cluster_connected Whether this instance is in session with etcd (1) or not (0).\n"
-        out += "# TYPE meridian_cluster_connected gauge\nmeridian_cluster_connected \(status.mode == .connected ? 1 : 0)\n"
-        out += "# HELP meridian_cluster_state This instance's cluster state (1 for the current one).\n# TYPE meridian_cluster_state gauge\n"
-        for mode in ["connected", "degraded", "fallback"] {
-            out += "meridian_cluster_state{state=\"\(mode)\"} \(status.mode.rawValue == mode ? 1 : 0)\n"
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int64)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
         }
-        out += "# HELP meridian_cluster_shared_verdicts Whether answers follow the NS set's quorum verdicts (1) or this instance's own (0).\n"
-        out += "# TYPE meridian_cluster_shared_verdicts gauge\nmeridian_cluster_shared_verdicts \(sharedInForce ? 1 : 0)\n"
-        out += "# HELP meridian_cluster_peers Live instances of the NS set (this one included).\n"
-        out += "# TYPE meridian_cluster_peers gauge\nmeridian_cluster_peers \(status.view.members.count)\n"
-        out += "# HELP meridian_cluster_config_mismatch Live instances whose configuration digest differs from this one's.\n"
-        out += "# TYPE meridian_cluster_config_mismatch gauge\n"
-        out += "meridian_cluster_config_mismatch \(status.view.members.values.filter { $0.configDigest != ours }.count)\n"
-        out += "# HELP meridian_cluster_sessions_total Sessions with etcd begun.\n"
-        out += "# TYPE meridian_cluster_sessions_total counter\nmeridian_cluster_sessions_total \(status.sessions)\n"
-        out += "# HELP meridian_cluster_revision The etcd revision this instance's shared state reflects.\n"
-        out += "# TYPE meridian_cluster_revision gauge\nmeridian_cluster_revision \(status.view.revision)\n"
+        family("meridian_cluster_connected", "gauge", "Whether this instance is connected to etcd (1) or not (0).", [("", status.mode == .connected ? 1 : 0)])
+        family(
+            "meridian_cluster_state", "gauge", "This instance's cluster state (1 for the current one).",
+            [ClusterAgent.Mode.connected, .degraded, .fallback].map { ("{state=\"\($0.rawValue)\"}", status.mode == $0 ? 1 : 0) })
+        family(
+            "meridian_cluster_shared_verdicts", "gauge", "Whether answers follow the NS set's quorum verdicts (1) or this instance's own (0).",
+            [("", sharedInForce ? 1 : 0)])
+        family("meridian_cluster_peers", "gauge", "Live instances of the NS set (this one included).", [("", Int64(status.view.members.count))])
+        family(
+            "meridian_cluster_config_mismatch", "gauge", "Live instances whose configuration digest differs from this one's.",
+            [("", Int64(status.view.nodes(differingFrom: agent.info.configDigest).count))])
+        family("meridian_cluster_sessions_total", "counter", "Connections to etcd established (each rereads the whole prefix).", [("", Int64(status.sessions))])
+        family("meridian_cluster_revision", "gauge", "The etcd revision this instance's shared state reflects.", [("", status.view.revision)])
         return out
     }
 }

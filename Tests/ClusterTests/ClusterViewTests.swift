@@ -121,6 +121,8 @@ final class ClusterViewTests: XCTestCase {
         let one = ClusterView(keys: keys, kvs: kvs, revision: 9)
         let other = ClusterView(keys: keys, kvs: kvs.reversed(), revision: 9)
         XCTAssertEqual(one, other)
+        XCTAssertEqual(one.nodes(differingFrom: "d"), [])
+        XCTAssertEqual(one.nodes(differingFrom: "other"), ["a", "b", "c"])
         XCTAssertEqual(one.sharedVerdicts(rule: .majority), other.sharedVerdicts(rule: .majority))
     }
 
